@@ -1,0 +1,33 @@
+"""Run the benchmarks: `python -m bench [area ...]` (all areas when none are named)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+AREAS = ("coldstart",)
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str]) -> int:
+    areas = argv or list(AREAS)
+    unknown = sorted(set(areas) - set(AREAS))
+    if unknown:
+        print(f"unknown benchmark area(s): {', '.join(unknown)}; known: {', '.join(AREAS)}", file=sys.stderr)
+        return 2
+    RESULTS.mkdir(exist_ok=True)
+    for area in areas:
+        started = time.perf_counter()
+        figures = importlib.import_module(f"bench.{area}").run()
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in figures.values()):
+            raise TypeError(f"bench.{area} must return a flat name -> number mapping")
+        (RESULTS / f"{area}.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+        print(f"{area}: {json.dumps(figures, sort_keys=True)} ({time.perf_counter() - started:.1f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

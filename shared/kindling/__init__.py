@@ -1,0 +1,1 @@
+"""Kindling domain package: one module per concept (models, repository, service), plus `platform`."""

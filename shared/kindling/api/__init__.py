@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI app, envelope, errors, auth/rate-limit middleware, idempotent routes."""

@@ -1,0 +1,127 @@
+"""Routes that know their scope and honour Idempotency-Key on POST.
+
+A route declares its scope with `openapi_extra=scope("mailboxes:read")`; the scope is checked before the
+endpoint runs (and before an idempotent replay), and is published in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from kindling.api.envelope import ErrorResponse, idempotency_key_var
+from kindling.auth.models import Principal
+from kindling.auth.service import require_scope
+from kindling.idempotency.service import IdempotencyService, request_fingerprint, validate_key
+from kindling.platform.errors import Unauthorized
+
+SCOPE_KEY = "x-required-scope"
+IDEMPOTENT_KEY = "x-idempotent"
+
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Invalid request (`validation_error`, with every bad field in `details`).",
+        401: "Missing or invalid API key (`unauthorized`).",
+        403: "The key lacks the required scope (`insufficient_scope`).",
+        404: "Not found in this workspace (`not_found`).",
+        429: "Rate limited (`rate_limited`); see `Retry-After`.",
+        500: "Unexpected server error (`internal_error`).",
+    }.items()
+}
+
+
+def scope(required: str, *, idempotent: bool | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {SCOPE_KEY: required}
+    if idempotent is not None:
+        extra[IDEMPOTENT_KEY] = idempotent
+    return extra
+
+
+def principal_of(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise Unauthorized("Authentication required.")
+    return principal
+
+
+_idempotency: IdempotencyService | None = None
+
+
+def _idempotency_service() -> IdempotencyService:
+    global _idempotency
+    if _idempotency is None:
+        _idempotency = IdempotencyService()
+    return _idempotency
+
+
+class KindlingRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = super().get_route_handler()
+        extra = self.openapi_extra or {}
+        required_scope: str | None = extra.get(SCOPE_KEY)
+        idempotent = bool(extra.get(IDEMPOTENT_KEY, "POST" in (self.methods or set())))
+
+        async def handler(request: Request) -> Response:
+            if required_scope is not None:
+                require_scope(principal_of(request), required_scope)
+            key = request.headers.get("idempotency-key")
+            if not idempotent or key is None:
+                return await endpoint(request)
+            key = validate_key(key)
+            principal = principal_of(request)
+            fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+            service = _idempotency_service()
+            replay = await run_in_threadpool(service.begin, principal.workspace_id, key, fingerprint)
+            if replay is not None:
+                return Response(
+                    content=replay.body,
+                    status_code=replay.status_code,
+                    media_type="application/json",
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            token = idempotency_key_var.set(key)
+            try:
+                response = await endpoint(request)
+            except BaseException:
+                await run_in_threadpool(service.abandon, principal.workspace_id, key)
+                raise
+            finally:
+                idempotency_key_var.reset(token)
+            await run_in_threadpool(
+                service.finish, principal.workspace_id, key, response.status_code, bytes(response.body)
+            )
+            return response
+
+        return handler
+
+
+def api_router(tag: str) -> APIRouter:
+    return APIRouter(prefix="/api/v1", tags=[tag], route_class=KindlingRoute, responses=COMMON_ERRORS)
+
+
+def extra_rate_limit(bucket: str, per_minute: Callable[[], int]) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """A dependency adding a tighter per-workspace limit on top of the global one (e.g. mailbox tests).
+
+    Usage: `dependencies=[Depends(extra_rate_limit("mailbox_test", lambda: settings.mailbox_test_limit))]`
+    """
+    from kindling.platform.errors import RateLimited
+    from kindling.ratelimit.service import RateLimiter
+
+    async def dependency(request: Request) -> None:
+        principal = principal_of(request)
+        limit = per_minute()
+        decision = await run_in_threadpool(RateLimiter().hit, principal.workspace_id, bucket, limit)
+        if not decision.allowed:
+            raise RateLimited(
+                f"This endpoint allows {limit} requests per minute; retry after {decision.retry_after}s.",
+                retry_after=decision.retry_after,
+                limit=limit,
+                reset_at=decision.reset_at,
+            )
+
+    return dependency

@@ -1,0 +1,115 @@
+"""Events in DynamoDB.
+
+- event:        pk `ws_x#EVENT#<evt id>`  sk `#`  gsi1 `ws_x#EVENT` / `<iso time>#<id>`, TTL 30 days
+- dedup marker: pk `ws_x#EVTDEDUP#<type>#<dedup key>`  sk `#`, TTL = the dedup window; written in the same
+  transaction as the event, conditional on absence, so one event per window survives any race.
+- until published, the event is in the `due` index under `DUE#EVENTPUB` (cleared once on the queue).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import cast
+
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from kindling.events.models import DomainEvent
+from kindling.platform.clock import epoch_seconds
+from kindling.platform.dynamo import TableModel, bind_models, transaction, workspace_key
+from kindling.platform.errors import NotFound
+
+EVENT_RETENTION = timedelta(days=30)
+UNPUBLISHED_DUE_PK = "DUE#EVENTPUB"
+
+
+class EventItem(TableModel):
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    data = UnicodeAttribute()
+    occurred_at = UTCDateTimeAttribute()
+    campaign_id = UnicodeAttribute(null=True)
+
+
+class EventDedupItem(TableModel):
+    event_id = UnicodeAttribute()
+
+
+def _event_pk(workspace_id: str, event_id: str) -> str:
+    return workspace_key(workspace_id, "EVENT", event_id)
+
+
+def _to_event(item: EventItem) -> DomainEvent:
+    return DomainEvent(
+        id=item.event_id,
+        workspace_id=item.pk.split("#", 1)[0],
+        type=item.event_type,
+        data=json.loads(item.data),
+        occurred_at=item.occurred_at,
+        campaign_id=item.campaign_id,
+    )
+
+
+class EventRepository:
+    def __init__(self) -> None:
+        bind_models()
+
+    def record(self, event: DomainEvent, dedup_key: str | None, dedup_window: timedelta | None) -> bool:
+        """Store the event; with a dedup key, only if no event with that key is live. False if deduplicated."""
+        item = EventItem(
+            pk=_event_pk(event.workspace_id, event.id),
+            sk="#",
+            gsi1pk=workspace_key(event.workspace_id, "EVENT"),
+            gsi1sk=f"{event.occurred_at.isoformat()}#{event.id}",
+            event_id=event.id,
+            event_type=event.type,
+            data=json.dumps(event.data, separators=(",", ":"), default=str),
+            occurred_at=event.occurred_at,
+            campaign_id=event.campaign_id,
+            expires_at=epoch_seconds(event.occurred_at + EVENT_RETENTION),
+            # Until published, the event sits in the due index so a sweep can re-publish it after a crash.
+            due_pk=UNPUBLISHED_DUE_PK,
+            due_sk=f"{event.occurred_at.isoformat()}#{event.workspace_id}#{event.id}",
+        )
+        if dedup_key is None or dedup_window is None:
+            item.save(condition=EventItem.pk.does_not_exist())
+            return True
+        now = epoch_seconds(event.occurred_at)
+        marker = EventDedupItem(
+            pk=workspace_key(event.workspace_id, "EVTDEDUP", event.type, dedup_key),
+            sk="#",
+            event_id=event.id,
+            expires_at=epoch_seconds(event.occurred_at + dedup_window),
+        )
+        try:
+            with transaction() as tx:
+                # TTL deletes lazily: a marker past its window counts as gone.
+                tx.save(marker, condition=EventDedupItem.pk.does_not_exist() | (EventDedupItem.expires_at < now))
+                tx.save(item, condition=EventItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            reasons = getattr(exc, "cancellation_reasons", None) or []
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def mark_published(self, workspace_id: str, event_id: str) -> None:
+        EventItem(pk=_event_pk(workspace_id, event_id), sk="#").update(
+            actions=[EventItem.due_pk.remove(), EventItem.due_sk.remove()], condition=EventItem.pk.exists()
+        )
+
+    def unpublished(self, before: datetime, limit: int = 100) -> list[DomainEvent]:
+        """Events recorded before `before` that were never handed to the webhook queue (oldest first)."""
+        return [
+            _to_event(cast(EventItem, item))
+            for item in EventItem.due.query(  # type: ignore[misc]
+                UNPUBLISHED_DUE_PK, EventItem.due_sk < before.isoformat(), limit=limit
+            )
+        ]
+
+    def get(self, workspace_id: str, event_id: str) -> DomainEvent:
+        try:
+            return _to_event(EventItem.get(_event_pk(workspace_id, event_id), "#"))
+        except DoesNotExist as exc:
+            raise NotFound(f"Event {event_id} not found.") from exc

@@ -1,0 +1,64 @@
+"""`emit()`: the one way any concept raises a domain event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from kindling.events.models import EVENT_TYPES, DomainEvent
+from kindling.events.publisher import EventPublisher, WebhookQueuePublisher
+from kindling.events.repository import EventRepository
+from kindling.platform.clock import Clock, get_clock
+from kindling.platform.ids import prefixed_id
+
+
+class EventService:
+    def __init__(
+        self,
+        repository: EventRepository | None = None,
+        publisher: EventPublisher | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._repo = repository or EventRepository()
+        self._publisher = publisher or WebhookQueuePublisher()
+        self._clock = clock
+
+    def emit(
+        self,
+        workspace_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        dedup_key: str | None = None,
+        dedup_window: timedelta | None = None,
+        campaign_id: str | None = None,
+    ) -> DomainEvent | None:
+        """Record and publish an event; returns None when an event with the same dedup key is still live.
+
+        Recording happens before publishing and is what dedup protects; an event whose publish failed stays
+        listed by `EventRepository.unpublished()` for a sweep to re-publish, so it is delayed, never lost.
+        """
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+        event = DomainEvent(
+            id=prefixed_id("evt", 16),
+            workspace_id=workspace_id,
+            type=event_type,
+            data=data,
+            occurred_at=(self._clock or get_clock()).now(),
+            campaign_id=campaign_id,
+        )
+        if not self._repo.record(event, dedup_key, dedup_window):
+            return None
+        self._publisher.publish(event)
+        self._repo.mark_published(workspace_id, event.id)
+        return event
+
+    def republish_stale(self, older_than: timedelta = timedelta(minutes=5), limit: int = 100) -> int:
+        """Re-publish events stuck unpublished (their emitter crashed between record and publish)."""
+        cutoff = (self._clock or get_clock()).now() - older_than
+        events = self._repo.unpublished(cutoff, limit)
+        for event in events:
+            self._publisher.publish(event)
+            self._repo.mark_published(event.workspace_id, event.id)
+        return len(events)

@@ -1,0 +1,206 @@
+"""pynamodb plumbing: lazy binding of models to the table, workspace-scoped keys, cursor pages.
+
+Only repositories import this module. Models are declared with a placeholder table name and bound to
+the configured table on first use, so importing a model never reads the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from kindling.platform import table
+from kindling.platform.errors import ValidationFailed, field_error
+from kindling.platform.settings import get_settings
+
+WORKSPACE_ID_RE = re.compile(r"^ws_[0-9a-z]{6,32}$")
+
+
+def workspace_key(workspace_id: str, *parts: str) -> str:
+    """`ws_abc#PART#PART`: every workspace item's partition key starts with its workspace id."""
+    if not isinstance(workspace_id, str) or not WORKSPACE_ID_RE.match(workspace_id):
+        raise ValueError(f"a workspace id is required, got {workspace_id!r}")
+    return "#".join((workspace_id, *parts))
+
+
+def platform_key(*parts: str) -> str:
+    return table.PLATFORM_PREFIX + "#".join(parts)
+
+
+class _Gsi1(GlobalSecondaryIndex["TableModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi2(GlobalSecondaryIndex["TableModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class _Due(GlobalSecondaryIndex["TableModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class TableModel(Model):
+    """Base of every item type in the single table. Subclasses add their own attributes."""
+
+    class Meta:
+        table_name = "unbound"  # replaced by bind_models() on first use
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default=table.ITEM_SK)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    # Plain number, not pynamodb's TTLAttribute: that one refuses past instants, and tests move the clock.
+    expires_at = NumberAttribute(null=True)
+
+    gsi1 = _Gsi1()
+    gsi2 = _Gsi2()
+    due = _Due()
+
+    _bound_to: ClassVar[tuple[str, str] | None] = None
+
+
+_bind_lock = threading.Lock()
+
+
+def _all_models() -> Iterable[type[TableModel]]:
+    stack: list[type[TableModel]] = [TableModel]
+    while stack:
+        cls = stack.pop()
+        yield cls
+        stack.extend(cls.__subclasses__())
+
+
+def bind_models(force: bool = False) -> None:
+    """Point every TableModel subclass at the configured table and region (idempotent, cheap)."""
+    settings = get_settings()
+    target = (settings.table_name, settings.region)
+    if not force and TableModel._bound_to == target:
+        return
+    with _bind_lock:
+        for cls in _all_models():
+            cls.Meta.table_name = settings.table_name
+            cls.Meta.region = settings.region  # type: ignore[attr-defined]
+            # Connections are cached per class; drop them so a new table/endpoint takes effect.
+            cls._connection = None
+            for index in (cls.gsi1, cls.gsi2, cls.due):
+                setattr(index, "_connection", None)  # noqa: B010 - private cache, not in pynamodb's types
+            cls._bound_to = target
+
+
+def transaction() -> TransactWrite:
+    """A DynamoDB transaction on the configured region (all-or-nothing writes across items)."""
+    bind_models()
+    return TransactWrite(connection=Connection(region=get_settings().region))
+
+
+def table_models() -> list[type[TableModel]]:
+    return list(_all_models())
+
+
+ModelT = TypeVar("ModelT", bound=TableModel)
+
+
+@dataclass(frozen=True)
+class Page(Generic[ModelT]):
+    items: list[ModelT]
+    next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
+
+
+def encode_cursor(key: dict[str, str]) -> str:
+    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, workspace_id: str, attributes: tuple[str, ...]) -> dict[str, str]:
+    """Decode an opaque cursor; anything malformed or from another workspace is a validation error."""
+    bad = ValidationFailed(
+        "The cursor is invalid or expired.", details=[field_error("cursor", "not a cursor from this API")]
+    )
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise bad from exc
+    if not isinstance(data, dict) or set(data) != set(attributes):
+        raise bad
+    if not all(isinstance(v, str) for v in data.values()):
+        raise bad
+    if not data[table.HASH_KEY].startswith(workspace_id + "#"):
+        raise bad
+    return data
+
+
+def query_page(
+    query_on: Any,
+    hash_value: str,
+    *,
+    workspace_id: str,
+    limit: int,
+    cursor: str | None,
+    range_condition: Any = None,
+    filter_condition: Any = None,
+    newest_first: bool = True,
+    index_keys: tuple[str, str] | None = None,
+) -> Page[Any]:
+    """One page of a query on the table or an index, with an exact `has_more`.
+
+    Reads limit+1 items so `has_more` never lies; the cursor is built from the last returned item's
+    keys (table keys plus the index keys when querying an index).
+    """
+    bind_models()
+    key_attrs: tuple[str, ...] = (table.HASH_KEY, table.RANGE_KEY) + (index_keys or ())
+    start_key = None
+    if cursor:
+        decoded = decode_cursor(cursor, workspace_id, key_attrs)
+        start_key = {name: {"S": value} for name, value in decoded.items()}
+    results = query_on.query(
+        hash_value,
+        range_key_condition=range_condition,
+        filter_condition=filter_condition,
+        scan_index_forward=not newest_first,
+        last_evaluated_key=start_key,
+        limit=limit + 1,
+        page_size=limit + 1,
+    )
+    items = list(results)
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        next_cursor = encode_cursor({name: str(getattr(last, name)) for name in key_attrs})
+    return Page(items=items, next_cursor=next_cursor)

@@ -1,0 +1,77 @@
+"""Settings read once from the environment into a validated model (lazily, never at import time)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Stage = Literal["local", "dev", "staging", "prod", "test"]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stage: Stage = "local"
+    region: str = "us-east-1"
+    table_name: str = "kindling-local"
+    kms_key_id: str | None = None
+    check_queue_url: str | None = None
+    send_queue_url: str | None = None
+    sync_queue_url: str | None = None
+    webhook_queue_url: str | None = None
+    job_state_machine_arn: str | None = None
+    rate_limit_per_minute: int = Field(default=60, ge=1)
+    mailbox_test_rate_limit_per_minute: int = Field(default=10, ge=1)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # The local stack allows private/loopback targets for customer URLs (invariant 7); deployed stages do not.
+    allow_private_targets: bool = False
+    public_base_url: str = "http://127.0.0.1:3000"
+    tracking_secret: str | None = None
+    # Extra CA bundle trusted for mailbox SMTP/IMAP connections (the local mail lab's CA); system CAs still apply.
+    mail_ca_file: str | None = None
+
+    @property
+    def is_deployed(self) -> bool:
+        return self.stage in ("dev", "staging", "prod")
+
+
+_ENV = {
+    "stage": "KINDLING_STAGE",
+    "region": "AWS_REGION",
+    "table_name": "KINDLING_TABLE_NAME",
+    "kms_key_id": "KINDLING_KMS_KEY_ID",
+    "check_queue_url": "KINDLING_CHECK_QUEUE_URL",
+    "send_queue_url": "KINDLING_SEND_QUEUE_URL",
+    "sync_queue_url": "KINDLING_SYNC_QUEUE_URL",
+    "webhook_queue_url": "KINDLING_WEBHOOK_QUEUE_URL",
+    "job_state_machine_arn": "KINDLING_JOB_STATE_MACHINE_ARN",
+    "rate_limit_per_minute": "KINDLING_RATE_LIMIT_PER_MINUTE",
+    "mailbox_test_rate_limit_per_minute": "KINDLING_MAILBOX_TEST_RATE_LIMIT_PER_MINUTE",
+    "idempotency_ttl_seconds": "KINDLING_IDEMPOTENCY_TTL_SECONDS",
+    "allow_private_targets": "KINDLING_ALLOW_PRIVATE_TARGETS",
+    "public_base_url": "KINDLING_PUBLIC_BASE_URL",
+    "tracking_secret": "KINDLING_TRACKING_SECRET",
+    "mail_ca_file": "KINDLING_MAIL_CA_FILE",
+}
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = {field: env[var] for field, var in _ENV.items() if env.get(var) not in (None, "")}
+    if "region" not in values and env.get("AWS_DEFAULT_REGION"):
+        values["region"] = env["AWS_DEFAULT_REGION"]
+    return Settings.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated on first use (cold start)."""
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the local stack change the environment)."""
+    get_settings.cache_clear()

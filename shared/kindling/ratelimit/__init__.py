@@ -1,0 +1,1 @@
+"""Per-workspace fixed-window rate limits backed by DynamoDB atomic counters (hold across Lambda instances)."""
