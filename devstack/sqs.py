@@ -1,0 +1,249 @@
+"""SQS event sources: one poller thread per queue -> function mapping, behaving like Lambda's.
+
+What Lambda's event source mapping does, and so do we:
+- receive up to min(BatchSize, 10) messages per call and repeat until the batch is full, the
+  queue is empty, or MaximumBatchingWindowInSeconds has passed;
+- call the function with Lambda's SQS event shape;
+- success: delete every message; with ReportBatchItemFailures, delete all but the reported
+  `batchItemFailures` (an unknown or empty itemIdentifier fails the whole batch, as on AWS);
+- the handler raised: delete nothing. The messages come back when the queue's visibility timeout
+  expires and, once received maxReceiveCount times, move to the dead-letter queue. moto's
+  ReceiveMessage performs that redrive itself (like SQS), so the poller does not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from devstack.functions import FunctionError
+from devstack.provision import EventSource
+
+log = logging.getLogger(__name__)
+
+Invoke = Callable[[str, Any], Any]
+
+
+def _record(message: dict[str, Any], source: EventSource, region: str) -> dict[str, Any]:
+    attrs = message.get("Attributes") or {}
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": {
+            k: attrs[k]
+            for k in (
+                "ApproximateReceiveCount",
+                "SentTimestamp",
+                "SenderId",
+                "ApproximateFirstReceiveTimestamp",
+                "SequenceNumber",
+                "MessageGroupId",
+                "MessageDeduplicationId",
+                "AWSTraceHeader",
+            )
+            if k in attrs
+        },
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message.get("Body", "").encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source.queue_arn,
+        "awsRegion": region,
+    }
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        # Lambda's event uses camelCase keys and base64 text for binary values.
+        converted: dict[str, Any] = {
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+        if "StringValue" in value:
+            converted["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            raw = value["BinaryValue"]
+            converted["binaryValue"] = base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
+        record["messageAttributes"][name] = converted
+    if message.get("MD5OfMessageAttributes"):
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+class SqsPoller:
+    """Polls one queue for one function on a background thread."""
+
+    def __init__(
+        self,
+        source: EventSource,
+        sqs_client: Any,
+        invoke: Invoke,
+        *,
+        region: str,
+        wait_seconds: int = 1,
+    ) -> None:
+        self.source = source
+        self._sqs = sqs_client
+        self._invoke = invoke
+        self._region = region
+        self._wait_seconds = wait_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.Event()
+        self.batches = 0
+        self.errors = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._busy.is_set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"sqs-poller-{self.source.name}", daemon=True)
+        self._thread.start()
+
+    def signal_stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float = 10.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("poller %s did not stop within %ss", self.source.name, timeout)
+            self._thread = None
+
+    def stop(self) -> None:
+        self.signal_stop()
+        self.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                # A moto hiccup must not kill the poller; Lambda's pollers retry too.
+                log.exception("poller %s failed; retrying", self.source.name)
+                self._stop.wait(1.0)
+
+    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.source.queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages") or [])
+
+    def poll_once(self) -> int:
+        """Receive one batch (long-polling briefly) and process it; returns the number of messages."""
+        batch_size = self.source.batch_size
+        messages = self._receive(min(batch_size, 10), self._wait_seconds)
+        if not messages:
+            return 0
+        self._busy.set()
+        try:
+            deadline = time.monotonic() + self.source.batching_window_seconds
+            while len(messages) < batch_size and not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                wait = max(0, min(20, int(remaining))) if self.source.batching_window_seconds else 0
+                more = self._receive(min(batch_size - len(messages), 10), wait)
+                if not more and (not self.source.batching_window_seconds or remaining <= 0):
+                    break
+                messages.extend(more)
+            self._process(messages)
+            return len(messages)
+        finally:
+            self._busy.clear()
+
+    def _process(self, messages: list[dict[str, Any]]) -> None:
+        event = {"Records": [_record(m, self.source, self._region) for m in messages]}
+        self.batches += 1
+        try:
+            result = self._invoke(self.source.function_id, event)
+        except FunctionError:
+            # Whole batch failed: leave every message to reappear after the visibility timeout.
+            self.errors += 1
+            return
+        failed = self._failed_ids(result, {m["MessageId"] for m in messages})
+        if failed is None:
+            self.errors += 1
+            return
+        to_delete = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(to_delete), 10):
+            chunk = to_delete[start : start + 10]
+            self._sqs.delete_message_batch(
+                QueueUrl=self.source.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+
+    def _failed_ids(self, result: Any, batch_ids: set[str]) -> set[str] | None:
+        """Message ids to keep; None means the whole batch failed."""
+        if not self.source.report_batch_item_failures or not result:
+            return set()
+        if not isinstance(result, dict):
+            return set()
+        items = result.get("batchItemFailures")
+        if not items:
+            return set()
+        failed: set[str] = set()
+        for item in items:
+            identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+            if not identifier or identifier not in batch_ids:
+                log.warning("%s: invalid batchItemFailures entry %r fails the whole batch", self.source.name, item)
+                return None
+            failed.add(identifier)
+        return failed
+
+
+class SqsPollers:
+    """All pollers of a stack; `drain()` waits until their queues are empty and they are idle."""
+
+    def __init__(self, pollers: list[SqsPoller], sqs_client: Any) -> None:
+        self.pollers = pollers
+        self._sqs = sqs_client
+
+    def start(self) -> None:
+        for poller in self.pollers:
+            poller.start()
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.signal_stop()  # all at once, so shutdown takes one long-poll, not one per queue
+        for poller in self.pollers:
+            poller.join()
+
+    def pending(self) -> int:
+        total = 0
+        for url in {p.source.queue_url for p in self.pollers}:
+            attrs = self._sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            total += sum(int(v) for v in attrs.values())
+        return total + sum(1 for p in self.pollers if p.busy)
+
+    def drain(self, timeout: float = 30.0, interval: float = 0.05) -> None:
+        """Wait until every polled queue is empty (nothing visible, in flight or delayed) and idle.
+
+        Messages a handler failed stay in flight until their visibility timeout, then are retried or
+        redriven to the DLQ, so drain() also waits those out. Raises TimeoutError with the backlog.
+        """
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            if self.pending() == 0:
+                quiet += 1
+                if quiet >= 2:  # twice in a row: a handler may have just enqueued follow-up work
+                    return
+            else:
+                quiet = 0
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queues not drained after {timeout}s: {self.pending()} messages pending")
+            time.sleep(interval)

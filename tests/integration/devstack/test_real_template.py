@@ -1,0 +1,110 @@
+"""Provisioning the real template.yaml creates every table, queue, key, topic and state machine it declares."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from devstack.runtime import LocalStack
+from devstack.template import SKIPPED_TYPES
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def real_stack() -> Iterator[LocalStack]:
+    with LocalStack(api=False, mail_lab=False, seed=False, pollers=True, schedules=False) as stack:
+        yield stack
+
+
+def _declared() -> Counter[str]:
+    """Resource counts read independently of devstack (cfn-lint's loader), unconditional resources only."""
+    template = cfn_yaml.load(str(REPO / "template.yaml"))
+    counts: Counter[str] = Counter()
+    for resource in template["Resources"].values():
+        if "Condition" in resource:
+            # Conditional resources must be ones the local stack skips anyway, or this count is wrong.
+            assert resource["Type"] in SKIPPED_TYPES, resource["Type"]
+            continue
+        counts[str(resource["Type"])] += 1
+    return counts
+
+
+def _all(pages: Iterator[dict[str, Any]], key: str) -> list[Any]:
+    return [item for page in pages for item in page.get(key, [])]
+
+
+def test_every_declared_resource_exists_on_moto(real_stack: LocalStack) -> None:
+    declared = _declared()
+    ddb, sqs, kms = real_stack.client("dynamodb"), real_stack.client("sqs"), real_stack.client("kms")
+    sns, sfn, lam = real_stack.client("sns"), real_stack.client("stepfunctions"), real_stack.client("lambda")
+
+    assert len(ddb.list_tables()["TableNames"]) == declared["AWS::DynamoDB::Table"] >= 1
+    assert len(sqs.list_queues().get("QueueUrls", [])) == declared["AWS::SQS::Queue"] >= 1
+    # moto adds AWS-managed keys (alias/aws/dynamodb for table SSE...); count the template's own.
+    all_aliases = kms.list_aliases()["Aliases"]
+    managed = {a.get("TargetKeyId") for a in all_aliases if a["AliasName"].startswith("alias/aws/")}
+    assert len([k for k in kms.list_keys()["Keys"] if k["KeyId"] not in managed]) == declared["AWS::KMS::Key"]
+    aliases = [a for a in all_aliases if not a["AliasName"].startswith("alias/aws/")]
+    assert len(aliases) == declared["AWS::KMS::Alias"]
+    assert len(sns.list_topics()["Topics"]) == declared["AWS::SNS::Topic"]
+    assert len(sfn.list_state_machines()["stateMachines"]) == declared["AWS::Serverless::StateMachine"] >= 1
+    assert len(lam.list_functions()["Functions"]) == declared["AWS::Serverless::Function"] >= 1
+    provisioned = Counter(r.type for r in real_stack.stack.resources.values()) if real_stack.stack else Counter()
+    for rtype, count in provisioned.items():
+        assert declared[rtype] == count, rtype
+
+
+def test_table_queues_and_functions_match_the_template(real_stack: LocalStack) -> None:
+    stack = real_stack.stack
+    assert stack is not None
+    raw = cfn_yaml.load(str(REPO / "template.yaml"))
+    ddb, sqs = real_stack.client("dynamodb"), real_stack.client("sqs")
+    for logical_id, res in stack.of_type("AWS::DynamoDB::Table").items():
+        props = raw["Resources"][logical_id]["Properties"]
+        table = ddb.describe_table(TableName=res.ref)["Table"]
+        assert table["KeySchema"] == [dict(k) for k in props["KeySchema"]]
+        declared_indexes = {ix["IndexName"] for ix in props.get("GlobalSecondaryIndexes", [])}
+        assert {ix["IndexName"] for ix in table.get("GlobalSecondaryIndexes", [])} == declared_indexes
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            described = ddb.describe_time_to_live(TableName=res.ref)["TimeToLiveDescription"]
+            assert described == {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl["AttributeName"]}
+    for logical_id, res in stack.of_type("AWS::SQS::Queue").items():
+        props = raw["Resources"][logical_id].get("Properties", {})
+        attrs = sqs.get_queue_attributes(QueueUrl=res.ref, AttributeNames=["All"])["Attributes"]
+        if "VisibilityTimeout" in props:
+            assert attrs["VisibilityTimeout"] == str(props["VisibilityTimeout"])
+        if "RedrivePolicy" in props:
+            policy = json.loads(attrs["RedrivePolicy"])
+            dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert policy["deadLetterTargetArn"] == stack.attr(dlq_id, "Arn")
+            assert int(policy["maxReceiveCount"]) == int(props["RedrivePolicy"]["maxReceiveCount"])
+    # Every function's environment points at the local resources.
+    env = real_stack.environment()
+    tables = list(stack.of_type("AWS::DynamoDB::Table").values())
+    assert env["KINDLING_TABLE_NAME"] == tables[0].ref
+    assert env["AWS_ENDPOINT_URL"] == real_stack.endpoint_url
+    assert env["KINDLING_STAGE"] == "local"
+    for variable in ("KINDLING_SEND_QUEUE_URL", "KINDLING_CHECK_QUEUE_URL", "KINDLING_KMS_KEY_ID"):
+        assert env[variable] in {str(r.ref) for r in stack.resources.values()}
+
+
+def test_the_real_job_state_machine_calls_the_real_jobs_handler(real_stack: LocalStack) -> None:
+    """Whatever the job handler decides for an unknown job, its Lambda tasks ran in-process."""
+    stack = real_stack.stack
+    assert stack is not None
+    [machine] = stack.of_type("AWS::Serverless::StateMachine")
+    real_stack.invocations.clear()
+    arn = real_stack.start_execution(machine, {"workspace_id": "ws_demo000001", "job_id": "job_missing0001"})
+    result = real_stack.wait_execution(arn, timeout=60)
+    assert result["status"] in ("SUCCEEDED", "FAILED")
+    first_id, first_event = real_stack.invocations[0]
+    assert stack.functions[first_id].code_uri.name == "jobs"
+    assert first_event == {"action": "prepare", "workspace_id": "ws_demo000001", "job_id": "job_missing0001"}
