@@ -1,0 +1,193 @@
+"""Mailbox shapes: the stored mailbox and the API's request/response bodies (snake_case, as the reference)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import email_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from kindling.mailboxes.connection import Security
+from kindling.mailboxes.providers import Provider
+from kindling.platform.settings import get_settings
+
+MailboxStatus = Literal["created", "testing", "connected", "error", "disconnected", "deleted"]
+ACTIVE_STATUSES: tuple[str, ...] = ("created", "testing", "connected", "error", "disconnected")
+DAILY_SEND_LIMIT_MAX = 500  # the global per-mailbox hard cap
+DEFAULT_DAILY_SEND_LIMIT = 50
+
+_HOST_RE = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def _email(value: str) -> str:
+    try:
+        result = email_validator.validate_email(
+            value,
+            check_deliverability=False,
+            # The local stack and tests use the reserved .test domain; deployed stages do not accept it.
+            test_environment=not get_settings().is_deployed,
+            allow_smtputf8=False,
+        )
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from exc
+    return result.normalized.lower()
+
+
+def _host(value: str) -> str:
+    value = value.strip()
+    if not _HOST_RE.match(value):
+        raise ValueError("not a valid host name")
+    return value.lower().rstrip(".")
+
+
+EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+Host = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(_host)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Username = Annotated[str, Field(min_length=1, max_length=320)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+DailyLimit = Annotated[int, Field(ge=1, le=DAILY_SEND_LIMIT_MAX)]
+
+
+class Mailbox(BaseModel):
+    """The stored mailbox. Passwords are KMS ciphertexts (base64), never plaintext."""
+
+    id: str
+    workspace_id: str
+    email_address: str
+    external_id: str | None = None
+    display_name: str | None = None
+    status: MailboxStatus = "created"
+    provider: Provider = "other"
+    health_status: str = "ok"
+    health_reasons: list[str] | None = None
+    warmup_enabled: bool = False
+    warmup_type: str = "normal"
+    warmup_progress: int = 0
+    warmup_pending: bool = False  # auto_enable_warmup: turn warmup on once connected
+    sending_enabled: bool = True
+    daily_send_limit: int = DEFAULT_DAILY_SEND_LIMIT
+    signature: str | None = None
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str
+    smtp_security: Security
+    smtp_password_enc: str
+    imap_host: str
+    imap_port: int
+    imap_username: str
+    imap_security: Security
+    imap_password_enc: str
+    imap_folders: dict[str, str] = Field(default_factory=dict)
+    last_tested_at: datetime | None = None
+    last_test_error: str | None = None
+    last_test_code: str | None = None
+    generation: int = 0  # bumped by every credential change / re-test; stale checks are ignored
+    version: int = 0  # optimistic concurrency on the stored item
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status == "deleted"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ConnectionFields(_Strict):
+    smtp_host: Host | None = None
+    smtp_port: Port | None = None
+    smtp_username: Username | None = None
+    smtp_security: Security | None = Field(
+        default=None, description="`ssl` (implicit TLS), `starttls` or `none`; default from the port."
+    )
+    imap_host: Host | None = None
+    imap_port: Port | None = None
+    imap_username: Username | None = None
+    imap_security: Security | None = None
+
+
+class MailboxTestRequest(ConnectionFields):
+    email_address: EmailAddress
+    smtp_password: Password
+    imap_password: Password | None = Field(default=None, description="Defaults to smtp_password.")
+
+
+class MailboxCreate(MailboxTestRequest):
+    external_id: str | None = Field(default=None, max_length=255)
+    display_name: str | None = Field(default=None, max_length=255)
+    signature: str | None = Field(default=None, max_length=20000)
+    daily_send_limit: DailyLimit = DEFAULT_DAILY_SEND_LIMIT
+    sending_enabled: bool = True
+    auto_enable_warmup: bool = False
+
+
+_NOT_NULLABLE = (
+    "smtp_host",
+    "smtp_port",
+    "smtp_username",
+    "smtp_security",
+    "smtp_password",
+    "imap_host",
+    "imap_port",
+    "imap_username",
+    "imap_security",
+    "imap_password",
+    "daily_send_limit",
+    "sending_enabled",
+)
+CREDENTIAL_FIELDS = (
+    "smtp_host",
+    "smtp_port",
+    "smtp_username",
+    "smtp_security",
+    "smtp_password",
+    "imap_host",
+    "imap_port",
+    "imap_username",
+    "imap_security",
+    "imap_password",
+)
+
+
+class MailboxUpdate(ConnectionFields):
+    """PATCH body: only the fields sent change; `external_id`, `signature`, `display_name` clear with null."""
+
+    smtp_password: Password | None = None
+    imap_password: Password | None = None
+    external_id: str | None = Field(default=None, max_length=255)
+    display_name: str | None = Field(default=None, max_length=255)
+    signature: str | None = Field(default=None, max_length=20000)
+    daily_send_limit: DailyLimit | None = None
+    sending_enabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> MailboxUpdate:
+        nulls = [name for name in _NOT_NULLABLE if name in self.model_fields_set and getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"cannot be null: {', '.join(nulls)}")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class TestErrorView(BaseModel):
+    code: str = Field(examples=["auth_failed"])
+    message: str
+    detail: str | None = None
+
+
+class TestResultView(BaseModel):
+    """`smtp_ok`/`imap_ok` as the reference; the classified errors and warnings only when there are any."""
+
+    model_config = ConfigDict(extra="allow")
+    smtp_ok: bool
+    imap_ok: bool
+    smtp_error: TestErrorView | None = None
+    imap_error: TestErrorView | None = None
+    warnings: list[TestErrorView] | None = None

@@ -1,0 +1,187 @@
+"""Mailboxes in DynamoDB.
+
+- mailbox: pk `ws_x#MAILBOX#<id>` sk `#`; gsi1 `ws_x#MAILBOX` / `<created>#<id>` (list, newest first);
+           gsi2 `ws_x#MAILBOX_EMAIL#<email>` / `<created>#<id>` (every mailbox, deleted included, by email)
+- claim:   pk `ws_x#MAILBOX_EMAIL#<email>` sk `#` -> the ACTIVE mailbox using that email (unique by condition)
+
+Writes are optimistic: each carries the version it read; a concurrent writer makes it fail with `Stale`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+
+from kindling.mailboxes.models import Mailbox
+from kindling.platform.dynamo import TableModel, bind_models, query_page, transaction, workspace_key
+from kindling.platform.errors import Conflict, NotFound
+
+ClaimAction = Literal["keep", "acquire", "release"]
+
+
+@dataclass(frozen=True)
+class MailboxPage:
+    items: list[Mailbox]
+    next_cursor: str | None
+
+
+class Stale(Exception):
+    """The item changed since it was read."""
+
+
+class MailboxItem(TableModel):
+    mailbox_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    email_address = UnicodeAttribute()
+    version = NumberAttribute()
+    generation = NumberAttribute(default=0)
+    body = UnicodeAttribute()  # the rest of the mailbox as JSON
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    sending_enabled = BooleanAttribute(default=True)
+
+
+class MailboxEmailClaim(TableModel):
+    mailbox_id = UnicodeAttribute()
+
+
+def _pk(workspace_id: str, mailbox_id: str) -> str:
+    return workspace_key(workspace_id, "MAILBOX", mailbox_id)
+
+
+def _email_key(workspace_id: str, email: str) -> str:
+    return workspace_key(workspace_id, "MAILBOX_EMAIL", email.lower())
+
+
+_COLUMNS = {"id", "workspace_id", "status", "email_address", "version", "generation", "created_at", "updated_at"}
+
+
+def _to_item(mailbox: Mailbox) -> MailboxItem:
+    body = mailbox.model_dump(mode="json", exclude=_COLUMNS)
+    sort = f"{mailbox.created_at.isoformat()}#{mailbox.id}"
+    return MailboxItem(
+        pk=_pk(mailbox.workspace_id, mailbox.id),
+        sk="#",
+        gsi1pk=workspace_key(mailbox.workspace_id, "MAILBOX"),
+        gsi1sk=sort,
+        gsi2pk=_email_key(mailbox.workspace_id, mailbox.email_address),
+        gsi2sk=sort,
+        mailbox_id=mailbox.id,
+        status=mailbox.status,
+        email_address=mailbox.email_address,
+        version=mailbox.version,
+        generation=mailbox.generation,
+        body=json.dumps(body, separators=(",", ":")),
+        created_at=mailbox.created_at,
+        updated_at=mailbox.updated_at,
+        sending_enabled=mailbox.sending_enabled,
+    )
+
+
+def _from_item(workspace_id: str, item: MailboxItem) -> Mailbox:
+    data: dict[str, Any] = json.loads(item.body)
+    data.update(
+        id=item.mailbox_id,
+        workspace_id=workspace_id,
+        status=item.status,
+        email_address=item.email_address,
+        version=int(item.version),
+        generation=int(item.generation or 0),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+    return Mailbox.model_validate(data)
+
+
+def _first_reason(exc: TransactWriteError) -> list[str | None]:
+    reasons: list[Any] = getattr(exc, "cancellation_reasons", None) or []
+    return [r.code if r is not None else None for r in reasons]
+
+
+class MailboxRepository:
+    def __init__(self) -> None:
+        bind_models()
+
+    def insert(self, mailbox: Mailbox) -> None:
+        """A new mailbox and its email claim, atomically; `Conflict` if an active mailbox has the email."""
+        try:
+            with transaction() as tx:
+                tx.save(_to_item(mailbox), condition=MailboxItem.pk.does_not_exist())
+                tx.save(
+                    MailboxEmailClaim(
+                        pk=_email_key(mailbox.workspace_id, mailbox.email_address), sk="#", mailbox_id=mailbox.id
+                    ),
+                    condition=MailboxEmailClaim.pk.does_not_exist(),
+                )
+        except TransactWriteError as exc:
+            if "ConditionalCheckFailed" in _first_reason(exc)[1:]:
+                raise Conflict(f"A mailbox with email {mailbox.email_address} already exists.") from exc
+            raise
+
+    def get(self, workspace_id: str, mailbox_id: str) -> Mailbox:
+        try:
+            item = MailboxItem.get(_pk(workspace_id, mailbox_id), "#", consistent_read=True)
+        except (DoesNotExist, ValueError) as exc:
+            raise NotFound(f"Mailbox {mailbox_id} not found.") from exc
+        return _from_item(workspace_id, item)
+
+    def replace(self, mailbox: Mailbox, expected_version: int, claim: ClaimAction = "keep") -> Mailbox:
+        """Write `mailbox` (its version becomes expected+1) if nobody wrote since; `Stale` otherwise.
+
+        `claim`: "acquire" takes the email claim (`Conflict` if an active mailbox holds it), "release" drops it.
+        """
+        saved = mailbox.model_copy(update={"version": expected_version + 1})
+        item = _to_item(saved)
+        condition = MailboxItem.version == expected_version
+        if claim == "keep":
+            try:
+                item.save(condition=condition)
+            except PutError as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    raise Stale(mailbox.id) from exc
+                raise
+            return saved
+        claim_key = _email_key(mailbox.workspace_id, mailbox.email_address)
+        try:
+            with transaction() as tx:
+                tx.save(item, condition=condition)
+                if claim == "acquire":
+                    tx.save(
+                        MailboxEmailClaim(pk=claim_key, sk="#", mailbox_id=mailbox.id),
+                        condition=MailboxEmailClaim.pk.does_not_exist(),
+                    )
+                else:
+                    tx.delete(
+                        MailboxEmailClaim(pk=claim_key, sk="#"),
+                        condition=MailboxEmailClaim.mailbox_id == mailbox.id,
+                    )
+        except TransactWriteError as exc:
+            reasons = _first_reason(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise Stale(mailbox.id) from exc
+            if claim == "acquire" and "ConditionalCheckFailed" in reasons[1:]:
+                raise Conflict(f"An active mailbox already uses {mailbox.email_address}.") from exc
+            raise
+        return saved
+
+    def list_page(self, workspace_id: str, status: str | None, limit: int, cursor: str | None) -> MailboxPage:
+        condition = MailboxItem.status == status if status else MailboxItem.status != "deleted"
+        page = query_page(
+            MailboxItem.gsi1,
+            workspace_key(workspace_id, "MAILBOX"),
+            workspace_id=workspace_id,
+            limit=limit,
+            cursor=cursor,
+            filter_condition=condition,
+            index_keys=("gsi1pk", "gsi1sk"),
+        )
+        return MailboxPage(items=[_from_item(workspace_id, i) for i in page.items], next_cursor=page.next_cursor)
+
+    def find_by_email(self, workspace_id: str, email: str) -> list[Mailbox]:
+        """Every mailbox (deleted included) ever created with this email, newest first."""
+        items = MailboxItem.gsi2.query(_email_key(workspace_id, email), scan_index_forward=False)
+        return [_from_item(workspace_id, i) for i in items if isinstance(i, MailboxItem)]
