@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-AREAS = ("coldstart",)
+AREAS = ("coldstart", "imports")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

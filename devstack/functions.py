@@ -75,14 +75,20 @@ class FunctionError(Exception):
 
 
 def function_environment(functions: Mapping[str, FunctionSpec]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """(variables shared by all functions with one value, per-function variables that differ)."""
+    """(variables with one value wherever declared, per-function variables that differ).
+
+    A variable every function declares alike is shared; so is a `KINDLING_*` variable that only some functions
+    declare (e.g. the job state machine ARN on the API) as long as no two declare different values: kindling's
+    settings read them process-wide, and in one process every function must see its own configuration.
+    """
     specs = list(functions.values())
     shared: dict[str, str] = {}
     if specs:
-        keys = set.intersection(*(set(s.environment) for s in specs))
+        keys = set.union(*(set(s.environment) for s in specs))
         for key in sorted(keys):
-            values = {s.environment[key] for s in specs}
-            if len(values) == 1:
+            declaring = [s for s in specs if key in s.environment]
+            values = {s.environment[key] for s in declaring}
+            if len(values) == 1 and (len(declaring) == len(specs) or key.startswith("KINDLING_")):
                 shared[key] = values.pop()
     own = {s.logical_id: {k: v for k, v in s.environment.items() if k not in shared} for s in specs}
     return shared, own

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +12,10 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
 from kindling.api.errors import install_error_handlers
 from kindling.api.middleware import PlatformMiddleware
-from kindling.api.routes import ROUTER_MODULES
+from kindling.api.routes import ROUTER_MODULES, modules_for_segment
 from kindling.api.routing import SCOPE_KEY
 
 API_VERSION = "1.0.0"
@@ -25,9 +26,54 @@ DESCRIPTION = (
 )
 
 
-def create_app(*, swagger_assets: Path | None = None) -> FastAPI:
+API_PATH_PREFIX = "/api/v1/"
+_WHOLE_API_PATHS = ("/openapi.json", "/docs")
+
+
+class KindlingAPI(FastAPI):
+    """FastAPI that includes each concept's router on the first request that needs it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._loaded: set[str] = set()
+        self._load_lock = threading.Lock()
+
+    def load_routers(self, modules: list[str]) -> None:
+        missing = [m for m in modules if m not in self._loaded]
+        if not missing:
+            return
+        with self._load_lock:
+            for module_name in missing:
+                if module_name not in self._loaded:
+                    self.include_router(importlib.import_module(module_name).router)
+                    self._loaded.add(module_name)
+            self.openapi_schema = None
+
+    @property
+    def loaded_routers(self) -> frozenset[str]:
+        return frozenset(self._loaded)
+
+    def load_all_routers(self) -> None:
+        self.load_routers(list(ROUTER_MODULES))
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(API_PATH_PREFIX):
+                self.load_routers(modules_for_segment(path[len(API_PATH_PREFIX) :].split("/", 1)[0]))
+            elif path in _WHOLE_API_PATHS:
+                self.load_all_routers()
+        await super().__call__(scope, receive, send)
+
+
+def create_app(*, swagger_assets: Path | None = None) -> KindlingAPI:
     """Build the API. `swagger_assets` serves Swagger UI from a local folder (the offline local stack)."""
-    app = FastAPI(
+    app = KindlingAPI(
         title="Kindling API",
         version=API_VERSION,
         description=DESCRIPTION,
@@ -37,8 +83,6 @@ def create_app(*, swagger_assets: Path | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(PlatformMiddleware)
-    for module_name in ROUTER_MODULES:
-        app.include_router(importlib.import_module(module_name).router)
     if swagger_assets is not None:
         _serve_local_swagger(app, swagger_assets)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -46,6 +90,8 @@ def create_app(*, swagger_assets: Path | None = None) -> FastAPI:
 
 
 def _serve_local_swagger(app: FastAPI, assets: Path) -> None:
+    from fastapi.staticfiles import StaticFiles
+
     app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
@@ -59,7 +105,8 @@ def _serve_local_swagger(app: FastAPI, assets: Path) -> None:
         )
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def _openapi(app: KindlingAPI) -> dict[str, Any]:
+    app.load_all_routers()
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)

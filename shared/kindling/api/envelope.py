@@ -1,60 +1,34 @@
-"""Response envelope `{"data", "pagination", "meta"}` and error body shapes, as OpenAPI models and builders."""
+"""Response envelope `{"data", "pagination", "meta"}` and error bodies, built as plain JSON on the request path."""
 
 from __future__ import annotations
 
 import contextvars
-from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel
 
-from kindling.platform.clock import isoformat
 from kindling.platform.observability import request_id_var
 
-T = TypeVar("T")
-
-# The reference's timestamp form everywhere: 2026-06-10T08:31:00.000Z
-Timestamp = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
-
-
-class Meta(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    request_id: str = Field(examples=["req_mq28denhy91fh6"])
-
-
-class Pagination(BaseModel):
-    has_more: bool
-    next_cursor: str | None
+_SCHEMA_NAMES = {
+    "Meta",
+    "Pagination",
+    "Envelope",
+    "ListEnvelope",
+    "ErrorDetail",
+    "ErrorBody",
+    "ErrorResponse",
+    "Timestamp",
+}
 
 
-class Envelope(BaseModel, Generic[T]):
-    data: T
-    meta: Meta
+def __getattr__(name: str) -> Any:
+    """The response models live in `schemas`; importing them from here still works (and stays lazy)."""
+    if name in _SCHEMA_NAMES:
+        from kindling.api import schemas
 
-
-class ListEnvelope(BaseModel, Generic[T]):
-    data: list[T]
-    pagination: Pagination
-    meta: Meta
-
-
-class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    field: str | None = None
-    message: str
-    code: str | None = None
-
-
-class ErrorBody(BaseModel):
-    code: str = Field(examples=["validation_error"])
-    message: str
-    details: list[ErrorDetail] = []
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorBody
-    meta: Meta
+        return getattr(schemas, name)
+    raise AttributeError(name)
 
 
 # Set by idempotent routes while their endpoint runs, so create responses echo the key in `meta`.

@@ -7,32 +7,41 @@ endpoint runs (and before an idempotent replay), and is published in the OpenAPI
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from kindling.api.envelope import ErrorResponse, idempotency_key_var
+from kindling.api.envelope import idempotency_key_var
 from kindling.auth.models import Principal
 from kindling.auth.service import require_scope
-from kindling.idempotency.service import IdempotencyService, request_fingerprint, validate_key
+from kindling.idempotency.service import request_fingerprint, validate_key
+
+if TYPE_CHECKING:
+    from kindling.idempotency.service import IdempotencyService
 from kindling.platform.errors import Unauthorized
 
 SCOPE_KEY = "x-required-scope"
 IDEMPOTENT_KEY = "x-idempotent"
 
-COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in {
-        400: "Invalid request (`validation_error`, with every bad field in `details`).",
-        401: "Missing or invalid API key (`unauthorized`).",
-        403: "The key lacks the required scope (`insufficient_scope`).",
-        404: "Not found in this workspace (`not_found`).",
-        429: "Rate limited (`rate_limited`); see `Retry-After`.",
-        500: "Unexpected server error (`internal_error`).",
-    }.items()
+_COMMON_ERROR_DESCRIPTIONS = {
+    400: "Invalid request (`validation_error`, with every bad field in `details`).",
+    401: "Missing or invalid API key (`unauthorized`).",
+    403: "The key lacks the required scope (`insufficient_scope`).",
+    404: "Not found in this workspace (`not_found`).",
+    429: "Rate limited (`rate_limited`); see `Retry-After`.",
+    500: "Unexpected server error (`internal_error`).",
 }
+
+
+def common_errors() -> dict[int | str, dict[str, Any]]:
+    from kindling.api.schemas import ErrorResponse
+
+    return {
+        status: {"model": ErrorResponse, "description": description}
+        for status, description in _COMMON_ERROR_DESCRIPTIONS.items()
+    }
 
 
 def scope(required: str, *, idempotent: bool | None = None) -> dict[str, Any]:
@@ -55,6 +64,8 @@ _idempotency: IdempotencyService | None = None
 def _idempotency_service() -> IdempotencyService:
     global _idempotency
     if _idempotency is None:
+        from kindling.idempotency.service import IdempotencyService
+
         _idempotency = IdempotencyService()
     return _idempotency
 
@@ -101,7 +112,7 @@ class KindlingRoute(APIRoute):
 
 
 def api_router(tag: str) -> APIRouter:
-    return APIRouter(prefix="/api/v1", tags=[tag], route_class=KindlingRoute, responses=COMMON_ERRORS)
+    return APIRouter(prefix="/api/v1", tags=[tag], route_class=KindlingRoute, responses=common_errors())
 
 
 def extra_rate_limit(bucket: str, per_minute: Callable[[], int]) -> Callable[[Request], Coroutine[Any, Any, None]]:

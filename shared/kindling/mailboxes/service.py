@@ -91,7 +91,9 @@ class MailboxService:
         self._secrets = secrets or KmsSecretBox()
         self._queue = queue or SqsCheckQueue()
         self._tester = tester
-        self._resolver = resolver if resolver is not None else dns_mx_resolver()
+        if resolver is None and get_settings().mx_lookups:
+            resolver = dns_mx_resolver()
+        self._resolver = resolver
         self._clock = clock
 
     def _now(self) -> datetime:

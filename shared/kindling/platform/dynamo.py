@@ -21,7 +21,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from kindling.platform import table
+from kindling.platform import aws, table
 from kindling.platform.errors import ValidationFailed, field_error
 from kindling.platform.settings import get_settings
 
@@ -89,6 +89,13 @@ class TableModel(Model):
 
     _bound_to: ClassVar[tuple[str, str] | None] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Item types imported after binding (routers load lazily) join the bound table and connection.
+        super().__init_subclass__(**kwargs)
+        if TableModel._bound_to is not None:
+            cls._connection = TableModel._connection
+            cls._bound_to = TableModel._bound_to
+
 
 _bind_lock = threading.Lock()
 
@@ -108,13 +115,21 @@ def bind_models(force: bool = False) -> None:
     if not force and TableModel._bound_to == target:
         return
     with _bind_lock:
-        for cls in _all_models():
+        models = list(_all_models())
+        for cls in models:
             cls.Meta.table_name = settings.table_name
             cls.Meta.region = settings.region  # type: ignore[attr-defined]
-            # Connections are cached per class; drop them so a new table/endpoint takes effect.
             cls._connection = None
-            for index in (cls.gsi1, cls.gsi2, cls.due):
-                setattr(index, "_connection", None)  # noqa: B010 - private cache, not in pynamodb's types
+        # Every item type shares the table's keys and indexes, so one connection (one botocore client) serves
+        # them all: a client per model class would load the DynamoDB service model again for each class, which
+        # was most of the API's cold start.
+        shared = TableModel._get_connection()
+        with aws.client_creation_lock():
+            # pynamodb keeps its session per thread only to create the client; give it the process session.
+            shared.connection._local.session = aws.botocore_session()
+            _ = shared.connection.client
+        for cls in models:
+            cls._connection = shared
             cls._bound_to = target
 
 

@@ -30,6 +30,8 @@ class Settings(BaseModel):
     allow_private_targets: bool = False
     public_base_url: str = "http://127.0.0.1:3000"
     tracking_secret: str | None = None
+    # Provider detection may look up MX records; off where no DNS must be queried (API fuzzing, offline runs).
+    mx_lookups: bool = True
     # Extra CA bundle trusted for mailbox SMTP/IMAP connections (the local mail lab's CA); system CAs still apply.
     mail_ca_file: str | None = None
 
@@ -54,6 +56,7 @@ _ENV = {
     "allow_private_targets": "KINDLING_ALLOW_PRIVATE_TARGETS",
     "public_base_url": "KINDLING_PUBLIC_BASE_URL",
     "tracking_secret": "KINDLING_TRACKING_SECRET",
+    "mx_lookups": "KINDLING_MX_LOOKUPS",
     "mail_ca_file": "KINDLING_MAIL_CA_FILE",
 }
 

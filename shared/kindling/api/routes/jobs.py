@@ -6,8 +6,9 @@ from fastapi import Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from kindling.api.envelope import Envelope, Timestamp, respond
+from kindling.api.envelope import respond
 from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.schemas import Envelope, Timestamp
 from kindling.jobs.models import Job, JobStatus
 from kindling.jobs.service import JobService
 

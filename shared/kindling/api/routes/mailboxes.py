@@ -7,8 +7,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from kindling.api.envelope import Envelope, ListEnvelope, Timestamp, respond, respond_page
+from kindling.api.envelope import respond, respond_page
 from kindling.api.routing import api_router, extra_rate_limit, principal_of, scope
+from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.mailboxes.connection import ConnectionTestResult, TestIssue
 from kindling.mailboxes.models import (
     Mailbox,
