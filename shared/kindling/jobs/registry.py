@@ -13,7 +13,7 @@ from typing import Any
 from kindling.jobs.models import ItemFailure
 
 # Modules that register job types when imported (each later concept adds its module here).
-JOB_TYPE_MODULES: tuple[str, ...] = ()
+JOB_TYPE_MODULES: tuple[str, ...] = ("kindling.imports.jobs",)
 
 
 @dataclass(frozen=True)

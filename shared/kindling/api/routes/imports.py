@@ -7,8 +7,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from kindling.api.envelope import Envelope, Timestamp, respond
+from kindling.api.envelope import respond
 from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.schemas import Envelope, Timestamp
 from kindling.imports.models import ImportStatus, MappingConfirm, ProspectImport
 from kindling.imports.service import ImportService
 from kindling.prospects.fields import BUILTIN_FIELDS

@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from kindling.api.envelope import Envelope, ListEnvelope, Meta, Timestamp, current_meta, respond, respond_page
+from kindling.api.envelope import current_meta, respond, respond_page
 from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.schemas import Envelope, ListEnvelope, Meta, Timestamp
 from kindling.prospects.models import (
     CustomValue,
     GlobalStatus,

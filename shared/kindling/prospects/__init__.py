@@ -1,0 +1,1 @@
+"""Prospects and prospect lists: the people campaigns write to, deduplicated by case-insensitive email."""

@@ -1,0 +1,430 @@
+"""Prospects, the per-email record, lists and list members in DynamoDB.
+
+- prospect:     pk `ws#PROSPECT#<id>`   sk `#`; gsi1 `ws#PROSPECT` / `<created>#<id>` (the collection),
+                gsi2 `ws#PROSPECT_UPDATED` / `<updated>#<id>` (the `updatedSince` filter)
+- email record: pk `ws#EMAIL#<email>`   sk `#`; one item per address holding the prospect pointer and status
+                (the uniqueness guard, written in the same transaction as the prospect) and, when the address
+                itself is on the blocklist, the email suppression entry. So "is this address suppressed?"
+                reads this item plus the domain entry: two keys, one BatchGetItem.
+- list:         pk `ws#LIST#<id>`       sk `#`; gsi1 `ws#LIST` / `<created>#<id>`; `prospect_count` kept exact
+- member:       pk `ws#LIST#<id>`       sk `M#<prospect id>` (written with the count in one transaction)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from kindling.platform import table
+from kindling.platform.clock import isoformat
+from kindling.platform.dynamo import Page, TableModel, bind_models, query_page, transaction, workspace_key
+from kindling.platform.errors import NotFound
+from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
+
+Key = tuple[str, str]
+
+
+def prospect_pk(workspace_id: str, prospect_id: str) -> str:
+    return workspace_key(workspace_id, "PROSPECT", prospect_id)
+
+
+def email_pk(workspace_id: str, email: str) -> str:
+    return workspace_key(workspace_id, "EMAIL", email)
+
+
+def list_pk(workspace_id: str, list_id: str) -> str:
+    return workspace_key(workspace_id, "LIST", list_id)
+
+
+def member_sk(prospect_id: str) -> str:
+    return f"M#{prospect_id}"
+
+
+def _ts(when: datetime) -> str:
+    return isoformat(when) or ""
+
+
+class ProspectItem(TableModel):
+    prospect_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    first_name = UnicodeAttribute(null=True)
+    last_name = UnicodeAttribute(null=True)
+    company = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    linkedin_url = UnicodeAttribute(null=True)
+    website = UnicodeAttribute(null=True)
+    country = UnicodeAttribute(null=True)
+    city = UnicodeAttribute(null=True)
+    industry = UnicodeAttribute(null=True)
+    global_status = UnicodeAttribute(default="active")
+    custom_fields = UnicodeAttribute(default="{}")
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class EmailRecordItem(TableModel):
+    email = UnicodeAttribute()
+    prospect_id = UnicodeAttribute(null=True)
+    prospect_status = UnicodeAttribute(null=True)
+    import_id = UnicodeAttribute(null=True)  # the import that created the prospect (retry and in-file dedupe)
+    import_row = NumberAttribute(null=True)
+    # The email suppression entry, when the address is on the blocklist (same names as the domain entry's).
+    supp_id = UnicodeAttribute(null=True)
+    supp_type = UnicodeAttribute(null=True)
+    supp_value = UnicodeAttribute(null=True)
+    supp_reason = UnicodeAttribute(null=True)
+    supp_source = UnicodeAttribute(null=True)
+    supp_created_at = UTCDateTimeAttribute(null=True)
+
+
+class ListItem(TableModel):
+    list_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    color = UnicodeAttribute(null=True)
+    prospect_count = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class MemberItem(TableModel):
+    prospect_id = UnicodeAttribute()
+    added_at = UTCDateTimeAttribute()
+    import_id = UnicodeAttribute(null=True)
+
+
+def _table_name() -> str:
+    bind_models()
+    return str(TableModel.Meta.table_name)
+
+
+def batch_get_raw(keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
+    """Strongly consistent BatchGetItem of any item types (100 keys per request); raw items by (pk, sk)."""
+    name = _table_name()
+    connection = TableModel._get_connection()
+    wanted = [{table.HASH_KEY: {"S": pk}, table.RANGE_KEY: {"S": sk}} for pk, sk in dict.fromkeys(keys)]
+    found: dict[Key, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 100):
+        batch: list[dict[str, Any]] = wanted[start : start + 100]
+        attempt = 0
+        while batch:
+            response = connection.batch_get_item(batch, consistent_read=True)  # type: ignore[arg-type]
+            for raw in response.get("Responses", {}).get(name, []):
+                found[(raw[table.HASH_KEY]["S"], raw[table.RANGE_KEY]["S"])] = raw
+            batch = response.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
+            if batch:
+                attempt += 1
+                if attempt > 8:
+                    raise RuntimeError("BatchGetItem left keys unprocessed after 8 retries")
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+    return found
+
+
+def batch_write(puts: Sequence[TableModel], deletes: Sequence[TableModel] = ()) -> None:
+    """BatchWriteItem, 25 items per request (pynamodb resends unprocessed items)."""
+    if not puts and not deletes:
+        return
+    bind_models()
+    with TableModel.batch_write() as writer:
+        for item in puts:
+            writer.save(item)
+        for item in deletes:
+            writer.delete(item)
+
+
+def conditional_failure(exc: TransactWriteError) -> bool:
+    reasons: list[Any] = getattr(exc, "cancellation_reasons", None) or []
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+
+
+def prospect_item(prospect: Prospect) -> ProspectItem:
+    ws = prospect.workspace_id
+    return ProspectItem(
+        pk=prospect_pk(ws, prospect.id),
+        sk=table.ITEM_SK,
+        gsi1pk=workspace_key(ws, "PROSPECT"),
+        gsi1sk=f"{_ts(prospect.created_at)}#{prospect.id}",
+        gsi2pk=workspace_key(ws, "PROSPECT_UPDATED"),
+        gsi2sk=f"{_ts(prospect.updated_at)}#{prospect.id}",
+        prospect_id=prospect.id,
+        email=prospect.email,
+        first_name=prospect.first_name,
+        last_name=prospect.last_name,
+        company=prospect.company,
+        role=prospect.role,
+        phone=prospect.phone,
+        linkedin_url=prospect.linkedin_url,
+        website=prospect.website,
+        country=prospect.country,
+        city=prospect.city,
+        industry=prospect.industry,
+        global_status=prospect.global_status,
+        custom_fields=json.dumps(prospect.custom_fields, separators=(",", ":")),
+        created_at=prospect.created_at,
+        updated_at=prospect.updated_at,
+    )
+
+
+def prospect_from_item(workspace_id: str, item: ProspectItem) -> Prospect:
+    return Prospect(
+        id=item.prospect_id,
+        workspace_id=workspace_id,
+        email=item.email,
+        first_name=item.first_name,
+        last_name=item.last_name,
+        company=item.company,
+        role=item.role,
+        phone=item.phone,
+        linkedin_url=item.linkedin_url,
+        website=item.website,
+        country=item.country,
+        city=item.city,
+        industry=item.industry,
+        global_status=item.global_status,  # type: ignore[arg-type]
+        custom_fields=json.loads(item.custom_fields or "{}"),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def new_email_record(
+    prospect: Prospect, import_id: str | None = None, import_row: int | None = None
+) -> EmailRecordItem:
+    return EmailRecordItem(
+        pk=email_pk(prospect.workspace_id, prospect.email),
+        sk=table.ITEM_SK,
+        email=prospect.email,
+        prospect_id=prospect.id,
+        prospect_status=prospect.global_status,
+        import_id=import_id,
+        import_row=import_row,
+    )
+
+
+def list_from_item(workspace_id: str, item: ListItem) -> ProspectList:
+    return ProspectList(
+        id=item.list_id,
+        workspace_id=workspace_id,
+        name=item.name,
+        color=item.color,
+        prospect_count=int(item.prospect_count or 0),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+class ProspectRepository:
+    def __init__(self) -> None:
+        bind_models()
+
+    # --- prospects ---------------------------------------------------------------------------------
+
+    def get(self, workspace_id: str, prospect_id: str) -> Prospect:
+        try:
+            item = ProspectItem.get(prospect_pk(workspace_id, prospect_id), table.ITEM_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"Prospect {prospect_id} not found.") from exc
+        return prospect_from_item(workspace_id, item)
+
+    def get_many(self, workspace_id: str, prospect_ids: Iterable[str]) -> dict[str, Prospect]:
+        raw = batch_get_raw((prospect_pk(workspace_id, pid), table.ITEM_SK) for pid in prospect_ids)
+        prospects = [prospect_from_item(workspace_id, ProspectItem.from_raw_data(item)) for item in raw.values()]
+        return {p.id: p for p in prospects}
+
+    def email_records(self, workspace_id: str, emails: Iterable[str]) -> dict[str, EmailRecordItem]:
+        raw = batch_get_raw((email_pk(workspace_id, e), table.ITEM_SK) for e in emails)
+        records = [EmailRecordItem.from_raw_data(item) for item in raw.values()]
+        return {r.email: r for r in records}
+
+    def email_record(self, workspace_id: str, email: str) -> EmailRecordItem | None:
+        try:
+            return EmailRecordItem.get(email_pk(workspace_id, email), table.ITEM_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def insert(self, prospect: Prospect) -> bool:
+        """Write a new prospect and claim its email in one transaction; False when the email is taken."""
+        record = EmailRecordItem(pk=email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK)
+        try:
+            with transaction() as tx:
+                tx.save(prospect_item(prospect), condition=ProspectItem.pk.does_not_exist())
+                tx.update(
+                    record,
+                    actions=[
+                        EmailRecordItem.email.set(prospect.email),
+                        EmailRecordItem.prospect_id.set(prospect.id),
+                        EmailRecordItem.prospect_status.set(prospect.global_status),
+                    ],
+                    condition=EmailRecordItem.prospect_id.does_not_exist(),
+                )
+        except TransactWriteError as exc:
+            if conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def replace(self, prospect: Prospect, *, status_changed: bool) -> None:
+        """Save an existing prospect (and mirror its status onto the email record when it changed)."""
+        with transaction() as tx:
+            tx.save(prospect_item(prospect), condition=ProspectItem.pk.exists())
+            if status_changed:
+                tx.update(
+                    EmailRecordItem(pk=email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK),
+                    actions=[EmailRecordItem.prospect_status.set(prospect.global_status)],
+                    condition=EmailRecordItem.prospect_id == prospect.id,
+                )
+
+    def page(
+        self, workspace_id: str, filters: ProspectFilters, limit: int, cursor: str | None
+    ) -> tuple[list[Prospect], str | None]:
+        status_filter = ProspectItem.global_status == filters.global_status if filters.global_status else None
+        if filters.list_id:
+            return self._list_page(workspace_id, filters, limit, cursor)
+        if filters.updated_since is not None:
+            page: Page[Any] = query_page(
+                ProspectItem.gsi2,
+                workspace_key(workspace_id, "PROSPECT_UPDATED"),
+                workspace_id=workspace_id,
+                limit=limit,
+                cursor=cursor,
+                range_condition=ProspectItem.gsi2sk >= _ts(filters.updated_since),  # inclusive
+                filter_condition=status_filter,
+                newest_first=False,
+                index_keys=("gsi2pk", "gsi2sk"),
+            )
+        else:
+            page = query_page(
+                ProspectItem.gsi1,
+                workspace_key(workspace_id, "PROSPECT"),
+                workspace_id=workspace_id,
+                limit=limit,
+                cursor=cursor,
+                filter_condition=status_filter,
+                newest_first=True,
+                index_keys=("gsi1pk", "gsi1sk"),
+            )
+        return [prospect_from_item(workspace_id, i) for i in page.items], page.next_cursor
+
+    def _list_page(
+        self, workspace_id: str, filters: ProspectFilters, limit: int, cursor: str | None
+    ) -> tuple[list[Prospect], str | None]:
+        assert filters.list_id is not None
+        self.get_list(workspace_id, filters.list_id)
+        page: Page[Any] = query_page(
+            MemberItem,
+            list_pk(workspace_id, filters.list_id),
+            workspace_id=workspace_id,
+            limit=limit,
+            cursor=cursor,
+            range_condition=MemberItem.sk.startswith("M#"),
+            newest_first=False,
+        )
+        found = self.get_many(workspace_id, [m.prospect_id for m in page.items])
+        prospects = [found[m.prospect_id] for m in page.items if m.prospect_id in found]
+        if filters.global_status:
+            prospects = [p for p in prospects if p.global_status == filters.global_status]
+        if filters.updated_since is not None:
+            since = filters.updated_since
+            prospects = [p for p in prospects if p.updated_at >= since]
+        return prospects, page.next_cursor
+
+    # --- lists -------------------------------------------------------------------------------------
+
+    def put_list(self, prospect_list: ProspectList) -> None:
+        ws = prospect_list.workspace_id
+        ListItem(
+            pk=list_pk(ws, prospect_list.id),
+            sk=table.ITEM_SK,
+            gsi1pk=workspace_key(ws, "LIST"),
+            gsi1sk=f"{_ts(prospect_list.created_at)}#{prospect_list.id}",
+            list_id=prospect_list.id,
+            name=prospect_list.name,
+            color=prospect_list.color,
+            prospect_count=prospect_list.prospect_count,
+            created_at=prospect_list.created_at,
+            updated_at=prospect_list.updated_at,
+        ).save(condition=ListItem.pk.does_not_exist())
+
+    def get_list(self, workspace_id: str, list_id: str) -> ProspectList:
+        try:
+            item = ListItem.get(list_pk(workspace_id, list_id), table.ITEM_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"List {list_id} not found.") from exc
+        return list_from_item(workspace_id, item)
+
+    def lists_page(self, workspace_id: str, limit: int, cursor: str | None) -> tuple[list[ProspectList], str | None]:
+        page: Page[Any] = query_page(
+            ListItem.gsi1,
+            workspace_key(workspace_id, "LIST"),
+            workspace_id=workspace_id,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+            index_keys=("gsi1pk", "gsi1sk"),
+        )
+        return [list_from_item(workspace_id, i) for i in page.items], page.next_cursor
+
+    def update_list(self, workspace_id: str, list_id: str, changes: dict[str, Any], when: datetime) -> ProspectList:
+        actions: list[Any] = [ListItem.updated_at.set(when)]
+        for name, value in changes.items():
+            attribute = getattr(ListItem, name)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        item = ListItem(pk=list_pk(workspace_id, list_id), sk=table.ITEM_SK)
+        try:
+            item.update(actions=actions, condition=ListItem.pk.exists())
+        except Exception as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                raise NotFound(f"List {list_id} not found.") from exc
+            raise
+        return self.get_list(workspace_id, list_id)
+
+    def delete_list(self, workspace_id: str, list_id: str) -> None:
+        pk = list_pk(workspace_id, list_id)
+        try:
+            ListItem(pk=pk, sk=table.ITEM_SK).delete(condition=ListItem.pk.exists())
+        except Exception as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                raise NotFound(f"List {list_id} not found.") from exc
+            raise
+        members = list(MemberItem.query(pk, MemberItem.sk.startswith("M#"), attributes_to_get=["pk", "sk"]))
+        batch_write([], members)
+
+    def existing_members(self, workspace_id: str, list_id: str, prospect_ids: Iterable[str]) -> set[str]:
+        pk = list_pk(workspace_id, list_id)
+        raw = batch_get_raw((pk, member_sk(pid)) for pid in prospect_ids)
+        return {sk[2:] for _, sk in raw}
+
+    def change_members(
+        self, workspace_id: str, list_id: str, prospect_ids: Sequence[str], when: datetime, *, add: bool
+    ) -> bool:
+        """Add (or remove) members and move the count by exactly as many, in one transaction (<= 99 ids).
+
+        False when a member's state changed since it was read (the caller re-reads and retries)."""
+        pk = list_pk(workspace_id, list_id)
+        try:
+            with transaction() as tx:
+                for pid in prospect_ids:
+                    if add:
+                        tx.save(
+                            MemberItem(pk=pk, sk=member_sk(pid), prospect_id=pid, added_at=when),
+                            condition=MemberItem.pk.does_not_exist(),
+                        )
+                    else:
+                        tx.delete(MemberItem(pk=pk, sk=member_sk(pid)), condition=MemberItem.pk.exists())
+                delta = len(prospect_ids) if add else -len(prospect_ids)
+                tx.update(
+                    ListItem(pk=pk, sk=table.ITEM_SK),
+                    actions=[ListItem.prospect_count.add(delta), ListItem.updated_at.set(when)],
+                    condition=ListItem.pk.exists(),
+                )
+        except TransactWriteError as exc:
+            if conditional_failure(exc):
+                return False
+            raise
+        return True
