@@ -32,6 +32,7 @@ install-system:
 	@bash scripts/install-system-deps.sh
 
 dev: $(STAMP) install-system
+	@bash scripts/fetch-swagger-ui.sh
 	$(BIN)/python -m devstack
 
 lint: $(STAMP)
