@@ -6,15 +6,13 @@ import ran: the API's and the job's), and the process's peak RSS.
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-import requests
+import httpx
 
 from bench.support import count_aws_requests, total
 
@@ -35,15 +33,6 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _point_api_at_job_machine(stack: Any) -> None:
-    """The local stack's in-process API gets only the template's Globals environment, not ApiFunction's own
-    `KINDLING_JOB_STATE_MACHINE_ARN`; set it the way the deployed function has it (reported as a devstack gap)."""
-    from kindling.platform.settings import reset_settings
-
-    os.environ["KINDLING_JOB_STATE_MACHINE_ARN"] = stack.state_machine_arn("JobStateMachine")
-    reset_settings()
-
-
 def run() -> dict[str, float]:
     from devstack.runtime import LocalStack
 
@@ -52,12 +41,11 @@ def run() -> dict[str, float]:
         tempfile.TemporaryDirectory() as state,
         LocalStack(state_dir=Path(state), api=True, mail_lab=False, pollers=False, schedules=False) as stack,
     ):
-        _point_api_at_job_machine(stack)
         headers = {"Authorization": f"Bearer {stack.api_key}"}
         rss_before = _peak_rss_mb()
         with count_aws_requests() as counts:
             started = time.perf_counter()
-            uploaded = requests.post(
+            uploaded = httpx.post(
                 f"{stack.api_url}/api/v1/imports",
                 headers=headers,
                 files={"file": ("leads.csv", content, "text/csv")},
@@ -67,7 +55,7 @@ def run() -> dict[str, float]:
             uploaded.raise_for_status()
             import_id = uploaded.json()["data"]["id"]
             upload_seconds = time.perf_counter() - started
-            confirmed = requests.post(
+            confirmed = httpx.post(
                 f"{stack.api_url}/api/v1/imports/{import_id}/mapping-confirm", headers=headers, json={}, timeout=60
             )
             confirmed.raise_for_status()
@@ -76,7 +64,7 @@ def run() -> dict[str, float]:
             execution = machine.replace(":stateMachine:", ":execution:") + f":{job_id}"
             outcome = stack.wait_execution(execution, timeout=900, interval=0.2)
             elapsed = time.perf_counter() - started
-        result = requests.get(f"{stack.api_url}/api/v1/imports/{import_id}", headers=headers, timeout=30).json()["data"]
+        result = httpx.get(f"{stack.api_url}/api/v1/imports/{import_id}", headers=headers, timeout=30).json()["data"]
     if outcome["status"] != "SUCCEEDED" or result["created"] != ROWS:
         raise RuntimeError(f"import did not complete: {outcome['status']} {result}")
     dynamodb = total(counts, "dynamodb")

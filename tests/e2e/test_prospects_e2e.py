@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 import requests
 
 from devstack.runtime import LocalStack
-from kindling.platform.settings import reset_settings
 
 
 def _wait_import(stack: LocalStack, import_id: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -23,10 +21,8 @@ def _wait_import(stack: LocalStack, import_id: str, headers: dict[str, str]) -> 
         time.sleep(0.2)
 
 
-def test_import_flow_end_to_end(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The stack's in-process API gets only the Globals environment, not ApiFunction's own job machine ARN.
-    monkeypatch.setenv("KINDLING_JOB_STATE_MACHINE_ARN", local_stack.state_machine_arn("JobStateMachine"))
-    reset_settings()
+def test_import_flow_end_to_end(local_stack: LocalStack) -> None:
+    # No environment patching: the stack gives the in-process API ApiFunction's own settings (job machine ARN).
     headers = {"Authorization": f"Bearer {local_stack.api_key}"}
     base = f"{local_stack.api_url}/api/v1"
     suppressed = requests.post(
