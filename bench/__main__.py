@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-AREAS = ("coldstart", "imports")
+AREAS = ("coldstart", "imports", "webhooks")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

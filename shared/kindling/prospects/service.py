@@ -23,6 +23,7 @@ from kindling.prospects.models import (
     ProspectUpdate,
 )
 from kindling.prospects.repository import ProspectRepository
+from kindling.webhooks.catalog import emit_webhook_event
 
 TRANSACTION_CHUNK = 99  # members per transaction, plus the list's count update
 
@@ -30,10 +31,13 @@ TRANSACTION_CHUNK = 99  # members per transaction, plus the list's count update
 def emit_suppressed(
     events: EventService, workspace_id: str, prospect: Prospect, reason: str | None, when: datetime
 ) -> None:
-    events.emit(
+    # Through the webhook catalogue, so the payload is checked and the type's dedup rule (inventory 30.1) applies.
+    emit_webhook_event(
+        events,
         workspace_id,
         "prospect.suppressed",
         {"prospectId": prospect.id, "email": prospect.email, "reason": reason, "suppressedAt": isoformat(when)},
+        now=when,
     )
 
 

@@ -12,6 +12,7 @@ ROUTER_MODULES: dict[str, tuple[str, ...]] = {
     "kindling.api.routes.prospects": ("prospects", "lists"),
     "kindling.api.routes.suppressions": ("suppressions", "prospects"),
     "kindling.api.routes.imports": ("imports",),
+    "kindling.api.routes.webhooks": ("webhooks",),
 }
 
 

@@ -1,0 +1,352 @@
+"""Webhooks and deliveries in DynamoDB.
+
+- webhook:  pk `ws_x#WEBHOOK#<id>` sk `#`; gsi1 `ws_x#WEBHOOK` / `<created>#<id>` (list, fan-out)
+- delivery: pk `ws_x#WHDELIVERY#<id>` sk `#`; gsi1 `ws_x#WHDELIVERY#<webhook id>` / `<created>#<id>` (delivery log,
+            newest first); TTL 30 days after the last change. While pending it sits in the `due` index under
+            `DUE#WEBHOOK#<shard>` / `<iso due time>#<ws>#<id>`: the retry sweep reads only what is due.
+            The delivery id is derived from (event id, webhook id), so a re-fanned event cannot duplicate it.
+
+Attempts are recorded with a conditional write on `attempt_count`, so a duplicate queue message cannot
+record the same attempt twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+
+from kindling.platform.clock import epoch_seconds, isoformat
+from kindling.platform.dynamo import TableModel, bind_models, query_page, workspace_key
+from kindling.platform.errors import NotFound
+from kindling.webhooks.models import Delivery, Webhook
+
+DELIVERY_RETENTION = timedelta(days=30)
+DUE_SHARDS = 4
+_DUE_PREFIX = "DUE#WEBHOOK#"
+
+
+class WebhookItem(TableModel):
+    webhook_id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    failure_count = NumberAttribute(default=0)
+    last_triggered_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class DeliveryItem(TableModel):
+    delivery_id = UnicodeAttribute()
+    webhook_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    attempt_count = NumberAttribute(default=0)
+    body = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    # Set by `claim` while an attempt is in flight; dropped when the attempt is recorded.
+    claimed_attempt = NumberAttribute(null=True)
+    claimed_until = NumberAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class WebhookPage:
+    items: list[Webhook]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    items: list[Delivery]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    workspace_id: str
+    delivery_id: str
+    due_pk: str
+    due_sk: str
+
+
+class Stale(Exception):
+    """Another writer recorded this attempt first."""
+
+
+def _webhook_pk(workspace_id: str, webhook_id: str) -> str:
+    return workspace_key(workspace_id, "WEBHOOK", webhook_id)
+
+
+def _delivery_pk(workspace_id: str, delivery_id: str) -> str:
+    return workspace_key(workspace_id, "WHDELIVERY", delivery_id)
+
+
+def delivery_id_for(event_id: str, webhook_id: str) -> str:
+    return "whd_" + hashlib.sha256(f"{event_id}|{webhook_id}".encode()).hexdigest()[:24]
+
+
+def due_shard(delivery_id: str) -> str:
+    shard = int(hashlib.sha256(delivery_id.encode()).hexdigest()[:8], 16) % DUE_SHARDS
+    return f"{_DUE_PREFIX}{shard:02d}"
+
+
+def due_sort_key(when: datetime, workspace_id: str, delivery_id: str) -> str:
+    return f"{isoformat(when)}#{workspace_id}#{delivery_id}"
+
+
+_WEBHOOK_COLUMNS = {"id", "workspace_id", "failure_count", "last_triggered_at", "created_at", "updated_at"}
+
+
+def _webhook_item(webhook: Webhook) -> WebhookItem:
+    return WebhookItem(
+        pk=_webhook_pk(webhook.workspace_id, webhook.id),
+        sk="#",
+        gsi1pk=workspace_key(webhook.workspace_id, "WEBHOOK"),
+        gsi1sk=f"{webhook.created_at.isoformat()}#{webhook.id}",
+        webhook_id=webhook.id,
+        body=json.dumps(webhook.model_dump(mode="json", exclude=_WEBHOOK_COLUMNS), separators=(",", ":")),
+        failure_count=webhook.failure_count,
+        last_triggered_at=webhook.last_triggered_at,
+        created_at=webhook.created_at,
+        updated_at=webhook.updated_at,
+    )
+
+
+def _webhook(workspace_id: str, item: WebhookItem) -> Webhook:
+    data: dict[str, Any] = json.loads(item.body)
+    data.update(
+        id=item.webhook_id,
+        workspace_id=workspace_id,
+        failure_count=int(item.failure_count or 0),
+        last_triggered_at=item.last_triggered_at,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+    return Webhook.model_validate(data)
+
+
+_DELIVERY_COLUMNS = {"id", "workspace_id", "webhook_id", "status", "attempt_count", "created_at"}
+
+
+def _delivery_item(delivery: Delivery) -> DeliveryItem:
+    item = DeliveryItem(
+        pk=_delivery_pk(delivery.workspace_id, delivery.id),
+        sk="#",
+        gsi1pk=workspace_key(delivery.workspace_id, "WHDELIVERY", delivery.webhook_id),
+        gsi1sk=f"{delivery.created_at.isoformat()}#{delivery.id}",
+        delivery_id=delivery.id,
+        webhook_id=delivery.webhook_id,
+        status=delivery.status,
+        attempt_count=delivery.attempt_count,
+        body=json.dumps(delivery.model_dump(mode="json", exclude=_DELIVERY_COLUMNS), separators=(",", ":")),
+        created_at=delivery.created_at,
+        expires_at=epoch_seconds(delivery.updated_at + DELIVERY_RETENTION),
+    )
+    if delivery.status == "pending" and delivery.next_attempt_at is not None:
+        item.due_pk = due_shard(delivery.id)
+        item.due_sk = due_sort_key(delivery.next_attempt_at, delivery.workspace_id, delivery.id)
+    return item
+
+
+def _delivery(workspace_id: str, item: DeliveryItem) -> Delivery:
+    data: dict[str, Any] = json.loads(item.body)
+    data.update(
+        id=item.delivery_id,
+        workspace_id=workspace_id,
+        webhook_id=item.webhook_id,
+        status=item.status,
+        attempt_count=int(item.attempt_count or 0),
+        created_at=item.created_at,
+    )
+    return Delivery.model_validate(data)
+
+
+def _conditional_failed(exc: PutError | UpdateError | DeleteError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+class WebhookRepository:
+    def __init__(self) -> None:
+        bind_models()
+
+    # --- webhooks ------------------------------------------------------------------------------------------
+    def insert(self, webhook: Webhook) -> None:
+        _webhook_item(webhook).save(condition=WebhookItem.pk.does_not_exist())
+
+    def get(self, workspace_id: str, webhook_id: str) -> Webhook:
+        try:
+            item = WebhookItem.get(_webhook_pk(workspace_id, webhook_id), "#", consistent_read=True)
+        except (DoesNotExist, ValueError) as exc:
+            raise NotFound(f"Webhook {webhook_id} not found.") from exc
+        return _webhook(workspace_id, item)
+
+    def replace(self, webhook: Webhook) -> None:
+        """Write the subscription's settings; counters written concurrently by deliveries are kept."""
+        item = _webhook_item(webhook)
+        try:
+            item.update(
+                actions=[WebhookItem.body.set(item.body), WebhookItem.updated_at.set(webhook.updated_at)],
+                condition=WebhookItem.pk.exists(),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                raise NotFound(f"Webhook {webhook.id} not found.") from exc
+            raise
+
+    def delete(self, workspace_id: str, webhook_id: str) -> None:
+        try:
+            WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#").delete(condition=WebhookItem.pk.exists())
+        except DeleteError as exc:
+            if _conditional_failed(exc):
+                raise NotFound(f"Webhook {webhook_id} not found.") from exc
+            raise
+
+    def list_page(self, workspace_id: str, limit: int, cursor: str | None) -> WebhookPage:
+        page = query_page(
+            WebhookItem.gsi1,
+            workspace_key(workspace_id, "WEBHOOK"),
+            workspace_id=workspace_id,
+            limit=limit,
+            cursor=cursor,
+            index_keys=("gsi1pk", "gsi1sk"),
+        )
+        return WebhookPage([_webhook(workspace_id, i) for i in page.items], page.next_cursor)
+
+    def list_all(self, workspace_id: str) -> list[Webhook]:
+        items = WebhookItem.gsi1.query(workspace_key(workspace_id, "WEBHOOK"))
+        return [_webhook(workspace_id, cast(WebhookItem, i)) for i in items]
+
+    def record_success(self, workspace_id: str, webhook_id: str, when: datetime) -> None:
+        try:
+            WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#").update(
+                actions=[WebhookItem.last_triggered_at.set(when)], condition=WebhookItem.pk.exists()
+            )
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def record_failure(self, workspace_id: str, webhook_id: str) -> None:
+        try:
+            WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#").update(
+                actions=[WebhookItem.failure_count.add(1)], condition=WebhookItem.pk.exists()
+            )
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    # --- deliveries ----------------------------------------------------------------------------------------
+    def get_delivery(self, workspace_id: str, delivery_id: str) -> Delivery:
+        try:
+            item = DeliveryItem.get(_delivery_pk(workspace_id, delivery_id), "#", consistent_read=True)
+        except (DoesNotExist, ValueError) as exc:
+            raise NotFound(f"Delivery {delivery_id} not found.") from exc
+        return _delivery(workspace_id, item)
+
+    def claim(
+        self, workspace_id: str, delivery_id: str, attempt: int, now: datetime, hold: timedelta
+    ) -> Delivery | None:
+        """Read the delivery and claim `attempt` in one conditional write; None when that attempt is not due.
+
+        The claim fails when the attempt was already recorded, the delivery is no longer pending, or another
+        worker holds an unexpired claim on the same attempt (duplicate queue messages racing each other).
+        """
+        item = DeliveryItem(pk=_delivery_pk(workspace_id, delivery_id), sk="#")
+        free = (
+            DeliveryItem.claimed_attempt.does_not_exist()
+            | (DeliveryItem.claimed_attempt != attempt)
+            | (DeliveryItem.claimed_until < epoch_seconds(now))
+        )
+        try:
+            item.update(
+                actions=[
+                    DeliveryItem.claimed_attempt.set(attempt),
+                    DeliveryItem.claimed_until.set(epoch_seconds(now + hold)),
+                ],
+                condition=(DeliveryItem.attempt_count == attempt - 1) & (DeliveryItem.status == "pending") & free,
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return _delivery(workspace_id, item)
+
+    def create_deliveries(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Write the deliveries that do not exist yet; returns every one still waiting for its first attempt."""
+        if not deliveries:
+            return []
+        workspace_id = deliveries[0].workspace_id
+        keys = [(_delivery_pk(d.workspace_id, d.id), "#") for d in deliveries]
+        existing = {
+            i.delivery_id: _delivery(workspace_id, i) for i in DeliveryItem.batch_get(keys, consistent_read=True)
+        }
+        fresh = [d for d in deliveries if d.id not in existing]
+        with DeliveryItem.batch_write() as batch:
+            for delivery in fresh:
+                batch.save(_delivery_item(delivery))
+        waiting = [d for d in existing.values() if d.status == "pending" and d.attempt_count == 0]
+        return fresh + waiting
+
+    def insert_delivery(self, delivery: Delivery) -> None:
+        _delivery_item(delivery).save(condition=DeliveryItem.pk.does_not_exist())
+
+    def save_attempt(self, delivery: Delivery, expected_attempt_count: int) -> None:
+        """Write the delivery after an attempt, if nobody recorded that attempt since it was read."""
+        try:
+            _delivery_item(delivery).save(condition=DeliveryItem.attempt_count == expected_attempt_count)
+        except PutError as exc:
+            if _conditional_failed(exc):
+                raise Stale(delivery.id) from exc
+            raise
+
+    def list_deliveries(
+        self, workspace_id: str, webhook_id: str, status: str | None, limit: int, cursor: str | None
+    ) -> DeliveryPage:
+        page = query_page(
+            DeliveryItem.gsi1,
+            workspace_key(workspace_id, "WHDELIVERY", webhook_id),
+            workspace_id=workspace_id,
+            limit=limit,
+            cursor=cursor,
+            filter_condition=(DeliveryItem.status == status) if status else None,
+            index_keys=("gsi1pk", "gsi1sk"),
+        )
+        return DeliveryPage([_delivery(workspace_id, i) for i in page.items], page.next_cursor)
+
+    # --- the retry sweep -----------------------------------------------------------------------------------
+    def due(self, now: datetime, limit: int) -> list[DueDelivery]:
+        """Pending deliveries whose next attempt (or lease) is due, oldest first, across every shard."""
+        bound = f"{isoformat(now)}#~"
+        found: list[DueDelivery] = []
+        for shard in range(DUE_SHARDS):
+            due_pk = f"{_DUE_PREFIX}{shard:02d}"
+            for item in DeliveryItem.due.query(due_pk, DeliveryItem.due_sk <= bound, limit=limit):
+                found.append(
+                    DueDelivery(
+                        workspace_id=item.pk.split("#", 1)[0],
+                        delivery_id=cast(DeliveryItem, item).delivery_id,
+                        due_pk=due_pk,
+                        due_sk=str(item.due_sk),
+                    )
+                )
+        found.sort(key=lambda d: d.due_sk)
+        return found[:limit]
+
+    def lease(self, due: DueDelivery, until: datetime) -> int | None:
+        """Push a due delivery's due time to `until` (a lease), if the sweep saw its current due time.
+
+        Returns the attempt count at lease time, or None when another sweep (or the deliverer) moved it first.
+        """
+        item = DeliveryItem(pk=_delivery_pk(due.workspace_id, due.delivery_id), sk="#")
+        try:
+            item.update(
+                actions=[DeliveryItem.due_sk.set(due_sort_key(until, due.workspace_id, due.delivery_id))],
+                condition=(DeliveryItem.due_sk == due.due_sk) & (DeliveryItem.status == "pending"),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return int(item.attempt_count or 0)

@@ -1,0 +1,352 @@
+"""Webhook rules: subscriptions (create/update/delete/pause/rotate/test), the fan-out of a domain event to every
+matching subscription, one delivery attempt, the retry sweep and replays of dead-lettered deliveries.
+
+Lifecycle of a delivery: created `pending` by the fan-out (and queued for attempt 1, with a 5-minute lease in
+the `due` index in case the message is lost) -> each attempt POSTs the signed body -> 2xx: `delivered`,
+the webhook's `lastTriggeredAt` is set -> otherwise the next attempt is due after the retry schedule (or the
+429's Retry-After) -> the sweep (every minute) queues what is due -> after attempt 11: `failed` (dead-lettered:
+kept 30 days, replayable through the API, never replayed automatically) and the webhook's `failureCount` + 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from kindling.events.repository import EventRepository
+from kindling.events.service import EventService
+from kindling.platform.clock import Clock, get_clock, isoformat
+from kindling.platform.errors import InvalidStatus, NotFound, ValidationFailed, field_error
+from kindling.platform.ids import prefixed_id
+from kindling.platform.observability import get_logger
+from kindling.webhooks import signing, transport
+from kindling.webhooks.formatting import render_body
+from kindling.webhooks.models import Attempt, Delivery, Webhook, WebhookCreate, WebhookUpdate
+from kindling.webhooks.queue import DeliveryMessage, DeliveryQueue, SqsDeliveryQueue
+from kindling.webhooks.repository import Stale, WebhookRepository, delivery_id_for
+from kindling.webhooks.retry import MAX_ATTEMPTS, next_retry_delay
+from kindling.webhooks.secrets import KmsWebhookSecretBox, WebhookSecretBox
+from kindling.webhooks.targets import Resolver, TargetRefused, resolve_target
+
+ROTATION_OVERLAP = timedelta(hours=24)
+LEASE = timedelta(minutes=5)
+CLAIM_HOLD = timedelta(seconds=60)  # longer than one attempt (5 s POST + bookkeeping), shorter than the lease
+RESPONSE_BODY_LIMIT = 1024
+USER_AGENT = "Kindling-Webhooks/1.0 (+WarmySender-compatible)"
+TEST_MESSAGE = "This is a test event from WarmySender"
+MAX_WEBHOOKS_PER_WORKSPACE = 100
+
+Transport = Any  # callable like transport.post
+
+
+def _url_error(exc: TargetRefused) -> ValidationFailed:
+    return ValidationFailed("The request is invalid.", details=[field_error("url", exc.message, exc.code)])
+
+
+class WebhookService:
+    def __init__(
+        self,
+        repository: WebhookRepository | None = None,
+        secrets: WebhookSecretBox | None = None,
+        events: EventService | None = None,
+        resolver: Resolver | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._repo = repository or WebhookRepository()
+        self._secrets = secrets or KmsWebhookSecretBox()
+        self._events = events
+        self._resolver = resolver
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return (self._clock or get_clock()).now()
+
+    def _check_url(self, url: str) -> str:
+        try:
+            resolve_target(url, self._resolver)
+        except TargetRefused as exc:
+            raise _url_error(exc) from exc
+        return url.strip()
+
+    def list_page(self, workspace_id: str, limit: int, cursor: str | None) -> tuple[list[Webhook], str | None]:
+        page = self._repo.list_page(workspace_id, limit, cursor)
+        return page.items, page.next_cursor
+
+    def get(self, workspace_id: str, webhook_id: str) -> Webhook:
+        return self._repo.get(workspace_id, webhook_id)
+
+    def create(self, workspace_id: str, body: WebhookCreate) -> tuple[Webhook, str]:
+        """(webhook, plaintext secret): the secret is returned here once and stored only encrypted."""
+        url = self._check_url(body.url)
+        if len(self._repo.list_all(workspace_id)) >= MAX_WEBHOOKS_PER_WORKSPACE:
+            raise InvalidStatus(f"A workspace can have at most {MAX_WEBHOOKS_PER_WORKSPACE} webhooks.")
+        webhook_id = prefixed_id("wh", 12)
+        secret = signing.new_secret()
+        now = self._now()
+        webhook = Webhook(
+            id=webhook_id,
+            workspace_id=workspace_id,
+            url=url,
+            events=body.events,
+            campaign_ids=body.campaign_ids,
+            is_active=body.is_active,
+            secret_enc=self._secrets.encrypt(workspace_id, webhook_id, secret),
+            created_at=now,
+            updated_at=now,
+        )
+        self._repo.insert(webhook)
+        return webhook, secret
+
+    def update(self, workspace_id: str, webhook_id: str, body: WebhookUpdate) -> Webhook:
+        webhook = self._repo.get(workspace_id, webhook_id)
+        changes: dict[str, Any] = {}
+        fields = body.model_fields_set
+        if "url" in fields:
+            if body.url is None:
+                raise ValidationFailed("The request is invalid.", details=[field_error("url", "must not be null")])
+            changes["url"] = self._check_url(body.url)
+        if "events" in fields:
+            if body.events is None:
+                raise ValidationFailed("The request is invalid.", details=[field_error("events", "must not be null")])
+            changes["events"] = body.events
+        if "campaign_ids" in fields:
+            changes["campaign_ids"] = body.campaign_ids
+        if "is_active" in fields:
+            if body.is_active is None:
+                raise ValidationFailed("The request is invalid.", details=[field_error("isActive", "must not be null")])
+            changes["is_active"] = body.is_active
+        if not changes:
+            return webhook
+        updated = webhook.model_copy(update={**changes, "updated_at": self._now()})
+        self._repo.replace(updated)
+        return updated
+
+    def set_active(self, workspace_id: str, webhook_id: str, active: bool) -> Webhook:
+        return self.update(workspace_id, webhook_id, WebhookUpdate(is_active=active))
+
+    def delete(self, workspace_id: str, webhook_id: str) -> None:
+        self._repo.delete(workspace_id, webhook_id)
+
+    def rotate_secret(self, workspace_id: str, webhook_id: str) -> tuple[Webhook, str, datetime]:
+        """A new secret (returned once); the current one keeps signing alongside it for 24 hours."""
+        webhook = self._repo.get(workspace_id, webhook_id)
+        now = self._now()
+        secret = signing.new_secret()
+        expires = now + ROTATION_OVERLAP
+        updated = webhook.model_copy(
+            update={
+                "secret_enc": self._secrets.encrypt(workspace_id, webhook_id, secret),
+                "previous_secret_enc": webhook.secret_enc,
+                "previous_secret_expires_at": expires,
+                "updated_at": now,
+            }
+        )
+        self._repo.replace(updated)
+        return updated, secret, expires
+
+    def send_test(self, workspace_id: str, webhook_id: str) -> str:
+        """Queue a `webhook.test` event through the real pipeline (fan-out to this webhook only)."""
+        self._repo.get(workspace_id, webhook_id)
+        events = self._events or EventService()
+        data = {"webhookId": webhook_id, "timestamp": isoformat(self._now()), "message": TEST_MESSAGE}
+        event = events.emit(workspace_id, "webhook.test", data)
+        if event is None:  # webhook.test has no dedup rule
+            raise RuntimeError("webhook.test was unexpectedly deduplicated")
+        return event.id
+
+    def deliveries(
+        self, workspace_id: str, webhook_id: str, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        self._repo.get(workspace_id, webhook_id)
+        page = self._repo.list_deliveries(workspace_id, webhook_id, status, limit, cursor)
+        return page.items, page.next_cursor
+
+    def replay(
+        self, workspace_id: str, webhook_id: str, delivery_id: str, queue: DeliveryQueue | None = None
+    ) -> Delivery:
+        """Re-send a dead-lettered delivery as a new delivery of the same event (same event id)."""
+        self._repo.get(workspace_id, webhook_id)
+        original = self._repo.get_delivery(workspace_id, delivery_id)
+        if original.webhook_id != webhook_id:
+            raise NotFound(f"Delivery {delivery_id} not found.")
+        if original.status != "failed":
+            raise InvalidStatus(
+                f"Only failed (dead-lettered) deliveries can be replayed; this one is {original.status}."
+            )
+        now = self._now()
+        replay = Delivery(
+            id=prefixed_id("whd", 24),
+            workspace_id=workspace_id,
+            webhook_id=webhook_id,
+            event_id=original.event_id,
+            event_type=original.event_type,
+            data=original.data,
+            timestamp=original.timestamp,
+            next_attempt_at=now + LEASE,
+            created_at=now,
+            updated_at=now,
+            replay_of=original.id,
+        )
+        self._repo.insert_delivery(replay)
+        (queue or SqsDeliveryQueue()).send([DeliveryMessage(workspace_id, replay.id, 1)])
+        return replay
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    delivery_id: str
+    outcome: str  # delivered | retry | failed | cancelled | stale
+    status_code: int | None = None
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        repository: WebhookRepository | None = None,
+        secrets: WebhookSecretBox | None = None,
+        queue: DeliveryQueue | None = None,
+        events: EventRepository | None = None,
+        resolver: Resolver | None = None,
+        post: Transport = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._repo = repository or WebhookRepository()
+        self._secrets = secrets or KmsWebhookSecretBox()
+        self._queue = queue or SqsDeliveryQueue()
+        self._events = events
+        self._resolver = resolver
+        self._post = post or transport.post
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return (self._clock or get_clock()).now()
+
+    # --- fan-out -------------------------------------------------------------------------------------------
+    def fan_out(self, workspace_id: str, event_id: str) -> int:
+        """One delivery per matching subscription, each queued on its own. Returns how many were queued."""
+        events = self._events or EventRepository()
+        try:
+            event = events.get(workspace_id, event_id)
+        except NotFound:
+            get_logger().warning("webhook event not found (expired?)", extra={"event_id": event_id})
+            return 0
+        now = self._now()
+        deliveries = [
+            Delivery(
+                id=delivery_id_for(event.id, webhook.id),
+                workspace_id=workspace_id,
+                webhook_id=webhook.id,
+                event_id=event.id,
+                event_type=event.type,
+                data=event.data,
+                timestamp=isoformat(event.occurred_at) or "",
+                next_attempt_at=now + LEASE,
+                created_at=now,
+                updated_at=now,
+            )
+            for webhook in self._repo.list_all(workspace_id)
+            if webhook.matches(event.type, event.campaign_id, event.data)
+        ]
+        waiting = self._repo.create_deliveries(deliveries)
+        self._queue.send([DeliveryMessage(workspace_id, d.id, 1) for d in waiting])
+        return len(waiting)
+
+    # --- one attempt ---------------------------------------------------------------------------------------
+    def _signing_secrets(self, webhook: Webhook, now: datetime) -> list[str]:
+        secrets = [self._secrets.decrypt(webhook.workspace_id, webhook.id, webhook.secret_enc)]
+        expires = webhook.previous_secret_expires_at
+        if webhook.previous_secret_enc and expires is not None and now < expires:
+            secrets.append(self._secrets.decrypt(webhook.workspace_id, webhook.id, webhook.previous_secret_enc))
+        return secrets
+
+    def _finish(self, delivery: Delivery, expected: int, outcome: str, **changes: Any) -> AttemptOutcome:
+        updated = delivery.model_copy(update=changes)
+        try:
+            self._repo.save_attempt(updated, expected)
+        except Stale:
+            return AttemptOutcome(delivery.id, "stale")
+        return AttemptOutcome(delivery.id, outcome, updated.attempts[-1].status_code if updated.attempts else None)
+
+    def deliver(self, workspace_id: str, delivery_id: str, attempt: int) -> AttemptOutcome:
+        now = self._now()
+        delivery = self._repo.claim(workspace_id, delivery_id, attempt, now, CLAIM_HOLD)
+        if delivery is None:
+            return AttemptOutcome(delivery_id, "stale")  # a duplicate, superseded or in-flight attempt
+        expected = attempt - 1
+        try:
+            webhook = self._repo.get(workspace_id, delivery.webhook_id)
+        except NotFound:
+            return self._finish(
+                delivery, expected, "cancelled", status="cancelled", reason="webhook_deleted", updated_at=now
+            )
+        if not webhook.is_active and delivery.event_type != "webhook.test":
+            return self._finish(
+                delivery, expected, "cancelled", status="cancelled", reason="webhook_paused", updated_at=now
+            )
+        result = self._attempt(webhook, delivery, attempt, now)
+        record = Attempt(
+            attempt=attempt,
+            attempted_at=now,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            response_body=result.body[:RESPONSE_BODY_LIMIT].decode("utf-8", "replace") if result.body else None,
+            error=result.error,
+        )
+        attempts = [*delivery.attempts, record]
+        base: dict[str, Any] = {"attempt_count": attempt, "attempts": attempts, "updated_at": now}
+        if result.ok:
+            outcome = self._finish(
+                delivery, expected, "delivered", status="delivered", delivered_at=now, next_attempt_at=None, **base
+            )
+            if outcome.outcome == "delivered":
+                self._repo.record_success(workspace_id, webhook.id, now)
+            return outcome
+        delay = next_retry_delay(attempt, result.status_code, result.headers.get("retry-after"), now)
+        if delay is not None:
+            return self._finish(delivery, expected, "retry", next_attempt_at=now + delay, **base)
+        outcome = self._finish(
+            delivery, expected, "failed", status="failed", failed_at=now, next_attempt_at=None, **base
+        )
+        if outcome.outcome == "failed":
+            self._repo.record_failure(workspace_id, webhook.id)
+            get_logger().warning(
+                "webhook delivery dead-lettered",
+                extra={"workspace_id": workspace_id, "webhook_id": webhook.id, "delivery_id": delivery.id},
+            )
+        return outcome
+
+    def _attempt(self, webhook: Webhook, delivery: Delivery, attempt: int, now: datetime) -> transport.HttpResult:
+        try:
+            # Checked again here, on the address actually dialled: DNS may have changed since the URL was saved.
+            target = resolve_target(webhook.url, self._resolver)
+        except TargetRefused as exc:
+            return transport.HttpResult(status_code=None, duration_ms=0, error=f"{exc.code}: {exc.message}")
+        body = render_body(webhook.url, delivery.event_type, delivery.data, delivery.timestamp)
+        timestamp_ms = int(now.timestamp() * 1000)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Warmy-Event-Id": delivery.event_id,
+            "X-Warmy-Event-Type": delivery.event_type,
+            "X-Warmy-Timestamp": str(timestamp_ms),
+            "X-Warmy-Signature": signing.signature_header(self._signing_secrets(webhook, now), timestamp_ms, body),
+            "X-Warmy-Delivery-Id": delivery.id,
+            "X-Warmy-Attempt": str(attempt),
+        }
+        result: transport.HttpResult = self._post(target, body, headers)
+        return result
+
+    # --- the retry sweep -----------------------------------------------------------------------------------
+    def sweep(self, limit: int = 500) -> int:
+        """Queue every pending delivery whose next attempt is due, leasing each so it is queued once."""
+        now = self._now()
+        messages: list[DeliveryMessage] = []
+        for due in self._repo.due(now, limit):
+            attempts_made = self._repo.lease(due, now + LEASE)
+            if attempts_made is None or attempts_made >= MAX_ATTEMPTS:
+                continue
+            messages.append(DeliveryMessage(due.workspace_id, due.delivery_id, attempts_made + 1))
+        if messages:
+            self._queue.send(messages)
+        return len(messages)
