@@ -204,6 +204,10 @@ class LocalStack:
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from devstack.moto_patches import stop_instance_tracking
+
+        stop_instance_tracking()
+
         if not self.moto_port:
             self.moto_port = free_port(self.host)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
