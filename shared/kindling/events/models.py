@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-EVENT_TYPES: tuple[str, ...] = (
+EMAIL_EVENTS: tuple[str, ...] = (
     "reply.received",
     "email.bounced",
     "email.unsubscribed",
@@ -16,9 +16,15 @@ EVENT_TYPES: tuple[str, ...] = (
     "prospect.suppressed",
     "limit.hit",
     "webhook.test",
-    "linkedin.invite_accepted",
-    "linkedin.reply_received",
 )
+# Reserved: accepted in subscriptions, emitted by the LinkedIn channel when it exists.
+LINKEDIN_EVENTS: tuple[str, ...] = (
+    "linkedin.reply_received",
+    "linkedin.invite_accepted",
+    "linkedin.message_sent",
+    "linkedin.account_disconnected",
+)
+EVENT_TYPES: tuple[str, ...] = (*EMAIL_EVENTS, *LINKEDIN_EVENTS)
 
 
 class DomainEvent(BaseModel):

@@ -13,27 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kindling.events.models import DomainEvent
+from kindling.events.models import EMAIL_EVENTS, LINKEDIN_EVENTS, DomainEvent
 from kindling.events.service import EventService
 from kindling.platform.clock import get_clock
 
-EMAIL_EVENTS: tuple[str, ...] = (
-    "reply.received",
-    "email.bounced",
-    "email.unsubscribed",
-    "email.opened",
-    "email.clicked",
-    "prospect.suppressed",
-    "limit.hit",
-    "webhook.test",
-)
-# Reserved: accepted in subscriptions, emitted by the LinkedIn channel when it exists.
-LINKEDIN_EVENTS: tuple[str, ...] = (
-    "linkedin.reply_received",
-    "linkedin.invite_accepted",
-    "linkedin.message_sent",
-    "linkedin.account_disconnected",
-)
 WILDCARD = "*"
 SUBSCRIBABLE: tuple[str, ...] = (*EMAIL_EVENTS, *LINKEDIN_EVENTS, WILDCARD)
 
