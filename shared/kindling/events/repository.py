@@ -17,7 +17,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from kindling.events.models import DomainEvent
 from kindling.platform.clock import epoch_seconds
-from kindling.platform.dynamo import TableModel, bind_models, transaction, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, transaction, workspace_key
 from kindling.platform.errors import NotFound
 
 EVENT_RETENTION = timedelta(days=30)
@@ -88,8 +88,7 @@ class EventRepository:
                 tx.save(marker, condition=EventDedupItem.pk.does_not_exist() | (EventDedupItem.expires_at < now))
                 tx.save(item, condition=EventItem.pk.does_not_exist())
         except TransactWriteError as exc:
-            reasons = getattr(exc, "cancellation_reasons", None) or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            if cancelled_by_condition(exc, position=0):
                 return False
             raise
         return True

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from kindling.platform.dynamo import TableModel, bind_models, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed, workspace_key
 
 
 class IdempotencyItem(TableModel):
@@ -68,7 +68,7 @@ class IdempotencyRepository:
         try:
             item.save(condition=condition)
         except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True

@@ -25,9 +25,16 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from kindling.imports.models import COUNTERS, MAX_ROW_ERRORS, ProspectImport, RowError
 from kindling.platform import table
-from kindling.platform.dynamo import TableModel, bind_models, transaction, workspace_key
+from kindling.platform.dynamo import (
+    TableModel,
+    bind_models,
+    cancelled_by_condition,
+    condition_failed,
+    transaction,
+    workspace_key,
+)
 from kindling.platform.errors import InvalidStatus, NotFound
-from kindling.prospects.repository import ListItem, batch_write, conditional_failure, list_pk
+from kindling.prospects.repository import ListItem, batch_write, list_pk
 
 CHUNK_TTL = timedelta(days=7)
 
@@ -175,7 +182,7 @@ class ImportRepository:
                 actions=actions, condition=ImportItem.status == "pending_mapping"
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 raise InvalidStatus("The import's mapping was already confirmed.") from exc
             raise
 
@@ -225,7 +232,7 @@ class ImportRepository:
                         condition=ListItem.pk.exists(),
                     )
         except TransactWriteError as exc:
-            if conditional_failure(exc):
+            if cancelled_by_condition(exc):
                 return False
             raise
         return True
@@ -257,7 +264,7 @@ class ImportRepository:
                 actions=actions, condition=ImportItem.status == "processing"
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True

@@ -15,7 +15,14 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from kindling.jobs.models import MAX_ERRORS_SHOWN, ItemFailure, Job
-from kindling.platform.dynamo import TableModel, bind_models, transaction, workspace_key
+from kindling.platform.dynamo import (
+    TableModel,
+    bind_models,
+    cancelled_by_condition,
+    condition_failed,
+    transaction,
+    workspace_key,
+)
 from kindling.platform.errors import NotFound
 
 
@@ -133,8 +140,7 @@ class JobRepository:
                         )
                     )
         except TransactWriteError as exc:
-            reasons: list[Any] = getattr(exc, "cancellation_reasons", None) or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            if cancelled_by_condition(exc, position=0):
                 return False
             raise
         return True
@@ -149,7 +155,7 @@ class JobRepository:
                 actions=actions, condition=JobItem.status == "processing"
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True

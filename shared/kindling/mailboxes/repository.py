@@ -17,7 +17,16 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 
 from kindling.mailboxes.models import Mailbox
-from kindling.platform.dynamo import TableModel, bind_models, query_page, transaction, workspace_key
+from kindling.platform.dynamo import (
+    CONDITION_FAILED,
+    TableModel,
+    bind_models,
+    cancellation_codes,
+    condition_failed,
+    query_page,
+    transaction,
+    workspace_key,
+)
 from kindling.platform.errors import Conflict, NotFound
 
 ClaimAction = Literal["keep", "acquire", "release"]
@@ -97,11 +106,6 @@ def _from_item(workspace_id: str, item: MailboxItem) -> Mailbox:
     return Mailbox.model_validate(data)
 
 
-def _first_reason(exc: TransactWriteError) -> list[str | None]:
-    reasons: list[Any] = getattr(exc, "cancellation_reasons", None) or []
-    return [r.code if r is not None else None for r in reasons]
-
-
 class MailboxRepository:
     def __init__(self) -> None:
         bind_models()
@@ -118,7 +122,7 @@ class MailboxRepository:
                     condition=MailboxEmailClaim.pk.does_not_exist(),
                 )
         except TransactWriteError as exc:
-            if "ConditionalCheckFailed" in _first_reason(exc)[1:]:
+            if CONDITION_FAILED in cancellation_codes(exc)[1:]:
                 raise Conflict(f"A mailbox with email {mailbox.email_address} already exists.") from exc
             raise
 
@@ -141,7 +145,7 @@ class MailboxRepository:
             try:
                 item.save(condition=condition)
             except PutError as exc:
-                if exc.cause_response_code == "ConditionalCheckFailedException":
+                if condition_failed(exc):
                     raise Stale(mailbox.id) from exc
                 raise
             return saved
@@ -160,10 +164,10 @@ class MailboxRepository:
                         condition=MailboxEmailClaim.mailbox_id == mailbox.id,
                     )
         except TransactWriteError as exc:
-            reasons = _first_reason(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            reasons = cancellation_codes(exc)
+            if reasons and reasons[0] == CONDITION_FAILED:
                 raise Stale(mailbox.id) from exc
-            if claim == "acquire" and "ConditionalCheckFailed" in reasons[1:]:
+            if claim == "acquire" and CONDITION_FAILED in reasons[1:]:
                 raise Conflict(f"An active mailbox already uses {mailbox.email_address}.") from exc
             raise
         return saved

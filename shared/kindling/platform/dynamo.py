@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -131,6 +132,28 @@ def bind_models(force: bool = False) -> None:
         for cls in models:
             cls._connection = shared
             cls._bound_to = target
+
+
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def condition_failed(exc: Exception) -> bool:
+    """A single-item write (put/update/delete) refused by its condition expression."""
+    return getattr(exc, "cause_response_code", None) == CONDITION_FAILED + "Exception"
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    """Per-item cancellation reason codes of a failed transaction, in the order the items were added."""
+    reasons: list[Any] = getattr(exc, "cancellation_reasons", None) or []
+    return [reason.code if reason is not None else None for reason in reasons]
+
+
+def cancelled_by_condition(exc: TransactWriteError, position: int | None = None) -> bool:
+    """A transaction cancelled because a condition failed: on the item at `position`, or on any item."""
+    codes = cancellation_codes(exc)
+    if position is None:
+        return CONDITION_FAILED in codes
+    return len(codes) > position and codes[position] == CONDITION_FAILED
 
 
 def transaction() -> TransactWrite:

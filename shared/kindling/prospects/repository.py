@@ -23,7 +23,16 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from kindling.platform import table
 from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import Page, TableModel, bind_models, query_page, transaction, workspace_key
+from kindling.platform.dynamo import (
+    Page,
+    TableModel,
+    bind_models,
+    cancelled_by_condition,
+    condition_failed,
+    query_page,
+    transaction,
+    workspace_key,
+)
 from kindling.platform.errors import NotFound
 from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
 
@@ -136,11 +145,6 @@ def batch_write(puts: Sequence[TableModel], deletes: Sequence[TableModel] = ()) 
             writer.save(item)
         for item in deletes:
             writer.delete(item)
-
-
-def conditional_failure(exc: TransactWriteError) -> bool:
-    reasons: list[Any] = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
 
 
 def prospect_item(prospect: Prospect) -> ProspectItem:
@@ -264,7 +268,7 @@ class ProspectRepository:
                     condition=EmailRecordItem.prospect_id.does_not_exist(),
                 )
         except TransactWriteError as exc:
-            if conditional_failure(exc):
+            if cancelled_by_condition(exc):
                 return False
             raise
         return True
@@ -379,7 +383,7 @@ class ProspectRepository:
         try:
             item.update(actions=actions, condition=ListItem.pk.exists())
         except Exception as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 raise NotFound(f"List {list_id} not found.") from exc
             raise
         return self.get_list(workspace_id, list_id)
@@ -389,7 +393,7 @@ class ProspectRepository:
         try:
             ListItem(pk=pk, sk=table.ITEM_SK).delete(condition=ListItem.pk.exists())
         except Exception as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 raise NotFound(f"List {list_id} not found.") from exc
             raise
         members = list(MemberItem.query(pk, MemberItem.sk.startswith("M#"), attributes_to_get=["pk", "sk"]))
@@ -424,7 +428,7 @@ class ProspectRepository:
                     condition=ListItem.pk.exists(),
                 )
         except TransactWriteError as exc:
-            if conditional_failure(exc):
+            if cancelled_by_condition(exc):
                 return False
             raise
         return True

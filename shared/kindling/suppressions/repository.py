@@ -17,13 +17,21 @@ from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, Updat
 
 from kindling.platform import table
 from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import Page, TableModel, bind_models, query_page, transaction, workspace_key
+from kindling.platform.dynamo import (
+    Page,
+    TableModel,
+    bind_models,
+    cancelled_by_condition,
+    condition_failed,
+    query_page,
+    transaction,
+    workspace_key,
+)
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import (
     EmailRecordItem,
     ProspectItem,
     batch_get_raw,
-    conditional_failure,
     email_pk,
     prospect_pk,
 )
@@ -115,7 +123,7 @@ class SuppressionRepository:
                 condition=EmailRecordItem.supp_id.does_not_exist(),
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -149,7 +157,7 @@ class SuppressionRepository:
                     condition=ProspectItem.pk.exists(),
                 )
         except TransactWriteError as exc:
-            if conditional_failure(exc):
+            if cancelled_by_condition(exc):
                 return False
             raise
         return True
@@ -169,7 +177,7 @@ class SuppressionRepository:
         try:
             item.save(condition=DomainSuppressionItem.pk.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -215,7 +223,7 @@ class SuppressionRepository:
             else:
                 record.delete(condition=EmailRecordItem.supp_id == entry_id)
         except (UpdateError, DeleteError) as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -226,7 +234,7 @@ class SuppressionRepository:
                 condition=DomainSuppressionItem.supp_id == entry_id
             )
         except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True

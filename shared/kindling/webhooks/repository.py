@@ -22,7 +22,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from kindling.platform.clock import epoch_seconds, isoformat
-from kindling.platform.dynamo import TableModel, bind_models, query_page, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed, query_page, workspace_key
 from kindling.platform.errors import NotFound
 from kindling.webhooks.models import Delivery, Webhook
 
@@ -164,10 +164,6 @@ def _delivery(workspace_id: str, item: DeliveryItem) -> Delivery:
     return Delivery.model_validate(data)
 
 
-def _conditional_failed(exc: PutError | UpdateError | DeleteError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
 class WebhookRepository:
     def __init__(self) -> None:
         bind_models()
@@ -192,7 +188,7 @@ class WebhookRepository:
                 condition=WebhookItem.pk.exists(),
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 raise NotFound(f"Webhook {webhook.id} not found.") from exc
             raise
 
@@ -200,7 +196,7 @@ class WebhookRepository:
         try:
             WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#").delete(condition=WebhookItem.pk.exists())
         except DeleteError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 raise NotFound(f"Webhook {webhook_id} not found.") from exc
             raise
 
@@ -225,7 +221,7 @@ class WebhookRepository:
                 actions=[WebhookItem.last_triggered_at.set(when)], condition=WebhookItem.pk.exists()
             )
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not condition_failed(exc):
                 raise
 
     def record_failure(self, workspace_id: str, webhook_id: str) -> None:
@@ -234,7 +230,7 @@ class WebhookRepository:
                 actions=[WebhookItem.failure_count.add(1)], condition=WebhookItem.pk.exists()
             )
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not condition_failed(exc):
                 raise
 
     # --- deliveries ----------------------------------------------------------------------------------------
@@ -268,7 +264,7 @@ class WebhookRepository:
                 condition=(DeliveryItem.attempt_count == attempt - 1) & (DeliveryItem.status == "pending") & free,
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 return None
             raise
         return _delivery(workspace_id, item)
@@ -297,7 +293,7 @@ class WebhookRepository:
         try:
             _delivery_item(delivery).save(condition=DeliveryItem.attempt_count == expected_attempt_count)
         except PutError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 raise Stale(delivery.id) from exc
             raise
 
@@ -346,7 +342,7 @@ class WebhookRepository:
                 condition=(DeliveryItem.due_sk == due.due_sk) & (DeliveryItem.status == "pending"),
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 return None
             raise
         return int(item.attempt_count or 0)
