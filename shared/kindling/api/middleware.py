@@ -17,7 +17,7 @@ from kindling.api.errors import status_for
 from kindling.auth.models import Principal
 from kindling.auth.service import AuthService
 from kindling.platform.clock import get_clock, minute_window
-from kindling.platform.errors import KindlingError, RateLimited
+from kindling.platform.errors import KindlingError
 from kindling.platform.ids import request_id
 from kindling.platform.observability import get_logger, request_id_var
 from kindling.platform.settings import get_settings
@@ -121,12 +121,7 @@ class PlatformMiddleware:
         decision = await to_thread.run_sync(limiter.hit, principal.workspace_id, WORKSPACE_BUCKET, limit)
         extra_headers.extend(rate_limit_headers(decision))
         if not decision.allowed:
-            limited = RateLimited(
-                f"Rate limit of {limit} requests per minute exceeded; retry after {decision.retry_after}s.",
-                retry_after=decision.retry_after,
-                limit=limit,
-                reset_at=decision.reset_at,
-            )
+            limited = decision.refusal(f"Rate limit of {limit} requests per minute")
             return 429, error_payload(limited.code, limited.message), []
         return None
 

@@ -120,7 +120,6 @@ def extra_rate_limit(bucket: str, per_minute: Callable[[], int]) -> Callable[[Re
 
     Usage: `dependencies=[Depends(extra_rate_limit("mailbox_test", lambda: settings.mailbox_test_limit))]`
     """
-    from kindling.platform.errors import RateLimited
     from kindling.ratelimit.service import RateLimiter
 
     async def dependency(request: Request) -> None:
@@ -128,11 +127,6 @@ def extra_rate_limit(bucket: str, per_minute: Callable[[], int]) -> Callable[[Re
         limit = per_minute()
         decision = await run_in_threadpool(RateLimiter().hit, principal.workspace_id, bucket, limit)
         if not decision.allowed:
-            raise RateLimited(
-                f"This endpoint allows {limit} requests per minute; retry after {decision.retry_after}s.",
-                retry_after=decision.retry_after,
-                limit=limit,
-                reset_at=decision.reset_at,
-            )
+            raise decision.refusal(f"This endpoint's limit of {limit} requests per minute")
 
     return dependency

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kindling.platform.clock import Clock, get_clock, minute_window
+from kindling.platform.errors import RateLimited
 from kindling.ratelimit.repository import RateLimitRepository
 
 # Windows are kept a little past their end so late writes cannot resurrect an expired counter.
@@ -18,6 +19,15 @@ class RateDecision:
     remaining: int
     reset_at: int  # epoch seconds when the window ends
     retry_after: int  # seconds until a retry can succeed (0 when allowed)
+
+    def refusal(self, what: str) -> RateLimited:
+        """The error for a refused hit; `what` names the limit ("Rate limit of 60 requests per minute")."""
+        return RateLimited(
+            f"{what} exceeded; retry after {self.retry_after}s.",
+            retry_after=self.retry_after,
+            limit=self.limit,
+            reset_at=self.reset_at,
+        )
 
 
 def decide(count: int, limit: int, now_epoch: float, window_end: int) -> RateDecision:
