@@ -162,10 +162,6 @@ def transaction() -> TransactWrite:
     return TransactWrite(connection=Connection(region=get_settings().region))
 
 
-def table_models() -> list[type[TableModel]]:
-    return list(_all_models())
-
-
 ModelT = TypeVar("ModelT", bound=TableModel)
 
 

@@ -1,4 +1,4 @@
-"""Powertools logger/metrics/tracer, built lazily once, and the request-id context every log line carries."""
+"""The Powertools logger, built lazily once, and the request-id context every log line carries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger, Metrics, Tracer
+    from aws_lambda_powertools import Logger
 
 SERVICE = "kindling"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -31,17 +31,3 @@ class _RequestIdField:
 
     def __repr__(self) -> str:
         return str(self)
-
-
-@lru_cache(maxsize=1)
-def get_metrics() -> Metrics:
-    from aws_lambda_powertools import Metrics
-
-    return Metrics(namespace="Kindling", service=SERVICE)
-
-
-@lru_cache(maxsize=1)
-def get_tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer
-
-    return Tracer(service=SERVICE)
