@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-AREAS = ("coldstart", "imports", "webhooks")
+AREAS = ("coldstart", "imports", "webhooks", "rendering", "enrollments", "sender", "inbox_sync")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

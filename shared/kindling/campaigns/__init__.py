@@ -1,0 +1,1 @@
+"""Campaigns: steps with weighted variants, settings, the status machine, preflight and preview."""

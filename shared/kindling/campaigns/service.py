@@ -1,0 +1,890 @@
+"""Campaign rules: create (always draft), update, the status machine (start / pause / engine transitions), steps
+and variants, the mailbox pool, preflight, preview and stats.
+
+Every change reads the campaign, applies a pure change and writes it back conditioned on the version it read;
+a concurrent writer makes the write `Stale` and the change is re-applied to a fresh read (`_mutate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kindling.campaigns import rules, templates
+from kindling.campaigns.models import (
+    DEFAULT_FOLLOW_UP_DELAY_DAYS,
+    MAX_MAILBOXES,
+    MAX_STEPS,
+    MAX_VARIANTS,
+    CampaignCreate,
+    CampaignHeader,
+    CampaignMailbox,
+    CampaignMailboxCreate,
+    CampaignMailboxUpdate,
+    CampaignRecord,
+    CampaignSettings,
+    CampaignStats,
+    CampaignUpdate,
+    PreviewRequest,
+    StepCreate,
+    StepInput,
+    StepRecord,
+    StepUpdate,
+    VariantCreate,
+    VariantInput,
+    VariantRecord,
+    VariantUpdate,
+)
+from kindling.campaigns.repository import CampaignRepository, Stale
+from kindling.mailboxes.models import Mailbox
+from kindling.mailboxes.repository import MailboxRepository
+from kindling.platform.clock import Clock, get_clock
+from kindling.platform.errors import (
+    Conflict,
+    InvalidStatus,
+    NotFound,
+    Unprocessable,
+    ValidationFailed,
+    field_error,
+)
+from kindling.platform.ids import new_uuid
+
+if TYPE_CHECKING:
+    from kindling.enrollments.models import EnrollmentSummary, EnrollResult
+
+_MAX_ATTEMPTS = 6
+API_PAUSE_REASON = "api"
+
+
+class Enrollments(Protocol):
+    """What campaigns need from the enrollments module (its `EnrollmentService`)."""
+
+    def enroll(
+        self,
+        workspace_id: str,
+        campaign_id: str,
+        *,
+        prospect_ids: Sequence[str] = (),
+        list_ids: Sequence[str] = (),
+        emails: Sequence[str] = (),
+    ) -> EnrollResult: ...
+
+    def summary(self, workspace_id: str, campaign_id: str) -> EnrollmentSummary: ...
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    campaign: CampaignRecord
+    prospects_enrolled: int
+    prospects_suppressed: int
+    mailboxes_assigned: int
+
+
+@dataclass(frozen=True)
+class MailboxUsability:
+    mailbox_id: str
+    mailbox: Mailbox | None
+    problem: str | None  # None = usable; else not_found / deleted / not_connected / sending_disabled
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class PreflightCheck:
+    name: str
+    passed: bool
+    blocking: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Preflight:
+    checks: list[PreflightCheck]
+
+    @property
+    def blocking_failures(self) -> list[str]:
+        return [c.name for c in self.checks if c.blocking and not c.passed]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [c.name for c in self.checks if not c.blocking and not c.passed]
+
+    @property
+    def summary(self) -> str:
+        blocking, warnings = self.blocking_failures, self.warnings
+        if not blocking and not warnings:
+            return "All checks passed. Ready to launch."
+        if not blocking:
+            return f"Ready to launch, with {len(warnings)} warning(s): {', '.join(warnings)}."
+        return f"{len(blocking)} blocking issue(s) to fix before launching: {', '.join(blocking)}."
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    """A campaign with its enrollment total, as the API shows it."""
+
+    campaign: CampaignHeader
+    total_prospects: int
+    steps: list[StepRecord] | None = None  # None for list items
+    step_stats: dict[str, CampaignStats] = field(default_factory=dict)
+    variant_stats: dict[str, CampaignStats] = field(default_factory=dict)
+
+
+def _problem(mailbox: Mailbox | None) -> str | None:
+    if mailbox is None:
+        return "not_found"
+    if mailbox.is_deleted:
+        return "deleted"
+    if mailbox.status != "connected":
+        return "not_connected"
+    if not mailbox.sending_enabled:
+        return "sending_disabled"
+    return None
+
+
+_PROBLEM_TEXT = {
+    "not_found": "no such mailbox in this workspace",
+    "deleted": "the mailbox was deleted",
+    "not_connected": "the mailbox is not connected",
+    "sending_disabled": "sending is disabled on the mailbox",
+}
+
+
+def unusable_error(checked: Sequence[MailboxUsability], message: str) -> ValidationFailed:
+    details = [
+        {
+            **field_error("mailboxIds", f"{c.mailbox_id}: {_PROBLEM_TEXT[c.problem]}", c.problem),
+            "mailboxId": c.mailbox_id,
+        }
+        for c in checked
+        if c.problem is not None
+    ]
+    return ValidationFailed(message, code="unusable_mailboxes", details=details)
+
+
+def _fail(details: list[dict[str, Any]], message: str = "The request is invalid.") -> None:
+    if details:
+        raise ValidationFailed(message, details=details)
+
+
+def _settings_details(settings: CampaignSettings, now: datetime, *, end_changed: bool) -> list[dict[str, Any]]:
+    details = [
+        field_error(name, message)
+        for name, message in rules.date_problems(settings.start_date, settings.end_date, now, end_changed=end_changed)
+    ]
+    start, end = settings.sending_window_start, settings.sending_window_end
+    if start is not None and end is not None and end <= start:
+        details.append(field_error("sendingWindowEnd", "must be after sendingWindowStart"))
+    if settings.sending_windows:
+        details += [field_error("sendingWindows", p) for p in rules.window_problems(settings.sending_windows)]
+    return details
+
+
+def _variant_from(
+    data: VariantInput,
+    letter: str,
+    *,
+    subject: str | None = None,
+    body_html: str | None = None,
+    body_text: str | None = None,
+) -> VariantRecord:
+    return VariantRecord(
+        id=new_uuid(),
+        letter=letter,
+        subject=data.subject if data.subject is not None else subject,
+        body_html=data.body_html if data.body_html is not None else body_html,
+        body_text=data.body_text if data.body_text is not None else body_text,
+        weight=data.weight,
+        enabled=data.enabled,
+    )
+
+
+def build_step(data: StepInput, position: int, now: datetime) -> StepRecord:
+    """A stored step from its input: variants A, B, ... (the step's own content is A when no variants are given),
+    the first step's delay forced to 0 and later steps' defaulted to one day."""
+    if data.variants:
+        variants = [
+            _variant_from(
+                v, rules.letter_for(n), subject=data.subject, body_html=data.body_html, body_text=data.body_text
+            )
+            for n, v in enumerate(data.variants, start=1)
+        ]
+    else:
+        variants = [
+            VariantRecord(
+                id=new_uuid(), letter="A", subject=data.subject, body_html=data.body_html, body_text=data.body_text
+            )
+        ]
+    delay_days, delay_hours = rules.step_delay(position, data.delay_days, data.delay_hours)
+    return StepRecord(
+        id=new_uuid(),
+        step_index=position,
+        type=data.type,
+        name=data.name,
+        delay_days=delay_days,
+        delay_hours=delay_hours,
+        is_active=data.is_active,
+        send_as_reply=data.send_as_reply,
+        variants=variants,
+        letters_used=len(variants),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def step_details(step: StepRecord, prefix: str) -> list[dict[str, Any]]:
+    """Content problems of a step: reply threading on the first step, missing subject/body, template syntax."""
+    details: list[dict[str, Any]] = []
+    if step.step_index == 0 and step.send_as_reply:
+        details.append(field_error(prefix + "sendAsReply", "the first step has no previous message to reply to"))
+    if not step.enabled_variants:
+        details.append(field_error(prefix + "variants", "a step needs at least one enabled variant"))
+    for variant in step.variants:
+        where = prefix if variant is step.variants[0] else f"{prefix}variants.{variant.letter}."
+        # A reply reuses the thread's subject ("Re: ..."), so only the other steps need their own.
+        if not (variant.subject or "").strip() and not step.send_as_reply:
+            details.append(field_error(where + "subject", "a subject is required (unless the step is sent as a reply)"))
+        if not (variant.body_html or "").strip():
+            details.append(field_error(where + "bodyHtml", "a body is required"))
+        details += templates.check_variant(variant, where)
+    return details
+
+
+def normalise_positions(steps: list[StepRecord], now: datetime) -> list[tuple[StepRecord, bool]]:
+    """Steps renumbered 0..n-1 after an insert or delete; the first step sends immediately and cannot be a reply,
+    and a former first step that moved down gets the default follow-up delay. (step, changed) pairs."""
+    out = []
+    for position, step in enumerate(steps):
+        update: dict[str, Any] = {}
+        if position == 0:
+            if step.delay_days or step.delay_hours:
+                update.update(delay_days=0, delay_hours=None)
+            if step.send_as_reply:
+                update["send_as_reply"] = None
+        elif step.step_index == 0 and step.delay_days == 0 and not step.delay_hours:
+            update["delay_days"] = DEFAULT_FOLLOW_UP_DELAY_DAYS
+        if update:
+            update["updated_at"] = now
+        out.append((step.model_copy(update={**update, "step_index": position}), bool(update)))
+    return out
+
+
+class CampaignService:
+    def __init__(
+        self,
+        repository: CampaignRepository | None = None,
+        mailboxes: MailboxRepository | None = None,
+        enrollments: Enrollments | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._repo = repository or CampaignRepository()
+        self._mailboxes = mailboxes or MailboxRepository()
+        self._enrollments = enrollments
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return (self._clock or get_clock()).now()
+
+    @property
+    def enrollments(self) -> Enrollments:
+        if self._enrollments is None:
+            from kindling.enrollments.service import EnrollmentService
+
+            self._enrollments = EnrollmentService()
+        return self._enrollments
+
+    # --- reads -------------------------------------------------------------------------------------------------
+    def get(self, workspace_id: str, campaign_id: str) -> CampaignRecord:
+        return self._repo.get(workspace_id, campaign_id)
+
+    def view(self, record: CampaignRecord) -> CampaignView:
+        total = self.enrollments.summary(record.workspace_id, record.campaign_id).total
+        return CampaignView(
+            campaign=record,
+            total_prospects=total,
+            steps=record.steps,
+            step_stats=dict(record.step_stats),
+            variant_stats=dict(record.variant_stats),
+        )
+
+    def page(
+        self, workspace_id: str, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[CampaignView], str | None]:
+        headers, next_cursor = self._repo.list_page(workspace_id, status, limit, cursor)
+        views = [
+            CampaignView(campaign=h, total_prospects=self.enrollments.summary(workspace_id, h.campaign_id).total)
+            for h in headers
+        ]
+        return views, next_cursor
+
+    def mailbox_usability(self, workspace_id: str, mailbox_ids: Iterable[str]) -> list[MailboxUsability]:
+        out = []
+        for mailbox_id in mailbox_ids:
+            try:
+                mailbox: Mailbox | None = self._mailboxes.get(workspace_id, mailbox_id)
+            except NotFound:
+                mailbox = None
+            out.append(MailboxUsability(mailbox_id, mailbox, _problem(mailbox)))
+        return out
+
+    def _require_usable(self, workspace_id: str, mailbox_ids: Sequence[str]) -> None:
+        """Campaign guide: every mailbox given must be connected with sending enabled."""
+        checked = self.mailbox_usability(workspace_id, mailbox_ids)
+        if any(not c.usable for c in checked):
+            raise unusable_error(checked, "One or more mailboxes are disconnected or have sending disabled.")
+
+    # --- create / update ---------------------------------------------------------------------------------------
+    def create(self, workspace_id: str, body: CampaignCreate) -> CreateOutcome:
+        now = self._now()
+        settings = CampaignSettings().model_copy(update=body.setting_changes())
+        details = _settings_details(settings, now, end_changed=True)
+        ordered = sorted(body.steps, key=lambda s: s.step_index)
+        steps = [build_step(data, position, now) for position, data in enumerate(ordered)]
+        for data, step in zip(ordered, steps, strict=True):
+            # Details name the step as the client sent it (its place in the body).
+            details += step_details(step, f"steps.{body.steps.index(data)}.")
+        _fail(details)
+        self._require_usable(workspace_id, body.mailbox_ids)
+        record = CampaignRecord(
+            campaign_id=new_uuid(),
+            workspace_id=workspace_id,
+            name=body.name,
+            description=body.description,
+            channel=body.channel,
+            status="draft",
+            settings=settings,
+            mailboxes=[CampaignMailbox(mailbox_id=m, added_at=now) for m in body.mailbox_ids],
+            steps=steps,
+            created_at=now,
+            updated_at=now,
+        )
+        self._repo.insert(record)
+        enrolled = suppressed = 0
+        if body.prospect_ids:
+            result = self.enrollments.enroll(workspace_id, record.campaign_id, prospect_ids=body.prospect_ids)
+            enrolled, suppressed = result.enrolled, result.suppressed
+        return CreateOutcome(record, enrolled, suppressed, len(record.mailboxes))
+
+    def update(self, workspace_id: str, campaign_id: str, body: CampaignUpdate) -> CampaignRecord:
+        changes = body.setting_changes()
+        if body.mailbox_ids is not None:
+            self._require_usable(workspace_id, body.mailbox_ids)
+
+        def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
+            settings = record.settings.model_copy(update=changes)
+            settings = CampaignSettings.model_validate(settings.model_dump())
+            _fail(_settings_details(settings, now, end_changed="end_date" in changes))
+            update: dict[str, Any] = {"settings": settings, "updated_at": now}
+            if body.name is not None:
+                update["name"] = body.name
+            if "description" in body.model_fields_set:
+                update["description"] = body.description
+            if body.mailbox_ids is not None:
+                kept = {m.mailbox_id: m for m in record.mailboxes}
+                update["mailboxes"] = [
+                    kept.get(m) or CampaignMailbox(mailbox_id=m, added_at=now) for m in body.mailbox_ids
+                ]
+            return record.model_copy(update=update)
+
+        return self._mutate(workspace_id, campaign_id, "update", change)
+
+    # --- the status machine ------------------------------------------------------------------------------------
+    def start(self, workspace_id: str, campaign_id: str) -> CampaignRecord:
+        """Checks in the reference's order: a step and a usable mailbox, the end date, then the templates'
+        custom fields against the enrolled prospects' columns. A future startDate schedules instead."""
+
+        def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
+            self._start_checks(record, now)
+            target = rules.start_target(record.settings.start_date, now)
+            return record.model_copy(
+                update={
+                    "status": target,
+                    "paused_reason": None,
+                    "paused_at": None,
+                    "status_reason": None,
+                    "started_at": record.started_at or (now if target == "running" else None),
+                    "updated_at": now,
+                }
+            )
+
+        return self._mutate(workspace_id, campaign_id, "start", change)
+
+    def _start_checks(self, record: CampaignRecord, now: datetime) -> None:
+        if not any(s.is_active for s in record.steps):
+            raise ValidationFailed(
+                "The campaign needs at least one active step.",
+                details=[field_error("steps", "no active step", "no_steps")],
+            )
+        pool = [m.mailbox_id for m in record.mailboxes if m.active]
+        checked = self.mailbox_usability(record.workspace_id, pool)
+        if not any(c.usable for c in checked):
+            if not pool:
+                raise ValidationFailed(
+                    "The campaign has no active mailbox to send from.",
+                    code="unusable_mailboxes",
+                    details=[field_error("mailboxIds", "no active mailbox in the campaign", "no_mailboxes")],
+                )
+            raise unusable_error(checked, "None of the campaign's mailboxes is connected with sending enabled.")
+        if rules.end_date_passed(record.settings.end_date, now):
+            raise ValidationFailed(
+                "The campaign's end date has passed; change it or set it to null.",
+                code="end_date_expired",
+                details=[field_error("endDate", "has passed", "end_date_expired")],
+            )
+        available = self.enrollments.summary(record.workspace_id, record.campaign_id).custom_field_keys
+        missing = templates.unresolved(record.steps, available)
+        if missing:
+            names = ", ".join(f"custom.{m}" for m in missing)
+            have = ", ".join(sorted(available)) or "none"
+            raise ValidationFailed(
+                f"The templates use custom fields the enrolled prospects do not have: {names}. "
+                f"Available custom fields: {have}.",
+                code="unresolved_custom_fields",
+                details=[
+                    {
+                        **field_error(
+                            f"custom.{m}", "no enrolled prospect has this custom field", "missing_custom_field"
+                        ),
+                        "available": sorted(available),
+                    }
+                    for m in missing
+                ],
+            )
+
+    def pause(self, workspace_id: str, campaign_id: str) -> CampaignRecord:
+        return self.transition(workspace_id, campaign_id, "pause", reason=API_PAUSE_REASON)
+
+    def transition(
+        self, workspace_id: str, campaign_id: str, action: rules.Action, *, reason: str | None = None
+    ) -> CampaignRecord:
+        """A status change by the API (pause) or the engine (activate, auto_pause, cooldown, recover, complete,
+        fail). Pausing always records a reason and the instant, in the same write (help center §7.8)."""
+        if action in ("pause", "auto_pause") and not reason:
+            raise ValueError("pausing needs a reason")
+        if action in ("start", "update", "edit_steps", "edit_mailboxes"):
+            raise ValueError(f"{action} has its own method")
+
+        def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
+            target = rules.next_status(record.status, action)
+            assert target is not None  # _mutate refused it otherwise
+            update: dict[str, Any] = {"status": target, "updated_at": now, "paused_reason": None, "paused_at": None}
+            if target == "paused":
+                update.update(paused_reason=reason, paused_at=now)
+            else:
+                update["status_reason"] = reason
+            if target == "running" and record.started_at is None:
+                update["started_at"] = now
+            if target == "completed":
+                update["completed_at"] = now
+            return record.model_copy(update=update)
+
+        return self._mutate(workspace_id, campaign_id, action, change)
+
+    def advance_due(self, now: datetime | None = None) -> int:
+        """Engine tick: run scheduled campaigns whose start date came, complete those whose end date passed."""
+        moment = now or self._now()
+        done = 0
+        for workspace_id, campaign_id in self._repo.due(moment):
+            try:
+                record = self._repo.get(workspace_id, campaign_id)
+            except NotFound:
+                continue
+            settings = record.settings
+            if record.status == "scheduled" and rules.end_date_passed(settings.end_date, moment):
+                self.transition(workspace_id, campaign_id, "complete", reason="end_date")
+            elif record.status == "scheduled" and settings.start_date is not None and settings.start_date <= moment:
+                self.transition(workspace_id, campaign_id, "activate")
+            elif rules.end_date_passed(settings.end_date, moment) and rules.allowed(record.status, "complete"):
+                self.transition(workspace_id, campaign_id, "complete", reason="end_date")
+            else:
+                continue
+            done += 1
+        return done
+
+    # --- steps -------------------------------------------------------------------------------------------------
+    def steps(self, workspace_id: str, campaign_id: str) -> CampaignRecord:
+        return self._repo.get(workspace_id, campaign_id)
+
+    def step(self, workspace_id: str, campaign_id: str, step_id: str) -> tuple[CampaignRecord, StepRecord]:
+        record = self._repo.get(workspace_id, campaign_id)
+        return record, self._find_step(record, step_id)
+
+    @staticmethod
+    def _find_step(record: CampaignRecord, step_id: str) -> StepRecord:
+        step = record.step(step_id)
+        if step is None:
+            raise NotFound(f"Step {step_id} not found in campaign {record.campaign_id}.")
+        return step
+
+    def create_step(self, workspace_id: str, campaign_id: str, body: StepCreate) -> tuple[CampaignRecord, StepRecord]:
+        new_id: list[str] = []
+
+        def change(record: CampaignRecord, now: datetime) -> tuple[CampaignRecord, list[StepRecord], list[str]]:
+            if len(record.steps) >= MAX_STEPS:
+                raise ValidationFailed(
+                    f"A campaign has at most {MAX_STEPS} steps.", details=[field_error("steps", "too many steps")]
+                )
+            position = len(record.steps) if body.step_index is None else min(body.step_index, len(record.steps))
+            step = build_step(body, position, now)
+            if position == 0 and body.delay_days:
+                step = step.model_copy(update={"delay_days": 0, "delay_hours": None})
+            _fail(step_details(step, ""))
+            new_id[:] = [step.id]
+            ordered = [*record.steps[:position], step, *record.steps[position:]]
+            normalised = normalise_positions(ordered, now)
+            puts = [s for s, changed in normalised if changed or s.id == step.id]
+            return record.model_copy(update={"steps": [s for s, _ in normalised], "updated_at": now}), puts, []
+
+        saved = self._mutate_steps(workspace_id, campaign_id, change)
+        return saved, self._find_step(saved, new_id[0])
+
+    def update_step(
+        self, workspace_id: str, campaign_id: str, step_id: str, body: StepUpdate
+    ) -> tuple[CampaignRecord, StepRecord]:
+        fields = body.model_fields_set
+
+        def change(record: CampaignRecord, now: datetime) -> tuple[CampaignRecord, list[StepRecord], list[str]]:
+            step = self._find_step(record, step_id)
+            update: dict[str, Any] = {
+                name: getattr(body, name)
+                for name in ("name", "delay_days", "delay_hours", "is_active", "send_as_reply")
+                if name in fields
+            }
+            content: dict[str, Any] = {
+                n: getattr(body, n) for n in ("subject", "body_html", "body_text") if n in fields
+            }
+            variants = list(step.variants)
+            if content:
+                variants[0] = variants[0].model_copy(update=content)
+            if step.step_index == 0 and (update.get("delay_days") or update.get("delay_hours")):
+                raise ValidationFailed(
+                    "The first step always sends immediately.",
+                    details=[field_error("delayDays", "the first step's delay is always 0")],
+                )
+            updated = step.model_copy(update={**update, "variants": variants, "updated_at": now})
+            if updated.step_index > 0 and "delay_days" in update and update["delay_days"] is None:
+                updated = updated.model_copy(update={"delay_days": DEFAULT_FOLLOW_UP_DELAY_DAYS})
+            _fail(step_details(updated, ""))
+            steps = [updated if s.id == step_id else s for s in record.steps]
+            return record.model_copy(update={"steps": steps, "updated_at": now}), [updated], []
+
+        saved = self._mutate_steps(workspace_id, campaign_id, change)
+        return saved, self._find_step(saved, step_id)
+
+    def delete_step(self, workspace_id: str, campaign_id: str, step_id: str) -> CampaignRecord:
+        def change(record: CampaignRecord, now: datetime) -> tuple[CampaignRecord, list[StepRecord], list[str]]:
+            self._find_step(record, step_id)
+            if len(record.steps) == 1:
+                raise Unprocessable(
+                    "A campaign keeps at least one step; change this one instead.", code="cannot_delete_last_step"
+                )
+            remaining = [s for s in record.steps if s.id != step_id]
+            normalised = normalise_positions(remaining, now)
+            puts = [s for s, changed in normalised if changed]
+            return record.model_copy(update={"steps": [s for s, _ in normalised], "updated_at": now}), puts, [step_id]
+
+        return self._mutate_steps(workspace_id, campaign_id, change)
+
+    # --- variants ----------------------------------------------------------------------------------------------
+    def create_variant(
+        self, workspace_id: str, campaign_id: str, step_id: str, body: VariantCreate
+    ) -> tuple[CampaignRecord, StepRecord, VariantRecord]:
+        new_id: list[str] = []
+
+        def change(record: CampaignRecord, now: datetime) -> tuple[CampaignRecord, list[StepRecord], list[str]]:
+            step = self._find_step(record, step_id)
+            if len(step.variants) >= MAX_VARIANTS:
+                raise ValidationFailed(
+                    f"A step has at most {MAX_VARIANTS} variants.", details=[field_error("variants", "too many")]
+                )
+            primary = step.primary
+            variant = _variant_from(
+                body,
+                rules.letter_for(step.letters_used + 1),
+                subject=primary.subject,
+                body_html=primary.body_html,
+                body_text=primary.body_text,
+            )
+            new_id[:] = [variant.id]
+            updated = step.model_copy(
+                update={"variants": [*step.variants, variant], "letters_used": step.letters_used + 1, "updated_at": now}
+            )
+            _fail(step_details(updated, ""))
+            steps = [updated if s.id == step_id else s for s in record.steps]
+            return record.model_copy(update={"steps": steps, "updated_at": now}), [updated], []
+
+        saved = self._mutate_steps(workspace_id, campaign_id, change)
+        step = self._find_step(saved, step_id)
+        return saved, step, self._find_variant(step, new_id[0])
+
+    @staticmethod
+    def _find_variant(step: StepRecord, variant_id: str) -> VariantRecord:
+        variant = step.variant(variant_id)
+        if variant is None:
+            raise NotFound(f"Variant {variant_id} not found in step {step.id}.")
+        return variant
+
+    def update_variant(
+        self, workspace_id: str, campaign_id: str, step_id: str, variant_id: str, body: VariantUpdate
+    ) -> tuple[CampaignRecord, StepRecord, VariantRecord]:
+        fields = {n: getattr(body, n) for n in body.model_fields_set}
+
+        def change(record: CampaignRecord, now: datetime) -> tuple[CampaignRecord, list[StepRecord], list[str]]:
+            step = self._find_step(record, step_id)
+            variant = self._find_variant(step, variant_id)
+            if fields.get("enabled") is False and rules.would_leave_no_enabled(step.variants, variant.id):
+                raise Unprocessable(
+                    "The last enabled variant of a step cannot be disabled.", code="cannot_delete_last_variant"
+                )
+            changed = variant.model_copy(update=fields)
+            variants = [changed if v.id == variant.id else v for v in step.variants]
+            updated = step.model_copy(update={"variants": variants, "updated_at": now})
+            _fail(step_details(updated, ""))
+            steps = [updated if s.id == step_id else s for s in record.steps]
+            return record.model_copy(update={"steps": steps, "updated_at": now}), [updated], []
+
+        saved = self._mutate_steps(workspace_id, campaign_id, change)
+        step = self._find_step(saved, step_id)
+        return saved, step, self._find_variant(step, variant_id)
+
+    def delete_variant(self, workspace_id: str, campaign_id: str, step_id: str, variant_id: str) -> StepRecord:
+        def change(record: CampaignRecord, now: datetime) -> tuple[CampaignRecord, list[StepRecord], list[str]]:
+            step = self._find_step(record, step_id)
+            variant = self._find_variant(step, variant_id)
+            if rules.would_leave_no_enabled(step.variants, variant.id):
+                raise Unprocessable(
+                    "Deleting this variant would leave the step with no enabled variant.",
+                    code="cannot_delete_last_variant",
+                )
+            variants = [v for v in step.variants if v.id != variant.id]
+            updated = step.model_copy(update={"variants": variants, "updated_at": now})
+            steps = [updated if s.id == step_id else s for s in record.steps]
+            return record.model_copy(update={"steps": steps, "updated_at": now}), [updated], []
+
+        saved = self._mutate_steps(workspace_id, campaign_id, change)
+        return self._find_step(saved, step_id)
+
+    # --- the mailbox pool --------------------------------------------------------------------------------------
+    def attach_mailbox(self, workspace_id: str, campaign_id: str, body: CampaignMailboxCreate) -> CampaignRecord:
+        self._require_usable(workspace_id, [body.mailbox_id])
+
+        def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
+            if record.mailbox(body.mailbox_id) is not None:
+                raise Conflict(f"Mailbox {body.mailbox_id} is already in this campaign.")
+            if len(record.mailboxes) >= MAX_MAILBOXES:
+                raise ValidationFailed(
+                    f"A campaign has at most {MAX_MAILBOXES} mailboxes.", details=[field_error("mailboxId", "too many")]
+                )
+            entry = CampaignMailbox(
+                mailbox_id=body.mailbox_id,
+                active=body.active,
+                weight=body.weight,
+                max_sends_per_mailbox_per_day=body.max_sends_per_mailbox_per_day,
+                added_at=now,
+            )
+            return record.model_copy(update={"mailboxes": [*record.mailboxes, entry], "updated_at": now})
+
+        return self._mutate(workspace_id, campaign_id, "edit_mailboxes", change)
+
+    def update_mailbox(
+        self, workspace_id: str, campaign_id: str, mailbox_id: str, body: CampaignMailboxUpdate
+    ) -> CampaignRecord:
+        fields = {n: getattr(body, n) for n in body.model_fields_set}
+
+        def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
+            current = self._pooled(record, mailbox_id)
+            changed = current.model_copy(update=fields)
+            pool = [changed if m.mailbox_id == mailbox_id else m for m in record.mailboxes]
+            return record.model_copy(update={"mailboxes": pool, "updated_at": now})
+
+        return self._mutate(workspace_id, campaign_id, "edit_mailboxes", change)
+
+    def detach_mailbox(self, workspace_id: str, campaign_id: str, mailbox_id: str) -> CampaignRecord:
+        def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
+            self._pooled(record, mailbox_id)
+            pool = [m for m in record.mailboxes if m.mailbox_id != mailbox_id]
+            return record.model_copy(update={"mailboxes": pool, "updated_at": now})
+
+        return self._mutate(workspace_id, campaign_id, "edit_mailboxes", change)
+
+    @staticmethod
+    def _pooled(record: CampaignRecord, mailbox_id: str) -> CampaignMailbox:
+        entry = record.mailbox(mailbox_id)
+        if entry is None:
+            raise NotFound(f"Mailbox {mailbox_id} is not in campaign {record.campaign_id}.")
+        return entry
+
+    # --- preflight ---------------------------------------------------------------------------------------------
+    def preflight(self, workspace_id: str, campaign_id: str) -> Preflight:
+        record = self._repo.get(workspace_id, campaign_id)
+        now = self._now()
+        summary = self.enrollments.summary(workspace_id, campaign_id)
+        active_steps = [s for s in record.steps if s.is_active]
+        pool = [m.mailbox_id for m in record.mailboxes if m.active]
+        checked = self.mailbox_usability(workspace_id, pool)
+        usable = [c for c in checked if c.usable]
+        unusable = [f"{c.mailbox_id} ({_PROBLEM_TEXT[c.problem]})" for c in checked if c.problem is not None]
+        syntax = templates.syntax_problems(record.steps)
+        missing = templates.unresolved(record.steps, summary.custom_field_keys)
+        content = [
+            f"step {s.step_index}: {d['message']}"
+            for s in active_steps
+            for d in step_details(s, "")
+            if d["code"] != "template_syntax"
+        ]
+        in_sequence = summary.count("pending") + summary.count("active")
+        settings = record.settings
+        days = ",".join(str(d) for d in settings.effective_schedule_days)
+        checks = [
+            PreflightCheck(
+                "has_steps",
+                bool(active_steps),
+                True,
+                f"{len(active_steps)} active step(s)." if active_steps else "The campaign has no active step.",
+            ),
+            PreflightCheck(
+                "has_prospects",
+                in_sequence > 0,
+                False,
+                f"{in_sequence} prospect(s) waiting in the sequence ({summary.total} enrolled)."
+                if in_sequence
+                else "No prospect is waiting in the sequence; enroll prospects before or after launching.",
+            ),
+            PreflightCheck(
+                "has_mailboxes",
+                bool(pool),
+                True,
+                f"{len(pool)} active mailbox(es) in the rotation." if pool else "No active mailbox in the campaign.",
+            ),
+            PreflightCheck(
+                "mailbox_connected",
+                bool(usable),
+                True,
+                (
+                    f"{len(usable)} of {len(pool)} mailbox(es) connected with sending enabled."
+                    if usable
+                    else "No usable mailbox."
+                )
+                + (f" Unusable: {', '.join(unusable)}." if unusable else ""),
+            ),
+            PreflightCheck(
+                "templates_valid",
+                not (syntax or missing or content),
+                True,
+                "Every template is valid and its custom fields exist."
+                if not (syntax or missing or content)
+                else "; ".join(
+                    [*syntax, *content]
+                    + (
+                        [
+                            f"missing custom fields: {', '.join('custom.' + m for m in missing)} "
+                            f"(available: {', '.join(sorted(summary.custom_field_keys)) or 'none'})"
+                        ]
+                        if missing
+                        else []
+                    )
+                ),
+            ),
+            PreflightCheck(
+                "schedule_set",
+                rules.has_explicit_window(settings),
+                False,
+                f"Sending on days {days} in {settings.timezone}"
+                + (
+                    " within the configured windows."
+                    if rules.has_explicit_window(settings)
+                    else "; no sending window set, so any hour of those days."
+                ),
+            ),
+            PreflightCheck(
+                "end_date_ok",
+                not rules.end_date_passed(settings.end_date, now),
+                True,
+                "The end date has passed."
+                if rules.end_date_passed(settings.end_date, now)
+                else "The end date is not reached.",
+            ),
+        ]
+        return Preflight(checks)
+
+    # --- preview -----------------------------------------------------------------------------------------------
+    def preview(self, workspace_id: str, body: PreviewRequest) -> templates.Preview:
+        if body.step is not None:
+            content = VariantRecord(
+                id="preview",
+                letter="A",
+                subject=body.step.subject,
+                body_html=body.step.body_html,
+                body_text=body.step.body_text,
+            )
+        else:
+            assert body.campaign_id and body.step_id
+            record = self._repo.get(workspace_id, body.campaign_id)
+            step = self._find_step(record, body.step_id)
+            content = self._find_variant(step, body.variant) if body.variant else step.primary
+        prospect: dict[str, Any] | None = None
+        custom: dict[str, Any] = {}
+        if body.prospect_id:
+            from kindling.prospects.repository import ProspectRepository
+
+            found = ProspectRepository().get(workspace_id, body.prospect_id)
+            prospect = found.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
+            custom.update(found.custom_fields)
+        if body.contact is not None:
+            given = body.contact.model_dump(exclude_none=True, exclude={"custom_fields"})
+            prospect = {**(prospect or {}), **given}
+            custom.update(body.contact.custom_fields or {})
+        sender: dict[str, Any] | None = None
+        if body.mailbox_id:
+            mailbox = self._mailboxes.get(workspace_id, body.mailbox_id)
+            sender = {
+                "sender_name": mailbox.display_name,
+                "sender_email": mailbox.email_address,
+                "signature": mailbox.signature,
+            }
+        seed = body.seed or f"{body.prospect_id or ''}:{body.step_id or ''}"
+        return templates.render_preview(content, prospect, custom, sender, seed)
+
+    # --- plumbing ----------------------------------------------------------------------------------------------
+    def _mutate(
+        self,
+        workspace_id: str,
+        campaign_id: str,
+        action: rules.Action,
+        change: Callable[[CampaignRecord, datetime], CampaignRecord],
+    ) -> CampaignRecord:
+        def wrapped(record: CampaignRecord, now: datetime) -> tuple[CampaignRecord, list[StepRecord], list[str]]:
+            return change(record, now), [], []
+
+        return self._write(workspace_id, campaign_id, action, wrapped)
+
+    def _mutate_steps(
+        self,
+        workspace_id: str,
+        campaign_id: str,
+        change: Callable[[CampaignRecord, datetime], tuple[CampaignRecord, list[StepRecord], list[str]]],
+    ) -> CampaignRecord:
+        return self._write(workspace_id, campaign_id, "edit_steps", change)
+
+    def _write(
+        self,
+        workspace_id: str,
+        campaign_id: str,
+        action: rules.Action,
+        change: Callable[[CampaignRecord, datetime], tuple[CampaignRecord, list[StepRecord], list[str]]],
+    ) -> CampaignRecord:
+        for _ in range(_MAX_ATTEMPTS):
+            record = self._repo.get(workspace_id, campaign_id)
+            if not rules.allowed(record.status, action):
+                raise InvalidStatus(rules.refusal_message(record.status, action))
+            now = self._now()
+            updated, puts, deletes = change(record, now)
+            try:
+                return self._repo.save(updated, record.version, step_puts=puts, step_deletes=deletes)
+            except Stale:
+                continue
+        raise Conflict("The campaign kept changing while this request ran; retry it.")

@@ -1,0 +1,58 @@
+"""Helpers shared by the e2e tests: a connected mail-lab mailbox over HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from devstack.runtime import LocalStack
+
+
+def own_workspace(stack: LocalStack, name: str) -> dict[str, str]:
+    """Auth headers of a fresh workspace on the running stack: its own 60/min rate-limit budget and data."""
+    from kindling.auth.scopes import ALL_SCOPES
+    from kindling.auth.service import AuthService
+
+    assert stack.api_key, "the stack is running"
+    auth = AuthService()
+    workspace = auth.create_workspace(name)
+    _, token = auth.create_api_key(workspace.id, name="e2e", scopes=ALL_SCOPES)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def connected_mailbox(client: httpx.Client, stack: LocalStack, account_index: int = -1, **extra: Any) -> dict[str, Any]:
+    """A lab mailbox, connected (reusing the one another test made: an address is unique per workspace)."""
+    account = stack.mail_accounts[account_index]
+    body = {
+        "email_address": account["email"],
+        "smtp_host": account["smtp_host"],
+        "smtp_port": account["smtp_port"],
+        "smtp_security": account["smtp_security"],
+        "smtp_password": account["password"],
+        "imap_host": account["imap_host"],
+        "imap_port": account["imap_port"],
+        "imap_security": account["imap_security"],
+        "imap_password": account["password"],
+        # The same sender identity whichever test creates the mailbox first; the others reuse it.
+        "display_name": "E2E Sender",
+        "signature": "<p>-- E2E Sender</p>",
+        **extra,
+    }
+    created = client.post("/api/v1/mailboxes", json=body)
+    if created.status_code == 409:
+        listed = client.get("/api/v1/mailboxes", params={"limit": 100}).json()["data"]
+        mailbox_id = next(m["id"] for m in listed if m["email_address"] == account["email"])
+    else:
+        assert created.status_code in (200, 201), created.text
+        mailbox_id = created.json()["data"]["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        stack.drain()
+        data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
+        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert data["status"] == "connected", data["last_test_error"]
+    return data
