@@ -7,14 +7,14 @@ import httpx
 import pytest
 
 from devstack.runtime import LocalStack
-from tests.e2e.support import connected_mailbox
+from tests.e2e.support import connected_mailbox, own_workspace
 
 pytestmark = pytest.mark.mail
 
 
 def test_campaign_lifecycle_over_http(local_stack: LocalStack) -> None:
     assert local_stack.mail_accounts, "the local stack runs the mail lab"
-    headers = {"Authorization": f"Bearer {local_stack.api_key}"}
+    headers = own_workspace(local_stack, "Campaigns e2e")
     with httpx.Client(base_url=local_stack.api_url, headers=headers, timeout=30) as client:
         mailbox = connected_mailbox(client, local_stack, display_name="E2E Sender", signature="<p>-- E2E Sender</p>")
         prospect = client.post(

@@ -7,13 +7,13 @@ import httpx
 import pytest
 
 from devstack.runtime import LocalStack
-from tests.e2e.support import connected_mailbox
+from tests.e2e.support import connected_mailbox, own_workspace
 
 pytestmark = pytest.mark.mail
 
 
 def test_enrollment_flow_over_http(local_stack: LocalStack) -> None:
-    headers = {"Authorization": f"Bearer {local_stack.api_key}"}
+    headers = own_workspace(local_stack, "Enrollments e2e")
     with httpx.Client(base_url=local_stack.api_url, headers=headers, timeout=60) as client:
         mailbox_id = str(connected_mailbox(client, local_stack)["id"])
         blocked = client.post(
