@@ -33,7 +33,10 @@ def process(body: str) -> str:
         return "malformed"
     service = DeliveryService()
     if isinstance(message, DeliveryMessage):
-        return service.deliver(message.workspace_id, message.delivery_id, message.attempt).outcome
+        outcome = service.deliver(
+            message.workspace_id, message.delivery_id, message.attempt, message.webhook, message.queued_at
+        )
+        return outcome.outcome
     return f"fanned_out:{service.fan_out(message.workspace_id, message.event_id)}"
 
 

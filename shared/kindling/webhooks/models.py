@@ -85,6 +85,32 @@ class Webhook(BaseModel):
         return True
 
 
+class WebhookSnapshot(BaseModel):
+    """What an attempt needs of its subscription, as it was when the attempt was queued: carried in the delivery
+    message so an attempt reads nothing (service.SNAPSHOT_MAX_AGE bounds how old it may be). Secrets stay KMS
+    ciphertexts."""
+
+    id: str
+    url: str
+    is_active: bool
+    secret_enc: str
+    previous_secret_enc: str | None = None
+    previous_secret_expires_at: datetime | None = None
+    last_triggered_at: datetime | None = None
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> WebhookSnapshot:
+        return cls(
+            id=webhook.id,
+            url=webhook.url,
+            is_active=webhook.is_active,
+            secret_enc=webhook.secret_enc,
+            previous_secret_enc=webhook.previous_secret_enc,
+            previous_secret_expires_at=webhook.previous_secret_expires_at,
+            last_triggered_at=webhook.last_triggered_at,
+        )
+
+
 class Attempt(BaseModel):
     attempt: int
     attempted_at: datetime

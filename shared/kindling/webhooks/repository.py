@@ -5,9 +5,10 @@
             newest first); TTL 30 days after the last change. While pending it sits in the `due` index under
             `DUE#WEBHOOK#<shard>` / `<iso due time>#<ws>#<id>`: the retry sweep reads only what is due.
             The delivery id is derived from (event id, webhook id), so a re-fanned event cannot duplicate it.
-
-Attempts are recorded with a conditional write on `attempt_count`, so a duplicate queue message cannot
-record the same attempt twice.
+            `body` holds what never changes (the event); status, timestamps and the attempts list are attributes of
+            their own, so an attempt is recorded with one update (no read): the attempt appended to `attempts`,
+            conditional on `attempt_count`, so a duplicate queue message cannot record the same attempt twice.
+            Items written before this layout kept everything in `body`; they are read the same way.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kindling.platform.clock import epoch_seconds, isoformat
 from kindling.platform.dynamo import TableModel, bind_models, condition_failed, query_page, workspace_key
 from kindling.platform.errors import NotFound
-from kindling.webhooks.models import Delivery, Webhook
+from kindling.webhooks.models import Attempt, Delivery, DeliveryStatus, Webhook
 
 DELIVERY_RETENTION = timedelta(days=30)
 DUE_SHARDS = 4
@@ -47,6 +48,12 @@ class DeliveryItem(TableModel):
     attempt_count = NumberAttribute(default=0)
     body = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute(null=True)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+    failed_at = UTCDateTimeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    attempts = ListAttribute(of=UnicodeAttribute, null=True)  # one JSON document per attempt, in order
     # Set by `claim` while an attempt is in flight; dropped when the attempt is recorded.
     claimed_attempt = NumberAttribute(null=True)
     claimed_until = NumberAttribute(null=True)
@@ -68,12 +75,9 @@ class DeliveryPage:
 class DueDelivery:
     workspace_id: str
     delivery_id: str
+    webhook_id: str
     due_pk: str
     due_sk: str
-
-
-class Stale(Exception):
-    """Another writer recorded this attempt first."""
 
 
 def _webhook_pk(workspace_id: str, webhook_id: str) -> str:
@@ -128,7 +132,15 @@ def _webhook(workspace_id: str, item: WebhookItem) -> Webhook:
     return Webhook.model_validate(data)
 
 
-_DELIVERY_COLUMNS = {"id", "workspace_id", "webhook_id", "status", "attempt_count", "created_at"}
+# Kept out of `body`: they have attributes of their own.
+_DELIVERY_COLUMNS = {
+    "id", "workspace_id", "webhook_id", "status", "attempt_count", "created_at", "updated_at", "next_attempt_at",
+    "delivered_at", "failed_at", "reason", "attempts",
+}  # fmt: skip
+
+
+def _attempt_json(attempt: Attempt) -> str:
+    return json.dumps(attempt.model_dump(mode="json"), separators=(",", ":"))
 
 
 def _delivery_item(delivery: Delivery) -> DeliveryItem:
@@ -143,6 +155,12 @@ def _delivery_item(delivery: Delivery) -> DeliveryItem:
         attempt_count=delivery.attempt_count,
         body=json.dumps(delivery.model_dump(mode="json", exclude=_DELIVERY_COLUMNS), separators=(",", ":")),
         created_at=delivery.created_at,
+        updated_at=delivery.updated_at,
+        next_attempt_at=delivery.next_attempt_at,
+        delivered_at=delivery.delivered_at,
+        failed_at=delivery.failed_at,
+        reason=delivery.reason,
+        attempts=[_attempt_json(a) for a in delivery.attempts] or None,
         expires_at=epoch_seconds(delivery.updated_at + DELIVERY_RETENTION),
     )
     if delivery.status == "pending" and delivery.next_attempt_at is not None:
@@ -153,6 +171,12 @@ def _delivery_item(delivery: Delivery) -> DeliveryItem:
 
 def _delivery(workspace_id: str, item: DeliveryItem) -> Delivery:
     data: dict[str, Any] = json.loads(item.body)
+    for name in ("updated_at", "next_attempt_at", "delivered_at", "failed_at", "reason"):
+        value = getattr(item, name)
+        if value is not None:
+            data[name] = value
+    # An item of the earlier layout has its attempts in `body`; attempts appended since are in the attribute.
+    data["attempts"] = [*data.get("attempts", []), *(json.loads(str(a)) for a in item.attempts or [])]
     data.update(
         id=item.delivery_id,
         workspace_id=workspace_id,
@@ -162,6 +186,13 @@ def _delivery(workspace_id: str, item: DeliveryItem) -> Delivery:
         created_at=item.created_at,
     )
     return Delivery.model_validate(data)
+
+
+def _update_quietly(item: TableModel, actions: list[Any], condition: Any) -> None:
+    """UpdateItem returning nothing: pynamodb's Model.update always asks for the whole new item back, which an
+    attempt's bookkeeping never reads (a delivery with its attempts is up to ~12 KB)."""
+    hash_key, range_key = item._get_hash_range_key_serialized_values()
+    type(item)._get_connection().update_item(hash_key, range_key=range_key, actions=actions, condition=condition)
 
 
 class WebhookRepository:
@@ -215,10 +246,23 @@ class WebhookRepository:
         items = WebhookItem.gsi1.query(workspace_key(workspace_id, "WEBHOOK"))
         return [_webhook(workspace_id, cast(WebhookItem, i)) for i in items]
 
+    def get_many(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Webhook]:
+        """(workspace id, webhook id) -> webhook, for those that exist (BatchGetItem: 100 keys per request)."""
+        found: dict[tuple[str, str], Webhook] = {}
+        wanted = [(_webhook_pk(ws, webhook_id), "#") for ws, webhook_id in sorted(keys)]
+        for item in WebhookItem.batch_get(wanted, consistent_read=True):
+            workspace_id = item.pk.split("#", 1)[0]
+            found[(workspace_id, item.webhook_id)] = _webhook(workspace_id, item)
+        return found
+
     def record_success(self, workspace_id: str, webhook_id: str, when: datetime) -> None:
+        """Set lastTriggeredAt to `when` unless it is already that late (concurrent deliverers never move it back)."""
         try:
-            WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#").update(
-                actions=[WebhookItem.last_triggered_at.set(when)], condition=WebhookItem.pk.exists()
+            _update_quietly(
+                WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#"),
+                [WebhookItem.last_triggered_at.set(when)],
+                WebhookItem.pk.exists()
+                & (WebhookItem.last_triggered_at.does_not_exist() | (WebhookItem.last_triggered_at < when)),
             )
         except UpdateError as exc:
             if not condition_failed(exc):
@@ -226,8 +270,10 @@ class WebhookRepository:
 
     def record_failure(self, workspace_id: str, webhook_id: str) -> None:
         try:
-            WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#").update(
-                actions=[WebhookItem.failure_count.add(1)], condition=WebhookItem.pk.exists()
+            _update_quietly(
+                WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#"),
+                [WebhookItem.failure_count.add(1)],
+                WebhookItem.pk.exists(),
             )
         except UpdateError as exc:
             if not condition_failed(exc):
@@ -288,14 +334,65 @@ class WebhookRepository:
     def insert_delivery(self, delivery: Delivery) -> None:
         _delivery_item(delivery).save(condition=DeliveryItem.pk.does_not_exist())
 
-    def save_attempt(self, delivery: Delivery, expected_attempt_count: int) -> None:
-        """Write the delivery after an attempt, if nobody recorded that attempt since it was read."""
+    def finish(
+        self,
+        workspace_id: str,
+        delivery_id: str,
+        expected_attempt_count: int,
+        now: datetime,
+        status: DeliveryStatus,
+        *,
+        attempt: Attempt | None = None,
+        next_attempt_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Record the outcome of an attempt (or a cancellation) in one conditional update, without reading the item.
+
+        `attempt` is appended to the attempts and becomes the attempt count; a pending delivery is put back in the
+        `due` index at `next_attempt_at`, any other leaves it; the claim is released. False when somebody else
+        recorded an attempt since `expected_attempt_count` (the caller's attempt is stale).
+        """
+        actions: list[Any] = [
+            DeliveryItem.status.set(status),
+            DeliveryItem.updated_at.set(now),
+            DeliveryItem.expires_at.set(epoch_seconds(now + DELIVERY_RETENTION)),
+            DeliveryItem.claimed_attempt.remove(),
+            DeliveryItem.claimed_until.remove(),
+        ]
+        if attempt is not None:
+            actions += [
+                DeliveryItem.attempt_count.set(attempt.attempt),
+                DeliveryItem.attempts.set((DeliveryItem.attempts | []).append([_attempt_json(attempt)])),
+            ]
+        if status == "pending" and next_attempt_at is not None:
+            actions += [
+                DeliveryItem.next_attempt_at.set(next_attempt_at),
+                DeliveryItem.due_pk.set(due_shard(delivery_id)),
+                DeliveryItem.due_sk.set(due_sort_key(next_attempt_at, workspace_id, delivery_id)),
+            ]
+        else:
+            actions += [
+                DeliveryItem.next_attempt_at.remove(),
+                DeliveryItem.due_pk.remove(),
+                DeliveryItem.due_sk.remove(),
+            ]
+        if status == "delivered":
+            actions.append(DeliveryItem.delivered_at.set(now))
+        if status == "failed":
+            actions.append(DeliveryItem.failed_at.set(now))
+        if reason is not None:
+            actions.append(DeliveryItem.reason.set(reason))
         try:
-            _delivery_item(delivery).save(condition=DeliveryItem.attempt_count == expected_attempt_count)
-        except PutError as exc:
+            _update_quietly(
+                DeliveryItem(pk=_delivery_pk(workspace_id, delivery_id), sk="#"),
+                actions,
+                DeliveryItem.attempt_count == expected_attempt_count,
+            )
+        except UpdateError as exc:
             if condition_failed(exc):
-                raise Stale(delivery.id) from exc
+                return False
             raise
+        return True
 
     def list_deliveries(
         self, workspace_id: str, webhook_id: str, status: str | None, limit: int, cursor: str | None
@@ -319,10 +416,12 @@ class WebhookRepository:
         for shard in range(DUE_SHARDS):
             due_pk = f"{_DUE_PREFIX}{shard:02d}"
             for item in DeliveryItem.due.query(due_pk, DeliveryItem.due_sk <= bound, limit=limit):
+                delivery = cast(DeliveryItem, item)
                 found.append(
                     DueDelivery(
                         workspace_id=item.pk.split("#", 1)[0],
-                        delivery_id=cast(DeliveryItem, item).delivery_id,
+                        delivery_id=delivery.delivery_id,
+                        webhook_id=delivery.webhook_id,
                         due_pk=due_pk,
                         due_sk=str(item.due_sk),
                     )

@@ -6,10 +6,17 @@ the `due` index in case the message is lost) -> each attempt POSTs the signed bo
 the webhook's `lastTriggeredAt` is set -> otherwise the next attempt is due after the retry schedule (or the
 429's Retry-After) -> the sweep (every minute) queues what is due -> after attempt 11: `failed` (dead-lettered:
 kept 30 days, replayable through the API, never replayed automatically) and the webhook's `failureCount` + 1.
+
+What an attempt costs in DynamoDB: the claim (one conditional update, which also returns the delivery) and the
+outcome (one conditional update appending the attempt). Every message the fan-out, the sweep and a replay queue
+carries the subscription it was addressed with (`WebhookSnapshot`), so a fresh message needs no read, and
+lastTriggeredAt is rewritten at most about once a minute per webhook and process.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,9 +29,17 @@ from kindling.platform.ids import prefixed_id
 from kindling.platform.observability import get_logger
 from kindling.webhooks import signing, transport
 from kindling.webhooks.formatting import render_body
-from kindling.webhooks.models import Attempt, Delivery, Webhook, WebhookCreate, WebhookUpdate
+from kindling.webhooks.models import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Webhook,
+    WebhookCreate,
+    WebhookSnapshot,
+    WebhookUpdate,
+)
 from kindling.webhooks.queue import DeliveryMessage, DeliveryQueue, SqsDeliveryQueue
-from kindling.webhooks.repository import Stale, WebhookRepository, delivery_id_for
+from kindling.webhooks.repository import DueDelivery, WebhookRepository, delivery_id_for
 from kindling.webhooks.retry import MAX_ATTEMPTS, next_retry_delay
 from kindling.webhooks.secrets import KmsWebhookSecretBox, WebhookSecretBox
 from kindling.webhooks.targets import Resolver, TargetRefused, resolve_target
@@ -32,6 +47,11 @@ from kindling.webhooks.targets import Resolver, TargetRefused, resolve_target
 ROTATION_OVERLAP = timedelta(hours=24)
 LEASE = timedelta(minutes=5)
 CLAIM_HOLD = timedelta(seconds=60)  # longer than one attempt (5 s POST + bookkeeping), shorter than the lease
+# A delivery message carries its subscription as the sender read it; an attempt made later than this after that
+# reads the subscription again, so a pause, delete, URL change or rotation reaches every attempt within a minute.
+SNAPSHOT_MAX_AGE = timedelta(minutes=1)
+# lastTriggeredAt is kept to the minute: a success within a minute of the known value does not rewrite it.
+LAST_TRIGGERED_PRECISION = timedelta(minutes=1)
 RESPONSE_BODY_LIMIT = 1024
 USER_AGENT = "Kindling-Webhooks/1.0 (+WarmySender-compatible)"
 TEST_MESSAGE = "This is a test event from WarmySender"
@@ -166,7 +186,7 @@ class WebhookService:
         self, workspace_id: str, webhook_id: str, delivery_id: str, queue: DeliveryQueue | None = None
     ) -> Delivery:
         """Re-send a dead-lettered delivery as a new delivery of the same event (same event id)."""
-        self._repo.get(workspace_id, webhook_id)
+        webhook = self._repo.get(workspace_id, webhook_id)
         original = self._repo.get_delivery(workspace_id, delivery_id)
         if original.webhook_id != webhook_id:
             raise NotFound(f"Delivery {delivery_id} not found.")
@@ -189,7 +209,9 @@ class WebhookService:
             replay_of=original.id,
         )
         self._repo.insert_delivery(replay)
-        (queue or SqsDeliveryQueue()).send([DeliveryMessage(workspace_id, replay.id, 1)])
+        (queue or SqsDeliveryQueue()).send(
+            [DeliveryMessage(workspace_id, replay.id, 1, WebhookSnapshot.of(webhook), now)]
+        )
         return replay
 
 
@@ -198,6 +220,32 @@ class AttemptOutcome:
     delivery_id: str
     outcome: str  # delivered | retry | failed | cancelled | stale
     status_code: int | None = None
+
+
+class _RecentSuccesses:
+    """lastTriggeredAt this process wrote lately, per webhook: within LAST_TRIGGERED_PRECISION of it, a success
+    needs no write (a burst to one endpoint writes its webhook about once a minute, not once per delivery)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._seen: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> datetime | None:
+        with self._lock:
+            return self._seen.get(key)
+
+    def note(self, key: tuple[str, str], when: datetime) -> None:
+        with self._lock:
+            previous = self._seen.get(key)
+            if previous is None or when > previous:
+                self._seen[key] = when
+            self._seen.move_to_end(key)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+
+_recent_successes = _RecentSuccesses()
 
 
 class DeliveryService:
@@ -232,11 +280,16 @@ class DeliveryService:
             get_logger().warning("webhook event not found (expired?)", extra={"event_id": event_id})
             return 0
         now = self._now()
+        matching = {
+            webhook.id: WebhookSnapshot.of(webhook)
+            for webhook in self._repo.list_all(workspace_id)
+            if webhook.matches(event.type, event.campaign_id, event.data)
+        }
         deliveries = [
             Delivery(
-                id=delivery_id_for(event.id, webhook.id),
+                id=delivery_id_for(event.id, webhook_id),
                 workspace_id=workspace_id,
-                webhook_id=webhook.id,
+                webhook_id=webhook_id,
                 event_id=event.id,
                 event_type=event.type,
                 data=event.data,
@@ -245,45 +298,64 @@ class DeliveryService:
                 created_at=now,
                 updated_at=now,
             )
-            for webhook in self._repo.list_all(workspace_id)
-            if webhook.matches(event.type, event.campaign_id, event.data)
+            for webhook_id in matching
         ]
         waiting = self._repo.create_deliveries(deliveries)
-        self._queue.send([DeliveryMessage(workspace_id, d.id, 1) for d in waiting])
+        self._queue.send([DeliveryMessage(workspace_id, d.id, 1, matching[d.webhook_id], now) for d in waiting])
         return len(waiting)
 
     # --- one attempt ---------------------------------------------------------------------------------------
-    def _signing_secrets(self, webhook: Webhook, now: datetime) -> list[str]:
-        secrets = [self._secrets.decrypt(webhook.workspace_id, webhook.id, webhook.secret_enc)]
+    def _signing_secrets(self, workspace_id: str, webhook: WebhookSnapshot, now: datetime) -> list[str]:
+        secrets = [self._secrets.decrypt(workspace_id, webhook.id, webhook.secret_enc)]
         expires = webhook.previous_secret_expires_at
         if webhook.previous_secret_enc and expires is not None and now < expires:
-            secrets.append(self._secrets.decrypt(webhook.workspace_id, webhook.id, webhook.previous_secret_enc))
+            secrets.append(self._secrets.decrypt(workspace_id, webhook.id, webhook.previous_secret_enc))
         return secrets
 
-    def _finish(self, delivery: Delivery, expected: int, outcome: str, **changes: Any) -> AttemptOutcome:
-        updated = delivery.model_copy(update=changes)
-        try:
-            self._repo.save_attempt(updated, expected)
-        except Stale:
+    def _finish(
+        self, delivery: Delivery, expected: int, now: datetime, outcome: str, status: DeliveryStatus, **fields: Any
+    ) -> AttemptOutcome:
+        if not self._repo.finish(delivery.workspace_id, delivery.id, expected, now, status, **fields):
             return AttemptOutcome(delivery.id, "stale")
-        return AttemptOutcome(delivery.id, outcome, updated.attempts[-1].status_code if updated.attempts else None)
+        attempt: Attempt | None = fields.get("attempt")
+        return AttemptOutcome(delivery.id, outcome, attempt.status_code if attempt else None)
 
-    def deliver(self, workspace_id: str, delivery_id: str, attempt: int) -> AttemptOutcome:
+    def _subscription(
+        self, delivery: Delivery, snapshot: WebhookSnapshot | None, queued_at: datetime | None, now: datetime
+    ) -> WebhookSnapshot | None:
+        """The subscription as the message carried it when that is recent enough, else as stored now (None: gone)."""
+        if (
+            snapshot is not None
+            and queued_at is not None
+            and snapshot.id == delivery.webhook_id
+            and abs(now - queued_at) <= SNAPSHOT_MAX_AGE
+        ):
+            return snapshot
+        try:
+            return WebhookSnapshot.of(self._repo.get(delivery.workspace_id, delivery.webhook_id))
+        except NotFound:
+            return None
+
+    def deliver(
+        self,
+        workspace_id: str,
+        delivery_id: str,
+        attempt: int,
+        snapshot: WebhookSnapshot | None = None,
+        queued_at: datetime | None = None,
+    ) -> AttemptOutcome:
+        """One attempt: claim it, POST, record the outcome. With a recent snapshot of the subscription that is two
+        DynamoDB writes and no read (plus, about once a minute per webhook, its lastTriggeredAt)."""
         now = self._now()
         delivery = self._repo.claim(workspace_id, delivery_id, attempt, now, CLAIM_HOLD)
         if delivery is None:
             return AttemptOutcome(delivery_id, "stale")  # a duplicate, superseded or in-flight attempt
         expected = attempt - 1
-        try:
-            webhook = self._repo.get(workspace_id, delivery.webhook_id)
-        except NotFound:
-            return self._finish(
-                delivery, expected, "cancelled", status="cancelled", reason="webhook_deleted", updated_at=now
-            )
+        webhook = self._subscription(delivery, snapshot, queued_at, now)
+        if webhook is None:
+            return self._finish(delivery, expected, now, "cancelled", "cancelled", reason="webhook_deleted")
         if not webhook.is_active and delivery.event_type != "webhook.test":
-            return self._finish(
-                delivery, expected, "cancelled", status="cancelled", reason="webhook_paused", updated_at=now
-            )
+            return self._finish(delivery, expected, now, "cancelled", "cancelled", reason="webhook_paused")
         result = self._attempt(webhook, delivery, attempt, now)
         record = Attempt(
             attempt=attempt,
@@ -293,21 +365,17 @@ class DeliveryService:
             response_body=result.body[:RESPONSE_BODY_LIMIT].decode("utf-8", "replace") if result.body else None,
             error=result.error,
         )
-        attempts = [*delivery.attempts, record]
-        base: dict[str, Any] = {"attempt_count": attempt, "attempts": attempts, "updated_at": now}
         if result.ok:
-            outcome = self._finish(
-                delivery, expected, "delivered", status="delivered", delivered_at=now, next_attempt_at=None, **base
-            )
+            outcome = self._finish(delivery, expected, now, "delivered", "delivered", attempt=record)
             if outcome.outcome == "delivered":
-                self._repo.record_success(workspace_id, webhook.id, now)
+                self._note_success(workspace_id, webhook, now)
             return outcome
         delay = next_retry_delay(attempt, result.status_code, result.headers.get("retry-after"), now)
         if delay is not None:
-            return self._finish(delivery, expected, "retry", next_attempt_at=now + delay, **base)
-        outcome = self._finish(
-            delivery, expected, "failed", status="failed", failed_at=now, next_attempt_at=None, **base
-        )
+            return self._finish(
+                delivery, expected, now, "retry", "pending", attempt=record, next_attempt_at=now + delay
+            )
+        outcome = self._finish(delivery, expected, now, "failed", "failed", attempt=record)
         if outcome.outcome == "failed":
             self._repo.record_failure(workspace_id, webhook.id)
             get_logger().warning(
@@ -316,7 +384,17 @@ class DeliveryService:
             )
         return outcome
 
-    def _attempt(self, webhook: Webhook, delivery: Delivery, attempt: int, now: datetime) -> transport.HttpResult:
+    def _note_success(self, workspace_id: str, webhook: WebhookSnapshot, now: datetime) -> None:
+        key = (workspace_id, webhook.id)
+        known = [t for t in (webhook.last_triggered_at, _recent_successes.get(key)) if t is not None]
+        if known and now - max(known) < LAST_TRIGGERED_PRECISION:
+            return
+        self._repo.record_success(workspace_id, webhook.id, now)
+        _recent_successes.note(key, now)
+
+    def _attempt(
+        self, webhook: WebhookSnapshot, delivery: Delivery, attempt: int, now: datetime
+    ) -> transport.HttpResult:
         try:
             # Checked again here, on the address actually dialled: DNS may have changed since the URL was saved.
             target = resolve_target(webhook.url, self._resolver)
@@ -324,13 +402,14 @@ class DeliveryService:
             return transport.HttpResult(status_code=None, duration_ms=0, error=f"{exc.code}: {exc.message}")
         body = render_body(webhook.url, delivery.event_type, delivery.data, delivery.timestamp)
         timestamp_ms = int(now.timestamp() * 1000)
+        secrets = self._signing_secrets(delivery.workspace_id, webhook, now)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "X-Warmy-Event-Id": delivery.event_id,
             "X-Warmy-Event-Type": delivery.event_type,
             "X-Warmy-Timestamp": str(timestamp_ms),
-            "X-Warmy-Signature": signing.signature_header(self._signing_secrets(webhook, now), timestamp_ms, body),
+            "X-Warmy-Signature": signing.signature_header(secrets, timestamp_ms, body),
             "X-Warmy-Delivery-Id": delivery.id,
             "X-Warmy-Attempt": str(attempt),
         }
@@ -339,14 +418,23 @@ class DeliveryService:
 
     # --- the retry sweep -----------------------------------------------------------------------------------
     def sweep(self, limit: int = 500) -> int:
-        """Queue every pending delivery whose next attempt is due, leasing each so it is queued once."""
+        """Queue every pending delivery whose next attempt is due, leasing each so it is queued once. Each message
+        carries its subscription (one BatchGetItem for all of them), so the attempts read nothing."""
         now = self._now()
-        messages: list[DeliveryMessage] = []
+        leased: list[tuple[DueDelivery, int]] = []
         for due in self._repo.due(now, limit):
             attempts_made = self._repo.lease(due, now + LEASE)
             if attempts_made is None or attempts_made >= MAX_ATTEMPTS:
                 continue
-            messages.append(DeliveryMessage(due.workspace_id, due.delivery_id, attempts_made + 1))
-        if messages:
-            self._queue.send(messages)
+            leased.append((due, attempts_made + 1))
+        if not leased:
+            return 0
+        webhooks = self._repo.get_many({(due.workspace_id, due.webhook_id) for due, _ in leased})
+        messages = []
+        for due, attempt in leased:
+            webhook = webhooks.get((due.workspace_id, due.webhook_id))
+            # A deleted webhook has no snapshot: the deliverer looks it up, finds it gone and cancels the delivery.
+            snapshot = WebhookSnapshot.of(webhook) if webhook is not None else None
+            messages.append(DeliveryMessage(due.workspace_id, due.delivery_id, attempt, snapshot, now))
+        self._queue.send(messages)
         return len(messages)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kindling.api.envelope import Envelope, ListEnvelope, Timestamp, current_meta, respond, respond_page
@@ -34,8 +34,11 @@ class WebhookView(_View):
     events: list[str]
     campaign_ids: list[str] | None
     is_active: bool
-    last_triggered_at: Timestamp | None
-    failure_count: int
+    last_triggered_at: Timestamp | None = Field(
+        description="When a delivery last succeeded, to the minute: successes within a minute of the recorded "
+        "time do not move it."
+    )
+    failure_count: int = Field(description="Deliveries dead-lettered after their last retry.")
     created_at: Timestamp
     updated_at: Timestamp
 
