@@ -36,7 +36,13 @@ def emit_suppressed(
         events,
         workspace_id,
         "prospect.suppressed",
-        {"prospectId": prospect.id, "email": prospect.email, "reason": reason, "suppressedAt": isoformat(when)},
+        # An API suppression without a reason is a manual one (the help center names unsubscribe, bounce, manual).
+        {
+            "prospectId": prospect.id,
+            "email": prospect.email,
+            "reason": reason or "manual",
+            "suppressedAt": isoformat(when),
+        },
         now=when,
     )
 

@@ -51,6 +51,25 @@ def test_suppressed_event_data_matches_the_reference(api: Api) -> None:
     assert event.data["reason"] == "manual opt-out" and event.data["suppressedAt"].endswith("Z")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/suppressions", {"type": "email", "value": "jane@acme.com"}),
+        ("POST", "/api/v1/prospects/suppress", {"emails": ["jane@acme.com"]}),
+    ],
+)
+def test_suppressing_a_prospect_without_a_reason_is_manual(
+    api: Api, method: str, path: str, body: dict[str, object]
+) -> None:
+    from kindling.events.repository import EventRepository
+
+    _prospect(api, "jane@acme.com")
+    response = api.call(method, path, json=body)
+    assert response.status_code in (200, 201), response.text
+    event = EventRepository().get(api.tenant.workspace_id, api.events()[0]["event_id"])
+    assert event.type == "prospect.suppressed" and event.data["reason"] == "manual"
+
+
 def test_invalid_addresses_are_refused_and_nothing_is_written(api: Api) -> None:
     response = api.call("POST", "/api/v1/prospects/suppress", json={"emails": ["ok@acme.com", "bad@"]})
     assert response.status_code == 400
