@@ -8,6 +8,7 @@ they are covered by real servers in tests/integration/mailboxes. MX lookups are 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -65,12 +66,20 @@ def fuzz_tenant() -> Iterator[Tenant]:
         os.environ["KINDLING_KMS_KEY_ID"] = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"][
             "KeyId"
         ]
+        # Routes that launch a job (warmup bulk update, CSV import) need a state machine to start.
+        os.environ["KINDLING_JOB_STATE_MACHINE_ARN"] = boto3.client(
+            "stepfunctions", region_name="us-east-1"
+        ).create_state_machine(
+            name="jobs",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn="arn:aws:iam::123456789012:role/jobs",
+        )["stateMachineArn"]
         reset_settings()
         aws.reset_clients()
         yield make_tenant()
     for var in (*FUZZ_ENV, "KINDLING_CHECK_QUEUE_URL", "KINDLING_SEND_QUEUE_URL", "KINDLING_SYNC_QUEUE_URL"):
         os.environ.pop(var, None)
-    for var in ("KINDLING_WEBHOOK_QUEUE_URL", "KINDLING_KMS_KEY_ID"):
+    for var in ("KINDLING_WEBHOOK_QUEUE_URL", "KINDLING_KMS_KEY_ID", "KINDLING_JOB_STATE_MACHINE_ARN"):
         os.environ.pop(var, None)
     reset_settings()
 

@@ -13,7 +13,7 @@ from typing import Any
 from kindling.jobs.models import ItemFailure
 
 # Modules that register job types when imported (each later concept adds its module here).
-JOB_TYPE_MODULES: tuple[str, ...] = ("kindling.imports.jobs",)
+JOB_TYPE_MODULES: tuple[str, ...] = ("kindling.imports.jobs", "kindling.warmup.jobs")
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ def register(job_type: JobType) -> JobType:
 
 
 def get(name: str) -> JobType | None:
-    if not _types:
-        load_job_types()
+    if name not in _types:
+        load_job_types()  # importing one job module directly must not hide the others
     return _types.get(name)
 
 

@@ -15,6 +15,7 @@ ROUTER_MODULES: dict[str, tuple[str, ...]] = {
     "kindling.api.routes.webhooks": ("webhooks",),
     "kindling.api.routes.campaigns": ("campaigns",),
     "kindling.api.routes.enrollments": ("campaigns",),
+    "kindling.api.routes.warmup": ("warmup",),
 }
 
 
