@@ -78,6 +78,10 @@ def apply_test_env() -> None:
 
 @contextmanager
 def moto_table() -> Iterator[None]:
+    # The same moto the local stack runs: no table deep copies per transaction, serialised DynamoDB access.
+    from devstack.moto_patches import apply_moto_patches
+
+    apply_moto_patches()
     apply_test_env()
     with mock_aws():
         create_table()

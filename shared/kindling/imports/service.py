@@ -117,6 +117,8 @@ class ImportService:
                 rows.append((row_number, line, cells))
             self._repo.put_chunk(workspace_id, import_id, chunk.index, rows, now)
             count += 1
+            # Unbind before the generator builds the next chunk, or two chunks would be alive at once.
+            del chunk, rows
         record = ProspectImport(
             id=import_id,
             workspace_id=workspace_id,
