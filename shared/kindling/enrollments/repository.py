@@ -45,6 +45,7 @@ from kindling.platform import table
 from kindling.platform.clock import isoformat
 from kindling.platform.dynamo import Page, TableModel, bind_models, cancellation_codes, query_page, workspace_key
 from kindling.prospects.repository import MemberItem, list_pk, prospect_pk
+from kindling.sending.due import send_due_keys  # pure keys; imports only the platform clock
 
 TRANSACTION_ITEMS = 99  # enrollments per transaction, plus the summary update (DynamoDB's limit is 100)
 SUMMARY_SK = "ENROLLMENTS"
@@ -116,7 +117,7 @@ def _set_or_remove(attribute: Any, value: str | None) -> list[Any]:
 
 def enrollment_item(enrollment: Enrollment) -> EnrollmentItem:
     ws, cid, pid = enrollment.workspace_id, enrollment.campaign_id, enrollment.prospect_id
-    return EnrollmentItem(
+    item = EnrollmentItem(
         pk=campaign_pk(ws, cid),
         sk=enrollment_sk(pid),
         gsi1pk=listing_pk(ws, cid),
@@ -141,6 +142,18 @@ def enrollment_item(enrollment: Enrollment) -> EnrollmentItem:
         created_at=enrollment.created_at,
         updated_at=enrollment.updated_at,
     )
+    if enrollment.status == "pending":
+        # The scheduler reads only the sparse `due` index: a pending enrollment is due at once (it is parked
+        # there while its campaign is not running, and comes back when the campaign runs).
+        due_at = enrollment.next_send_at or enrollment.created_at
+        item.next_send_at = due_at
+        item.due_pk, item.due_sk = send_due_keys(item.pk, item.sk, due_at)
+    return item
+
+
+def _due_now(pk: str, sk: str, when: datetime) -> list[Any]:
+    due_pk, due_sk = send_due_keys(pk, sk, when)
+    return [EnrollmentItem.next_send_at.set(when), EnrollmentItem.due_pk.set(due_pk), EnrollmentItem.due_sk.set(due_sk)]
 
 
 def enrollment_from_item(workspace_id: str, item: EnrollmentItem) -> Enrollment:
@@ -340,6 +353,7 @@ class EnrollmentRepository:
                             *_set_or_remove(EnrollmentItem.last_name, prospect.last_name),
                             EnrollmentItem.updated_at.set(when),
                             EnrollmentItem.gsi2sk.set(f"{_ts(when)}#{prospect.id}"),
+                            *_due_now(pk, enrollment_sk(prospect.id), when),
                         ],
                         condition=EnrollmentItem.status == "suppressed",
                     )

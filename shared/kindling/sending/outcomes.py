@@ -10,6 +10,7 @@
 | auth_failed | 5xx to AUTH (535, 534, 530, ...) or 530 "authentication required" later | after the fix |
 | connection_failed | no usable session (refused, DNS, TLS, timeout) before DATA | yes |
 | unknown | the connection died or timed out once DATA had started | NEVER: it may have been delivered |
+| skipped | the caller's gate refused the message just before MAIL FROM (another worker owns it) | not by us |
 
 `rejected` is not in the sending issue's list; it exists because a 5xx to MAIL FROM or to the content is not
 the recipient's fault, so it must not count as a bounce (no suppression, no stopOnBounce) and must not be
@@ -39,6 +40,7 @@ class Outcome(StrEnum):
     AUTH_FAILED = "auth_failed"
     CONNECTION_FAILED = "connection_failed"
     UNKNOWN = "unknown"
+    SKIPPED = "skipped"
 
     @property
     def retryable(self) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -40,6 +40,11 @@ class Outgoing:
     sender: str
     recipient: str
     data: bytes
+
+
+# Called right before a message's MAIL FROM: False leaves it unsent (`skipped`). The sender claims each message
+# here, one at a time, so a crash mid-batch leaves only the message in flight ambiguous, never the ones after it.
+BeforeSend = Callable[[Outgoing], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -115,17 +120,19 @@ class SmtpSender:
         return self._verifying
 
     # -- entry points ---------------------------------------------------------------------------------------
-    async def send_batches(self, batches: Sequence[Batch], concurrency: int = 8) -> list[BatchReport]:
+    async def send_batches(
+        self, batches: Sequence[Batch], concurrency: int = 8, before_send: BeforeSend | None = None
+    ) -> list[BatchReport]:
         """Each mailbox's batch over its own connection, up to `concurrency` mailboxes at a time."""
         gate = asyncio.Semaphore(max(1, concurrency))
 
         async def one(batch: Batch) -> BatchReport:
             async with gate:
-                return await self.send_batch(batch)
+                return await self.send_batch(batch, before_send)
 
         return list(await asyncio.gather(*(one(batch) for batch in batches)))
 
-    async def send_batch(self, batch: Batch) -> BatchReport:
+    async def send_batch(self, batch: Batch, before_send: BeforeSend | None = None) -> BatchReport:
         report = BatchReport(batch.mailbox_id)
         results: dict[int, SendResult] = {}
         pending = list(range(len(batch.messages)))
@@ -133,6 +140,7 @@ class SmtpSender:
         client: aiosmtplib.SMTP | None = None
         reconnects_left = 1
         context: ssl.SSLContext | None = None
+        cleared: set[int] = set()  # messages the caller's gate let through (asked once, even across a reconnect)
 
         def leave_the_rest(classified: Classified) -> None:
             """Every pending message gets `classified`'s outcome, unattempted (stage None): safe to send later."""
@@ -159,6 +167,12 @@ class SmtpSender:
                         break
                 index = pending[0]
                 item = batch.messages[index]
+                if before_send is not None and index not in cleared:
+                    if not await before_send(item):
+                        results[index] = SendResult(item.key, Outcome.SKIPPED, None, detail="refused by the gate")
+                        pending.pop(0)
+                        continue
+                    cleared.add(index)
                 classified, alive = await self._transact(client, item)
                 if classified.outcome is Outcome.CONNECTION_FAILED and reconnects_left > 0:
                     # Dropped before DATA: nothing was accepted, so this message may go again on a new connection.

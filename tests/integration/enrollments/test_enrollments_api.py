@@ -87,7 +87,8 @@ def test_enroll_by_ids_lists_and_emails_counts_each_prospect_once(api: Api) -> N
         "updatedAt",
     }
     assert first["id"].startswith("enr_") and first["campaignId"] == campaign.id
-    assert (first["status"], first["currentStep"], first["nextSendAt"]) == ("pending", 0, None)
+    # A pending enrollment is due from the moment it is enrolled; the scheduler sends once the campaign runs.
+    assert (first["status"], first["currentStep"], first["nextSendAt"]) == ("pending", 0, first["createdAt"])
     assert first["createdAt"] == "2026-06-10T09:00:00.000Z"
     assert {i["variant"] for i in items} <= {"A", "B"}
 

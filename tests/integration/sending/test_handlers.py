@@ -1,0 +1,96 @@
+"""The scheduler and sender Lambda handlers with their sample events and real-shaped SQS traffic (moto): the tick
+puts jobs on the send queue, the sender's batch reports unreadable records as item failures only."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from kindling.platform.clock import ManualClock
+from kindling.platform.settings import get_settings
+from tests.integration.sending.conftest import SinkServer, sink_server
+from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+
+REPO = Path(__file__).resolve().parents[3]
+EVENTS = REPO / "events"
+
+
+def load(function: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"kindling_{function}_app_it", REPO / "functions" / function / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def plain_server() -> Iterator[SinkServer]:
+    with sink_server("plain", None, "") as server:
+        yield server
+
+
+@pytest.fixture
+def world(aws: None, clock: ManualClock, plain_server: SinkServer) -> Iterator[World]:
+    env = setup_aws_extras()
+    try:
+        yield World(new_workspace(), clock, plain_server)
+    finally:
+        clear_aws_extras(env)
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    template = json.loads((EVENTS / "sender.json").read_text())["Records"][0]
+    records = []
+    for message in messages:
+        body = message["Body"]
+        records.append(
+            {
+                **template,
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": body,
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+            }
+        )
+    return {"Records": records}
+
+
+def test_tick_queues_jobs_and_the_sender_batch_sends_them(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    mailbox = world.mailbox()
+    campaign = world.campaign([mailbox], [{"subject": "Hi", "body_html": "<p>Hi</p>"}], minutes_between_sends=0)
+    world.enroll(campaign, world.prospects(["a@a.test", "b@b.test"]))
+    scheduler = load("scheduler")
+    report = scheduler.handler(json.loads((EVENTS / "scheduler.json").read_text()), None)
+    assert report["claimed"] == 2 and report["enqueued"] == 2
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = get_settings().send_queue_url
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 2
+    garbage = {**messages[0], "MessageId": "garbage-1", "Body": "{not a job"}
+    sender = load("sender")
+    response = sender.handler(sqs_event([*messages, garbage]), None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "garbage-1"}]}
+    assert sorted(r for d in world.server.handler.delivered for r in d.rcpt_tos) == ["a@a.test", "b@b.test"]
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(m.get("EmailsSent") == [2.0] or m.get("EmailsSent") == 2.0 for m in emf), emf
+    # The same messages again (a redelivery): acknowledged, nothing sent twice.
+    assert sender.handler(sqs_event(messages), None) == {"batchItemFailures": []}
+    assert len(world.server.handler.delivered) == 2
+
+
+def test_the_sample_sender_event_is_a_readable_job(world: World) -> None:
+    sender = load("sender")
+    event = json.loads((EVENTS / "sender.json").read_text())
+    # A job whose claim does not exist here: read, checked against the ledger, acknowledged without SMTP.
+    assert sender.handler(event, None) == {"batchItemFailures": []}
+    assert world.server.handler.delivered == []
