@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from devstack import lambda_routing
+from devstack import http_routes, lambda_routing
 from devstack.functions import FunctionRuntime
 from devstack.provision import ProvisionedStack, client, provision
 from devstack.schedules import Schedules
@@ -39,6 +39,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 DEFAULT_STACK_NAME = "kindling-local"
 DEFAULT_REGION = "us-east-1"
+# The function whose app uvicorn serves directly; other functions' HttpApi routes go through http_routes.
+NATIVE_HTTP_FUNCTIONS = frozenset({"ApiFunction"})
+# Signs and verifies tracking links locally (deployed stages get theirs from the template); fixed, so the
+# sample event events/tracking.json carries a token this stack accepts.
+LOCAL_TRACKING_SECRET = "kindling-local-tracking-secret"  # noqa: S105 - local stack only, not a credential
 
 _active_lock = threading.Lock()
 _active: LocalStack | None = None
@@ -204,9 +209,9 @@ class LocalStack:
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from devstack.moto_patches import stop_instance_tracking
+        from devstack.moto_patches import apply_moto_patches
 
-        stop_instance_tracking()
+        apply_moto_patches()
 
         if not self.moto_port:
             self.moto_port = free_port(self.host)
@@ -271,6 +276,7 @@ class LocalStack:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "KINDLING_STAGE": "local",
             "KINDLING_ALLOW_PRIVATE_TARGETS": "true",
+            "KINDLING_TRACKING_SECRET": LOCAL_TRACKING_SECRET,
         }
         if self.api_enabled:
             overrides["KINDLING_PUBLIC_BASE_URL"] = self.api_url
@@ -462,8 +468,13 @@ class LocalStack:
         assets = os.environ.get("KINDLING_SWAGGER_ASSETS") or str(REPO_ROOT / "devstack" / "swagger-ui")
         if Path(assets).is_dir() and "swagger_assets" in inspect.signature(create_app).parameters:
             kwargs["swagger_assets"] = Path(assets)  # Swagger UI served offline when vendored
+        app: Any = create_app(**kwargs)
+        routes = http_routes.lambda_routes(self._require_stack().template, served_natively=NATIVE_HTTP_FUNCTIONS)
+        if routes:
+            assert self.runtime is not None
+            app = http_routes.LambdaRouter(app, routes, self.runtime.invoke)
         config = uvicorn.Config(
-            create_app(**kwargs),
+            app,
             host=self.host,
             port=self.api_port,
             log_level="warning",

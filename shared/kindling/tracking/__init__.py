@@ -1,5 +1,5 @@
-"""Open/click/unsubscribe tracking: signed tokens and scanner filtering.
+"""Open/click/unsubscribe tracking.
 
-Imported by the public tracking function, whose cold start must stay tiny: modules here use the standard
-library only.
+`tokens`, `scanners` and `pages` use the standard library only: the public tracking function imports them on
+every cold start. `service` and `repository` use the table and are imported on the first request.
 """

@@ -1,0 +1,90 @@
+"""The links a real campaign email carries (scheduler -> sender -> SMTP sink, the sending engine's own test world)
+work on the tracking function: the pixel and the click are counted, the List-Unsubscribe one-click unsubscribes."""
+
+from __future__ import annotations
+
+import email
+import html
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from kindling.campaigns.repository import CampaignRepository
+from kindling.platform.clock import ManualClock
+from kindling.suppressions.service import SuppressionService
+from tests.integration.sending.conftest import sink_server
+from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+from tests.integration.tracking.conftest import CHROME, load_handler
+
+TARGET = "https://acme.test/demo?x=1&y=two"
+_LINK = re.compile(r'(?:href|src)="(https://track\.example\.test/[^"]+)"')
+
+
+@pytest.fixture
+def world(aws: None, clock: ManualClock) -> Iterator[World]:
+    with sink_server("plain", None, "") as server:
+        env = setup_aws_extras()
+        try:
+            yield World(new_workspace(), clock, server)
+        finally:
+            clear_aws_extras(env)
+
+
+def _request(app: Any, method: str, url: str, body: bytes | None = None) -> dict[str, Any]:
+    path = urlsplit(url).path
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"user-agent": CHROME, **({"content-type": "application/x-www-form-urlencoded"} if body else {})},
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "203.0.113.7"}},
+        "isBase64Encoded": False,
+        **({"body": body.decode()} if body else {}),
+    }
+    response: dict[str, Any] = app.handler(event, None)
+    return response
+
+
+def test_a_sent_emails_links_are_tracked(world: World) -> None:
+    mailbox = world.mailbox()
+    body = f'<p>Hi {{{{firstName}}}}, see <a href="{html.escape(TARGET)}">the demo</a></p>'
+    steps: list[dict[str, Any]] = [
+        {"subject": "Hello", "body_html": body},
+        {"subject": "Again", "body_html": "<p>Hi</p>", "delay_days": 3},
+    ]
+    campaign = world.campaign([mailbox], steps, minutes_between_sends=0)
+    [ann] = world.prospects(["ann@client.test"])
+    world.enroll(campaign, [ann])
+    _, result = world.run()
+    assert result.sent == 1
+
+    message: EmailMessage = email.message_from_bytes(
+        world.delivered_to("ann@client.test")[0].content, policy=policy.default
+    )  # type: ignore[assignment]
+    part = message.get_body(("html",))
+    assert part is not None
+    links = [html.unescape(link) for link in _LINK.findall(part.get_content())]
+    pixel = next(link for link in links if "/t/o/" in link)
+    click = next(link for link in links if "/t/c/" in link)
+    one_click = next(u.strip("<> ") for u in str(message["List-Unsubscribe"]).split(",") if "/u/" in u)
+
+    app = load_handler()
+    world.clock.advance(timedelta(minutes=20))  # the recipient reads it later
+    assert _request(app, "GET", pixel)["statusCode"] == 200
+    world.clock.advance(timedelta(seconds=30))
+    redirect = _request(app, "GET", click)
+    assert (redirect["statusCode"], redirect["headers"]["location"]) == (302, TARGET)
+    world.clock.advance(timedelta(minutes=1))
+    assert _request(app, "POST", one_click, b"List-Unsubscribe=One-Click")["statusCode"] == 200
+
+    stats = CampaignRepository().get(world.workspace_id, campaign.campaign_id).stats
+    assert (stats.sent, stats.opened, stats.clicked, stats.unsubscribed) == (1, 1, 1, 1)
+    assert world.enrollment(campaign, ann).status == "unsubscribed"  # the second step will not go out
+    assert world.run(timedelta(days=4))[0].claimed == 0
+    assert SuppressionService().check(world.workspace_id, "ann@client.test").blocked
