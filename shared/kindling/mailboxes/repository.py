@@ -69,6 +69,11 @@ def _email_key(workspace_id: str, email: str) -> str:
 _COLUMNS = {"id", "workspace_id", "status", "email_address", "version", "generation", "created_at", "updated_at"}
 
 
+# Connected mailboxes across workspaces, for the inbox sync fan-out: a sparse partition of the `due` index that
+# every save keeps exact (replace() writes the whole item, so a status change moves the mailbox in or out).
+CONNECTED_DUE_PK = "DUE#MAILBOX#CONNECTED"
+
+
 def _to_item(mailbox: Mailbox) -> MailboxItem:
     body = mailbox.model_dump(mode="json", exclude=_COLUMNS)
     sort = f"{mailbox.created_at.isoformat()}#{mailbox.id}"
@@ -88,6 +93,8 @@ def _to_item(mailbox: Mailbox) -> MailboxItem:
         created_at=mailbox.created_at,
         updated_at=mailbox.updated_at,
         sending_enabled=mailbox.sending_enabled,
+        due_pk=CONNECTED_DUE_PK if mailbox.status == "connected" else None,
+        due_sk=f"{mailbox.workspace_id}#{mailbox.id}" if mailbox.status == "connected" else None,
     )
 
 

@@ -1,0 +1,684 @@
+"""The unified inbox and the sync's bookkeeping in DynamoDB.
+
+Workspace items:
+- conversation: pk `ws#INBOX#CONV#<cid>` sk `#`; gsi1 `ws#INBOXCONV` / `<last message at>#<cid>` (the list, most
+                recent activity first); gsi2 `ws#INBOXCONV#C#<campaign id>` / the same (the campaign filter).
+- message:      pk `ws#INBOX#CONV#<cid>` sk `M#<message id>`: a child of its conversation, bodies capped; an
+                incoming message's id derives from the mailbox and its Message-ID, so storing it again is a no-op.
+- reference:    pk `ws#INBOX#REF#<mailbox id>#<Message-ID>` sk `#` -> conversation id: threads a reply that names
+                a message of the conversation (ours or theirs) in In-Reply-To / References.
+- seen:         pk `ws#INBOX#SEEN#<mailbox id>#<message key>` sk `#`: the sync handled this message (dedupe across
+                retries, a resync after a UIDVALIDITY change, and the same message in two folders).
+- sync state:   pk `ws#INBOX#SYNC#<mailbox id>` sk `#`: the lease (one sync per mailbox at a time), consecutive auth
+                failures, the folders found and the last sync's summary; sk `F#<folder>`: that folder's cursor.
+- effect:       pk `ws#INBOX#EFFECT#<digest>` sk `#`: a once-only side effect (a counter bump, a complaint) done.
+- bounce:       pk `ws#INBOX#BOUNCE#<mailbox id>#<message key>` sk `#`; gsi1 `ws#INBOXBOUNCE` / `<at>#...`.
+
+Platform items (the warmup blocklist is global, like the warmup pool):
+- `@WARMUP#BOUNCES#<domain>` sk `<at>#<digest of workspace + report>`: one hard bounce from that recipient
+  domain (TTL 8 days).
+- `@WARMUP#BLOCKLIST` sk `<domain>`: a blocklisted domain, its source and reason.
+
+Connected mailboxes across workspaces come from the `due` index partition `DUE#MAILBOX#CONNECTED` (due_sk
+`<workspace id>#<mailbox id>`), which the mailbox repository keeps on connected mailboxes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+
+from kindling.inbox.imapsync import FolderCursor
+from kindling.inbox.models import Conversation, ConversationFilters, InboxMessage
+from kindling.mailboxes.repository import CONNECTED_DUE_PK
+from kindling.platform import table
+from kindling.platform.clock import epoch_seconds, isoformat
+from kindling.platform.dynamo import (
+    TableModel,
+    bind_models,
+    cancelled_by_condition,
+    condition_failed,
+    platform_key,
+    query_page,
+    transaction,
+    workspace_key,
+)
+from kindling.platform.errors import NotFound
+from kindling.prospects.repository import batch_get_raw
+from kindling.warmup.protection import BlockedDomain, BounceEvent, DomainBlocklist, normalize_domain
+
+CONNECTED_MAILBOXES_PK = CONNECTED_DUE_PK  # kept exact by the mailboxes repository on every save
+MESSAGE_PREFIX = "M#"
+CURSOR_PREFIX = "F#"
+STATE_SK = table.ITEM_SK
+DOMAIN_BOUNCE_TTL = timedelta(days=8)  # the rule looks 7 days back; a day of slack for clock skew
+_MAX_KEY_PART = 512  # longer Message-IDs are hashed (a partition key holds at most 2048 bytes)
+
+
+class Stale(Exception):
+    """The conversation changed since it was read."""
+
+
+def _part(value: str) -> str:
+    if len(value) <= _MAX_KEY_PART:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def conversation_pk(workspace_id: str, conversation_id: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "CONV", conversation_id)
+
+
+def _ref_pk(workspace_id: str, mailbox_id: str, message_id: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "REF", mailbox_id, _part(message_id))
+
+
+def _seen_pk(workspace_id: str, mailbox_id: str, key: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "SEEN", mailbox_id, _part(key))
+
+
+def _sync_pk(workspace_id: str, mailbox_id: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "SYNC", mailbox_id)
+
+
+# --- items -----------------------------------------------------------------------------------------------------
+
+
+class ConversationItem(TableModel):
+    conversation_id = UnicodeAttribute()
+    mailbox_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute(null=True)
+    prospect_id = UnicodeAttribute(null=True)
+    contact_email = UnicodeAttribute()
+    contact_name = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    label_override = UnicodeAttribute(null=True)
+    effective_label = UnicodeAttribute(null=True)  # what the label filter matches
+    unread_count = NumberAttribute(default=0)
+    message_count = NumberAttribute(default=0)
+    is_unread = BooleanAttribute(default=False)  # what the unread filter matches
+    snippet = UnicodeAttribute(default="")
+    search_text = UnicodeAttribute(default="")  # folded contact, name and subject: what `search` matches
+    last_message_at = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = NumberAttribute(default=0)
+
+
+class MessageItem(TableModel):
+    message_id = UnicodeAttribute()  # ours (msg_...)
+    conversation_id = UnicodeAttribute()
+    body = UnicodeAttribute()  # the message as JSON (bodies already capped)
+    is_read = BooleanAttribute(default=False)
+
+
+class RefItem(TableModel):
+    conversation_id = UnicodeAttribute()
+
+
+class SeenItem(TableModel):
+    kind = UnicodeAttribute()
+    seen_at = UTCDateTimeAttribute()
+
+
+class SyncStateItem(TableModel):
+    lease_until = NumberAttribute(null=True)
+    lease_token = UnicodeAttribute(null=True)
+    auth_failures = NumberAttribute(null=True)
+    generation = NumberAttribute(null=True)  # the mailbox generation the failure count belongs to
+    folders = UnicodeAttribute(null=True)  # JSON {"inbox", "junk", "sent", "trash"}
+    last_error_code = UnicodeAttribute(null=True)
+    last_error_at = UTCDateTimeAttribute(null=True)
+    last_synced_at = UTCDateTimeAttribute(null=True)
+    last_summary = UnicodeAttribute(null=True)  # JSON: what the last sync did and what it cost
+
+
+class CursorItem(TableModel):
+    folder = UnicodeAttribute()
+    uidvalidity = NumberAttribute()
+    last_uid = NumberAttribute()
+    highestmodseq = NumberAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class EffectItem(TableModel):
+    effect = UnicodeAttribute()
+    applied_at = UTCDateTimeAttribute()
+
+
+class BounceItem(TableModel):
+    mailbox_id = UnicodeAttribute()
+    bounce_type = UnicodeAttribute()
+    recipient = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    diagnostic = UnicodeAttribute(null=True)
+    campaign_id = UnicodeAttribute(null=True)
+    prospect_id = UnicodeAttribute(null=True)
+    send_id = UnicodeAttribute(null=True)
+    warmup = BooleanAttribute(default=False)
+    bounced_at = UTCDateTimeAttribute()
+
+
+class DomainBounceItem(TableModel):
+    domain = UnicodeAttribute()
+    bounced_at = UTCDateTimeAttribute()
+
+
+class BlocklistItem(TableModel):
+    domain = UnicodeAttribute()
+    source = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    added_at = UTCDateTimeAttribute(null=True)
+
+
+# --- shapes ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncState:
+    lease_token: str
+    auth_failures: int
+    generation: int | None
+    folders: dict[str, str | None] | None
+    last_error_code: str | None
+
+
+@dataclass(frozen=True)
+class BounceRecord:
+    workspace_id: str
+    mailbox_id: str
+    key: str  # the bounce report's message key
+    bounce_type: str
+    recipient: str | None
+    status: str | None
+    diagnostic: str | None
+    campaign_id: str | None
+    prospect_id: str | None
+    send_id: str | None
+    warmup: bool
+    bounced_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """What one sync did (kept on the state item: operators and tests read it)."""
+
+    outcome: str
+    folders: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> str:
+        return json.dumps({"outcome": self.outcome, "folders": self.folders}, separators=(",", ":"))
+
+
+def _search_text(contact_email: str, contact_name: str | None, subject: str) -> str:
+    return " ".join(part for part in (contact_email, contact_name or "", subject) if part).casefold()
+
+
+def _sort_key(conversation: Conversation) -> str:
+    return f"{isoformat(conversation.last_message_at)}#{conversation.id}"
+
+
+def _conversation_item(conversation: Conversation) -> ConversationItem:
+    ws = conversation.workspace_id
+    effective = conversation.effective_label
+    return ConversationItem(
+        pk=conversation_pk(ws, conversation.id),
+        sk=table.ITEM_SK,
+        gsi1pk=workspace_key(ws, "INBOXCONV"),
+        gsi1sk=_sort_key(conversation),
+        gsi2pk=workspace_key(ws, "INBOXCONV", "C", conversation.campaign_id) if conversation.campaign_id else None,
+        gsi2sk=_sort_key(conversation) if conversation.campaign_id else None,
+        conversation_id=conversation.id,
+        mailbox_id=conversation.mailbox_id,
+        campaign_id=conversation.campaign_id,
+        prospect_id=conversation.prospect_id,
+        contact_email=conversation.contact_email,
+        contact_name=conversation.contact_name,
+        subject=conversation.subject,
+        label=conversation.label,
+        label_override=conversation.label_override,
+        effective_label=effective,
+        unread_count=conversation.unread_count,
+        message_count=conversation.message_count,
+        is_unread=conversation.unread_count > 0,
+        snippet=conversation.snippet,
+        search_text=_search_text(conversation.contact_email, conversation.contact_name, conversation.subject),
+        last_message_at=conversation.last_message_at,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        version=conversation.version,
+    )
+
+
+def _conversation_of(workspace_id: str, item: ConversationItem) -> Conversation:
+    return Conversation(
+        id=item.conversation_id,
+        workspace_id=workspace_id,
+        mailbox_id=item.mailbox_id,
+        campaign_id=item.campaign_id,
+        prospect_id=item.prospect_id,
+        contact_email=item.contact_email,
+        contact_name=item.contact_name,
+        subject=item.subject,
+        label=item.label,
+        label_override=item.label_override,
+        unread_count=int(item.unread_count or 0),
+        message_count=int(item.message_count or 0),
+        snippet=item.snippet or "",
+        last_message_at=item.last_message_at,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        version=int(item.version or 0),
+    )
+
+
+def message_sk(message: InboxMessage) -> str:
+    return MESSAGE_PREFIX + message.id
+
+
+def _message_item(workspace_id: str, message: InboxMessage) -> MessageItem:
+    body = message.model_dump(mode="json", exclude={"id", "conversation_id", "is_read"})
+    return MessageItem(
+        pk=conversation_pk(workspace_id, message.conversation_id),
+        sk=message_sk(message),
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        body=json.dumps(body, separators=(",", ":")),
+        is_read=message.is_read,
+    )
+
+
+def _message_of(item: MessageItem) -> InboxMessage:
+    data: dict[str, Any] = json.loads(item.body)
+    data.update(id=item.message_id, conversation_id=item.conversation_id, is_read=bool(item.is_read))
+    return InboxMessage.model_validate(data)
+
+
+class InboxRepository:
+    def __init__(self) -> None:
+        bind_models()
+
+    # --- conversations -----------------------------------------------------------------------------------------
+    def find_conversation(self, workspace_id: str, conversation_id: str) -> Conversation | None:
+        try:
+            item = ConversationItem.get(conversation_pk(workspace_id, conversation_id), STATE_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return _conversation_of(workspace_id, item)
+
+    def get_conversation(self, workspace_id: str, conversation_id: str) -> Conversation:
+        try:
+            found = self.find_conversation(workspace_id, conversation_id)
+        except ValueError:  # not a key this workspace could have
+            found = None
+        if found is None:
+            raise NotFound(f"Conversation {conversation_id} not found.")
+        return found
+
+    def messages(self, workspace_id: str, conversation_id: str) -> list[InboxMessage]:
+        """In the order they joined the conversation (a conversation is small: sorted here, not by key)."""
+        items = MessageItem.query(
+            conversation_pk(workspace_id, conversation_id),
+            MessageItem.sk.startswith(MESSAGE_PREFIX),
+            consistent_read=True,
+        )
+        return sorted((_message_of(item) for item in items), key=lambda m: (m.seq, m.recorded_at, m.id))
+
+    def page(
+        self, workspace_id: str, filters: ConversationFilters, limit: int, cursor: str | None
+    ) -> tuple[list[Conversation], str | None]:
+        """Most recent activity first. The campaign filter reads its own index; the others filter the page."""
+        conditions: list[Any] = []
+        if filters.mailbox_id:
+            conditions.append(ConversationItem.mailbox_id == filters.mailbox_id)
+        if filters.label:
+            conditions.append(ConversationItem.effective_label == filters.label)
+        if filters.unread is not None:
+            conditions.append(ConversationItem.is_unread == filters.unread)
+        if filters.search:
+            conditions.append(ConversationItem.search_text.contains(filters.search.strip().casefold()))
+        combined = None
+        for condition in conditions:
+            combined = condition if combined is None else combined & condition
+        index: Any
+        if filters.campaign_id:
+            index, hash_value, keys = (
+                ConversationItem.gsi2,
+                workspace_key(workspace_id, "INBOXCONV", "C", filters.campaign_id),
+                ("gsi2pk", "gsi2sk"),
+            )
+        else:
+            index, hash_value, keys = (
+                ConversationItem.gsi1,
+                workspace_key(workspace_id, "INBOXCONV"),
+                ("gsi1pk", "gsi1sk"),
+            )
+        found = query_page(
+            index,
+            hash_value,
+            workspace_id=workspace_id,
+            limit=limit,
+            cursor=cursor,
+            filter_condition=combined,
+            index_keys=keys,
+        )
+        return [_conversation_of(workspace_id, i) for i in found.items], found.next_cursor
+
+    def add_message(self, conversation: Conversation, message: InboxMessage, *, expected_version: int | None) -> bool:
+        """Store `message` and `conversation` (already updated for it) in one transaction.
+
+        `expected_version` None creates the conversation (it must not exist), else the stored one must still have
+        that version (`Stale` otherwise). False when the message was stored before (nothing written)."""
+        ws = conversation.workspace_id
+        saved = conversation.model_copy(update={"version": (expected_version or 0) + 1})
+        condition = (
+            ConversationItem.pk.does_not_exist()
+            if expected_version is None
+            else ConversationItem.version == expected_version
+        )
+        try:
+            with transaction() as tx:
+                tx.save(_message_item(ws, message), condition=MessageItem.pk.does_not_exist())
+                tx.save(_conversation_item(saved), condition=condition)
+        except TransactWriteError as exc:
+            if cancelled_by_condition(exc, 0):
+                return False
+            if cancelled_by_condition(exc, 1):
+                raise Stale(conversation.id) from exc
+            raise
+        return True
+
+    def save_conversation(self, conversation: Conversation, expected_version: int) -> Conversation:
+        saved = conversation.model_copy(update={"version": expected_version + 1})
+        try:
+            _conversation_item(saved).save(condition=ConversationItem.version == expected_version)
+        except PutError as exc:
+            if condition_failed(exc):
+                raise Stale(conversation.id) from exc
+            raise
+        return saved
+
+    def set_messages_read(self, workspace_id: str, conversation_id: str, messages: Sequence[InboxMessage]) -> None:
+        for message in messages:
+            MessageItem(pk=conversation_pk(workspace_id, conversation_id), sk=message_sk(message)).update(
+                actions=[MessageItem.is_read.set(message.is_read)]
+            )
+
+    # --- Message-ID references and the seen set ----------------------------------------------------------------
+    def conversation_for(self, workspace_id: str, mailbox_id: str, message_ids: Sequence[str]) -> str | None:
+        """The conversation holding the first of `message_ids` that one does (one BatchGetItem)."""
+        ordered = list(dict.fromkeys(message_ids))[:100]
+        if not ordered:
+            return None
+        keys = {mid: (_ref_pk(workspace_id, mailbox_id, mid), table.ITEM_SK) for mid in ordered}
+        raw = batch_get_raw(keys.values())
+        for mid in ordered:
+            item = raw.get(keys[mid])
+            if item is not None:
+                return str(item["conversation_id"]["S"])
+        return None
+
+    def put_refs(self, workspace_id: str, mailbox_id: str, message_ids: Iterable[str], conversation_id: str) -> None:
+        ids = list(dict.fromkeys(m for m in message_ids if m))
+        if not ids:
+            return
+        with RefItem.batch_write() as writer:
+            for mid in ids:
+                writer.save(
+                    RefItem(
+                        pk=_ref_pk(workspace_id, mailbox_id, mid), sk=table.ITEM_SK, conversation_id=conversation_id
+                    )
+                )
+
+    def is_seen(self, workspace_id: str, mailbox_id: str, key: str) -> bool:
+        try:
+            SeenItem.get(_seen_pk(workspace_id, mailbox_id, key), table.ITEM_SK, attributes_to_get=["pk"])
+        except DoesNotExist:
+            return False
+        return True
+
+    def mark_seen(self, workspace_id: str, mailbox_id: str, key: str, kind: str, at: datetime) -> None:
+        SeenItem(pk=_seen_pk(workspace_id, mailbox_id, key), sk=table.ITEM_SK, kind=kind, seen_at=at).save()
+
+    # --- sync state and cursors --------------------------------------------------------------------------------
+    def acquire_sync(
+        self, workspace_id: str, mailbox_id: str, token: str, now: datetime, lease: timedelta
+    ) -> SyncState | None:
+        """Take the mailbox's sync lease (None while another sync holds it) and read the state in the same write."""
+        item = SyncStateItem(pk=_sync_pk(workspace_id, mailbox_id), sk=STATE_SK)
+        free = SyncStateItem.lease_until.does_not_exist() | (SyncStateItem.lease_until < epoch_seconds(now))
+        try:
+            item.update(
+                actions=[
+                    SyncStateItem.lease_until.set(epoch_seconds(now + lease)),
+                    SyncStateItem.lease_token.set(token),
+                ],
+                condition=free,
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return None
+            raise
+        folders = json.loads(item.folders) if item.folders else None
+        return SyncState(
+            lease_token=token,
+            auth_failures=int(item.auth_failures or 0),
+            generation=None if item.generation is None else int(item.generation),
+            folders=folders,
+            last_error_code=item.last_error_code,
+        )
+
+    def release_sync(
+        self,
+        workspace_id: str,
+        mailbox_id: str,
+        token: str,
+        *,
+        auth_failures: int,
+        generation: int,
+        folders: dict[str, str | None] | None,
+        error_code: str | None,
+        summary: SyncSummary,
+        now: datetime,
+    ) -> None:
+        """Record the outcome and free the lease (if it is still ours: an expired lease taken over is left alone)."""
+        actions: list[Any] = [
+            SyncStateItem.lease_until.remove(),
+            SyncStateItem.lease_token.remove(),
+            SyncStateItem.auth_failures.set(auth_failures),
+            SyncStateItem.generation.set(generation),
+            SyncStateItem.last_summary.set(summary.as_json()),
+        ]
+        if folders is not None:
+            actions.append(SyncStateItem.folders.set(json.dumps(folders, separators=(",", ":"))))
+        else:
+            actions.append(SyncStateItem.folders.remove())
+        if error_code is None:
+            actions += [SyncStateItem.last_error_code.remove(), SyncStateItem.last_synced_at.set(now)]
+        else:
+            actions += [SyncStateItem.last_error_code.set(error_code), SyncStateItem.last_error_at.set(now)]
+        try:
+            SyncStateItem(pk=_sync_pk(workspace_id, mailbox_id), sk=STATE_SK).update(
+                actions=actions, condition=SyncStateItem.lease_token == token
+            )
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+
+    def sync_summary(self, workspace_id: str, mailbox_id: str) -> dict[str, Any] | None:
+        try:
+            item = SyncStateItem.get(_sync_pk(workspace_id, mailbox_id), STATE_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        summary: dict[str, Any] = json.loads(item.last_summary) if item.last_summary else {}
+        summary.update(
+            auth_failures=int(item.auth_failures or 0),
+            last_error_code=item.last_error_code,
+            last_synced_at=isoformat(item.last_synced_at),
+        )
+        return summary
+
+    def cursors(self, workspace_id: str, mailbox_id: str) -> dict[str, FolderCursor]:
+        found: dict[str, FolderCursor] = {}
+        for item in CursorItem.query(
+            _sync_pk(workspace_id, mailbox_id), CursorItem.sk.startswith(CURSOR_PREFIX), consistent_read=True
+        ):
+            found[item.folder] = FolderCursor(
+                uidvalidity=int(item.uidvalidity),
+                last_uid=int(item.last_uid),
+                highestmodseq=None if item.highestmodseq is None else int(item.highestmodseq),
+            )
+        return found
+
+    def save_cursor(self, workspace_id: str, mailbox_id: str, folder: str, cursor: FolderCursor, at: datetime) -> None:
+        CursorItem(
+            pk=_sync_pk(workspace_id, mailbox_id),
+            sk=CURSOR_PREFIX + folder,
+            folder=folder,
+            uidvalidity=cursor.uidvalidity,
+            last_uid=cursor.last_uid,
+            highestmodseq=cursor.highestmodseq,
+            updated_at=at,
+        ).save()
+
+    # --- once-only effects, campaign safety, bounces -----------------------------------------------------------
+    def claim_effect(self, workspace_id: str, effect: str, at: datetime) -> bool:
+        """True the first time `effect` is claimed in this workspace (a counter bump that must not repeat)."""
+        try:
+            EffectItem(
+                pk=workspace_key(workspace_id, "INBOX", "EFFECT", digest(effect)),
+                sk=table.ITEM_SK,
+                effect=effect[:500],
+                applied_at=at,
+            ).save(condition=EffectItem.pk.does_not_exist())
+        except PutError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def record_bounce(self, record: BounceRecord) -> None:
+        ws = record.workspace_id
+        BounceItem(
+            pk=workspace_key(ws, "INBOX", "BOUNCE", record.mailbox_id, _part(record.key)),
+            sk=table.ITEM_SK,
+            gsi1pk=workspace_key(ws, "INBOXBOUNCE"),
+            gsi1sk=f"{isoformat(record.bounced_at)}#{record.mailbox_id}#{digest(record.key)}",
+            mailbox_id=record.mailbox_id,
+            bounce_type=record.bounce_type,
+            recipient=record.recipient,
+            status=record.status,
+            diagnostic=(record.diagnostic or None) and record.diagnostic[:1000],
+            campaign_id=record.campaign_id,
+            prospect_id=record.prospect_id,
+            send_id=record.send_id,
+            warmup=record.warmup,
+            bounced_at=record.bounced_at,
+        ).save()
+
+    def bounces(self, workspace_id: str, limit: int = 100) -> list[BounceRecord]:
+        """The workspace's recorded bounces, newest first."""
+        out: list[BounceRecord] = []
+        for item in BounceItem.gsi1.query(
+            workspace_key(workspace_id, "INBOXBOUNCE"), scan_index_forward=False, limit=limit
+        ):
+            if not isinstance(item, BounceItem):
+                continue
+            out.append(
+                BounceRecord(
+                    workspace_id=workspace_id,
+                    mailbox_id=item.mailbox_id,
+                    key=item.pk.rsplit("#", 1)[-1],
+                    bounce_type=item.bounce_type,
+                    recipient=item.recipient,
+                    status=item.status,
+                    diagnostic=item.diagnostic,
+                    campaign_id=item.campaign_id,
+                    prospect_id=item.prospect_id,
+                    send_id=item.send_id,
+                    warmup=bool(item.warmup),
+                    bounced_at=item.bounced_at,
+                )
+            )
+        return out
+
+    # --- the fan-out's access path -----------------------------------------------------------------------------
+    def connected_mailboxes(self) -> Iterator[tuple[str, str]]:
+        """(workspace id, mailbox id) of every connected mailbox, across workspaces (keys only are used)."""
+        bind_models()
+        for item in TableModel.due.query(CONNECTED_MAILBOXES_PK, attributes_to_get=["due_sk"], page_size=500):
+            workspace_id, _, mailbox_id = str(item.due_sk).partition("#")
+            if workspace_id and mailbox_id:
+                yield workspace_id, mailbox_id
+
+
+class WarmupBlocklistRepository:
+    """The global warmup domain blocklist (`kindling.warmup.protection`) and the bounces that feed its rule."""
+
+    BLOCKLIST_PK = platform_key("WARMUP", "BLOCKLIST")
+
+    def __init__(self) -> None:
+        bind_models()
+
+    def record_bounce(self, domain: str, at: datetime, source: str) -> None:
+        """One hard bounce from `domain`; `source` (workspace id + report key) makes a retry overwrite, not add."""
+        domain = normalize_domain(domain)
+        DomainBounceItem(
+            pk=platform_key("WARMUP", "BOUNCES", domain),
+            sk=f"{isoformat(at)}#{digest(source)}",
+            domain=domain,
+            bounced_at=at,
+            expires_at=epoch_seconds(at + DOMAIN_BOUNCE_TTL),
+        ).save()
+
+    def bounce_events(self, domain: str, since: datetime, now: datetime) -> list[BounceEvent]:
+        domain = normalize_domain(domain)
+        items = DomainBounceItem.query(
+            platform_key("WARMUP", "BOUNCES", domain),
+            DomainBounceItem.sk >= (isoformat(since) or ""),
+            consistent_read=True,
+        )
+        # TTL deletes lazily: compare expires_at too.
+        now_epoch = epoch_seconds(now)
+        return [
+            BounceEvent(item.domain, item.bounced_at)
+            for item in items
+            if item.expires_at is None or int(item.expires_at) > now_epoch
+        ]
+
+    def blocklist(self) -> DomainBlocklist:
+        entries = [
+            BlockedDomain(item.domain, item.source, item.reason, item.added_at)  # type: ignore[arg-type]
+            for item in BlocklistItem.query(self.BLOCKLIST_PK, consistent_read=True)
+        ]
+        return DomainBlocklist(entries)
+
+    def add(self, entry: BlockedDomain) -> bool:
+        """False when the domain was already on the list."""
+        domain = normalize_domain(entry.domain)
+        try:
+            BlocklistItem(
+                pk=self.BLOCKLIST_PK,
+                sk=domain,
+                domain=domain,
+                source=entry.source,
+                reason=entry.reason,
+                added_at=entry.added_at,
+            ).save(condition=BlocklistItem.pk.does_not_exist())
+        except PutError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,288 @@
+"""The unified inbox API in-process over moto, with conversations made by the real sync (Dovecot) and replies sent
+over the mail lab's SMTP: filters and pagination, detail with attachments, labels and read state, threading of
+replies, new conversations, scopes and workspace isolation."""
+
+from __future__ import annotations
+
+import email
+import uuid
+from collections.abc import Iterator
+from email.message import Message
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from devstack.maillab import MailAccount
+from kindling.api.app import create_app
+from kindling.auth.service import AuthService
+from kindling.mailboxes.repository import MailboxRepository
+from kindling.platform.clock import ManualClock
+from tests.conftest import Tenant, make_tenant
+from tests.integration.inbox.test_sync_service import (  # noqa: F401  (fixtures reused as they are)
+    World,
+    angle,
+    aws_env,
+    lab_account,
+    make_mailbox,
+    reply,
+    world,
+)
+
+pytestmark = pytest.mark.mail
+
+
+class Api:
+    def __init__(self, client: TestClient, tenant: Tenant) -> None:
+        self.client = client
+        self.tenant = tenant
+
+    def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token or self.tenant.token}"}
+        return self.client.request(method, f"/api/v1/inbox{path}", headers=headers, **kwargs)
+
+    def data(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
+        response = self.call(method, path, **kwargs)
+        assert response.status_code == status, response.text
+        return response.json()["data"]
+
+
+@pytest.fixture
+def api(world: World) -> Iterator[Api]:  # noqa: F811
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield Api(client, world.tenant)
+
+
+def lab_prospect(world: World) -> MailAccount:  # noqa: F811
+    """A prospect who is a lab mailbox too, so our replies are really delivered and can be read back."""
+    return lab_account(world.lab, "prospect")
+
+
+def messages_of(world: World, account: MailAccount) -> list[Message]:  # noqa: F811
+    return [email.message_from_bytes(raw) for raw in world.lab.fetch_raw(account.email)]
+
+
+def seed(world: World) -> dict[str, Any]:  # noqa: F811
+    """Three conversations: an interested campaign reply, a German out-of-office, and a stranger's question."""
+    pat_account = lab_prospect(world)
+    pat = world.prospect(pat_account.email)
+    sent = world.send(pat)
+    world.deliver(reply(pat.email, world.account.email, "Sounds great, tell me more!", in_reply_to=angle(sent))[1])
+    jo = world.prospect("jo@muster.test")
+    world.deliver(
+        reply(
+            jo.email,
+            world.account.email,
+            "Ich bin bis einschließlich 14. Juni nicht im Büro.",
+            subject="Abwesenheitsnotiz: Quick question",
+            in_reply_to=angle(world.send(jo)),
+        )[1]
+    )
+    world.deliver(reply("stranger@initech.test", world.account.email, "Who gave you my address?", subject="Hello")[1])
+    report = world.sync()
+    assert len(report.processed) == 3
+    ids = {p.match.prospect_id if p.match else "stranger": p.conversation_id for p in report.processed}
+    return {"pat": ids[pat.id], "jo": ids[jo.id], "stranger": ids["stranger"], "pat_account": pat_account, "sent": sent}
+
+
+def test_list_filters_and_pagination(world: World, api: Api) -> None:  # noqa: F811
+    seeded = seed(world)
+    listed = api.data("GET", "/conversations")
+    assert {c["id"] for c in listed} == {seeded["pat"], seeded["jo"], seeded["stranger"]}
+    by_id = {c["id"]: c for c in listed}
+    pat = by_id[seeded["pat"]]
+    assert (pat["label"], pat["is_positive"], pat["lead_id"] is not None) == ("interested", True, True)
+    assert pat["campaign_id"] == world.campaign.campaign_id and pat["snippet"].startswith("Sounds great")
+    assert by_id[seeded["jo"]]["label"] == "out_of_office"
+    assert by_id[seeded["stranger"]]["lead_id"] is None and by_id[seeded["stranger"]]["campaign_id"] is None
+    assert "messages" not in pat
+
+    def ids(**params: Any) -> set[str]:
+        return {c["id"] for c in api.data("GET", "/conversations", params=params)}
+
+    assert ids(campaign_id=world.campaign.campaign_id) == {seeded["pat"], seeded["jo"]}
+    assert ids(label="interested") == {seeded["pat"]}
+    assert ids(label="out_of_office") == {seeded["jo"]}
+    assert ids(search="INITECH") == {seeded["stranger"]}
+    assert ids(search="abwesenheit") == {seeded["jo"]}
+    assert ids(mailbox_id=world.mailbox.id) == {seeded["pat"], seeded["jo"], seeded["stranger"]}
+    assert ids(mailbox_id="someone-else") == set()
+    assert ids(unread="true") == {seeded["pat"], seeded["jo"], seeded["stranger"]}
+    api.data("PATCH", f"/conversations/{seeded['jo']}", json={"is_read": True})
+    assert ids(unread="false") == {seeded["jo"]}
+    assert ids(unread="true", campaign_id=world.campaign.campaign_id) == {seeded["pat"]}
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        response = api.call("GET", "/conversations", params={"limit": 1, **({"cursor": cursor} if cursor else {})})
+        body = response.json()
+        seen += [c["id"] for c in body["data"]]
+        cursor = body["pagination"]["next_cursor"]
+        if not body["pagination"]["has_more"]:
+            break
+    assert sorted(seen) == sorted(by_id) and len(seen) == 3
+
+    bad = api.call("GET", "/conversations", params={"label": "thrilled"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
+    assert api.call("GET", "/conversations", params={"cursor": "nonsense"}).status_code == 400
+
+
+def test_detail_lists_attachments_and_caps_bodies(world: World, api: Api) -> None:  # noqa: F811
+    boundary = "b-" + uuid.uuid4().hex[:8]
+    big = "Interested! " + "x" * 80_000
+    pdf = "JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoK"
+    raw = (
+        f"From: Pat <pat@acme-corp.test>\r\nTo: {world.account.email}\r\nSubject: Deck attached\r\n"
+        f"Message-ID: <att.{uuid.uuid4().hex[:8]}@acme-corp.test>\r\n"
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{big}\r\n"
+        f'--{boundary}\r\nContent-Type: application/pdf; name="deck.pdf"\r\n'
+        'Content-Disposition: attachment; filename="deck.pdf"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n--{boundary}--\r\n"
+    )
+    world.deliver(raw.encode())
+    (processed,) = world.sync().processed
+    detail = api.data("GET", f"/conversations/{processed.conversation_id}")
+    (message,) = detail["messages"]
+    assert message["direction"] == "incoming" and message["kind"] == "reply"
+    assert message["attachments"] == [
+        {"id": "att_1", "filename": "deck.pdf", "content_type": "application/pdf", "size": 48}
+    ]
+    assert len(message["text_body"].encode()) == 64 * 1024 and message["text_truncated"]
+    assert message["email_date"].endswith("Z") and message["from_email"] == "pat@acme-corp.test"
+    missing = api.call("GET", "/conversations/conv_doesnotexist")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_label_override_and_read_state(world: World, api: Api) -> None:  # noqa: F811
+    seeded = seed(world)
+    path = f"/conversations/{seeded['stranger']}"
+    before = api.data("GET", path)
+    assert (before["label"], before["is_positive"], before["is_read"]) == ("question", False, False)
+
+    overridden = api.data("PATCH", path, json={"label_override": "needs_more_info"})
+    assert (overridden["label"], overridden["classified_label"], overridden["is_positive"]) == (
+        "needs_more_info",
+        "question",
+        True,
+    )
+    assert api.data("GET", path)["label_override"] == "needs_more_info"
+    read = api.data("PATCH", path, json={"is_read": True})
+    assert read["is_read"] and read["unread_count"] == 0 and all(m["is_read"] for m in read["messages"])
+    assert read["label"] == "needs_more_info"  # an omitted field is unchanged
+    cleared = api.data("PATCH", path, json={"label_override": None, "is_read": False})
+    assert (cleared["label"], cleared["label_override"], cleared["is_positive"]) == ("question", None, False)
+    assert cleared["unread_count"] == 1 and not any(m["is_read"] for m in cleared["messages"])
+
+    for body in ({"label_override": "thrilled"}, {"is_read": None}, {"colour": "red"}):
+        refused = api.call("PATCH", path, json=body)
+        assert refused.status_code == 400, body
+
+
+def test_reply_is_sent_threaded_and_recorded(world: World, api: Api) -> None:  # noqa: F811
+    seeded = seed(world)
+    pat_account: MailAccount = seeded["pat_account"]
+    conversation = api.data("GET", f"/conversations/{seeded['pat']}")
+    incoming_id = conversation["messages"][0]["message_id"]
+
+    sent = api.data(
+        "POST", f"/conversations/{seeded['pat']}/reply", 201, json={"content": "<p>Great! Here is the <b>deck</b>.</p>"}
+    )
+    assert sent["direction"] == "outgoing" and sent["is_read"] and sent["subject"] == "Re: Quick question"
+    assert sent["to_recipients"] == [{"email": pat_account.email, "name": None}]
+    assert sent["from_email"] == world.account.email and "Here is the deck" in sent["text_body"]
+
+    (delivered,) = [m for m in messages_of(world, pat_account) if m["Message-ID"] == sent["message_id"]]
+    assert delivered["In-Reply-To"] == incoming_id
+    references = str(delivered["References"]).split()
+    assert references[-1] == incoming_id and angle(seeded["sent"]) in references
+    assert delivered["Subject"] == "Re: Quick question"
+
+    after = api.data("GET", f"/conversations/{seeded['pat']}")
+    assert [m["direction"] for m in after["messages"]] == ["incoming", "outgoing"]
+    assert after["message_count"] == 2 and after["unread_count"] == 1
+
+    # Pat answers our reply: the sync threads it into the same conversation through our Message-ID.
+    world.deliver(reply(pat_account.email, world.account.email, "Thanks, got it.", in_reply_to=sent["message_id"])[1])
+    (processed,) = world.sync().processed
+    assert processed.conversation_id == seeded["pat"]
+
+
+def test_new_conversation_sends_the_first_email(world: World, api: Api) -> None:  # noqa: F811
+    target = lab_prospect(world)
+    created = api.data(
+        "POST",
+        "/conversations",
+        201,
+        json={"to": [{"email": target.email, "name": "Dana"}], "subject": "Hello Dana", "content": "<p>Hi Dana</p>"},
+    )
+    assert created["contact_email"] == target.email and created["contact_name"] == "Dana"
+    assert created["lead_id"] is None and created["mailbox_id"] == world.mailbox.id
+    (message,) = created["messages"]
+    assert message["direction"] == "outgoing" and message["subject"] == "Hello Dana"
+    (delivered,) = messages_of(world, target)
+    assert delivered["Message-ID"] == message["message_id"] and delivered["In-Reply-To"] is None
+    assert created["id"] in {c["id"] for c in api.data("GET", "/conversations")}
+
+    # Dana replies: the reply lands in this conversation.
+    world.deliver(reply(target.email, world.account.email, "Hi! Who are you?", in_reply_to=message["message_id"])[1])
+    (processed,) = world.sync().processed
+    assert processed.conversation_id == created["id"]
+
+
+def test_new_conversation_refusals(world: World, api: Api, clock: ManualClock) -> None:  # noqa: F811
+    target = lab_prospect(world)
+    suppressed = api.client.post(
+        "/api/v1/suppressions",
+        json={"type": "email", "value": target.email},
+        headers={"Authorization": f"Bearer {world.tenant.token}"},
+    )
+    assert suppressed.status_code == 201, suppressed.text
+    body = {"to": [{"email": target.email}], "subject": "Hi", "content": "<p>Hi</p>"}
+    refused = api.call("POST", "/conversations", json=body)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "recipient_suppressed"
+    assert messages_of(world, target) == []
+
+    invalid = api.call("POST", "/conversations", json={**body, "to": [{"email": "not an address"}]})
+    assert invalid.status_code == 400
+
+    lonely = make_tenant(name="No mailbox")
+    alone = api.call("POST", "/conversations", token=lonely.token, json={**body, "to": [{"email": "x@y.test"}]})
+    assert alone.status_code == 422 and alone.json()["error"]["code"] == "no_active_mailbox"
+
+    wrong = make_mailbox(world.workspace_id, lab_account(world.lab, "wrongpw"), clock, password="nope-nope")
+    other = lab_prospect(world)
+    failed = api.call("POST", "/conversations", json={**body, "mailbox_id": wrong.id, "to": [{"email": other.email}]})
+    assert failed.status_code == 422 and failed.json()["error"]["code"] == "send_failed"
+    repo = MailboxRepository()
+    current = repo.get(world.workspace_id, wrong.id)
+    repo.replace(current.model_copy(update={"status": "error"}), current.version)
+    unusable = api.call("POST", "/conversations", json={**body, "mailbox_id": wrong.id, "to": [{"email": other.email}]})
+    assert unusable.status_code == 422 and unusable.json()["error"]["code"] == "mailbox_unavailable"
+
+
+def test_scopes_and_workspace_isolation(world: World, api: Api) -> None:  # noqa: F811
+    seeded = seed(world)
+    path = f"/conversations/{seeded['stranger']}"
+    auth = AuthService()
+
+    def token(*scopes: str) -> str:
+        return auth.create_api_key(world.workspace_id, name="scoped", scopes=list(scopes))[1]
+
+    campaigns_read, inbox_read, campaigns_write = token("campaigns:read"), token("inbox:read"), token("campaigns:write")
+    prospects_only = token("prospects:read")
+    assert api.call("GET", path, token=campaigns_read).status_code == 200
+    assert api.call("GET", path, token=inbox_read).status_code == 200
+    assert api.call("PATCH", path, token=inbox_read, json={"is_read": True}).status_code == 403
+    assert api.call("PATCH", path, token=campaigns_read, json={"is_read": True}).status_code == 403
+    assert api.call("PATCH", path, token=campaigns_write, json={"is_read": True}).status_code == 200
+    denied = api.call("GET", "/conversations", token=prospects_only)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "insufficient_scope"
+
+    intruder = make_tenant(name="Intruder")
+    assert api.call("GET", path, token=intruder.token).status_code == 404
+    assert api.call("PATCH", path, token=intruder.token, json={"is_read": True}).status_code == 404
+    reply_path = f"{path}/reply"
+    assert api.call("POST", reply_path, token=intruder.token, json={"content": "<p>x</p>"}).status_code == 404
+    assert api.data("GET", "/conversations", token=intruder.token) == []
