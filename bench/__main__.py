@@ -8,7 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-AREAS = ("coldstart", "imports", "webhooks", "rendering", "enrollments", "sender", "inbox_sync")
+AREAS = (
+    "coldstart",
+    "imports",
+    "webhooks",
+    "rendering",
+    "enrollments",
+    "sender",
+    "inbox_sync",
+    "tracking",
+    "scheduler",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -13,6 +13,7 @@ ROUTER_MODULES: dict[str, tuple[str, ...]] = {
     "kindling.api.routes.suppressions": ("suppressions", "prospects"),
     "kindling.api.routes.imports": ("imports",),
     "kindling.api.routes.webhooks": ("webhooks",),
+    "kindling.api.routes.inbox": ("inbox",),
     "kindling.api.routes.campaigns": ("campaigns",),
     "kindling.api.routes.enrollments": ("campaigns",),
     "kindling.api.routes.warmup": ("warmup",),
