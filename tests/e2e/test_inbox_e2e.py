@@ -227,7 +227,7 @@ def test_inbox_sync_end_to_end(local_stack: LocalStack, clock: ManualClock) -> N
         assert status == {keen.email: "replied", away.email: "active", gone.email: "bounced"}
         suppressed = client.get("/api/v1/suppressions", params={"type": "email"}).json()["data"]
         assert [e["value"] for e in suppressed] == [gone.email]
-        assert client.get(f"/api/v1/prospects/{ids[gone.email]}").json()["data"]["globalStatus"] == "suppressed"
+        assert client.get(f"/api/v1/prospects/{ids[gone.email]}").json()["data"]["globalStatus"] == "bounced"
 
         events = webhook_events(receiver, local_stack, 2)
         by_type = {e["type"]: e["data"] for e in events}

@@ -112,7 +112,7 @@ def test_tracking_links_work_end_to_end(tenant: Tenant, clock: ManualClock) -> N
     entries = t.api.get("/api/v1/suppressions", params={"type": "email"}).json()["data"]
     assert [e["value"] for e in entries] == [world.prospect.email]
     prospect = t.api.get(f"/api/v1/prospects/{world.prospect.id}").json()["data"]
-    assert prospect["globalStatus"] == "suppressed"
+    assert prospect["globalStatus"] == "unsubscribed"
 
     # Each event reached the workspace's webhook once, with the reference's payload.
     deliveries = t.wait_for_events(4)

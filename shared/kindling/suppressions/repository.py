@@ -75,6 +75,10 @@ def entry_of(item: EmailRecordItem | DomainSuppressionItem) -> SuppressionEntry 
     )
 
 
+# The prospect statuses that mean "suppressed": a manual/API suppression, a hard bounce, an unsubscribe.
+SUPPRESSED_STATUSES: frozenset[str] = frozenset({"suppressed", "bounced", "unsubscribed"})
+
+
 def _entry_actions(model: type[EmailRecordItem], workspace_id: str, entry: SuppressionEntry) -> list[Any]:
     index = _index_attrs(workspace_id, entry)
     return [
@@ -135,12 +139,17 @@ class SuppressionRepository:
         prospect_id: str,
         entry: SuppressionEntry | None,
         when: datetime,
+        status: str = "suppressed",
     ) -> bool:
-        """Mark the prospect suppressed (and add the email entry when given) in one transaction.
+        """Give the prospect a suppressed status (`suppressed`, `bounced` or `unsubscribed`) and add the email entry
+        when given, in one transaction.
 
-        False when the prospect was already suppressed or the entry already existed (nothing written)."""
-        actions: list[Any] = [EmailRecordItem.prospect_status.set("suppressed")]
-        condition = (EmailRecordItem.prospect_id == prospect_id) & (EmailRecordItem.prospect_status != "suppressed")
+        False when the prospect already had one of those statuses or the entry already existed (nothing written)."""
+        assert status in SUPPRESSED_STATUSES
+        actions: list[Any] = [EmailRecordItem.prospect_status.set(status)]
+        condition = (EmailRecordItem.prospect_id == prospect_id) & ~EmailRecordItem.prospect_status.is_in(
+            *sorted(SUPPRESSED_STATUSES)
+        )
         if entry is not None:
             actions += _entry_actions(EmailRecordItem, workspace_id, entry)
             condition = condition & EmailRecordItem.supp_id.does_not_exist()
@@ -150,7 +159,7 @@ class SuppressionRepository:
                 tx.update(
                     ProspectItem(pk=prospect_pk(workspace_id, prospect_id), sk=table.ITEM_SK),
                     actions=[
-                        ProspectItem.global_status.set("suppressed"),
+                        ProspectItem.global_status.set(status),
                         ProspectItem.updated_at.set(when),
                         ProspectItem.gsi2sk.set(f"{isoformat(when)}#{prospect_id}"),
                     ],

@@ -23,7 +23,12 @@ from kindling.suppressions.models import (
     SuppressionEntry,
     SuppressResult,
 )
-from kindling.suppressions.repository import DomainSuppressionItem, SuppressionRepository, entry_of
+from kindling.suppressions.repository import (
+    SUPPRESSED_STATUSES,
+    DomainSuppressionItem,
+    SuppressionRepository,
+    entry_of,
+)
 
 
 def normalize_domain(raw: str) -> str:
@@ -32,6 +37,9 @@ def normalize_domain(raw: str) -> str:
     if not candidate or "@" in candidate:
         raise InvalidEmail("not a domain name")
     return email_domain(normalize_email(f"postmaster@{candidate}"))
+
+
+STATUS_BY_SOURCE: dict[str, str] = {"bounce": "bounced", "unsubscribe": "unsubscribed"}
 
 
 def decide(email: str, record: EmailRecordItem | None, domain_entry: DomainSuppressionItem | None) -> SuppressionCheck:
@@ -148,10 +156,12 @@ class SuppressionService:
         has_entry = record is not None and bool(record.supp_id)
         prospect_id = record.prospect_id if record is not None else None
         status = record.prospect_status if record is not None else None
-        if prospect_id and status != "suppressed":
+        if prospect_id and status not in SUPPRESSED_STATUSES:
             entry = None if has_entry else self._new_entry(email, "email", reason, source)
             when = self._now()
-            if self._repo.suppress_prospect(workspace_id, email, prospect_id, entry, when):
+            # A hard bounce or an unsubscribe says so in the prospect's globalStatus; anything else is `suppressed`.
+            new_status = STATUS_BY_SOURCE.get(source, "suppressed")
+            if self._repo.suppress_prospect(workspace_id, email, prospect_id, entry, when, new_status):
                 prospect = Prospect(
                     id=prospect_id, workspace_id=workspace_id, email=email, created_at=when, updated_at=when
                 )

@@ -431,7 +431,7 @@ def test_unsubscribe_by_reply_suppresses_and_stops(world: World) -> None:
     assert world.status(sam) == "unsubscribed"
     check = SuppressionService().check(world.workspace_id, sam.email)
     assert check.blocked and check.entry is not None and check.entry.source == "unsubscribe"
-    assert ProspectService().get(world.workspace_id, sam.id).global_status == "suppressed"
+    assert ProspectService().get(world.workspace_id, sam.id).global_status == "unsubscribed"
     assert [e["prospectId"] for e in world.events("email.unsubscribed")] == [sam.id]
     assert [e["reason"] for e in world.events("prospect.suppressed")] == ["unsubscribe"]
     assert len(world.events("reply.received")) == 1
@@ -459,7 +459,7 @@ def test_hard_bounce_dsn_bounces_suppresses_and_emits(world: World) -> None:
     assert processed.kind == "bounce" and processed.match is not None and processed.match.by == "message_id"
     assert processed.conversation_id is None
     assert world.status(gone) == "bounced"
-    assert ProspectService().get(world.workspace_id, gone.id).global_status == "suppressed"
+    assert ProspectService().get(world.workspace_id, gone.id).global_status == "bounced"
     assert [e["reason"] for e in world.events("prospect.suppressed")] == ["hard_bounce"]
     check = SuppressionService().check(world.workspace_id, gone.email)
     assert check.blocked and check.entry is not None and check.entry.source == "bounce"

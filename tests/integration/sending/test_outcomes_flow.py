@@ -48,7 +48,7 @@ def test_hard_bounce_suppresses_stops_counts_and_announces(world: World) -> None
     assert (result.sent, result.bounced) == (1, 1)
     assert world.send_record(campaign, bounce, 0).status == "bounced"
     assert world.enrollment(campaign, bounce).status == "bounced"
-    assert ProspectRepository().get(world.workspace_id, bounce.id).global_status == "suppressed"
+    assert ProspectRepository().get(world.workspace_id, bounce.id).global_status == "bounced"
     stats = CampaignRepository().get(world.workspace_id, campaign.campaign_id).stats
     assert (stats.sent, stats.bounced) == (2, 1)
     (event,) = world.published.of("email.bounced")
