@@ -34,6 +34,14 @@ WORKSPACE = "ws_bench000001"
 SEND_ID = "0123456789abcdef0123456789abcdef"
 SENT_AT = "2026-06-10T09:00:00.000000+0000"  # pynamodb's UTCDateTimeAttribute form
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
+# Reported by each child when loaded after its request: none of them belongs on the open/click path.
+HEAVY_MODULES = (
+    "pydantic",
+    "pynamodb",
+    "kindling.sending.ledger",
+    "kindling.events.service",
+    "kindling.platform.settings",
+)
 
 _VERIFY = """
 import base64, hashlib, hmac
@@ -193,6 +201,7 @@ def child(variant: str) -> None:
                 "total_s": served - started,
                 "status": response["statusCode"],
                 "recorded": "opened_at" in stored["Item"],
+                "heavy_modules": sorted(m for m in HEAVY_MODULES if m in sys.modules),
             }
         )
     )
@@ -201,7 +210,8 @@ def child(variant: str) -> None:
 # --- the parent ------------------------------------------------------------------------------------------------
 
 
-def _one(variant: str, env: dict[str, str]) -> dict[str, Any]:
+def cold_start(variant: str, env: dict[str, str]) -> dict[str, Any]:
+    """One fresh process of `variant` serving the first open; its timings and what it loaded."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.tracking", variant],
         cwd=REPO,
@@ -217,26 +227,32 @@ def _one(variant: str, env: dict[str, str]) -> dict[str, Any]:
     return result
 
 
-def run() -> dict[str, float]:
-    sys.path[:0] = [str(REPO / "shared")]
+def child_environment(baseline_dir: str) -> dict[str, str]:
+    """The environment of a child (the baselines' sources are written to `baseline_dir`)."""
+    if str(REPO / "shared") not in sys.path:
+        sys.path[:0] = [str(REPO / "shared")]
     from kindling.tracking.tokens import open_token
 
+    for name, source in BASELINES.items():
+        (Path(baseline_dir) / f"{name}.py").write_text(source)
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KINDLING_"))},
+        "BENCH_TABLE_DEFINITION": json.dumps(_table_definition()),
+        "BENCH_BASELINE_DIR": baseline_dir,
+        "BENCH_TOKEN": open_token(WORKSPACE, SEND_ID, SECRET),
+        "PYTHONDONTWRITEBYTECODE": "0",
+    }
+
+
+def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        for name, source in BASELINES.items():
-            (Path(tmp) / f"{name}.py").write_text(source)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KINDLING_"))},
-            "BENCH_TABLE_DEFINITION": json.dumps(_table_definition()),
-            "BENCH_BASELINE_DIR": tmp,
-            "BENCH_TOKEN": open_token(WORKSPACE, SEND_ID, SECRET),
-            "PYTHONDONTWRITEBYTECODE": "0",
-        }
+        env = child_environment(tmp)
         for variant in VARIANTS:  # warm the OS file cache and bytecode caches, outside the measurement
-            _one(variant, env)
+            cold_start(variant, env)
         rows: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
         for _ in range(RUNS):
             for variant in VARIANTS:
-                rows[variant].append(_one(variant, env))
+                rows[variant].append(cold_start(variant, env))
 
     def median(variant: str, key: str) -> float:
         return round(float(statistics.median(row[key] for row in rows[variant])) * 1000, 2)

@@ -6,8 +6,9 @@ GET /u/{token}     the unsubscribe confirmation page (nothing recorded: scanners
 POST /u/{token}    unsubscribe: RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button
 
 A plain handler, no web framework: this module imports only the standard library and the stdlib-only tracking
-pages; the service (and with it pydantic, pynamodb and botocore) loads on the first request, after which it is
-reused. Bad tokens answer 404 and record nothing. All rules live in `kindling.tracking.service`.
+pages; the service loads on the first request, after which it is reused. An open or a click loads botocore and
+nothing heavier (no pydantic, no pynamodb: see kindling.tracking.repository); an unsubscribe loads the suppression
+and event services. Bad tokens answer 404 and record nothing. All rules live in `kindling.tracking.service`.
 """
 
 from __future__ import annotations

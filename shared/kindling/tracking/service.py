@@ -15,28 +15,29 @@ Every entry point first verifies the signed token (kindling.tracking.tokens): a 
 
 Scanner hits are not counted, but the visitor still gets the pixel or the redirect; so does everyone when
 recording an open or a click fails (the failure is logged): tracking never breaks the recipient's link.
-Imports that only the unsubscribe needs happen on first use, to keep the open/click cold start small.
+Cold start: the open and the click import only the standard library and kindling.tracking.repository (lean botocore
+calls that write the ledger's, the hit markers' and the events' items in their owners' formats); pydantic, pynamodb
+and the event service load only for an unsubscribe, which is rare, or when a test injects its own collaborators.
+Settings are the same environment variables kindling.platform.settings reads.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from kindling.events.service import EventService
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
-from kindling.platform.settings import get_settings
-from kindling.sending.ledger import SendLedgerRepository, SendRecord
 from kindling.tracking.pages import PageState
-from kindling.tracking.repository import TrackingRepository
+from kindling.tracking.repository import SendView, TrackingStore
 from kindling.tracking.scanners import HitVerdict, classify_hit
 from kindling.tracking.tokens import Kind, TokenPayload, verify
-from kindling.webhooks.catalog import emit_webhook_event
 
 if TYPE_CHECKING:
+    from kindling.events.service import EventService
     from kindling.suppressions.service import SuppressionService
 
 # A hit counts only on a send that may have reached the recipient ("sending": the recipient can open before the
@@ -103,8 +104,8 @@ class TrackingService:
         self,
         *,
         secrets: Sequence[str | bytes] | None = None,
-        ledger: SendLedgerRepository | None = None,
-        hits: TrackingRepository | None = None,
+        ledger: TrackingStore | None = None,
+        hits: TrackingStore | None = None,
         events: EventService | None = None,
         suppressions: SuppressionService | None = None,
         stop_enrollment: EnrollmentStopper | None = None,
@@ -115,6 +116,9 @@ class TrackingService:
         self._ledger = ledger
         self._hits = hits
         self._events = events
+        # Injected events (tests) receive every event; otherwise the open/click events take the lean path.
+        self._own_events = events is None
+        self._default_store: TrackingStore | None = None
         self._suppressions = suppressions
         self._stop = stop_enrollment or _default_stopper
         self._clock = clock
@@ -127,25 +131,33 @@ class TrackingService:
 
     def _secret_list(self) -> list[str | bytes]:
         if self._secrets is None:
-            secret = get_settings().tracking_secret
+            secret = os.environ.get("KINDLING_TRACKING_SECRET")  # as kindling.platform.settings reads it
             if not secret:
                 # Without it no link can be verified: fail loudly rather than 404 every recipient silently.
                 raise RuntimeError("KINDLING_TRACKING_SECRET is not configured")
             self._secrets = [secret]
         return self._secrets
 
-    def _ledger_repo(self) -> SendLedgerRepository:
+    def _store(self) -> TrackingStore:
+        # One store (one set of clients) serves the ledger, the hit markers and the hit events.
+        if self._default_store is None:
+            self._default_store = TrackingStore()
+        return self._default_store
+
+    def _ledger_repo(self) -> TrackingStore:
         if self._ledger is None:
-            self._ledger = SendLedgerRepository()
+            self._ledger = self._store()
         return self._ledger
 
-    def _hit_repo(self) -> TrackingRepository:
+    def _hit_repo(self) -> TrackingStore:
         if self._hits is None:
-            self._hits = TrackingRepository()
+            self._hits = self._store()
         return self._hits
 
     def _event_service(self) -> EventService:
         if self._events is None:
+            from kindling.events.service import EventService
+
             self._events = EventService()
         return self._events
 
@@ -206,16 +218,16 @@ class TrackingService:
             # Event first, then the ledger mark the next open checks: a crash in between is repaired by the next
             # open (the event's dedup drops the repeat), never the other way round (a mark with no event).
             event = self._emit(record, "email.opened", {"openedAt": isoformat(now)}, now)
-            first = self._ledger_repo().record_hit(payload.workspace_id, payload.send_id, "open", now)
+            first = self._ledger_repo().record_hit(payload.workspace_id, payload.send_id, "open", now, send=record)
             return HitOutcome(verdict, counted=True, first=first, event=event)
         # Clicks emit per URL per day (the catalogue's dedup), so every click of a person is offered.
         event = self._emit(record, "email.clicked", {"url": payload.url, "clickedAt": isoformat(now)}, now)
         first = record.clicked_at is None and self._ledger_repo().record_hit(
-            payload.workspace_id, payload.send_id, "click", now
+            payload.workspace_id, payload.send_id, "click", now, send=record
         )
         return HitOutcome(verdict, counted=True, first=first, event=event)
 
-    def _emit(self, record: SendRecord, event_type: str, fields: dict[str, object], now: datetime) -> bool:
+    def _emit(self, record: SendView, event_type: str, fields: dict[str, object], now: datetime) -> bool:
         data: dict[str, object] = {
             "prospectId": record.prospect_id,
             "prospectEmail": record.recipient,
@@ -224,6 +236,10 @@ class TrackingService:
         }
         if event_type != "email.unsubscribed":
             data.update(mailboxId=record.mailbox_id, stepIndex=record.step_index)
+        if self._own_events and event_type != "email.unsubscribed":
+            return self._store().emit_hit_event(record.workspace_id, event_type, data, now=now)
+        from kindling.webhooks.catalog import emit_webhook_event
+
         emitted = emit_webhook_event(self._event_service(), record.workspace_id, event_type, data, now=now)
         return emitted is not None
 
@@ -246,7 +262,7 @@ class TrackingService:
         )
         stopped = self._stop(record.workspace_id, record.campaign_id, record.prospect_id, now)
         event = self._emit(record, "email.unsubscribed", {"unsubscribedAt": isoformat(now)}, now)
-        first = self._ledger_repo().record_hit(record.workspace_id, record.send_id, "unsubscribe", now)
+        first = self._ledger_repo().record_hit(record.workspace_id, record.send_id, "unsubscribe", now, send=record)
         changed = bool(result.suppressed_count or result.not_found_count) or stopped or event or first
         return UnsubscribeOutcome(PageState.DONE, record.recipient, unsubscribed_now=changed)
 

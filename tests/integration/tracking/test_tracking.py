@@ -195,7 +195,7 @@ def test_one_click_unsubscribe_suppresses_stops_and_emits_once(tracking: Trackin
     assert (check.entry.source, check.entry.reason, check.prospect_status) == (
         "unsubscribe",
         "unsubscribe",
-        "suppressed",
+        "unsubscribed",
     )
     statuses = EnrollmentRepository().statuses(t.workspace_id, t.world.campaign.id, [t.world.prospect.id])
     assert statuses == {t.world.prospect.id: "unsubscribed"}

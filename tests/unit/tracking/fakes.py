@@ -55,7 +55,7 @@ class FakeLedger:
             raise NotFound(f"Send {send_id} not found.")
         return record
 
-    def record_hit(self, workspace_id: str, send_id: str, kind: str, at: datetime) -> bool:
+    def record_hit(self, workspace_id: str, send_id: str, kind: str, at: datetime, *, send: object = None) -> bool:
         self.hits.append((send_id, kind, at))
         record = self.get(workspace_id, send_id)
         attribute = {"open": "opened_at", "click": "clicked_at", "unsubscribe": "unsubscribed_at"}[kind]
