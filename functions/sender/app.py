@@ -19,11 +19,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from kindling.platform.observability import get_logger
 from kindling.sending.jobs import SendJob
 from kindling.sending.sender import Sender
+from kindling.warmup.delivery import WarmupDelivery
+from kindling.warmup.engine import WarmupSendJob, is_warmup_body
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # CloudWatch EMF through stdout, flushed per invocation: the dashboard's "Emails sent per minute".
 metrics = Metrics(namespace="Kindling", service="sender")
 _sender: Sender | None = None
+_warmup: WarmupDelivery | None = None
 
 
 def _get_sender() -> Sender:
@@ -32,6 +35,25 @@ def _get_sender() -> Sender:
     if _sender is None:
         _sender = Sender()
     return _sender
+
+
+def _get_warmup() -> WarmupDelivery:
+    global _warmup
+    if _warmup is None:
+        _warmup = WarmupDelivery()
+    return _warmup
+
+
+def parse_warmup(records: list[dict[str, Any]]) -> tuple[list[WarmupSendJob], set[str]]:
+    """The batch's warmup jobs (kind `warmup`, queued by the warmup tick) and the unreadable ones among them."""
+    jobs: list[WarmupSendJob] = []
+    bad: set[str] = set()
+    for record in records:
+        try:
+            jobs.append(WarmupSendJob.from_body(record["body"]))
+        except ValueError:
+            bad.add(record["messageId"])
+    return jobs, bad
 
 
 def parse(records: list[dict[str, Any]]) -> tuple[list[SendJob], set[str]]:
@@ -49,7 +71,17 @@ def parse(records: list[dict[str, Any]]) -> tuple[list[SendJob], set[str]]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    jobs, bad = parse(event.get("Records") or [])
+    records = event.get("Records") or []
+    warmup_records = [r for r in records if is_warmup_body(r["body"])]
+    jobs, bad = parse([r for r in records if not is_warmup_body(r["body"])])
+    warmup_jobs, warmup_bad = parse_warmup(warmup_records)
+    bad |= warmup_bad
+    if warmup_jobs:
+        warm = _get_warmup().process(warmup_jobs)
+        get_logger().info(
+            "warmup send batch",
+            extra={"jobs": len(warmup_jobs), "sent": warm.sent, "bounced": warm.bounced, "failed": warm.failed},
+        )
     result = _get_sender().process(jobs)
     get_logger().info(
         "send batch",

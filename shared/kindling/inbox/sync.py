@@ -27,7 +27,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from kindling.inbox.classify import Classification
 from kindling.inbox.imapsync import (
+    FetchedMessage,
     FolderCursor,
     ImapSession,
     ImapSyncError,
@@ -38,7 +40,7 @@ from kindling.inbox.imapsync import (
     sync_folder,
 )
 from kindling.inbox.repository import InboxRepository, SyncState, SyncSummary
-from kindling.inbox.service import InboxService, Processed
+from kindling.inbox.service import InboxService, Processed, WarmupHook
 from kindling.mailboxes.connection import Endpoint, TlsPolicy, issue
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
@@ -113,6 +115,20 @@ def parse_sync_message(body: str) -> tuple[str, str]:
     return str(data["workspace_id"]), str(data["mailbox_id"])
 
 
+def _warmup_hook(clock: Clock | None) -> WarmupHook:
+    """The warmup engine's receiving side (kindling.warmup.receiving), built on the first warmup email."""
+    built: list[WarmupHook] = []
+
+    def hook(session: Any, mailbox: Mailbox, folder: str, fetched: FetchedMessage, found: Classification) -> None:
+        if not built:
+            from kindling.warmup.receiving import WarmupReceiver
+
+            built.append(WarmupReceiver(clock=clock))
+        built[0](session, mailbox, folder, fetched, found)
+
+    return hook
+
+
 class InboxSync:
     def __init__(
         self,
@@ -127,7 +143,7 @@ class InboxSync:
         limits: SyncLimits = SYNC_LIMITS,
     ) -> None:
         self._repo = repository or (inbox.repository if inbox is not None else InboxRepository())
-        self._inbox = inbox or InboxService(self._repo, clock=clock)
+        self._inbox = inbox or InboxService(self._repo, clock=clock, on_warmup=_warmup_hook(clock))
         self._mailboxes = mailboxes or MailboxRepository()
         self._secrets = secrets
         self._clock = clock

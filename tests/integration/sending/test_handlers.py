@@ -94,3 +94,18 @@ def test_the_sample_sender_event_is_a_readable_job(world: World) -> None:
     # A job whose claim does not exist here: read, checked against the ledger, acknowledged without SMTP.
     assert sender.handler(event, None) == {"batchItemFailures": []}
     assert world.server.handler.delivered == []
+
+
+def test_warmup_jobs_are_routed_apart_and_a_bad_one_fails_alone(world: World) -> None:
+    """The send queue carries campaign and warmup jobs: the handler splits them; an unreadable warmup job is a
+    partial failure that never holds the campaign jobs back."""
+    mailbox = world.mailbox()
+    campaign = world.campaign([mailbox], [{"subject": "Hi", "body_html": "<p>Hi</p>"}], minutes_between_sends=0)
+    world.enroll(campaign, world.prospects(["c@c.test"]))
+    assert load("scheduler").handler(json.loads((EVENTS / "scheduler.json").read_text()), None)["enqueued"] == 1
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    (message,) = sqs.receive_message(QueueUrl=get_settings().send_queue_url, MaxNumberOfMessages=10)["Messages"]
+    stale_warmup = {**message, "MessageId": "warmup-v0", "Body": json.dumps({"kind": "warmup", "v": 0})}
+    response = load("sender").handler(sqs_event([message, stale_warmup]), None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "warmup-v0"}]}
+    assert [r for d in world.server.handler.delivered for r in d.rcpt_tos] == ["c@c.test"]

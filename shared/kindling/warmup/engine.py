@@ -1,0 +1,513 @@
+"""The warmup engine's tick (EventBridge, every 15 minutes) and the pool domains' check (every 2 hours).
+
+Once an hour the tick adds connected mailboxes whose warmup was turned on to the platform pool (`pool_index`,
+warmup-enabled connected mailboxes of every workspace). Per tick, for every mailbox of the pool:
+1. a mailbox that was deleted, disconnected or had warmup turned off leaves the pool;
+2. the first tick of a new local day (the warmup window's timezone, the workspace's by default) moves the
+   ramp one day (`ramp.next_day`, with the latest health score); only the tick that moves the mailbox's tick
+   mark to the new day does it, so concurrent ticks never move a ramp twice;
+3. the health score is recomputed over the rolling 7 days when it is missing or 6 hours old, and Recovery is
+   entered or left (`ramp.apply_health`); each transition is recorded with its reason. A pinned strategy
+   (`warmup_strategy` other than auto) keeps its strategy: only the ramp days and the score move;
+4. the day's plan is `planner.plan_sends` for the whole local day (seeded by mailbox and day, so every tick
+   sees the same plan) with the day's effective limit (target, strategy volume, hard cap);
+5. the planned sends due within the next `HORIZON` and not claimed yet are paired with peers
+   (`pool.select_peers`: other workspace first, new pair, other provider, least loaded; low-health,
+   blocklisted and MX-failing domains excluded, at most each recipient's share), then each sender's sends
+   are claimed on its tick mark, reserved on the sending engine's mailbox state (warmup count, the pacer's
+   next allowed time and last slot, the 500/day hard cap checked against campaign + warmup sends) and
+   queued on the send queue as `WarmupSendJob`s, one exchange item each. A send whose pacer slot falls
+   beyond the horizon, or that the hard cap refuses, stays unclaimed for a later tick.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from kindling.auth.repository import AuthRepository
+from kindling.mailboxes.models import Mailbox
+from kindling.mailboxes.repository import MailboxRepository
+from kindling.platform import aws
+from kindling.platform.clock import Clock, get_clock, isoformat, parse_iso
+from kindling.platform.errors import NotFound
+from kindling.platform.observability import get_logger
+from kindling.platform.settings import get_settings
+from kindling.sending import eligibility, planning
+from kindling.sending.repository import MailboxState, SendingRepository
+from kindling.warmup.content import exchange_id
+from kindling.warmup.counters import WINDOW_DAYS
+from kindling.warmup.health import band_for, health_score, recompute_due
+from kindling.warmup.models import DayRow, WarmupState, as_speed
+from kindling.warmup.planner import HARD_CAP, WarmupWindow, day_bounds, plan_rng, plan_sends
+from kindling.warmup.pool import PoolMember, select_peers
+from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository
+from kindling.warmup.protection import (
+    DnsLookup,
+    PoolExclusions,
+    SmtpProbe,
+    apply_round,
+    check_domains,
+    check_due,
+    domain_of,
+    smtp_probe,
+)
+from kindling.warmup.ramp import Transition, apply_health, next_day
+from kindling.warmup.repository import WarmupRepository
+from kindling.warmup.seeds import seeded_rng
+from kindling.warmup.service import WarmupService, local_today
+from kindling.warmup.stats import effective_daily_limit
+
+HORIZON = timedelta(minutes=15)  # the tick's rate: a tick queues what falls due before the next one
+WARMUP_PACER_MINUTES = 10.0  # warmup's own "minutes between sends" on the mailbox's pacer
+PACER_KEY = "warmup"  # warmup's entry in the mailbox state's pacer intervals
+MAX_DELAY_SECONDS = 900
+JOB_VERSION = 1
+REFRESH_MINUTES = 15  # ticks starting in the first 15 minutes of an hour refresh the pool (once an hour)
+
+
+class WarmupSendJob(BaseModel):
+    """One warmup email for the sender function (body `kind: "warmup"`; campaign jobs have no `kind`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    v: int = JOB_VERSION
+    kind: Literal["warmup"] = "warmup"
+    exchange_id: str
+    workspace_id: str
+    mailbox_id: str
+    day: date  # the sender's local day the send counts on
+    recipient: str
+    recipient_name: str | None = None
+    from_address: str
+    from_name: str | None = None
+    send_at: datetime
+    queued_at: datetime
+
+    def to_body(self) -> str:
+        data: dict[str, Any] = self.model_dump(mode="json")
+        data["send_at"], data["queued_at"] = isoformat(self.send_at), isoformat(self.queued_at)
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_body(cls, body: str) -> WarmupSendJob:
+        data = json.loads(body)
+        if not isinstance(data, dict) or data.get("kind") != "warmup" or data.get("v") != JOB_VERSION:
+            raise ValueError("not a warmup send job of this version")
+        data["send_at"], data["queued_at"] = parse_iso(data["send_at"]), parse_iso(data["queued_at"])
+        return cls.model_validate(data)
+
+
+def is_warmup_body(body: str) -> bool:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("kind") == "warmup"
+
+
+class WarmupQueue(Protocol):
+    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None: ...
+
+
+class SqsWarmupQueue:
+    """The send queue (the sender function's), 10 jobs per request, each delayed until its slot."""
+
+    def __init__(self, queue_url: str | None = None) -> None:
+        self._url = queue_url
+
+    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None:
+        url = self._url or get_settings().send_queue_url
+        if not url:
+            raise RuntimeError("KINDLING_SEND_QUEUE_URL is not configured")
+        client = aws.client("sqs")
+        for start in range(0, len(jobs), 10):
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": job.to_body(),
+                    "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, math.ceil((job.send_at - now).total_seconds()))),
+                }
+                for i, job in enumerate(jobs[start : start + 10])
+            ]
+            failed = client.send_message_batch(QueueUrl=url, Entries=entries).get("Failed") or []
+            if failed:
+                get_logger().error("send queue refused warmup jobs", extra={"failed": failed})
+
+
+# --- pure rules --------------------------------------------------------------------------------------------------
+def refresh_state(
+    state: WarmupState, rows: Sequence[DayRow], *, today: date, new_day: bool, speed_name: str, now: datetime
+) -> tuple[WarmupState, tuple[Transition, ...]]:
+    """The state after a new local day (`new_day`) and a due health recomputation, with the transitions."""
+    speed = as_speed(speed_name)
+    health = health_score([row.counters for row in rows], today, WINDOW_DAYS)
+    ramp = state.ramp_state(speed)
+    transitions: list[Transition] = []
+    if new_day and state.started_at is not None:
+        step = next_day(ramp, health.score)
+        ramp = step.state
+        transitions += step.transitions
+    recomputed = recompute_due(state.health_computed_at, now)
+    if recomputed and not new_day:
+        step = apply_health(ramp, health.score)
+        ramp = step.state
+        transitions += step.transitions
+    if state.strategy_override is not None:  # pinned: the days move, the strategy does not
+        ramp = ramp.__class__(
+            strategy=state.strategy,
+            speed=ramp.speed,
+            ramp_day=ramp.ramp_day,
+            maintenance_day=ramp.maintenance_day,
+            resume_strategy=state.resume_strategy,
+        )
+        transitions = []
+    update: dict[str, Any] = {
+        "strategy": ramp.strategy,
+        "ramp_day": ramp.ramp_day,
+        "maintenance_day": ramp.maintenance_day,
+        "resume_strategy": ramp.resume_strategy,
+    }
+    if recomputed or new_day:
+        update.update(
+            health_score=health.score,
+            health_band=None if health.score is None else band_for(health.score),
+            health_computed_at=now,
+        )
+    if transitions:
+        update.update(strategy_reason=transitions[-1].reason, strategy_changed_at=now)
+    return state.model_copy(update=update), tuple(transitions)
+
+
+def pace(times: Sequence[datetime], earliest: datetime, interval: timedelta) -> list[datetime]:
+    """Send slots: each at its planned time, but never before `earliest` nor within `interval` of the previous."""
+    slots: list[datetime] = []
+    for planned in times:
+        slot = max(planned, earliest if not slots else slots[-1] + interval)
+        slots.append(slot)
+    return slots
+
+
+# --- the tick ----------------------------------------------------------------------------------------------------
+@dataclass
+class WarmupTickReport:
+    joined: int = 0
+    members: int = 0
+    removed: int = 0
+    planned_today: int = 0
+    due: int = 0
+    enqueued: int = 0
+    unmatched: int = 0
+    waiting: int = 0  # pacer beyond the horizon, hard cap, or a lost race: a later tick
+    health_recomputed: int = 0
+    transitions: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Sender:
+    member: PoolMember
+    mailbox: Mailbox
+    today: date
+    mark: TickMark
+    due: list[tuple[int, datetime]]  # (index in the day's plan, planned time)
+    sending: MailboxState  # the sending engine's state of the mailbox, as read this tick
+
+
+class WarmupEngine:
+    def __init__(
+        self,
+        pool: WarmupPoolRepository | None = None,
+        warmup: WarmupRepository | None = None,
+        service: WarmupService | None = None,
+        mailboxes: MailboxRepository | None = None,
+        workspaces: AuthRepository | None = None,
+        sending: SendingRepository | None = None,
+        queue: WarmupQueue | None = None,
+        clock: Clock | None = None,
+        horizon: timedelta = HORIZON,
+    ) -> None:
+        self._pool = pool or WarmupPoolRepository()
+        self._warmup = warmup or WarmupRepository()
+        self._mailboxes = mailboxes or MailboxRepository()
+        self._workspaces = workspaces or AuthRepository()
+        self._service = service or WarmupService(self._warmup, self._mailboxes, self._workspaces, clock=clock)
+        self._sending = sending or SendingRepository()
+        self._queue = queue or SqsWarmupQueue()
+        self._clock = clock
+        self._horizon = horizon
+        self._timezones: dict[str, str] = {}
+
+    def _now(self) -> datetime:
+        return (self._clock or get_clock()).now()
+
+    # --- pool membership ---------------------------------------------------------------------------------------
+    def sync_member(self, mailbox: Mailbox) -> bool:
+        """Put the mailbox in the pool when warmup runs on it, take it out otherwise; True when in the pool."""
+        if mailbox.is_deleted or mailbox.status != "connected" or not mailbox.warmup_enabled:
+            self._pool.remove(mailbox.workspace_id, mailbox.id)
+            return False
+        state = self._warmup.get(mailbox.workspace_id, mailbox.id)
+        if state.started_at is None:
+            state = self._service.save_engine_state(
+                mailbox.workspace_id, mailbox.id, lambda s: s.model_copy(update={"started_at": self._now()})
+            )
+        self._pool.upsert(self._member(mailbox, state.health_score))
+        return True
+
+    @staticmethod
+    def _member(mailbox: Mailbox, score: int | None, received_today: int = 0) -> PoolMember:
+        return PoolMember(
+            workspace_id=mailbox.workspace_id,
+            mailbox_id=mailbox.id,
+            domain=domain_of(mailbox.email_address),
+            provider=mailbox.provider,
+            health_score=score,
+            received_today=received_today,
+        )
+
+    def _timezone(self, workspace_id: str, state: WarmupState) -> str:
+        if state.timezone:
+            return state.timezone
+        if workspace_id not in self._timezones:
+            self._timezones[workspace_id] = self._workspaces.get_workspace(workspace_id).timezone
+        return self._timezones[workspace_id]
+
+    def refresh_pool(self) -> int:
+        """Add the connected mailboxes with warmup on that are not in the pool yet (warmup turned on through the
+        API, the bulk job or the connection checker); returns how many joined. Leaving is the tick's job."""
+        from kindling.inbox.repository import InboxRepository
+
+        listed = {(m.workspace_id, m.mailbox_id) for m in self._pool.members()}
+        joined = 0
+        for ws, mid in InboxRepository().connected_mailboxes():
+            if (ws, mid) in listed:
+                continue
+            try:
+                mailbox = self._mailboxes.get(ws, mid)
+            except NotFound:
+                continue
+            if mailbox.warmup_enabled and self.sync_member(mailbox):
+                joined += 1
+        return joined
+
+    # --- tick --------------------------------------------------------------------------------------------------
+    def tick(self) -> WarmupTickReport:
+        now = self._now()
+        report = WarmupTickReport()
+        if now.minute < REFRESH_MINUTES:  # the first tick of every hour looks for mailboxes that joined
+            try:
+                report.joined = self.refresh_pool()
+            except Exception as exc:
+                get_logger().exception("warmup pool refresh failed")
+                report.errors.append(f"pool refresh: {exc.__class__.__name__}")
+        pool: list[PoolMember] = []
+        senders: list[_Sender] = []
+        mailboxes: dict[str, Mailbox] = {}
+        for listed in self._pool.members():
+            report.members += 1
+            try:
+                found = self._prepare(listed, now, report)
+            except Exception as exc:  # one mailbox's failure never stops the others
+                get_logger().exception("warmup tick failed for a mailbox", extra={"mailbox_id": listed.mailbox_id})
+                report.errors.append(f"{listed.mailbox_id}: {exc.__class__.__name__}")
+                continue
+            if found is None:
+                continue
+            member, sender = found
+            pool.append(member)
+            mailboxes[member.mailbox_id] = sender.mailbox
+            if sender.due:
+                senders.append(sender)
+        if not senders:
+            return report
+        from kindling.inbox.repository import WarmupBlocklistRepository
+
+        exclusions = PoolExclusions(WarmupBlocklistRepository().blocklist(), self._pool.domain_health())
+        by_id = {m.mailbox_id: m for m in pool}
+        selection = select_peers(
+            [(by_id[s.member.mailbox_id], len(s.due)) for s in senders],
+            pool,
+            seeded_rng("warmup-peers", isoformat(now)),
+            domain_excluded=exclusions,
+        )
+        report.unmatched = sum(selection.unmatched.values())
+        recipients: dict[str, list[str]] = {}
+        for pair in selection.pairs:
+            recipients.setdefault(pair.sender_id, []).append(pair.recipient_id)
+        for sender in senders:
+            chosen = recipients.get(sender.member.mailbox_id, [])
+            if not chosen:
+                continue
+            try:
+                self._dispatch(sender, [mailboxes[r] for r in chosen], now, report)
+            except Exception as exc:
+                get_logger().exception("warmup sends failed", extra={"mailbox_id": sender.member.mailbox_id})
+                report.errors.append(f"{sender.member.mailbox_id}: {exc.__class__.__name__}")
+        return report
+
+    def _prepare(
+        self, listed: PoolMember, now: datetime, report: WarmupTickReport
+    ) -> tuple[PoolMember, _Sender] | None:
+        ws, mid = listed.workspace_id, listed.mailbox_id
+        try:
+            mailbox = self._mailboxes.get(ws, mid)
+        except NotFound:
+            self._pool.remove(ws, mid)
+            report.removed += 1
+            return None
+        if mailbox.is_deleted or mailbox.status != "connected" or not mailbox.warmup_enabled:
+            self._pool.remove(ws, mid)
+            report.removed += 1
+            return None
+        state, rows = self._warmup.load(ws, mid)
+        timezone = self._timezone(ws, state)
+        today = local_today(now, timezone)
+        mark = self._pool.tick_mark(ws, mid)
+        new_day = False
+        if mark.day != today:
+            fresh = TickMark(today, 0)
+            if self._pool.claim(ws, mid, mark, today, 0):
+                new_day = mark.day is not None
+                mark = fresh
+            else:
+                mark = self._pool.tick_mark(ws, mid)
+        if new_day or recompute_due(state.health_computed_at, now):
+            report.health_recomputed += 1
+            moved: list[Transition] = []
+
+            def change(current: WarmupState) -> WarmupState:
+                updated, transitions = refresh_state(
+                    current, rows, today=today, new_day=new_day, speed_name=mailbox.warmup_type, now=now
+                )
+                moved[:] = transitions
+                return updated
+
+            state = self._service.save_engine_state(ws, mid, change)
+            report.transitions += [f"{mid}: {t.from_strategy}->{t.to_strategy} ({t.reason})" for t in moved]
+        if state.health_score != listed.health_score:
+            self._pool.upsert(self._member(mailbox, state.health_score))
+        received_today = sum(r.counters.received for r in rows if r.counters.day == today)
+        member = self._member(mailbox, state.health_score, received_today)
+        limit = effective_daily_limit(
+            warmup_enabled=True,
+            connected=True,
+            target=state.target_daily_volume,
+            state=state.ramp_state(as_speed(mailbox.warmup_type)),
+            campaign_sent_today=0,  # the hard cap is checked at reservation against the live counts
+        )
+        window = WarmupWindow(state.window_start_hour, state.window_end_hour, timezone)
+        day_start, day_end = day_bounds(today, timezone)
+        plan = plan_sends(
+            limit=limit.limit,
+            warmup_sent_today=0,
+            campaign_sent_today=0,
+            window=window,
+            day_start=day_start,
+            day_end=day_end,
+            now=day_start,
+            pacer_interval=timedelta(minutes=WARMUP_PACER_MINUTES),
+            last_sent_at=None,
+            rng=plan_rng(mid, today),
+        )
+        report.planned_today += plan.count
+        due = [(i, t) for i, t in enumerate(plan.times) if i >= mark.claimed and t <= now + self._horizon]
+        if not mailbox.sending_enabled:  # paused sending: it still receives (and answers) warmup mail
+            due = []
+        sending = self._sending.mailbox_state(ws, mid) if due else MailboxState(mid)
+        campaign, warm, _ = sending.today(eligibility.day_key(now, "UTC"))
+        room = max(0, HARD_CAP - campaign - warm)
+        if len(due) > room:  # the 500/day hard cap: no peer is asked for sends it will not allow
+            report.waiting += len(due) - room
+            due = due[:room]
+        report.due += len(due)
+        return member, _Sender(member, mailbox, today, mark, due, sending)
+
+    def _dispatch(self, sender: _Sender, recipients: list[Mailbox], now: datetime, report: WarmupTickReport) -> None:
+        mailbox = sender.mailbox
+        ws, mid = mailbox.workspace_id, mailbox.id
+        state = sender.sending
+        day_key = eligibility.day_key(now, "UTC")  # the sending engine's mailbox day
+        campaign, warm, _ = state.today(day_key)
+        room = max(0, HARD_CAP - campaign - warm)
+        others = planning.active_intervals(state.intervals, now)
+        others.pop(PACER_KEY, None)
+        interval = planning.pacer_interval(WARMUP_PACER_MINUTES, others)
+        earliest = max(now, state.next_allowed_at or now)
+        wanted = sender.due[: len(recipients)]
+        slots = pace([t for _, t in wanted], earliest, interval)
+        keep = [slot for slot in slots if slot <= now + self._horizon][:room]
+        report.waiting += len(sender.due) - len(keep)
+        if not keep:
+            return
+        count = len(keep)
+        claimed = sender.mark.claimed + count
+        if not self._pool.claim(ws, mid, sender.mark, sender.today, claimed):
+            report.waiting += count
+            return
+        reserved = self._sending.reserve_mailbox(
+            ws,
+            state,
+            day_key,
+            sends=0,
+            domains={},
+            warmup=count,
+            next_allowed_at=keep[-1] + interval,
+            last_slot=keep[-1],
+            intervals=planning.next_interval_state(state.intervals, PACER_KEY, WARMUP_PACER_MINUTES, now),
+        )
+        if not reserved:  # a campaign reservation got there first: give the claim back, next tick
+            self._pool.claim(ws, mid, TickMark(sender.today, claimed), sender.today, sender.mark.claimed)
+            report.waiting += count
+            return
+        jobs: list[WarmupSendJob] = []
+        for (index, _), slot, recipient in zip(wanted[:count], keep, recipients, strict=False):
+            exchange = exchange_id(mid, sender.today, index)
+            self._pool.create_exchange(
+                Exchange(exchange, ws, mid, recipient.id, sender.today, "queued"),
+                now,
+            )
+            jobs.append(
+                WarmupSendJob(
+                    exchange_id=exchange,
+                    workspace_id=ws,
+                    mailbox_id=mid,
+                    day=sender.today,
+                    recipient=recipient.email_address,
+                    recipient_name=recipient.display_name,
+                    from_address=mailbox.email_address,
+                    from_name=mailbox.display_name,
+                    send_at=slot,
+                    queued_at=now,
+                )
+            )
+        self._queue.send(jobs, now)
+        report.enqueued += len(jobs)
+
+    # --- protection: the pool domains' MX + SMTP check ---------------------------------------------------------
+    def check_pool_domains(
+        self, lookup: DnsLookup, probe: SmtpProbe = smtp_probe, *, port: int = 25, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Check every pool domain whose last check is 2 hours old; exclude failing ones, restore passing ones."""
+        now = self._now()
+        previous = self._pool.domain_health()
+        domains = sorted({m.domain for m in self._pool.members()})
+        due = [d for d in domains if check_due(previous.get(d), now)]
+        checks = check_domains(due, lookup=lookup, probe=probe, now=now, port=port, timeout=timeout)
+        outcome = apply_round(previous, checks)
+        for check in checks:
+            if not check.skipped:
+                self._pool.save_domain_health(outcome.states[check.domain])
+        return {
+            "checked": len([c for c in checks if not c.skipped]),
+            "skipped": len([c for c in checks if c.skipped]),
+            "excluded": list(outcome.excluded),
+            "restored": list(outcome.restored),
+            "suspected_local_outage": outcome.suspected_local_outage,
+        }

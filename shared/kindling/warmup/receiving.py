@@ -1,0 +1,137 @@
+"""The receiving side of warmup: inbox sync's `on_warmup` hook.
+
+For a warmup email (the exchange header and a matching `[ref: ...]` subject tag) found in a synced folder:
+- it is opened (\\Seen) and marked important (\\Flagged);
+- found outside INBOX (Junk/Spam), it is moved to INBOX (`imapsync.move_messages`: MOVE, else COPY+EXPUNGE);
+- the first sighting of an exchange by its recipient counts placement on the *sender's* daily row (through the
+  platform exchange item, which names only the sender's ids): `inbox`, or `spam` (+ `rescued` when moved), and
+  `opened`; and `received` on the recipient's own row;
+- the recipient replies to its `warmup_reply_rate` share of exchanges (a seeded coin per exchange), threaded
+  (In-Reply-To / References), from its own mailbox over SMTP; the sender's row counts `replied`.
+Replies (and an email seen by a mailbox that is not the exchange's recipient) are opened, flagged and rescued
+but never counted or answered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from kindling.auth.repository import AuthRepository
+from kindling.inbox.classify import Classification
+from kindling.inbox.imapsync import FetchedMessage, mark_flagged, mark_seen, move_messages
+from kindling.inbox.parsing import ParsedMessage
+from kindling.mailboxes.models import Mailbox
+from kindling.platform.clock import Clock, get_clock
+from kindling.platform.observability import get_logger
+from kindling.sending.outcomes import Outcome
+from kindling.sending.smtp import Batch
+from kindling.warmup.content import compose_reply, identify_warmup, should_reply
+from kindling.warmup.counters import DailyCounters
+from kindling.warmup.delivery import WarmupMailer
+from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
+from kindling.warmup.repository import WarmupRepository
+from kindling.warmup.service import local_today
+
+INBOX = "INBOX"
+
+
+def placement(folder: str) -> str:
+    """Where an email was found: INBOX, or spam (the only other folders inbox sync scans are Junk/Spam)."""
+    return "inbox" if folder.upper() == INBOX else "spam"
+
+
+def sender_delta(exchange: Exchange, placed: str, rescued: bool) -> DailyCounters:
+    if placed == "inbox":
+        return DailyCounters(exchange.sender_day, inbox=1, opened=1)
+    return DailyCounters(exchange.sender_day, spam=1, rescued=int(rescued), opened=1)
+
+
+class WarmupReceiver:
+    def __init__(
+        self,
+        pool: WarmupPoolRepository | None = None,
+        warmup: WarmupRepository | None = None,
+        workspaces: AuthRepository | None = None,
+        mailer: WarmupMailer | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._pool = pool or WarmupPoolRepository()
+        self._warmup = warmup or WarmupRepository()
+        self._workspaces = workspaces or AuthRepository()
+        self._mailer = mailer or WarmupMailer()
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return (self._clock or get_clock()).now()
+
+    def __call__(
+        self, session: Any, mailbox: Mailbox, folder: str, fetched: FetchedMessage, found: Classification
+    ) -> None:
+        if found.warmup is None or not found.warmup.header:
+            return
+        parsed = fetched.parse()
+        exchange_id = identify_warmup(parsed.subject, found.warmup.header)
+        if exchange_id is None:
+            return
+        uids = [fetched.uid]
+        mark_seen(session, folder, uids)
+        mark_flagged(session, folder, uids)
+        placed = placement(folder)
+        rescued = False
+        if placed == "spam":
+            move_messages(session, folder, INBOX, uids)
+            rescued = True
+        exchange = self._pool.exchange(exchange_id)
+        if exchange is None or exchange.recipient_mailbox_id != mailbox.id:
+            return
+        if not self._pool.place_exchange(exchange_id, placed):
+            return  # counted at its first sighting (a rescued email is seen again in INBOX)
+        now = self._now()
+        self._warmup.add_day(
+            exchange.sender_workspace_id, exchange.sender_mailbox_id, sender_delta(exchange, placed, rescued)
+        )
+        timezone = self._warmup.get(mailbox.workspace_id, mailbox.id).timezone or (
+            self._workspaces.get_workspace(mailbox.workspace_id).timezone
+        )
+        self._warmup.add_day(mailbox.workspace_id, mailbox.id, DailyCounters(local_today(now, timezone), received=1))
+        state = self._warmup.get(mailbox.workspace_id, mailbox.id)
+        if not should_reply(exchange_id, state.reply_rate / 100) or not parsed.message_id or not parsed.from_address:
+            return
+        if not self._pool.mark_replied(exchange_id):
+            return
+        try:
+            self._reply(mailbox, exchange, parsed, now)
+        except Exception:  # best effort: a failed reply never fails the inbox sync of the mailbox
+            get_logger().exception("warmup reply failed", extra={"exchange": exchange_id})
+
+    def _reply(self, mailbox: Mailbox, exchange: Exchange, parsed: ParsedMessage, now: datetime) -> None:
+        exchange_id = exchange.exchange_id
+        if not parsed.message_id or not parsed.from_address:
+            return
+        reply = compose_reply(
+            exchange_id,
+            original_subject=parsed.subject,
+            original_message_id=_bracketed(parsed.message_id),
+            original_references=[_bracketed(r) for r in parsed.references],
+            sender_name=mailbox.display_name,
+            recipient_name=parsed.from_name,
+        )
+        outgoing = self._mailer.outgoing(
+            exchange_id, reply, mailbox, parsed.from_address, parsed.from_name, reply=True, now=now
+        )
+        batch = Batch(mailbox.id, self._mailer.endpoint(mailbox), [outgoing])
+        report = asyncio.run(self._mailer.smtp.send_batches([batch]))[0]
+        outcomes = [r.outcome for r in report.results]
+        if Outcome.SENT in outcomes or Outcome.UNKNOWN in outcomes:
+            self._warmup.add_day(
+                exchange.sender_workspace_id, exchange.sender_mailbox_id, DailyCounters(exchange.sender_day, replied=1)
+            )
+        else:
+            get_logger().warning("warmup reply not sent", extra={"exchange": exchange_id, "outcomes": outcomes})
+
+
+def _bracketed(message_id: str) -> str:
+    value = message_id.strip()
+    return value if value.startswith("<") else f"<{value}>"
