@@ -452,6 +452,10 @@ class InboxService:
         # Events deduplicate at emission; counters go up once per effect marker (a crash between the marker and the
         # counter loses that one count rather than double it on the retry).
         if actions.record_reply:
+            from kindling.prospects.repository import ProspectRepository
+
+            # Every other campaign that stops on replies skips this person from now on (checked at claim time).
+            ProspectRepository().mark_replied(ws, prospect_email, now)
             emit_webhook_event(
                 events,
                 ws,

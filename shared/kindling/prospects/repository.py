@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from kindling.platform import table
 from kindling.platform.clock import isoformat
@@ -91,6 +91,8 @@ class EmailRecordItem(TableModel):
     supp_reason = UnicodeAttribute(null=True)
     supp_source = UnicodeAttribute(null=True)
     supp_created_at = UTCDateTimeAttribute(null=True)
+    # When this person first replied to any campaign: campaigns that stop on replies never send to them again.
+    replied_at = UTCDateTimeAttribute(null=True)
 
 
 class ListItem(TableModel):
@@ -251,6 +253,17 @@ class ProspectRepository:
             return EmailRecordItem.get(email_pk(workspace_id, email), table.ITEM_SK, consistent_read=True)
         except DoesNotExist:
             return None
+
+    def mark_replied(self, workspace_id: str, email: str, when: datetime) -> None:
+        """Record the first reply from this address (kept on its email record, which every send check reads)."""
+        try:
+            EmailRecordItem(pk=email_pk(workspace_id, email), sk=table.ITEM_SK).update(
+                actions=[EmailRecordItem.replied_at.set(EmailRecordItem.replied_at | when)],
+                condition=EmailRecordItem.pk.exists(),
+            )
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
 
     def insert(self, prospect: Prospect) -> bool:
         """Write a new prospect and claim its email in one transaction; False when the email is taken."""

@@ -278,14 +278,19 @@ class Scheduler:
             entry.custom = dict(prospect.custom_fields)
             record_raw = raw.get((email_pk(workspace_id, prospect.email), table.ITEM_SK))
             domain_raw = raw.get((domain_pk(workspace_id, email_domain(prospect.email)), table.ITEM_SK))
+            email_record = EmailRecordItem.from_raw_data(record_raw) if record_raw else None
             check = decide(
                 prospect.email,
-                EmailRecordItem.from_raw_data(record_raw) if record_raw else None,
+                email_record,
                 DomainSuppressionItem.from_raw_data(domain_raw) if domain_raw else None,
             )
             if check.blocked:
                 # Suppression at claim time: never claimed, the sequence stops (the sender checks again before SMTP).
                 report.stopped += int(self._stop(workspace_id, campaign_id, entry, "suppressed", "suppressed", now))
+                continue
+            if record.settings.stop_on_reply and email_record is not None and email_record.replied_at is not None:
+                # They replied to a campaign (this one or another): a campaign that stops on replies never sends again.
+                report.stopped += int(self._stop(workspace_id, campaign_id, entry, "replied", "replied", now))
                 continue
             candidates.append(entry)
         if finished:

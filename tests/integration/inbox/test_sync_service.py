@@ -55,6 +55,7 @@ from kindling.platform.dynamo import workspace_key
 from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
 from kindling.prospects.models import Prospect, ProspectCreate
+from kindling.prospects.repository import ProspectRepository
 from kindling.prospects.service import ProspectService
 from kindling.sending.ledger import (
     SendItem,
@@ -331,6 +332,9 @@ def test_reply_by_in_reply_to_stops_emits_once_and_threads(world: World) -> None
     (processed,) = report.processed
     assert (processed.kind, processed.match and processed.match.by) == ("reply", "message_id")
     assert processed.stopped and world.status(pat) == "replied"
+    # Recorded on her email record too: every other campaign that stops on replies skips her.
+    record = ProspectRepository().email_record(world.workspace_id, pat.email)
+    assert record is not None and record.replied_at is not None
     conversation, messages = world.inbox().get(world.workspace_id, processed.conversation_id or "")
     assert conversation.id == campaign_conversation_id(world.mailbox.id, world.campaign.campaign_id, pat.id)
     assert (conversation.campaign_id, conversation.prospect_id, conversation.contact_email) == (

@@ -205,3 +205,22 @@ def test_a_draft_campaign_parks_then_sends_once_started(world: World) -> None:
     assert world.send().sent == 2
     state = SendingRepository().campaign_state(world.workspace_id, campaign.campaign_id)
     assert state is not None and state.due_pk is None
+
+
+def test_a_reply_to_one_campaign_stops_every_campaign_that_stops_on_replies(world: World) -> None:
+    from kindling.prospects.repository import ProspectRepository
+
+    mailbox = world.mailbox()
+    stops = world.campaign([mailbox], ONE_STEP, minutes_between_sends=0)
+    keeps_going = world.campaign([mailbox], ONE_STEP, minutes_between_sends=0, stop_on_reply=False)
+    (ann,) = world.prospects(["ann@replied.test"])
+    world.enroll(stops, [ann])
+    world.enroll(keeps_going, [ann])
+    # Ann replied to a campaign elsewhere (the inbox sync records it on her email record).
+    ProspectRepository().mark_replied(world.workspace_id, ann.email, world.clock.now())
+    report = world.tick()
+    assert report.stopped == 1 and report.claimed == 1
+    assert world.enrollment(stops, ann).status == "replied"
+    world.send()
+    assert [d.rcpt_tos for d in world.server.handler.delivered] == [["ann@replied.test"]]
+    assert world.enrollment(keeps_going, ann).status != "replied"
