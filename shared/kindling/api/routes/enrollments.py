@@ -144,26 +144,6 @@ def unenroll(request: Request, body: UnenrollRequest, campaign_id: str = Campaig
     return respond(UnenrollResultView(unenrolled_count=result.unenrolled, total_processed=result.total_processed))
 
 
-def _list(
-    request: Request, campaign_id: str, status: EnrollmentStatus | None, limit: int, cursor: str | None
-) -> JSONResponse:
-    items, next_cursor = EnrollmentService().page(
-        principal_of(request).workspace_id, campaign_id, status, limit, cursor
-    )
-    return respond_page([enrollment_view(e) for e in items], next_cursor)
-
-
-def _changes(
-    request: Request, campaign_id: str, updated_since: datetime, limit: int, cursor: str | None
-) -> JSONResponse:
-    if updated_since.tzinfo is None:
-        updated_since = updated_since.replace(tzinfo=UTC)
-    items, next_cursor = EnrollmentService().changes(
-        principal_of(request).workspace_id, campaign_id, updated_since, limit, cursor
-    )
-    return respond_page([change_view(e) for e in items], next_cursor, updated_since=isoformat(updated_since))
-
-
 _LIST_DESCRIPTION = (
     "The campaign's enrollments, newest first, with status, current step (the index of the next step to send) "
     "and next send time; `status` filters."
@@ -181,16 +161,6 @@ _CHANGES_DESCRIPTION = (
     summary="List enrollments",
     description=_LIST_DESCRIPTION,
 )
-def list_enrollments(
-    request: Request,
-    campaign_id: str = CampaignId,
-    status: EnrollmentStatus | None = Query(default=None),
-    limit: int = Query(default=50, ge=1, le=100),
-    cursor: str | None = Query(default=None, max_length=2048),
-) -> JSONResponse:
-    return _list(request, campaign_id, status, limit, cursor)
-
-
 @router.get(
     "/campaigns/{campaign_id}/contacts",
     response_model=ListEnvelope[EnrollmentView],
@@ -198,14 +168,17 @@ def list_enrollments(
     summary="List enrollments (the peer API's name)",
     description=_LIST_DESCRIPTION,
 )
-def list_contacts(
+def list_enrollments(
     request: Request,
     campaign_id: str = CampaignId,
     status: EnrollmentStatus | None = Query(default=None),
     limit: int = Query(default=50, ge=1, le=100),
     cursor: str | None = Query(default=None, max_length=2048),
 ) -> JSONResponse:
-    return _list(request, campaign_id, status, limit, cursor)
+    items, next_cursor = EnrollmentService().page(
+        principal_of(request).workspace_id, campaign_id, status, limit, cursor
+    )
+    return respond_page([enrollment_view(e) for e in items], next_cursor)
 
 
 @router.get(
@@ -215,16 +188,6 @@ def list_contacts(
     summary="Enrollment change feed",
     description=_CHANGES_DESCRIPTION,
 )
-def enrollment_changes(
-    request: Request,
-    campaign_id: str = CampaignId,
-    updated_since: datetime = Query(alias="updatedSince"),
-    limit: int = Query(default=50, ge=1, le=100),
-    cursor: str | None = Query(default=None, max_length=2048),
-) -> JSONResponse:
-    return _changes(request, campaign_id, updated_since, limit, cursor)
-
-
 @router.get(
     "/campaigns/{campaign_id}/contacts/changes",
     response_model=ChangesEnvelope,
@@ -232,11 +195,16 @@ def enrollment_changes(
     summary="Enrollment change feed (the peer API's name)",
     description=_CHANGES_DESCRIPTION,
 )
-def contact_changes(
+def enrollment_changes(
     request: Request,
     campaign_id: str = CampaignId,
     updated_since: datetime = Query(alias="updatedSince"),
     limit: int = Query(default=50, ge=1, le=100),
     cursor: str | None = Query(default=None, max_length=2048),
 ) -> JSONResponse:
-    return _changes(request, campaign_id, updated_since, limit, cursor)
+    if updated_since.tzinfo is None:
+        updated_since = updated_since.replace(tzinfo=UTC)
+    items, next_cursor = EnrollmentService().changes(
+        principal_of(request).workspace_id, campaign_id, updated_since, limit, cursor
+    )
+    return respond_page([change_view(e) for e in items], next_cursor, updated_since=isoformat(updated_since))
