@@ -24,8 +24,6 @@ mostly does.
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,13 +36,20 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from kindling.enrollments.models import ENROLLMENT_STATUSES, Enrollment, EnrollmentSummary, ProspectBrief
 from kindling.platform import table
 from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import Page, TableModel, bind_models, cancellation_codes, query_page, workspace_key
-from kindling.prospects.repository import MemberItem, list_pk, prospect_pk
+from kindling.platform.dynamo import (
+    Page,
+    TableModel,
+    bind_models,
+    cancellation_codes,
+    query_page,
+    transaction,
+    workspace_key,
+)
+from kindling.prospects.repository import MemberItem, batch_get_raw, list_pk, prospect_pk
 from kindling.sending.due import send_due_keys  # pure keys; imports only the platform clock
 
 TRANSACTION_ITEMS = 99  # enrollments per transaction, plus the summary update (DynamoDB's limit is 100)
@@ -191,34 +196,6 @@ Key = tuple[str, str]
 _PROSPECT_ATTRIBUTES = ["prospect_id", "email", "first_name", "last_name", "global_status", "custom_fields"]
 
 
-def _batch_get(keys: Iterable[Key], attributes: list[str]) -> dict[Key, dict[str, Any]]:
-    """Strongly consistent BatchGetItem (100 keys per request) of only `attributes` (which must name the keys
-    the caller maps results by); raw items by (pk, sk)."""
-    bind_models()
-    name = str(TableModel.Meta.table_name)
-    connection = TableModel._get_connection()
-    wanted = [{table.HASH_KEY: {"S": pk}, table.RANGE_KEY: {"S": sk}} for pk, sk in dict.fromkeys(keys)]
-    found: dict[Key, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 100):
-        batch: list[dict[str, Any]] = wanted[start : start + 100]
-        attempt = 0
-        while batch:
-            response = connection.batch_get_item(
-                batch,  # type: ignore[arg-type]
-                consistent_read=True,
-                attributes_to_get=[table.HASH_KEY, table.RANGE_KEY, *attributes],
-            )
-            for raw in response.get("Responses", {}).get(name, []):
-                found[(raw[table.HASH_KEY]["S"], raw[table.RANGE_KEY]["S"])] = raw
-            batch = response.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
-            if batch:
-                attempt += 1
-                if attempt > 8:
-                    raise RuntimeError("BatchGetItem left keys unprocessed after 8 retries")
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-    return found
-
-
 def _text(raw: dict[str, Any], name: str) -> str | None:
     value = raw.get(name)
     return str(value["S"]) if value and "S" in value else None
@@ -228,23 +205,17 @@ class EnrollmentRepository:
     def __init__(self) -> None:
         bind_models()
 
-    def _transaction(self) -> TransactWrite:
-        # The models' shared connection: platform.dynamo.transaction() builds a new botocore client per call
-        # (~100 ms each), which a 10,000-prospect request would pay about a hundred times. The token makes
-        # botocore's own retry of a transaction that did commit a no-op instead of a cancellation.
-        return TransactWrite(connection=TableModel._get_connection().connection, client_request_token=str(uuid.uuid4()))
-
     # --- reads -------------------------------------------------------------------------------------
 
     def statuses(self, workspace_id: str, campaign_id: str, prospect_ids: Iterable[str]) -> dict[str, str]:
         """prospect id -> status of its enrollment in the campaign, for those that have one."""
         pk = campaign_pk(workspace_id, campaign_id)
-        raw = _batch_get(((pk, enrollment_sk(pid)) for pid in prospect_ids), ["status"])
+        raw = batch_get_raw(((pk, enrollment_sk(pid)) for pid in prospect_ids), ["status"])
         return {sk[len(ENROLL_PREFIX) :]: str(item["status"]["S"]) for (_, sk), item in raw.items()}
 
     def prospect_briefs(self, workspace_id: str, prospect_ids: Iterable[str]) -> dict[str, ProspectBrief]:
         """What enrolling needs of each prospect (unknown ids are absent)."""
-        raw = _batch_get(
+        raw = batch_get_raw(
             ((prospect_pk(workspace_id, pid), table.ITEM_SK) for pid in prospect_ids), _PROSPECT_ATTRIBUTES
         )
         briefs = [
@@ -339,7 +310,7 @@ class EnrollmentRepository:
             actions.append(EnrollmentSummaryItem.custom_field_keys.add(keys))
         pk = campaign_pk(workspace_id, campaign_id)
         try:
-            with self._transaction() as tx:
+            with transaction() as tx:
                 for enrollment in new:
                     tx.save(enrollment_item(enrollment), condition=EnrollmentItem.pk.does_not_exist())
                 for prospect in reactivated:
@@ -376,7 +347,7 @@ class EnrollmentRepository:
         for _, status in current:
             delta[status] = delta.get(status, 0) - 1
         try:
-            with self._transaction() as tx:
+            with transaction() as tx:
                 for prospect_id, status in current:
                     tx.update(
                         EnrollmentItem(pk=pk, sk=enrollment_sk(prospect_id)),

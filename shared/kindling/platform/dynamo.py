@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 import threading
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -158,8 +159,9 @@ def cancelled_by_condition(exc: TransactWriteError, position: int | None = None)
 def transaction() -> TransactWrite:
     """A DynamoDB transaction on the configured region (all-or-nothing writes across items)."""
     bind_models()
-    # The shared connection: a fresh Connection builds a new botocore client (~100 ms) per transaction.
-    return TransactWrite(connection=TableModel._get_connection().connection)
+    # The shared connection: a fresh Connection builds a new botocore client (~100 ms) per transaction. The token
+    # makes botocore's own retry of a transaction that did commit a no-op instead of a condition cancellation.
+    return TransactWrite(connection=TableModel._get_connection().connection, client_request_token=str(uuid.uuid4()))
 
 
 ModelT = TypeVar("ModelT", bound=TableModel)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +26,6 @@ from typing import Literal
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from kindling.campaigns.repository import (
     CAMPAIGN_STATS_SK,
@@ -38,7 +36,7 @@ from kindling.campaigns.repository import (
 )
 from kindling.platform import table
 from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, transaction, workspace_key
 from kindling.platform.errors import NotFound
 from kindling.prospects.repository import batch_get_raw
 
@@ -238,10 +236,3 @@ class SendLedgerRepository:
                 return False
             raise
         return True
-
-
-def transaction() -> TransactWrite:
-    """A transaction on the models' shared connection (platform.dynamo.transaction() builds a botocore client per
-    call); the token makes botocore's retry of a transaction that did commit a no-op, not a cancellation."""
-    bind_models()
-    return TransactWrite(connection=TableModel._get_connection().connection, client_request_token=str(uuid.uuid4()))

@@ -51,13 +51,14 @@ from kindling.platform.dynamo import (
     cancellation_codes,
     condition_failed,
     platform_key,
+    transaction,
     workspace_key,
 )
 from kindling.prospects.repository import batch_get_raw
 from kindling.sending import due
 from kindling.sending.backoff import BackoffState
 from kindling.sending.circuit import HostCircuit, host_key
-from kindling.sending.ledger import SendItem, recipient_pk, send_pk, transaction
+from kindling.sending.ledger import SendItem, recipient_pk, send_pk
 
 Key = tuple[str, str]
 MAILBOX_STATE_SK = "SEND#STATE"
