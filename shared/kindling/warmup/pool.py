@@ -17,10 +17,15 @@ For each send, among the eligible recipients a sender may use, the first of thes
 A sender never sends to itself or to its own domain: mail inside one domain never leaves the provider,
 so it builds no reputation.
 
-Fairness: no recipient receives more than its share of the day, ceil((already received today by the
-eligible recipients + the sends being placed) / number of eligible recipients). Senders take turns one
-send at a time, in a seeded random order, so the first senders do not take every preferred peer. A send
-no recipient can take is left unmatched and reported.
+Fairness: no recipient receives more than its share of the day. The share is the pool's even share,
+ceil((already received today by the eligible recipients + the sends being placed) / number of eligible
+recipients), unless the sender can only reach some of the pool (its own domain and itself are out): then it
+is at least the even share of the recipients this sender can reach, ceil((what they received today + this
+sender's sends still to place) / how many they are). So the preferences above bend to the share, and a
+sender never loses a send its ramp planned because peers it cannot use are emptier (a pool of two domains
+with more volume on one side still delivers every send, spread evenly over the other side). Senders take
+turns one send at a time, in a seeded random order, so the first senders do not take every preferred peer.
+A send is left unmatched (and reported) only when the sender can reach no eligible recipient at all.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ class Pair:
 class Selection:
     pairs: tuple[Pair, ...]
     unmatched: dict[str, int] = field(default_factory=dict)  # sender id -> sends without a recipient
-    share: int = 0  # the most any recipient may hold today
+    share: int = 0  # the pool's even share: the most any recipient holds today when every sender reaches all
     excluded: dict[str, str] = field(default_factory=dict)  # pool member id -> why it cannot receive
 
 
@@ -120,10 +125,14 @@ def select_peers(
         for sender, count in order:
             if turn >= count:
                 continue
-            open_ = [r for r in candidates[sender.mailbox_id] if load[r.mailbox_id] < share]
-            if not open_:
+            reachable = candidates[sender.mailbox_id]
+            if not reachable:
                 unmatched[sender.mailbox_id] += 1
                 continue
+            # At least the even share of what this sender can reach: the least loaded of them is always below it.
+            still_to_place = count - turn
+            cap = max(share, math.ceil((sum(load[r.mailbox_id] for r in reachable) + still_to_place) / len(reachable)))
+            open_ = [r for r in reachable if load[r.mailbox_id] < cap]
             best = min(open_, key=partial(_rank, sender, paired, load, tie_break))
             load[best.mailbox_id] += 1
             paired[sender.mailbox_id, best.mailbox_id] += 1

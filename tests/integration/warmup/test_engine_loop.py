@@ -204,7 +204,7 @@ def test_three_days_of_warmup_across_two_providers(env: None, clock: ManualClock
             assert report.outcome == "synced", report
 
     expected: dict[tuple[str, date], int] = {}
-    unmatched: dict[date, int] = {}
+    unmatched = 0
     delivered = 0
     cap_day = DAY0.date() + timedelta(days=2)
     for step in range(DAYS * 96):
@@ -217,8 +217,7 @@ def test_three_days_of_warmup_across_two_providers(env: None, clock: ManualClock
             )
         report = engine.tick()
         assert report.errors == []
-        if now.hour == 23 and now.minute == 45:  # sends no peer could take (each peer's share) by the day's end
-            unmatched[now.date()] = report.unmatched
+        unmatched += report.unmatched
         if now.hour == 0 and now.minute == 0:  # the day's first tick planned the day: what the strategy allows
             for name, mailbox in mailboxes.items():
                 state = warmup.get(mailbox.workspace_id, mailbox.id)
@@ -237,15 +236,11 @@ def test_three_days_of_warmup_across_two_providers(env: None, clock: ManualClock
 
     jobs = queue.jobs
     names = {mailbox.id: name for name, mailbox in mailboxes.items()}
-    # Volumes follow each mailbox's strategy and ramp; the New Domain ramp starts at 1/day.
+    # Volumes follow each mailbox's strategy and ramp exactly (every planned send found a peer, although one
+    # domain sends more than the other); the New Domain ramp starts at 1/day.
     sent_per_day = Counter((names[j.mailbox_id], j.day) for j in jobs)
-    assert set(sent_per_day) <= set(expected)
-    for day in (DAY0.date() + timedelta(days=n) for n in range(DAYS)):
-        planned = {name: n for (name, d), n in expected.items() if d == day}
-        sent = {name: sent_per_day[(name, day)] for name in planned}
-        assert all(sent[name] <= planned[name] for name in planned), (day, sent, planned)
-        # Whatever was not sent is exactly what the fairness share left without a recipient at the day's end.
-        assert sum(planned.values()) - sum(sent.values()) == unmatched[day], (day, sent, planned)
+    assert unmatched == 0
+    assert dict(sent_per_day) == {key: n for key, n in expected.items() if n}
     assert expected[("a1", DAY0.date())] == 1 and expected[("a2", DAY0.date())] == 5
     assert expected[("a2", cap_day)] == 3  # the hard cap held
     # The pacer: a mailbox's warmup sends are at least the warmup interval apart.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -127,14 +128,56 @@ def test_no_peer_receives_more_than_its_share(demand: int, pool_size: int, recei
     assert selection.unmatched == {}
 
 
-def test_sends_beyond_every_share_are_reported_unmatched() -> None:
-    # Two senders that may only use each other and one full peer: capacity runs out.
+def test_the_only_peer_a_domain_can_reach_takes_its_sends() -> None:
+    # Two senders of one domain can only use c: c is the whole of what they can reach, so its share is all of it
+    # (the ramp's planned sends are not dropped because peers they cannot use are emptier).
     a = member("a", "ws_a", domain="one.example.com")
     b = member("b", "ws_b", domain="one.example.com")
     c = member("c", "ws_c", received_today=50)
     selection = select_peers([(a, 3), (b, 3)], [a, b, c], random.Random(1))
+    assert recipients(selection) == ["c"] * 6
+    assert selection.unmatched == {}
+
+
+def test_a_sender_that_reaches_nobody_is_reported_unmatched() -> None:
+    a = member("a", "ws_a", domain="one.example.com")
+    b = member("b", "ws_b", domain="one.example.com")
+    selection = select_peers([(a, 3), (b, 2)], [a, b], random.Random(1))
     assert selection.pairs == ()
-    assert selection.unmatched == {"a": 3, "b": 3}
+    assert selection.unmatched == {"a": 3, "b": 2}
+
+
+@pytest.mark.parametrize(
+    ("heavy", "light", "received"),
+    [
+        ((10, 5), (1, 5), (0, 0, 0, 0)),  # the integration scenario's first day: 15 sends one way, 6 the other
+        ((25, 25), (2, 2), (0, 0, 0, 0)),
+        ((7, 3), (0, 0), (9, 9, 0, 0)),  # the heavy side's peers already received more today
+        ((1, 1), (30, 0), (0, 0, 4, 1)),
+    ],
+)
+def test_two_domains_with_uneven_volumes_deliver_every_send_evenly(
+    heavy: tuple[int, int], light: tuple[int, int], received: tuple[int, ...]
+) -> None:
+    """Four mailboxes on two domains: each side reaches only the other. Every planned send finds a peer, and no
+    peer holds more than the larger of the pool's share and its side's even share (the pool-wide share alone
+    would leave the busier side's sends unmatched)."""
+    h1 = member("h1", "ws_a", "google", "heavy.test", received_today=received[0])
+    h2 = member("h2", "ws_b", "google", "heavy.test", received_today=received[1])
+    l1 = member("l1", "ws_a", "microsoft", "light.test", received_today=received[2])
+    l2 = member("l2", "ws_b", "microsoft", "light.test", received_today=received[3])
+    pool = [h1, h2, l1, l2]
+    demands = [(h1, heavy[0]), (h2, heavy[1]), (l1, light[0]), (l2, light[1])]
+    selection = select_peers(demands, pool, random.Random(3))
+    assert selection.unmatched == {}
+    assert len(selection.pairs) == sum(heavy) + sum(light)
+    by_id = {p.mailbox_id: p for p in pool}
+    assert all(by_id[p.sender_id].domain != by_id[p.recipient_id].domain for p in selection.pairs)
+    totals = Counter(recipients(selection))
+    for side in ((l1, l2), (h1, h2)):
+        held = sum(totals[m.mailbox_id] + m.received_today for m in side)
+        for peer in side:
+            assert totals[peer.mailbox_id] + peer.received_today <= max(selection.share, math.ceil(held / 2))
 
 
 def test_nothing_to_place_or_nobody_to_receive() -> None:
