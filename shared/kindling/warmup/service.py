@@ -70,15 +70,29 @@ def local_today(now: datetime, timezone: str) -> date:
 
 
 class CampaignSendsToday(Protocol):
-    """A mailbox's campaign sends on `day` (workspace timezone): the 500/day hard cap is shared with warmup."""
+    """Campaign sends of each of a workspace's mailboxes today: the 500/day hard cap is shared with warmup."""
 
-    def __call__(self, workspace_id: str, mailbox_id: str, day: date) -> int: ...
+    def __call__(self, workspace_id: str, mailbox_ids: Sequence[str], now: datetime) -> dict[str, int]: ...
 
 
-def no_campaign_sends(workspace_id: str, mailbox_id: str, day: date) -> int:
-    # The default until the sending engine's per-mailbox day count (its mailbox state) is passed in: the
-    # sending engine owns that count, warmup does not keep a second copy of it.
-    return 0
+def sending_engine_campaign_sends(workspace_id: str, mailbox_ids: Sequence[str], now: datetime) -> dict[str, int]:
+    """Today's campaign sends as the sending engine counts them against the hard cap: its per-mailbox state, on
+    the engine's counter day (UTC), one BatchGetItem per 100 mailboxes. Warmup keeps no second copy of it."""
+    from kindling.sending import eligibility
+    from kindling.sending.repository import MailboxStateItem, SendingRepository, mailbox_state_of
+
+    if not mailbox_ids:
+        return {}
+    repo = SendingRepository()
+    keys = {mid: repo.mailbox_state_key(workspace_id, mid) for mid in mailbox_ids}
+    found = repo.get_raw(keys.values())
+    day = eligibility.day_key(now, "UTC")
+    counts: dict[str, int] = {}
+    for mid, key in keys.items():
+        raw = found.get(key)
+        state = mailbox_state_of(mid, MailboxStateItem.from_raw_data(raw) if raw else None)
+        counts[mid] = state.today(day)[0]
+    return counts
 
 
 def build_report(
@@ -224,7 +238,7 @@ class WarmupService:
         self._repo = repository or WarmupRepository()
         self._mailboxes = mailboxes or MailboxRepository()
         self._workspaces = workspaces or AuthRepository()
-        self._campaign_sends = campaign_sends or no_campaign_sends
+        self._campaign_sends = campaign_sends or sending_engine_campaign_sends
         self._clock = clock
 
     def _now(self) -> datetime:
@@ -235,26 +249,24 @@ class WarmupService:
         return local_today(self._now(), timezone), timezone
 
     # --- stats -------------------------------------------------------------------------------------------
-    def _report(self, mailbox: Mailbox, today: date, timezone: str) -> WarmupReport:
+    def _report(self, mailbox: Mailbox, today: date, timezone: str, campaign_sent_today: int) -> WarmupReport:
         state, rows = self._repo.load(mailbox.workspace_id, mailbox.id)
         return build_report(
-            mailbox,
-            state,
-            rows,
-            today=today,
-            workspace_timezone=timezone,
-            campaign_sent_today=self._campaign_sends(mailbox.workspace_id, mailbox.id, today),
+            mailbox, state, rows, today=today, workspace_timezone=timezone, campaign_sent_today=campaign_sent_today
         )
 
     def report(self, workspace_id: str, mailbox_id: str) -> WarmupReport:
         mailbox = self._mailboxes.get(workspace_id, mailbox_id)
-        return self._report(mailbox, *self._workspace_day(workspace_id))
+        sent = self._campaign_sends(workspace_id, [mailbox_id], self._now())
+        return self._report(mailbox, *self._workspace_day(workspace_id), sent.get(mailbox_id, 0))
 
     def list_reports(self, workspace_id: str, limit: int, cursor: str | None) -> tuple[list[WarmupReport], str | None]:
-        """Active mailboxes (newest first, as GET /mailboxes), one Query each for state + counters."""
+        """Active mailboxes (newest first, as GET /mailboxes), one Query each for state + counters and one
+        BatchGetItem for the page's campaign sends."""
         page = self._mailboxes.list_page(workspace_id, None, limit, cursor)
         today, timezone = self._workspace_day(workspace_id)
-        return [self._report(mailbox, today, timezone) for mailbox in page.items], page.next_cursor
+        sent = self._campaign_sends(workspace_id, [m.id for m in page.items], self._now())
+        return [self._report(m, today, timezone, sent.get(m.id, 0)) for m in page.items], page.next_cursor
 
     # --- settings ----------------------------------------------------------------------------------------
     def update_settings(self, workspace_id: str, mailbox_id: str, patch: WarmupSettingsUpdate) -> WarmupReport:

@@ -29,6 +29,7 @@ from kindling.platform import aws as aws_clients
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
+from kindling.sending.repository import SendingRepository
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.models import WarmupSettingsUpdate
 from kindling.warmup.repository import WarmupRepository, WarmupRow
@@ -325,18 +326,31 @@ def test_stats_come_from_the_daily_counter_rows(api: Api) -> None:
     assert data["daily"][6]["sent"] == 4 and data["daily"][6]["spam_count"] == 1
 
 
-def test_todays_campaign_sends_count_against_the_hard_cap(api: Api) -> None:
+def test_todays_campaign_sends_count_against_the_hard_cap(api: Api, clock: ManualClock) -> None:
+    """The sending engine's own count of today's campaign sends (its mailbox state) limits warmup, over HTTP."""
     box = api.mailbox(warmup_enabled=True)
+    other = api.mailbox(warmup_enabled=True)
     api.call("PATCH", f"/warmup/settings/{box.id}", json={"warmup_strategy": "maintenance"})
-    asked: list[tuple[str, str, date]] = []
-
-    def campaign_sends(workspace_id: str, mailbox_id: str, day: date) -> int:
-        asked.append((workspace_id, mailbox_id, day))
-        return 493
-
-    report = WarmupService(campaign_sends=campaign_sends).report(box.workspace_id, box.id)
-    assert (report.limit.limit, report.limit.reason) == (7, "daily_hard_cap")  # 500 - 493
-    assert asked == [(box.workspace_id, box.id, date(2026, 6, 10))]
+    api.call("PATCH", f"/warmup/settings/{other.id}", json={"warmup_strategy": "maintenance"})
+    sending = SendingRepository()
+    today = clock.now().date().isoformat()
+    assert sending.reserve_mailbox(
+        box.workspace_id,
+        sending.mailbox_state(box.workspace_id, box.id),
+        today,
+        sends=493,
+        domains={},
+        next_allowed_at=None,
+    )
+    data = api.call("GET", f"/warmup/stats/{box.id}").json()["data"]
+    assert (data["effective_daily_limit"], data["effective_limit_reason"]) == (7, "daily_hard_cap")  # 500 - 493
+    listed = {row["mailbox_id"]: row for row in api.call("GET", "/warmup/stats").json()["data"]}
+    assert (listed[box.id]["effective_daily_limit"], listed[box.id]["effective_limit_reason"]) == (7, "daily_hard_cap")
+    assert listed[other.id]["effective_limit_reason"] != "daily_hard_cap"
+    # Yesterday's count is not today's.
+    clock.advance(timedelta(days=1))
+    data = api.call("GET", f"/warmup/stats/{box.id}").json()["data"]
+    assert data["effective_limit_reason"] != "daily_hard_cap"
 
 
 def test_today_is_in_the_workspace_timezone(api: Api, clock: ManualClock) -> None:
