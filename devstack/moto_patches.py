@@ -19,6 +19,12 @@
    queue, reading the clock twice per message) for each message sent and each message received: one ReceiveMessage of
    10 took 1.4 s with 1,000 messages queued. The receive's retention check now reads the retention period directly,
    and the visible / delayed / in-flight counts read the clock once per pass.
+6. SQS delays follow the injected clock too. End-to-end tests on the local stack run on an injected clock
+   (kindling.platform.clock; schedules already follow it, see devstack/schedules.py) and producers compute
+   DelaySeconds from it, but moto delays by the wall clock: advancing a ManualClock 15 minutes left a 12-minute delay
+   to run in real time. A delayed message is now released when either the wall clock passes moto's own due time or
+   the clock that was injected when it was sent passes send time + delay. It only ever releases messages earlier,
+   never later; with the default SystemClock the two due times coincide.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ def apply_moto_patches() -> None:
     cheap_transaction_rollback()
     unsorted_query_candidates()
     sqs_independent_of_queue_length()
+    sqs_delays_follow_injected_clock()
 
 
 def _once(name: str, patch: Callable[[], None]) -> None:
@@ -219,12 +226,12 @@ def sqs_independent_of_queue_length() -> None:
             return bool(retention + message.sent_timestamp / 1000 > unix_time())
 
         def visible_messages(self: Any) -> list[Any]:
-            now = unix_time_millis()
-            return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+            now, injected = unix_time_millis(), _injected_now()
+            return [m for m in self._messages if now > m.visible_at and not _still_delayed(m, now, injected)]
 
         def delayed_count(self: Any) -> int:
-            now = unix_time_millis()
-            return sum(1 for m in self._messages if now < m.delayed_until)
+            now, injected = unix_time_millis(), _injected_now()
+            return sum(1 for m in self._messages if _still_delayed(m, now, injected))
 
         def not_visible_count(self: Any) -> int:
             now = unix_time_millis()
@@ -233,9 +240,47 @@ def sqs_independent_of_queue_length() -> None:
         SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
             is_message_valid_based_on_retention_period
         )
-        # Same rules as Message.visible / Message.delayed, with one clock reading per pass instead of two per message.
+        # Same rules as Message.visible / Message.delayed (plus patch 6's injected due time), with one reading of
+        # each clock per pass instead of two per message.
         Queue.messages = property(visible_messages)  # type: ignore[assignment,method-assign]
         Queue.approximate_number_of_messages_delayed = property(delayed_count)  # type: ignore[assignment,method-assign]
         Queue.approximate_number_of_messages_not_visible = property(not_visible_count)  # type: ignore[assignment,method-assign]
 
     _once("sqs_queue_length", patch)
+
+
+def _injected_now() -> tuple[int, float]:
+    """(id of the injected clock, its time in epoch milliseconds): one reading."""
+    from kindling.platform.clock import get_clock
+
+    clock = get_clock()
+    return id(clock), clock.now().timestamp() * 1000
+
+
+def _still_delayed(message: Any, now_ms: float, injected: tuple[int, float]) -> bool:
+    """moto's rule (wall clock before `delayed_until`), unless the injected clock has passed the due time recorded
+    at send (patch 6). Only the clock that was injected at send counts: a clock swapped in later (a ManualClock may be
+    set anywhere in time) says nothing about when an earlier message is due."""
+    if not now_ms < message.delayed_until:
+        return False
+    due = getattr(message, "kindling_injected_due", None)  # absent: sent undelayed or before patch 6
+    return due is None or due[0] != injected[0] or injected[1] < due[1]
+
+
+def sqs_delays_follow_injected_clock() -> None:
+    """A delayed SQS message also records its due time on the injected clock (read by patch 5's passes)."""
+
+    def patch() -> None:
+        from moto.sqs.models import Message
+
+        original = Message.delay
+
+        def delay(self: Any, delay_seconds: int) -> None:
+            original(self, delay_seconds)
+            clock_id, now_ms = _injected_now()
+            # id, not the clock itself: receive deep-copies messages, and a ManualClock holds a lock.
+            self.kindling_injected_due = (clock_id, now_ms + int(delay_seconds) * 1000)
+
+        Message.delay = delay  # type: ignore[method-assign]
+
+    _once("sqs_injected_clock_delays", patch)

@@ -1,11 +1,13 @@
 """The local stack's moto patches: no tracked instances, one DynamoDB request at a time, transactions that roll back
-only what they touched (and never copy a table), queries that do not sort the whole table, same results."""
+only what they touched (and never copy a table), queries that do not sort the whole table, same results; SQS delays
+that also follow the injected clock."""
 
 from __future__ import annotations
 
 import random
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,11 +15,13 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.model_instances import model_data
+from moto.core.utils import unix_time_millis
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.sqs import models as moto_sqs
 
 from devstack.moto_patches import DYNAMODB_LOCK, apply_moto_patches
+from kindling.platform.clock import ManualClock, set_clock
 
 
 def tracked() -> int:
@@ -205,7 +209,7 @@ def test_receiving_from_a_long_queue_keeps_the_retention_rule(monkeypatch: pytes
                 QueueUrl=long, Entries=[{"Id": str(n), "MessageBody": f"m{start + n}"} for n in range(10)]
             )
         clock_readings = 0
-        original = moto_sqs.unix_time_millis
+        original = unix_time_millis  # what moto.sqs.models imported
 
         def counting() -> float:
             nonlocal clock_readings
@@ -219,8 +223,69 @@ def test_receiving_from_a_long_queue_keeps_the_retention_rule(monkeypatch: pytes
         # Retention still applies: with a 60 s retention, a message sent 61 s ago is not received.
         short = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
         sqs.send_message(QueueUrl=short, MessageBody="old")
-        [message] = moto_sqs.sqs_backends["123456789012"]["us-east-1"].get_queue("short")._messages
+        queued: list[Any] = moto_sqs.sqs_backends["123456789012"]["us-east-1"].get_queue("short")._messages
+        [message] = queued
         message.sent_timestamp -= 61_000
         assert sqs.receive_message(QueueUrl=short, WaitTimeSeconds=0).get("Messages", []) == []
         sqs.send_message(QueueUrl=short, MessageBody="fresh")
         assert [m["Body"] for m in sqs.receive_message(QueueUrl=short)["Messages"]] == ["fresh"]
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[ManualClock]:
+    apply_moto_patches()
+    clock = ManualClock(datetime(2026, 6, 10, 8, 0, tzinfo=UTC))
+    previous = set_clock(clock)
+    try:
+        with mock_aws():
+            yield clock
+    finally:
+        set_clock(previous)
+
+
+def receive(sqs: Any, url: str) -> list[str]:
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60)
+    return [m["Body"] for m in got.get("Messages", [])]
+
+
+def delayed(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"])
+
+
+def test_a_delayed_message_is_released_when_the_injected_clock_passes_its_due_time(manual_clock: ManualClock) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=900)
+    sqs.send_message(QueueUrl=url, MessageBody="now", DelaySeconds=0)
+    assert receive(sqs, url) == ["now"]
+    assert delayed(sqs, url) == 1
+    manual_clock.advance(timedelta(seconds=901))
+    assert receive(sqs, url) == ["later"]  # at once, not 15 real minutes later
+    assert delayed(sqs, url) == 0
+
+
+def test_the_queue_default_delay_follows_the_injected_clock_too(manual_clock: ManualClock) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="slow", Attributes={"DelaySeconds": "900"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="queued")
+    assert receive(sqs, url) == []
+    assert delayed(sqs, url) == 1
+    manual_clock.advance(timedelta(seconds=901))
+    assert receive(sqs, url) == ["queued"]
+    assert delayed(sqs, url) == 0
+
+
+def test_a_delayed_message_is_never_released_early(manual_clock: ManualClock) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "later", "DelaySeconds": 900}])
+    assert receive(sqs, url) == [] and delayed(sqs, url) == 1
+    manual_clock.advance(timedelta(seconds=899))
+    assert receive(sqs, url) == [] and delayed(sqs, url) == 1
+    # A clock injected after the send says nothing about this message's due time, however far ahead it is.
+    previous = set_clock(ManualClock(datetime(2030, 1, 1, tzinfo=UTC)))
+    try:
+        assert receive(sqs, url) == [] and delayed(sqs, url) == 1
+    finally:
+        set_clock(previous)
