@@ -80,7 +80,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         warm = _get_warmup().process(warmup_jobs)
         get_logger().info(
             "warmup send batch",
-            extra={"jobs": len(warmup_jobs), "sent": warm.sent, "bounced": warm.bounced, "failed": warm.failed},
+            extra={
+                "jobs": len(warmup_jobs),
+                "sent": warm.sent,
+                "bounced": warm.bounced,
+                "retrying": warm.retrying,
+                "deferred": warm.deferred,
+                "failed": warm.failed,
+                "skipped": warm.skipped,
+            },
         )
     result = _get_sender().process(jobs)
     get_logger().info(

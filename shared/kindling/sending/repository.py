@@ -416,9 +416,10 @@ class SendingRepository:
         return True
 
     def release_mailbox(
-        self, workspace_id: str, mailbox_id: str, day: str, sends: int, domains: dict[str, int]
+        self, workspace_id: str, mailbox_id: str, day: str, sends: int, domains: dict[str, int], *, warmup: int = 0
     ) -> None:
-        """Give back reservations whose claims failed (best effort: at worst a cap is met a few sends early)."""
+        """Give back reservations whose claims failed, and (`warmup`) warmup sends that never left (best effort: at
+        worst a cap is met a few sends early). A day that is no longer the state's has nothing left to give back."""
         for _ in range(3):
             state = self.mailbox_state(workspace_id, mailbox_id)
             if state.day != day:
@@ -426,16 +427,16 @@ class SendingRepository:
             counts = dict(state.domains)
             for domain, n in domains.items():
                 counts[domain] = max(0, counts.get(domain, 0) - n)
+            actions: list[Any] = [
+                MailboxStateItem.version.set(state.version + 1),
+                MailboxStateItem.sent.set(max(0, state.sent - sends)),
+                MailboxStateItem.domains.set(json.dumps(counts, separators=(",", ":"), sort_keys=True)),
+            ]
+            if warmup:
+                actions.append(MailboxStateItem.warmup.set(max(0, state.warmup - warmup)))
             item = MailboxStateItem(*self.mailbox_state_key(workspace_id, mailbox_id))
             try:
-                item.update(
-                    actions=[
-                        MailboxStateItem.version.set(state.version + 1),
-                        MailboxStateItem.sent.set(max(0, state.sent - sends)),
-                        MailboxStateItem.domains.set(json.dumps(counts, separators=(",", ":"), sort_keys=True)),
-                    ],
-                    condition=MailboxStateItem.version == state.version,
-                )
+                item.update(actions=actions, condition=MailboxStateItem.version == state.version)
                 return
             except UpdateError as exc:
                 if not condition_failed(exc):

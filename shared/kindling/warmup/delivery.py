@@ -4,14 +4,28 @@ A warmup job passes a gate before its SMTP transaction (its exchange item moves 
 conditional write), so a duplicate queue delivery never sends twice. Outcomes are counted on the sending
 mailbox's daily row (the day the tick planned it on): `sent` (+ `bounced` for a hard bounce). A hard bounce
 also records a bounce from the recipient's domain for the bounce rule (3 in 7 days blocklist the domain).
+`unknown` (the connection died once DATA had started) counts as sent and is never retried: it may have been
+delivered.
+
+A transiently refused send (soft 4xx, rate limited, connection or login failure; see `Outcome.retryable`) is
+retried: its exchange goes back to `queued` (so the retry passes the gate once, like the first try) and a copy of
+the job with `attempt + 1` is queued for `now + soft_retry_delay(attempt)` (a rate limit waits at least for the
+mailbox's next backoff rung). That happens at most `MAX_WARMUP_ATTEMPTS` times in all, and only while the retry
+falls on the UTC day the tick reserved the send on (`queued_at`'s): the 500/day hard cap counted it on that day.
+Otherwise (a permanent refusal, attempts used up, the day over) the exchange is `failed` and the send's hard-cap
+reservation is given back (`SendingRepository.release_mailbox(warmup=...)`), as it is for a job whose mailbox
+became unusable; releases are grouped per mailbox and day. Only the delivery whose conditional move failed the
+exchange releases, so a duplicate delivery never releases twice. A job the queue delivers early (its delay is
+capped at 15 minutes; a long rate-limit wait is not) goes back on the queue unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kindling.mailboxes.connection import Endpoint, TlsPolicy
 from kindling.mailboxes.models import Mailbox
@@ -21,14 +35,46 @@ from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
+from kindling.sending import backoff, eligibility
 from kindling.sending.outcomes import Outcome
+from kindling.sending.repository import SendingRepository
+from kindling.sending.sender import soft_retry_delay
 from kindling.sending.smtp import Batch, Outgoing, SmtpSender
 from kindling.warmup.content import WarmupEmail, build_message, compose_message
 from kindling.warmup.counters import DailyCounters
-from kindling.warmup.engine import WarmupSendJob
+from kindling.warmup.engine import SqsWarmupQueue, WarmupQueue, WarmupSendJob
 from kindling.warmup.pool_index import WarmupPoolRepository
 from kindling.warmup.protection import BOUNCE_WINDOW, bounce_entries, domain_of
 from kindling.warmup.repository import WarmupRepository
+
+MAX_WARMUP_ATTEMPTS = 3  # tries in all of one warmup send (the first and two retries)
+# A job delivered this much before its send time goes back on the queue (SQS delays at most 15 minutes); less is
+# the queue's own imprecision.
+EARLY_TOLERANCE = timedelta(seconds=30)
+
+
+def reserved_day(job: WarmupSendJob) -> str:
+    """The sending engine's mailbox day (UTC) the tick reserved the send on, against the hard cap."""
+    return eligibility.day_key(job.queued_at, "UTC")
+
+
+def retry_decision(
+    outcome: Outcome, attempt: int, now: datetime, reserved_on: str, rate_limited_until: datetime | None = None
+) -> datetime | None:
+    """When to try a send that ended with `outcome` on try `attempt` again; None to give it up.
+
+    Only a refusal that certainly left no mail is retried (never `unknown`: no duplicates), at most
+    `MAX_WARMUP_ATTEMPTS` tries in all, and only on the day the send was reserved on: a retry on a later day
+    would count against a day whose hard cap never reserved it.
+    """
+    if not outcome.retryable or attempt >= MAX_WARMUP_ATTEMPTS:
+        return None
+    when = now + soft_retry_delay(attempt)
+    if outcome is Outcome.RATE_LIMITED and rate_limited_until is not None:
+        when = max(when, rate_limited_until)
+    if eligibility.day_key(when, "UTC") != reserved_on:
+        return None
+    return when
 
 
 def message_id_for(exchange: str, from_address: str, *, reply: bool = False) -> str:
@@ -42,6 +88,8 @@ class DeliveryResult:
     bounced: int = 0
     failed: int = 0
     skipped: int = 0
+    retrying: int = 0  # re-queued for a later try
+    deferred: int = 0  # delivered before their send time: back on the queue unchanged
     outcomes: dict[str, str] = field(default_factory=dict)
 
 
@@ -102,12 +150,16 @@ class WarmupDelivery:
         mailboxes: MailboxRepository | None = None,
         mailer: WarmupMailer | None = None,
         clock: Clock | None = None,
+        queue: WarmupQueue | None = None,
+        sending: SendingRepository | None = None,
     ) -> None:
         self._pool = pool or WarmupPoolRepository()
         self._warmup = warmup or WarmupRepository()
         self._mailboxes = mailboxes or MailboxRepository()
         self._mailer = mailer or WarmupMailer()
         self._clock = clock
+        self._queue = queue or SqsWarmupQueue()
+        self._sending = sending or SendingRepository()
 
     def _now(self) -> datetime:
         return (self._clock or get_clock()).now()
@@ -116,9 +168,13 @@ class WarmupDelivery:
         result = DeliveryResult()
         now = self._now()
         distinct = {job.exchange_id: job for job in jobs}
+        early = [job for job in distinct.values() if job.send_at > now + EARLY_TOLERANCE]
+        result.deferred = len(early)
         grouped: dict[tuple[str, str], list[WarmupSendJob]] = {}
         for job in distinct.values():
-            grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(job)
+            if job.send_at <= now + EARLY_TOLERANCE:
+                grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(job)
+        releases: Counter[tuple[str, str, str]] = Counter()
         batches: list[Batch] = []
         for (ws, mid), group in grouped.items():
             try:
@@ -127,7 +183,8 @@ class WarmupDelivery:
                 mailbox = None
             if mailbox is None or mailbox.is_deleted or mailbox.status != "connected" or not mailbox.sending_enabled:
                 for job in group:
-                    self._pool.move_exchange(job.exchange_id, "queued", "failed")
+                    if self._pool.move_exchange(job.exchange_id, "queued", "failed"):
+                        releases[(ws, mid, reserved_day(job))] += 1
                     result.skipped += 1
                     result.outcomes[job.exchange_id] = "mailbox_unusable"
                 continue
@@ -140,13 +197,33 @@ class WarmupDelivery:
                     )
                 )
             batches.append(Batch(mid, self._mailer.endpoint(mailbox), messages))
-        if not batches:
-            return result
+        retries = self._send(batches, distinct, now, result, releases) if batches else []
+        for (ws, mid, day), count in releases.items():
+            self._sending.release_mailbox(ws, mid, day, 0, {}, warmup=count)
+        if early or retries:
+            self._queue.send([*early, *retries], now)
+        return result
+
+    def _send(
+        self,
+        batches: list[Batch],
+        distinct: dict[str, WarmupSendJob],
+        now: datetime,
+        result: DeliveryResult,
+        releases: Counter[tuple[str, str, str]],
+    ) -> list[WarmupSendJob]:
+        """SMTP for the batches and their outcomes; returns the jobs to try again."""
+        gated: set[str] = set()
 
         async def gate(message: Outgoing) -> bool:
-            return await asyncio.to_thread(self._pool.move_exchange, message.key, "queued", "sending")
+            passed = await asyncio.to_thread(self._pool.move_exchange, message.key, "queued", "sending")
+            if passed:
+                gated.add(message.key)
+            return passed
 
         reports = asyncio.run(self._mailer.smtp.send_batches(batches, before_send=gate))
+        backoff_until: dict[tuple[str, str], datetime | None] = {}
+        retries: list[WarmupSendJob] = []
         for report in reports:
             for res in report.results:
                 job = distinct[res.key]
@@ -163,9 +240,27 @@ class WarmupDelivery:
                     record_bounce(domain_of(job.recipient), now, job.exchange_id)
                     result.bounced += 1
                 else:
-                    self._pool.move_exchange(job.exchange_id, "sending", "failed")
+                    # Messages left unattempted after a refused login, a rate limit or a lost connection never
+                    # reached the gate: their exchange is still `queued`.
+                    held = "sending" if job.exchange_id in gated else "queued"
+                    until = None
+                    if res.outcome is Outcome.RATE_LIMITED:
+                        key = (job.workspace_id, job.mailbox_id)
+                        if key not in backoff_until:
+                            state = self._sending.mailbox_state(*key)
+                            backoff_until[key] = backoff.on_rate_limited(state.backoff, now).until
+                        until = backoff_until[key]
+                    when = retry_decision(res.outcome, job.attempt, now, reserved_day(job), until)
+                    if when is not None and (
+                        held == "queued" or self._pool.move_exchange(job.exchange_id, held, "queued")
+                    ):
+                        retries.append(job.model_copy(update={"attempt": job.attempt + 1, "send_at": when}))
+                        result.retrying += 1
+                        continue
+                    if self._pool.move_exchange(job.exchange_id, held, "failed"):
+                        releases[(job.workspace_id, job.mailbox_id, reserved_day(job))] += 1
                     result.failed += 1
-        return result
+        return retries
 
     def _count(self, job: WarmupSendJob, now: datetime, delta: DailyCounters) -> None:
         self._warmup.add_day(job.workspace_id, job.mailbox_id, delta, last_sent_at=now)

@@ -89,6 +89,7 @@ class WarmupSendJob(BaseModel):
     from_name: str | None = None
     send_at: datetime
     queued_at: datetime
+    attempt: int = 1  # 1 for the first try; a transient SMTP failure re-queues the job with attempt + 1
 
     def to_body(self) -> str:
         data: dict[str, Any] = self.model_dump(mode="json")
