@@ -6,7 +6,9 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
+from devstack.maillab import MailAccount, MailLab
 from devstack.runtime import LocalStack
 
 
@@ -47,6 +49,50 @@ def connected_mailbox(client: httpx.Client, stack: LocalStack, account_index: in
     else:
         assert created.status_code in (200, 201), created.text
         mailbox_id = created.json()["data"]["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        stack.drain()
+        data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
+        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert data["status"] == "connected", data["last_test_error"]
+    return data
+
+
+# What EventBridge sends a scheduled function (its `time` set per call).
+SCHEDULED: dict[str, Any] = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+
+
+def lab_of(stack: LocalStack, *, needs_dovecot: bool = False) -> MailLab:
+    """The stack's running mail lab: fresh accounts keep a test's mailboxes its own (the demo ones are shared)."""
+    lab = getattr(stack, "_mail_lab", None)
+    assert isinstance(lab, MailLab), "the local stack runs a mail lab"
+    if needs_dovecot and lab.imap_backend != "dovecot":
+        pytest.skip("this e2e test needs Dovecot")
+    return lab
+
+
+def connect_account(
+    client: httpx.Client, stack: LocalStack, account: MailAccount, display_name: str, **extra: Any
+) -> dict[str, Any]:
+    """Create a mailbox for a lab account over HTTP and wait until its connection test has passed."""
+    body = {
+        "email_address": account.email,
+        "display_name": display_name,
+        "smtp_host": account.smtp_host,
+        "smtp_port": account.smtp_port,
+        "smtp_security": account.smtp_security,
+        "smtp_password": account.password,
+        "imap_host": account.imap_host,
+        "imap_port": account.imap_port,
+        "imap_security": account.imap_security,
+        "imap_password": account.password,
+        **extra,
+    }
+    created = client.post("/api/v1/mailboxes", json=body)
+    assert created.status_code == 201, created.text
+    mailbox_id = created.json()["data"]["id"]
     deadline = time.monotonic() + 60
     while True:
         stack.drain()

@@ -24,12 +24,10 @@ from devstack.runtime import LocalStack
 from kindling.inbox.repository import InboxRepository
 from kindling.platform.clock import ManualClock, set_clock
 from kindling.sending.repository import SendingRepository
-from tests.e2e.support import own_workspace
+from tests.e2e.support import SCHEDULED, connect_account, lab_of, own_workspace
 from tests.integration.webhooks.receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.mail
-
-SCHEDULED = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
 
 
 @pytest.fixture
@@ -39,42 +37,6 @@ def clock() -> Iterator[ManualClock]:
     previous = set_clock(manual)
     yield manual
     set_clock(previous)
-
-
-def lab_of(stack: LocalStack) -> MailLab:
-    # The stack's running mail lab: fresh accounts keep this test's mailboxes its own (the demo ones are shared).
-    lab = getattr(stack, "_mail_lab", None)
-    assert isinstance(lab, MailLab), "the local stack runs a mail lab"
-    if lab.imap_backend != "dovecot":
-        pytest.skip("the inbox e2e test needs Dovecot")
-    return lab
-
-
-def connect_mailbox(client: httpx.Client, stack: LocalStack, account: MailAccount) -> dict[str, Any]:
-    body = {
-        "email_address": account.email,
-        "display_name": "Inbox Sender",
-        "smtp_host": account.smtp_host,
-        "smtp_port": account.smtp_port,
-        "smtp_security": account.smtp_security,
-        "smtp_password": account.password,
-        "imap_host": account.imap_host,
-        "imap_port": account.imap_port,
-        "imap_security": account.imap_security,
-        "imap_password": account.password,
-    }
-    created = client.post("/api/v1/mailboxes", json=body)
-    assert created.status_code == 201, created.text
-    mailbox_id = created.json()["data"]["id"]
-    deadline = time.monotonic() + 60
-    while True:
-        stack.drain()
-        data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
-        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert data["status"] == "connected", data["last_test_error"]
-    return data
 
 
 def submit(lab: MailLab, account: MailAccount, to: str, raw: bytes) -> None:
@@ -124,7 +86,7 @@ def webhook_events(receiver: Receiver, stack: LocalStack, count: int, timeout: f
 
 
 def test_inbox_sync_end_to_end(local_stack: LocalStack, clock: ManualClock) -> None:
-    lab = lab_of(local_stack)
+    lab = lab_of(local_stack, needs_dovecot=True)
     tag = uuid.uuid4().hex[:8]
     sender = lab.add_account(f"inbox-sender-{tag}@lab-mail.test", "sender-pass-1", "lab-mail")
     keen, away, gone = (
@@ -141,7 +103,7 @@ def test_inbox_sync_end_to_end(local_stack: LocalStack, clock: ManualClock) -> N
             "/api/v1/webhooks", json={"url": receiver.url("/hook"), "events": ["reply.received", "email.bounced"]}
         )
         assert hook.status_code == 201, hook.text
-        mailbox = connect_mailbox(client, local_stack, sender)
+        mailbox = connect_account(client, local_stack, sender, "Inbox Sender")
         ids = {}
         for account, first in ((keen, "Kim"), (away, "Jo"), (gone, "Gil")):
             created = client.post("/api/v1/prospects", json={"email": account.email, "firstName": first})

@@ -34,11 +34,10 @@ from kindling.platform.clock import ManualClock, set_clock
 from kindling.platform.settings import get_settings
 from kindling.sending.ledger import SendLedgerRepository
 from kindling.sending.repository import SendingRepository
-from tests.e2e.support import own_workspace
+from tests.e2e.support import SCHEDULED, connect_account, lab_of, own_workspace
 
 pytestmark = pytest.mark.mail
 
-SCHEDULED = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
 MONDAY_EARLY = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)  # 08:00 in Paris, before the 09:00 window opens
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -56,41 +55,8 @@ def clock() -> Iterator[ManualClock]:
     sender_module.fault_hook = None
 
 
-def lab_of(stack: LocalStack) -> MailLab:
-    lab = getattr(stack, "_mail_lab", None)  # the stack's running lab: fresh accounts keep this test's mail apart
-    assert isinstance(lab, MailLab), "the local stack runs a mail lab"
-    return lab
-
-
 def fresh(lab: MailLab, name: str) -> MailAccount:
     return lab.add_account(f"send-{name}-{uuid.uuid4().hex[:8]}@lab-mail.test", "Lab-pass-1234", "lab-mail")
-
-
-def connect(client: httpx.Client, stack: LocalStack, account: MailAccount, name: str) -> str:
-    body = {
-        "email_address": account.email,
-        "display_name": name,
-        "smtp_host": account.smtp_host,
-        "smtp_port": account.smtp_port,
-        "smtp_security": account.smtp_security,
-        "smtp_password": account.password,
-        "imap_host": account.imap_host,
-        "imap_port": account.imap_port,
-        "imap_security": account.imap_security,
-        "imap_password": account.password,
-    }
-    created = client.post("/api/v1/mailboxes", json=body)
-    assert created.status_code == 201, created.text
-    mailbox_id: str = created.json()["data"]["id"]
-    deadline = time.monotonic() + 60
-    while True:
-        stack.drain()
-        data = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
-        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert data["status"] == "connected", data["last_test_error"]
-    return mailbox_id
 
 
 def prospect(client: httpx.Client, account: MailAccount, first: str) -> str:
@@ -153,7 +119,7 @@ def test_three_step_campaign_over_smtp_and_imap(local_stack: LocalStack, clock: 
     people = {name: fresh(lab, name.lower()) for name in ("Ann", "Ben", "Cat", "Dan")}
     headers = own_workspace(local_stack, "E2E sending")
     with httpx.Client(base_url=local_stack.api_url, headers=headers, timeout=60) as client:
-        mailbox_id = connect(client, local_stack, sender, "Pat from Kindling")
+        mailbox_id = connect_account(client, local_stack, sender, "Pat from Kindling")["id"]
         ids = [prospect(client, account, name) for name, account in people.items()]
         workspace_id, campaign_id = start_campaign(
             client,
@@ -238,7 +204,7 @@ def test_sender_killed_mid_batch(local_stack: LocalStack, clock: ManualClock) ->
     headers = own_workspace(local_stack, "E2E sending crash")
     clock.set(datetime(2026, 6, 16, 10, 0, tzinfo=UTC))
     with httpx.Client(base_url=local_stack.api_url, headers=headers, timeout=60) as client:
-        mailbox_id = connect(client, local_stack, sender, "Kim")
+        mailbox_id = connect_account(client, local_stack, sender, "Kim")["id"]
         ids = [prospect(client, account, f"K{n}") for n, account in enumerate(people)]
         workspace_id, campaign_id = start_campaign(
             client,
@@ -316,7 +282,7 @@ def test_the_same_queue_message_delivered_twice(local_stack: LocalStack, clock: 
     headers = own_workspace(local_stack, "E2E sending duplicate")
     clock.set(datetime(2026, 6, 17, 10, 0, tzinfo=UTC))
     with httpx.Client(base_url=local_stack.api_url, headers=headers, timeout=60) as client:
-        mailbox_id = connect(client, local_stack, sender, "Dee")
+        mailbox_id = connect_account(client, local_stack, sender, "Dee")["id"]
         ids = [prospect(client, account, f"D{n}") for n, account in enumerate(people)]
         workspace_id, campaign_id = start_campaign(
             client,
