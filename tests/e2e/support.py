@@ -24,6 +24,17 @@ def own_workspace(stack: LocalStack, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def settled(client: httpx.Client, stack: LocalStack, mailbox_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The mailbox once its connection test has finished (connected or error), running the stack's queues."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stack.drain()
+        data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
+        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
+            return data
+        time.sleep(0.2)
+
+
 def connected_mailbox(client: httpx.Client, stack: LocalStack, account_index: int = -1, **extra: Any) -> dict[str, Any]:
     """A lab mailbox, connected (reusing the one another test made: an address is unique per workspace)."""
     account = stack.mail_accounts[account_index]
@@ -49,13 +60,7 @@ def connected_mailbox(client: httpx.Client, stack: LocalStack, account_index: in
     else:
         assert created.status_code in (200, 201), created.text
         mailbox_id = created.json()["data"]["id"]
-    deadline = time.monotonic() + 60
-    while True:
-        stack.drain()
-        data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
-        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    data = settled(client, stack, mailbox_id)
     assert data["status"] == "connected", data["last_test_error"]
     return data
 
@@ -93,12 +98,6 @@ def connect_account(
     created = client.post("/api/v1/mailboxes", json=body)
     assert created.status_code == 201, created.text
     mailbox_id = created.json()["data"]["id"]
-    deadline = time.monotonic() + 60
-    while True:
-        stack.drain()
-        data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
-        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    data = settled(client, stack, mailbox_id)
     assert data["status"] == "connected", data["last_test_error"]
     return data

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from devstack.runtime import LocalStack
+from tests.e2e.support import settled
 
 pytestmark = pytest.mark.mail
 
@@ -43,13 +44,7 @@ def _settled_mailbox(client: httpx.Client, stack: LocalStack, body: dict[str, An
     else:
         assert created.status_code in (200, 201), created.text
         mailbox_id = created.json()["data"]["id"]
-    deadline = time.monotonic() + 60
-    while True:
-        stack.drain()
-        data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
-        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
-            return data
-        time.sleep(0.2)
+    return settled(client, stack, mailbox_id)
 
 
 def _wait_job(client: httpx.Client, job_id: str, timeout: float = 90.0) -> dict[str, Any]:

@@ -21,8 +21,6 @@ import pytest
 from devstack.maillab import MailAccount, MailLab
 from devstack.maillab.backend import MailLabError
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.repository import MailboxRepository
-from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
@@ -34,25 +32,12 @@ from kindling.warmup.engine import WarmupSendJob
 from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
 from kindling.warmup.repository import WarmupRepository
 from tests.conftest import make_tenant
-from tests.integration.sending.conftest import LOCAL, PASSWORD, USER, sink_server
+from tests.integration.sending.conftest import PASSWORD, USER, sink_server
+from tests.integration.warmup.support import ListQueue, insert_mailbox
 
 pytestmark = pytest.mark.mail
 
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
-
-
-class ListQueue:
-    """The send queue as a list: the jobs the delivery put back."""
-
-    def __init__(self) -> None:
-        self.jobs: list[WarmupSendJob] = []
-
-    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None:
-        self.jobs.extend(jobs)
-
-    def take(self) -> list[WarmupSendJob]:
-        taken, self.jobs = self.jobs, []
-        return taken
 
 
 class CountingSending(SendingRepository):
@@ -86,33 +71,7 @@ def env(aws: None, clock: ManualClock, mail_lab: MailLab) -> Iterator[None]:
 
 
 def make_mailbox(workspace_id: str, email: str, password: str, account: MailAccount | None, **fields: Any) -> Mailbox:
-    mailbox_id = new_uuid()
-    box = KmsSecretBox()
-    values: dict[str, Any] = {
-        "id": mailbox_id,
-        "workspace_id": workspace_id,
-        "email_address": email,
-        "display_name": "Sam Warm",
-        "status": "connected",
-        "generation": 1,
-        "warmup_enabled": True,
-        "smtp_host": account.smtp_host if account else LOCAL,
-        "smtp_port": account.smtp_port if account else 587,
-        "smtp_username": email,
-        "smtp_security": account.smtp_security if account else "none",
-        "smtp_password_enc": box.encrypt(workspace_id, mailbox_id, password),
-        "imap_host": account.imap_host if account else LOCAL,
-        "imap_port": account.imap_port if account else 993,
-        "imap_username": email,
-        "imap_security": account.imap_security if account else "ssl",
-        "imap_password_enc": box.encrypt(workspace_id, mailbox_id, password),
-        "created_at": NOON,
-        "updated_at": NOON,
-    }
-    values.update(fields)
-    mailbox = Mailbox.model_validate(values)
-    MailboxRepository().insert(mailbox)
-    return mailbox
+    return insert_mailbox(workspace_id, email, password, account, at=NOON, **fields)
 
 
 @dataclass
@@ -285,7 +244,7 @@ def test_a_refused_login_retries_from_queued_then_fails_and_releases(world: Worl
 def test_a_permanent_refusal_fails_and_releases_at_once(world: World, mail_lab: MailLab) -> None:
     day = eligibility.day_key(NOON, "UTC")
     with sink_server("plain", None, str(mail_lab.ca_path)) as server:
-        sender = make_mailbox(world.workspace_id, USER, PASSWORD, None, smtp_port=server.port)
+        sender = make_mailbox(world.workspace_id, USER, PASSWORD, None, smtp_port=server.port, smtp_security="none")
         jobs = world.enqueue(sender, ["spam-a@lab.test", "spam-b@lab.test", "fine@lab.test"])
         result = world.delivery.process(jobs)
     assert result.outcomes == {

@@ -14,7 +14,7 @@ import itertools
 import os
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,17 +28,14 @@ from kindling.inbox.repository import WarmupBlocklistRepository
 from kindling.inbox.sync import InboxSync, default_connect
 from kindling.mailboxes.connection import Endpoint, TlsPolicy
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.repository import MailboxRepository
-from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock
-from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
 from kindling.sending.repository import SendingRepository
 from kindling.warmup.content import WARMUP_HEADER
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.delivery import WarmupDelivery, message_id_for
-from kindling.warmup.engine import WARMUP_PACER_MINUTES, WarmupEngine, WarmupSendJob
+from kindling.warmup.engine import WARMUP_PACER_MINUTES, WarmupEngine
 from kindling.warmup.health import score_counts
 from kindling.warmup.models import WarmupState
 from kindling.warmup.protection import BlockedDomain
@@ -46,6 +43,7 @@ from kindling.warmup.ramp import daily_volume
 from kindling.warmup.repository import WarmupRepository
 from kindling.warmup.service import WarmupService
 from tests.conftest import make_tenant
+from tests.integration.warmup.support import ListQueue, insert_mailbox
 
 pytestmark = pytest.mark.mail
 
@@ -53,14 +51,6 @@ DAY0 = datetime(2026, 6, 10, tzinfo=UTC)
 DAYS = 3
 TICK = timedelta(minutes=15)
 SYNC_EVERY = 12  # ticks: every 3 hours
-
-
-class ListQueue:
-    def __init__(self) -> None:
-        self.jobs: list[WarmupSendJob] = []
-
-    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None:
-        self.jobs.extend(jobs)
 
 
 @pytest.fixture
@@ -88,33 +78,7 @@ def env(aws: None, mail_lab: MailLab) -> Iterator[None]:
 
 
 def make_mailbox(workspace_id: str, email: str, password: str, account: MailAccount | None, **fields: Any) -> Mailbox:
-    mailbox_id = new_uuid()
-    box = KmsSecretBox()
-    values: dict[str, Any] = {
-        "id": mailbox_id,
-        "workspace_id": workspace_id,
-        "email_address": email,
-        "display_name": fields.pop("display_name", "Sam Warm"),
-        "status": "connected",
-        "generation": 1,
-        "warmup_enabled": True,
-        "smtp_host": account.smtp_host if account else "smtp.blocked.test",
-        "smtp_port": account.smtp_port if account else 587,
-        "smtp_username": email,
-        "smtp_security": account.smtp_security if account else "starttls",
-        "smtp_password_enc": box.encrypt(workspace_id, mailbox_id, password),
-        "imap_host": account.imap_host if account else "imap.blocked.test",
-        "imap_port": account.imap_port if account else 993,
-        "imap_username": email,
-        "imap_security": account.imap_security if account else "ssl",
-        "imap_password_enc": box.encrypt(workspace_id, mailbox_id, password),
-        "created_at": DAY0,
-        "updated_at": DAY0,
-    }
-    values.update(fields)
-    mailbox = Mailbox.model_validate(values)
-    MailboxRepository().insert(mailbox)
-    return mailbox
+    return insert_mailbox(workspace_id, email, password, account, at=DAY0, **fields)
 
 
 def warmup_messages(lab: MailLab, account: MailAccount, folder: str) -> dict[str, set[str]]:
