@@ -40,7 +40,7 @@ from kindling.sending.outcomes import Outcome
 from kindling.sending.repository import SendingRepository
 from kindling.sending.sender import soft_retry_delay
 from kindling.sending.smtp import Batch, Outgoing, SmtpSender
-from kindling.warmup.content import WarmupEmail, build_message, compose_message
+from kindling.warmup.content import EXCHANGE_ID_RE, WarmupEmail, build_message, compose_message
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.engine import SqsWarmupQueue, WarmupQueue, WarmupSendJob
 from kindling.warmup.pool_index import WarmupPoolRepository
@@ -80,6 +80,12 @@ def retry_decision(
 def message_id_for(exchange: str, from_address: str, *, reply: bool = False) -> str:
     """A stable Message-ID per exchange email (a retried send carries the same one)."""
     return f"<{exchange}{'.re' if reply else ''}@{domain_of(from_address)}>"
+
+
+def exchange_of_message_id(message_id: str | None) -> str | None:
+    """The exchange whose first email carried `message_id` (`message_id_for`); None for a reply or another id."""
+    local = (message_id or "").strip().strip("<>").partition("@")[0]
+    return local if EXCHANGE_ID_RE.fullmatch(local) else None
 
 
 @dataclass

@@ -10,6 +10,11 @@ For a warmup email (the exchange header and a matching `[ref: ...]` subject tag)
   (In-Reply-To / References), from its own mailbox over SMTP; the sender's row counts `replied`.
 Replies (and an email seen by a mailbox that is not the exchange's recipient) are opened, flagged and rescued
 but never counted or answered again.
+
+A hard bounce report (DSN or NDR) about a warmup email, found in the *sender's* mailbox, counts `bounced` on the
+sender's row for the exchange's day, once (its exchange moves sent -> bounced): the health score weighs bounces
+most, and a bounce that arrives after SMTP accepted the email is as real as one refused at RCPT. (The recipient
+domain's count toward the 3-bounces blocklist rule is inbox sync's, for every warmup bounce.)
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from kindling.sending.outcomes import Outcome
 from kindling.sending.smtp import Batch
 from kindling.warmup.content import compose_reply, identify_warmup, should_reply
 from kindling.warmup.counters import DailyCounters
-from kindling.warmup.delivery import WarmupMailer
+from kindling.warmup.delivery import WarmupMailer, exchange_of_message_id
 from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
 from kindling.warmup.repository import WarmupRepository
 from kindling.warmup.service import local_today
@@ -69,6 +74,9 @@ class WarmupReceiver:
     def __call__(
         self, session: Any, mailbox: Mailbox, folder: str, fetched: FetchedMessage, found: Classification
     ) -> None:
+        if found.bounce is not None and found.bounce.original_is_warmup:
+            self._bounced(mailbox, found.bounce.bounce_type, found.bounce.original_message_id)
+            return
         if found.warmup is None or not found.warmup.header:
             return
         parsed = fetched.parse()
@@ -105,6 +113,18 @@ class WarmupReceiver:
             self._reply(mailbox, exchange, parsed, now)
         except Exception:  # best effort: a failed reply never fails the inbox sync of the mailbox
             get_logger().exception("warmup reply failed", extra={"exchange": exchange_id})
+
+    def _bounced(self, mailbox: Mailbox, bounce_type: str, original_message_id: str | None) -> None:
+        exchange_id = exchange_of_message_id(original_message_id)
+        if bounce_type != "hard" or exchange_id is None:
+            return  # a delayed (soft) report is not a failed delivery; a reply's bounce is not the sender's
+        exchange = self._pool.exchange(exchange_id)
+        if exchange is None or exchange.sender_mailbox_id != mailbox.id:
+            return
+        if self._pool.move_exchange(exchange_id, "sent", "bounced"):
+            self._warmup.add_day(
+                exchange.sender_workspace_id, exchange.sender_mailbox_id, DailyCounters(exchange.sender_day, bounced=1)
+            )
 
     def _reply(self, mailbox: Mailbox, exchange: Exchange, parsed: ParsedMessage, now: datetime) -> None:
         exchange_id = exchange.exchange_id

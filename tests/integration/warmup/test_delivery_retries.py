@@ -20,6 +20,8 @@ import pytest
 
 from devstack.maillab import MailAccount, MailLab
 from devstack.maillab.backend import MailLabError
+from kindling.inbox.sync import InboxSync
+from kindling.mailboxes.connection import TlsPolicy
 from kindling.mailboxes.models import Mailbox
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock
@@ -27,10 +29,12 @@ from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
 from kindling.sending import eligibility
 from kindling.sending.repository import SendingRepository
+from kindling.warmup.content import WARMUP_HEADER
 from kindling.warmup.delivery import DeliveryResult, WarmupDelivery, message_id_for
 from kindling.warmup.engine import WarmupSendJob
 from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
 from kindling.warmup.repository import WarmupRepository
+from kindling.warmup.service import WarmupService
 from tests.conftest import make_tenant
 from tests.integration.sending.conftest import PASSWORD, USER, sink_server
 from tests.integration.warmup.support import ListQueue, insert_mailbox
@@ -307,3 +311,42 @@ def test_a_message_delivered_twice_sends_once(world: World, monkeypatch: pytest.
     assert (late.sent, late.skipped, late.retrying) == (0, 1, 0)
     assert world.delivered(refused) == 1 and world.counted_sent(sender) == 2
     assert world.sending.releases == [] and world.queue.jobs == []
+
+
+def warmup_dsn(sender: str, recipient: str, job: WarmupSendJob, *, status: str, action: str) -> bytes:
+    """A delivery status report about a warmup email, returned to its sender (the original's headers inside)."""
+    boundary = f"dsn-{uuid.uuid4().hex[:8]}"
+    original = message_id_for(job.exchange_id, job.from_address)
+    return (
+        f"From: MAILER-DAEMON@lab-mail.test (Mail Delivery System)\r\nTo: {sender}\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nDate: Wed, 10 Jun 2026 12:30:00 +0000\r\n"
+        f"Message-ID: <dsn.{uuid.uuid4().hex[:12]}@lab-mail.test>\r\nAuto-Submitted: auto-replied\r\n"
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n'
+        f"\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYour message could not be delivered.\r\n"
+        f"\r\n--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.lab-mail.test\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"
+        f"\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {original}\r\nFrom: {sender}\r\nTo: {recipient}\r\nSubject: Quick note [ref: ABCDEFGH]\r\n"
+        f"{WARMUP_HEADER}: {job.exchange_id}\r\n\r\n--{boundary}--\r\n"
+    ).encode()
+
+
+def test_a_bounce_report_after_acceptance_counts_bounced_once(world: World) -> None:
+    """SMTP accepted the email; a hard DSN arrives later in the sender's INBOX: inbox sync counts it on the sender's
+    row (once, however often the report is seen or repeated), and a delayed (soft) report counts nothing."""
+    sender, first, second = world.sender(), world.account("gone"), world.account("slow")
+    jobs = world.enqueue(sender, [first.email, second.email])
+    assert world.delivery.process(jobs).sent == 2
+    hard = warmup_dsn(sender.email_address, first.email, jobs[0], status="5.1.1", action="failed")
+    world.lab.append(sender.email_address, "INBOX", hard)
+    world.lab.append(sender.email_address, "INBOX", hard)  # the remote MTA reported twice
+    soft = warmup_dsn(sender.email_address, second.email, jobs[1], status="4.2.2", action="delayed")
+    world.lab.append(sender.email_address, "INBOX", soft)
+    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path)), clock=world.clock)
+    for _ in range(2):
+        assert syncer.sync(sender.workspace_id, sender.id).outcome == "synced"
+    _, rows = WarmupRepository().load(sender.workspace_id, sender.id)
+    assert (sum(r.counters.sent for r in rows), sum(r.counters.bounced for r in rows)) == (2, 1)
+    assert (world.status(jobs[0]), world.status(jobs[1])) == ("bounced", "sent")
+    stats = WarmupService(clock=world.clock).report(sender.workspace_id, sender.id).stats
+    assert stats.daily[-1].bounced == 1 and stats.bounce_rate == 50  # the health score sees it

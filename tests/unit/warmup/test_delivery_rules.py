@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from kindling.sending.outcomes import Outcome
-from kindling.warmup.delivery import MAX_WARMUP_ATTEMPTS, reserved_day, retry_decision
+from kindling.warmup.content import exchange_id
+from kindling.warmup.delivery import (
+    MAX_WARMUP_ATTEMPTS,
+    exchange_of_message_id,
+    message_id_for,
+    reserved_day,
+    retry_decision,
+)
 from kindling.warmup.engine import WarmupSendJob
 
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
@@ -80,3 +87,22 @@ def test_reserved_day_is_the_queue_time_in_utc(queued_at: datetime, expected: st
         queued_at=queued_at,
     )
     assert reserved_day(job) == expected
+
+
+EXCHANGE = exchange_id("mb_1", date(2026, 6, 10), 3)
+
+
+@pytest.mark.parametrize(
+    ("message_id", "expected"),
+    [
+        (message_id_for(EXCHANGE, "sam@acme.test"), EXCHANGE),  # the first email's own Message-ID
+        (f"  {message_id_for(EXCHANGE, 'sam@acme.test')}\r\n", EXCHANGE),  # folded header whitespace
+        (f"{EXCHANGE}@acme.test", EXCHANGE),  # without brackets, as some NDRs quote it
+        (message_id_for(EXCHANGE, "sam@acme.test", reply=True), None),  # a reply's bounce is not the sender's
+        ("<a.b.c@acme.test>", None),  # a foreign id
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_exchange_of_a_bounced_message_id(message_id: str | None, expected: str | None) -> None:
+    assert exchange_of_message_id(message_id) == expected
