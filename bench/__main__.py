@@ -18,6 +18,7 @@ AREAS = (
     "inbox_sync",
     "tracking",
     "scheduler",
+    "warmup",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

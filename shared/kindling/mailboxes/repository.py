@@ -98,6 +98,22 @@ def _to_item(mailbox: Mailbox) -> MailboxItem:
     )
 
 
+def mailbox_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
+    """The mailbox item's key, for batch reads (BatchGetItem) outside this repository."""
+    return _pk(workspace_id, mailbox_id), "#"
+
+
+def mailbox_of_raw(workspace_id: str, mailbox_id: str, raw: dict[str, Any] | None) -> Mailbox:
+    """The mailbox from a raw item of a batch read (`mailbox_key`); as `MailboxRepository.get`, a missing or
+    unreadable item is a mailbox that is not there (NotFound)."""
+    if raw is None:
+        raise NotFound(f"Mailbox {mailbox_id} not found.")
+    try:
+        return _from_item(workspace_id, MailboxItem.from_raw_data(raw))
+    except ValueError as exc:
+        raise NotFound(f"Mailbox {mailbox_id} not found.") from exc
+
+
 def _from_item(workspace_id: str, item: MailboxItem) -> Mailbox:
     data: dict[str, Any] = json.loads(item.body)
     data.update(
@@ -135,7 +151,7 @@ class MailboxRepository:
 
     def get(self, workspace_id: str, mailbox_id: str) -> Mailbox:
         try:
-            item = MailboxItem.get(_pk(workspace_id, mailbox_id), "#", consistent_read=True)
+            item = MailboxItem.get(*mailbox_key(workspace_id, mailbox_id), consistent_read=True)
         except (DoesNotExist, ValueError) as exc:
             raise NotFound(f"Mailbox {mailbox_id} not found.") from exc
         return _from_item(workspace_id, item)

@@ -18,6 +18,11 @@ warmup-enabled connected mailboxes of every workspace). Per tick, for every mail
    next allowed time and last slot, the 500/day hard cap checked against campaign + warmup sends) and
    queued on the send queue as `WarmupSendJob`s, one exchange item each. A send whose pacer slot falls
    beyond the horizon, or that the hard cap refuses, stays unclaimed for a later tick.
+
+The tick reads its members in BatchGetItems (100 keys each): every member's mailbox, tick mark and warmup state,
+then, when sends are due, the due members' sending engine states and every member's day row of today (received
+counts for peer selection). A member's day rows are queried only for its health recomputation. Keys of a failed
+batch request are read one by one, so a failure stays the failure of the members it concerns.
 """
 
 from __future__ import annotations
@@ -33,21 +38,21 @@ from pydantic import BaseModel, ConfigDict
 
 from kindling.auth.repository import AuthRepository
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.repository import MailboxRepository
+from kindling.mailboxes.repository import MailboxRepository, mailbox_key, mailbox_of_raw
 from kindling.platform import aws
 from kindling.platform.clock import Clock, get_clock, isoformat, parse_iso
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.sending import eligibility, planning
-from kindling.sending.repository import MailboxState, SendingRepository
+from kindling.sending.repository import MailboxState, MailboxStateItem, SendingRepository, mailbox_state_of
 from kindling.warmup.content import exchange_id
 from kindling.warmup.counters import WINDOW_DAYS
 from kindling.warmup.health import band_for, health_score, recompute_due
 from kindling.warmup.models import DayRow, WarmupState, as_speed
 from kindling.warmup.planner import HARD_CAP, WarmupWindow, day_bounds, plan_rng, plan_sends
 from kindling.warmup.pool import PoolMember, select_peers
-from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository
+from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository, tick_key, tick_mark_of
 from kindling.warmup.protection import (
     DnsLookup,
     PoolExclusions,
@@ -59,7 +64,7 @@ from kindling.warmup.protection import (
     smtp_probe,
 )
 from kindling.warmup.ramp import Transition, apply_health, next_day
-from kindling.warmup.repository import WarmupRepository
+from kindling.warmup.repository import WarmupRepository, day_key, day_row_of, state_key, state_of
 from kindling.warmup.seeds import seeded_rng
 from kindling.warmup.service import WarmupService, local_today
 from kindling.warmup.stats import effective_daily_limit
@@ -70,6 +75,8 @@ PACER_KEY = "warmup"  # warmup's entry in the mailbox state's pacer intervals
 MAX_DELAY_SECONDS = 900
 JOB_VERSION = 1
 REFRESH_MINUTES = 15  # ticks starting in the first 15 minutes of an hour refresh the pool (once an hour)
+BATCH_KEYS = 100  # keys per BatchGetItem call: a failed call sends only its own keys back to one-by-one reads
+Key = tuple[str, str]
 
 
 class WarmupSendJob(BaseModel):
@@ -221,6 +228,26 @@ class _Sender:
     sending: MailboxState  # the sending engine's state of the mailbox, as read this tick
 
 
+@dataclass
+class _Planned:
+    """A member after its day's plan, before the sending engine's state caps its due sends."""
+
+    mailbox: Mailbox
+    state: WarmupState
+    today: date
+    mark: TickMark
+    due: list[tuple[int, datetime]]
+    rows: list[DayRow] | None  # the day rows when this tick read them (a health recomputation)
+
+
+@dataclass
+class _Batch:
+    """Raw items of the tick's BatchGetItem reads; keys whose request failed are read one by one instead."""
+
+    found: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    failed: set[Key] = field(default_factory=set)
+
+
 class WarmupEngine:
     def __init__(
         self,
@@ -308,20 +335,52 @@ class WarmupEngine:
             except Exception as exc:
                 get_logger().exception("warmup pool refresh failed")
                 report.errors.append(f"pool refresh: {exc.__class__.__name__}")
-        pool: list[PoolMember] = []
-        senders: list[_Sender] = []
-        mailboxes: dict[str, Mailbox] = {}
-        for listed in self._pool.members():
-            report.members += 1
+        listed_members = self._pool.members()
+        report.members = len(listed_members)
+        # Every member's mailbox, tick mark and warmup state in a few BatchGetItems, not three reads each.
+        first = self._batch_read(
+            [
+                key
+                for m in listed_members
+                for key in (
+                    mailbox_key(m.workspace_id, m.mailbox_id),
+                    tick_key(m.workspace_id, m.mailbox_id),
+                    state_key(m.workspace_id, m.mailbox_id),
+                )
+            ]
+        )
+        planned: list[_Planned] = []
+        for listed in listed_members:
             try:
-                found = self._prepare(listed, now, report)
+                found = self._prepare(listed, now, report, first)
             except Exception as exc:  # one mailbox's failure never stops the others
                 get_logger().exception("warmup tick failed for a mailbox", extra={"mailbox_id": listed.mailbox_id})
                 report.errors.append(f"{listed.mailbox_id}: {exc.__class__.__name__}")
                 continue
-            if found is None:
+            if found is not None:
+                planned.append(found)
+        # Peer selection weighs today's received count of every member, so only a tick with sends reads it.
+        any_due = any(p.due for p in planned)
+        second = self._batch_read(
+            [
+                key
+                for p in planned
+                for key in (
+                    *([SendingRepository.mailbox_state_key(p.mailbox.workspace_id, p.mailbox.id)] if p.due else []),
+                    *([day_key(p.mailbox.workspace_id, p.mailbox.id, p.today)] if any_due and p.rows is None else []),
+                )
+            ]
+        )
+        pool: list[PoolMember] = []
+        senders: list[_Sender] = []
+        mailboxes: dict[str, Mailbox] = {}
+        for entry in planned:
+            try:
+                member, sender = self._cap(entry, now, report, second, any_due)
+            except Exception as exc:
+                get_logger().exception("warmup tick failed for a mailbox", extra={"mailbox_id": entry.mailbox.id})
+                report.errors.append(f"{entry.mailbox.id}: {exc.__class__.__name__}")
                 continue
-            member, sender = found
             pool.append(member)
             mailboxes[member.mailbox_id] = sender.mailbox
             if sender.due:
@@ -353,12 +412,25 @@ class WarmupEngine:
                 report.errors.append(f"{sender.member.mailbox_id}: {exc.__class__.__name__}")
         return report
 
-    def _prepare(
-        self, listed: PoolMember, now: datetime, report: WarmupTickReport
-    ) -> tuple[PoolMember, _Sender] | None:
+    def _batch_read(self, keys: list[Key]) -> _Batch:
+        batch = _Batch()
+        for start in range(0, len(keys), BATCH_KEYS):
+            chunk = keys[start : start + BATCH_KEYS]
+            try:
+                batch.found.update(self._sending.get_raw(chunk))
+            except Exception:  # its members are read one by one: a failed request never costs the whole pool
+                get_logger().exception("warmup tick batch read failed", extra={"keys": len(chunk)})
+                batch.failed.update(chunk)
+        return batch
+
+    def _prepare(self, listed: PoolMember, now: datetime, report: WarmupTickReport, batch: _Batch) -> _Planned | None:
         ws, mid = listed.workspace_id, listed.mailbox_id
+        key = mailbox_key(ws, mid)
         try:
-            mailbox = self._mailboxes.get(ws, mid)
+            if key in batch.failed:
+                mailbox = self._mailboxes.get(ws, mid)
+            else:
+                mailbox = mailbox_of_raw(ws, mid, batch.found.get(key))
         except NotFound:
             self._pool.remove(ws, mid)
             report.removed += 1
@@ -367,10 +439,17 @@ class WarmupEngine:
             self._pool.remove(ws, mid)
             report.removed += 1
             return None
-        state, rows = self._warmup.load(ws, mid)
+        rows: list[DayRow] | None = None
+        if state_key(ws, mid) in batch.failed:
+            state, rows = self._warmup.load(ws, mid)
+        else:
+            state = state_of(ws, mid, batch.found.get(state_key(ws, mid)))
         timezone = self._timezone(ws, state)
         today = local_today(now, timezone)
-        mark = self._pool.tick_mark(ws, mid)
+        if tick_key(ws, mid) in batch.failed:
+            mark = self._pool.tick_mark(ws, mid)
+        else:
+            mark = tick_mark_of(batch.found.get(tick_key(ws, mid)))
         new_day = False
         if mark.day != today:
             fresh = TickMark(today, 0)
@@ -380,22 +459,23 @@ class WarmupEngine:
             else:
                 mark = self._pool.tick_mark(ws, mid)
         if new_day or recompute_due(state.health_computed_at, now):
+            if rows is None:  # the health score needs the day rows: only now are they queried
+                state, rows = self._warmup.load(ws, mid)
             report.health_recomputed += 1
             moved: list[Transition] = []
+            day_rows = rows  # narrowed, for the closure
 
             def change(current: WarmupState) -> WarmupState:
                 updated, transitions = refresh_state(
-                    current, rows, today=today, new_day=new_day, speed_name=mailbox.warmup_type, now=now
+                    current, day_rows, today=today, new_day=new_day, speed_name=mailbox.warmup_type, now=now
                 )
                 moved[:] = transitions
                 return updated
 
-            state = self._service.save_engine_state(ws, mid, change)
+            state = self._service.save_engine_state(ws, mid, change, known=(state, mailbox))
             report.transitions += [f"{mid}: {t.from_strategy}->{t.to_strategy} ({t.reason})" for t in moved]
         if state.health_score != listed.health_score:
             self._pool.upsert(self._member(mailbox, state.health_score))
-        received_today = sum(r.counters.received for r in rows if r.counters.day == today)
-        member = self._member(mailbox, state.health_score, received_today)
         limit = effective_daily_limit(
             warmup_enabled=True,
             connected=True,
@@ -421,14 +501,40 @@ class WarmupEngine:
         due = [(i, t) for i, t in enumerate(plan.times) if i >= mark.claimed and t <= now + self._horizon]
         if not mailbox.sending_enabled:  # paused sending: it still receives (and answers) warmup mail
             due = []
-        sending = self._sending.mailbox_state(ws, mid) if due else MailboxState(mid)
+        return _Planned(mailbox, state, today, mark, due, rows)
+
+    def _cap(
+        self, entry: _Planned, now: datetime, report: WarmupTickReport, batch: _Batch, any_due: bool
+    ) -> tuple[PoolMember, _Sender]:
+        """The member as peer selection sees it, and its due sends within the 500/day hard cap."""
+        mailbox, today = entry.mailbox, entry.today
+        ws, mid = mailbox.workspace_id, mailbox.id
+        rows = entry.rows
+        if rows is None and any_due:
+            row_key = day_key(ws, mid, today)
+            if row_key in batch.failed:
+                _, rows = self._warmup.load(ws, mid)
+            else:
+                row = day_row_of(batch.found.get(row_key))
+                rows = [row] if row is not None else []
+        received_today = sum(r.counters.received for r in rows or [] if r.counters.day == today)
+        member = self._member(mailbox, entry.state.health_score, received_today)
+        due = entry.due
+        sending = MailboxState(mid)
+        if due:
+            sending_key = SendingRepository.mailbox_state_key(ws, mid)
+            if sending_key in batch.failed:
+                sending = self._sending.mailbox_state(ws, mid)
+            else:
+                raw = batch.found.get(sending_key)
+                sending = mailbox_state_of(mid, MailboxStateItem.from_raw_data(raw) if raw else None)
         campaign, warm, _ = sending.today(eligibility.day_key(now, "UTC"))
         room = max(0, HARD_CAP - campaign - warm)
         if len(due) > room:  # the 500/day hard cap: no peer is asked for sends it will not allow
             report.waiting += len(due) - room
             due = due[:room]
         report.due += len(due)
-        return member, _Sender(member, mailbox, today, mark, due, sending)
+        return member, _Sender(member, mailbox, today, entry.mark, due, sending)
 
     def _dispatch(self, sender: _Sender, recipients: list[Mailbox], now: datetime, report: WarmupTickReport) -> None:
         mailbox = sender.mailbox

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -86,6 +87,19 @@ class TickMark:
 
 def _pool_sk(workspace_id: str, mailbox_id: str) -> str:
     return f"{workspace_id}#{mailbox_id}"
+
+
+def tick_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
+    return mailbox_pk(workspace_id, mailbox_id), TICK_SK
+
+
+def tick_mark_of(raw: dict[str, Any] | None) -> TickMark:
+    """The tick mark from a raw item of a batch read (`tick_key`); the empty mark when there is none."""
+    return TickMark() if raw is None else _mark_of(TickItem.from_raw_data(raw))
+
+
+def _mark_of(item: TickItem) -> TickMark:
+    return TickMark(date.fromisoformat(item.day) if item.day else None, int(item.claimed or 0))
 
 
 def _exchange_pk(exchange_id: str) -> str:
@@ -219,10 +233,10 @@ class WarmupPoolRepository:
     # --- the sender's tick mark --------------------------------------------------------------------------------
     def tick_mark(self, workspace_id: str, mailbox_id: str) -> TickMark:
         try:
-            item = TickItem.get(mailbox_pk(workspace_id, mailbox_id), TICK_SK, consistent_read=True)
+            item = TickItem.get(*tick_key(workspace_id, mailbox_id), consistent_read=True)
         except DoesNotExist:
             return TickMark()
-        return TickMark(date.fromisoformat(item.day) if item.day else None, int(item.claimed or 0))
+        return _mark_of(item)
 
     def claim(self, workspace_id: str, mailbox_id: str, seen: TickMark, day: date, claimed: int) -> bool:
         """Move the mark from `seen` to (`day`, `claimed`) if nobody moved it since (one tick wins a send)."""

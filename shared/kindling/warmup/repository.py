@@ -59,6 +59,29 @@ def day_sk(day: date) -> str:
     return DAY_PREFIX + day.isoformat()
 
 
+def state_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
+    return mailbox_pk(workspace_id, mailbox_id), STATE_SK
+
+
+def day_key(workspace_id: str, mailbox_id: str, day: date) -> tuple[str, str]:
+    return mailbox_pk(workspace_id, mailbox_id), day_sk(day)
+
+
+def state_of(workspace_id: str, mailbox_id: str, raw: dict[str, Any] | None) -> WarmupState:
+    """The state from a raw item of a batch read (`state_key`); the defaults when there is none."""
+    if raw is None:
+        return WarmupState(workspace_id=workspace_id, mailbox_id=mailbox_id)
+    return _state_from(workspace_id, mailbox_id, WarmupRow.from_raw_data(raw))
+
+
+def day_row_of(raw: dict[str, Any] | None) -> DayRow | None:
+    """The day row from a raw item of a batch read (`day_key`); None when there is none."""
+    if raw is None:
+        return None
+    row = WarmupRow.from_raw_data(raw)
+    return _day_from(row) if row.day else None
+
+
 def _state_from(workspace_id: str, mailbox_id: str, row: WarmupRow) -> WarmupState:
     data: dict[str, Any] = json.loads(row.body or "{}")
     data.update(workspace_id=workspace_id, mailbox_id=mailbox_id, version=int(row.version or 0))

@@ -297,11 +297,21 @@ class WarmupService:
         raise Conflict(f"Mailbox {mailbox_id}'s warmup is being changed concurrently; retry.")
 
     def save_engine_state(
-        self, workspace_id: str, mailbox_id: str, change: Callable[[WarmupState], WarmupState]
+        self,
+        workspace_id: str,
+        mailbox_id: str,
+        change: Callable[[WarmupState], WarmupState],
+        *,
+        known: tuple[WarmupState, Mailbox] | None = None,
     ) -> WarmupState:
-        """For the warmup engine: change the state (optimistically) and keep the mailbox's progress in step."""
+        """For the warmup engine: change the state (optimistically) and keep the mailbox's progress in step.
+
+        `known`: the state and mailbox the caller just read (the tick's batch read), used for the first attempt
+        instead of reading them again; each write is still conditional on its version, and a conflict re-reads."""
+        known_state, known_mailbox = known if known is not None else (None, None)
         for _ in range(_MAX_ATTEMPTS):
-            state = self._repo.get(workspace_id, mailbox_id)
+            state = known_state if known_state is not None else self._repo.get(workspace_id, mailbox_id)
+            known_state = None
             updated = change(state)
             if updated == state:
                 break
@@ -313,7 +323,8 @@ class WarmupService:
         else:
             raise Conflict(f"Mailbox {mailbox_id}'s warmup state is being changed concurrently; retry.")
         for _ in range(_MAX_ATTEMPTS):
-            mailbox = self._mailboxes.get(workspace_id, mailbox_id)
+            mailbox = known_mailbox if known_mailbox is not None else self._mailboxes.get(workspace_id, mailbox_id)
+            known_mailbox = None
             progress = progress_for(state, as_speed(mailbox.warmup_type))
             if mailbox.is_deleted or mailbox.warmup_progress == progress:
                 return state

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
+import pytest
+
+from bench.support import count_aws_requests, total
 from kindling.inbox.repository import WarmupBlocklistRepository
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
+from kindling.sending.repository import SendingRepository
 from kindling.warmup.delivery import record_bounce
 from kindling.warmup.engine import WarmupEngine, WarmupSendJob
+from kindling.warmup.models import WarmupState
 from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository
 from kindling.warmup.protection import DomainNotFound, MxRecord, ProbeResult
 from kindling.warmup.repository import WarmupRepository
@@ -166,3 +171,57 @@ def test_the_hourly_refresh_adds_mailboxes_whose_warmup_was_turned_on(tenant: Te
     clock.set(clock.now().replace(minute=5) + timedelta(hours=1))
     assert engine.tick().joined == 1
     assert [m.mailbox_id for m in WarmupPoolRepository().members()] == [joining.id]
+
+
+def _quiet_pool(tenant: Tenant, engine: WarmupEngine, size: int) -> list[Mailbox]:
+    """`size` members whose window (20:00-24:00) is closed at 09:xx: once joined, their ticks have nothing due."""
+    members = []
+    for n in range(size):
+        created = mailbox(tenant, f"quiet{n}@d{n % 5}.example.com")
+        WarmupRepository().save(
+            WarmupState(
+                workspace_id=tenant.workspace_id,
+                mailbox_id=created.id,
+                window_start_hour=20,
+                window_end_hour=24,
+                started_at=START,
+            ),
+            0,
+        )
+        assert engine.sync_member(created)
+        members.append(created)
+    return members
+
+
+def test_an_idle_tick_reads_its_members_in_batches(tenant: Tenant, clock: ManualClock) -> None:
+    engine = WarmupEngine(queue=ListQueue(), clock=clock)
+    _quiet_pool(tenant, engine, 30)
+    clock.set(START.replace(minute=20))  # past the hour's pool refresh
+    assert engine.tick().errors == []  # the members' first tick: tick marks and health scores
+    clock.advance(timedelta(minutes=15))
+    with count_aws_requests() as counts:
+        report = engine.tick()
+    assert (report.members, report.due, report.health_recomputed, report.errors) == (30, 0, 0, [])
+    # The pool Query and one BatchGetItem (mailbox, tick mark and warmup state of each member); reading them
+    # one by one was three requests per member (90).
+    assert total(counts, "dynamodb") <= 4, counts
+
+
+def test_a_failing_batch_read_falls_back_to_reading_each_member(
+    tenant: Tenant, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = ListQueue()
+    engine = WarmupEngine(queue=queue, clock=clock)
+    members = _quiet_pool(tenant, engine, 3)
+    current = MailboxRepository().get(tenant.workspace_id, members[0].id)
+    MailboxRepository().replace(current.model_copy(update={"warmup_enabled": False}), current.version)
+
+    def broken(keys: object) -> NoReturn:
+        raise RuntimeError("BatchGetItem throttled")
+
+    monkeypatch.setattr(SendingRepository, "get_raw", broken)
+    clock.set(START.replace(hour=23, minute=50))  # the whole day's plan is due
+    report = engine.tick()
+    assert (report.members, report.removed, report.errors) == (3, 1, [])
+    assert report.health_recomputed == 2 and report.enqueued > 0
+    assert {job.mailbox_id for job in queue.jobs} <= {members[1].id, members[2].id}
