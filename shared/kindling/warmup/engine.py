@@ -212,6 +212,10 @@ class WarmupTickReport:
     due: int = 0
     enqueued: int = 0
     unmatched: int = 0
+    # Sender id -> its due sends no eligible peer could take this tick (they stay due for the next tick), and pool
+    # member id -> why it could not receive: what explains a day's shortfall against its plan.
+    unmatched_by_mailbox: dict[str, int] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
     waiting: int = 0  # pacer beyond the horizon, hard cap, or a lost race: a later tick
     health_recomputed: int = 0
     transitions: list[str] = field(default_factory=list)
@@ -398,6 +402,8 @@ class WarmupEngine:
             domain_excluded=exclusions,
         )
         report.unmatched = sum(selection.unmatched.values())
+        report.unmatched_by_mailbox = dict(selection.unmatched)
+        report.excluded = dict(selection.excluded)
         recipients: dict[str, list[str]] = {}
         for pair in selection.pairs:
             recipients.setdefault(pair.sender_id, []).append(pair.recipient_id)

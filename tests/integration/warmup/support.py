@@ -33,7 +33,7 @@ def insert_mailbox(
 ) -> Mailbox:
     """A connected, warmup-enabled mailbox stored directly (KMS-encrypted password): a lab account's endpoints, or
     127.0.0.1 defaults that `fields` override."""
-    mailbox_id = new_uuid()
+    mailbox_id = str(fields.pop("id", None) or new_uuid())  # the passwords are encrypted for this id
     box = KmsSecretBox()
     values: dict[str, Any] = {
         "id": mailbox_id,
