@@ -60,6 +60,7 @@ class ExchangeItem(TableModel):
     status = UnicodeAttribute()  # queued / sending / sent / bounced / failed
     placed = UnicodeAttribute(null=True)  # inbox / spam: the receiving side's first sighting
     replied = NumberAttribute(null=True)
+    received = NumberAttribute(null=True)  # the recipient mailbox counted it (`received`) and decided on a reply
 
 
 class TickItem(TableModel):
@@ -211,6 +212,14 @@ class WarmupPoolRepository:
             exchange_id,
             [ExchangeItem.placed.set(placed)],
             ExchangeItem.pk.exists() & ExchangeItem.placed.does_not_exist(),
+        )
+
+    def mark_received(self, exchange_id: str) -> bool:
+        """Once per exchange: its recipient mailbox counts it received (and decides whether to reply)."""
+        return self._conditional(
+            exchange_id,
+            [ExchangeItem.received.set(1)],
+            ExchangeItem.pk.exists() & ExchangeItem.received.does_not_exist(),
         )
 
     def mark_replied(self, exchange_id: str) -> bool:

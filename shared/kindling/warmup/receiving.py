@@ -3,9 +3,11 @@
 For a warmup email (the exchange header and a matching `[ref: ...]` subject tag) found in a synced folder:
 - it is opened (\\Seen) and marked important (\\Flagged);
 - found outside INBOX (Junk/Spam), it is moved to INBOX (`imapsync.move_messages`: MOVE, else COPY+EXPUNGE);
-- the first sighting of an exchange by its recipient counts placement on the *sender's* daily row (through the
-  platform exchange item, which names only the sender's ids): `inbox`, or `spam` (+ `rescued` when moved), and
-  `opened`; and `received` on the recipient's own row;
+- the first sighting of an exchange in its recipient's inbox counts placement on the *sender's* daily row (through
+  the platform exchange item, which names only the sender's ids): `inbox`, or `spam` (+ `rescued` when moved), and
+  `opened`. That sighting may be by another mailbox connected to the same address (the To address is this
+  mailbox's): it is the same inbox, and its sync may be the one that rescued the email. The recipient mailbox
+  itself counts `received` on its own row, once;
 - the recipient replies to its `warmup_reply_rate` share of exchanges (a seeded coin per exchange), threaded
   (In-Reply-To / References), from its own mailbox over SMTP; the sender's row counts `replied`.
 Replies (and an email seen by a mailbox that is not the exchange's recipient) are opened, flagged and rescued
@@ -92,14 +94,24 @@ class WarmupReceiver:
             move_messages(session, folder, INBOX, uids)
             rescued = True
         exchange = self._pool.exchange(exchange_id)
-        if exchange is None or exchange.recipient_mailbox_id != mailbox.id:
+        if exchange is None:
             return
-        if not self._pool.place_exchange(exchange_id, placed):
-            return  # counted at its first sighting (a rescued email is seen again in INBOX)
+        is_recipient = exchange.recipient_mailbox_id == mailbox.id
+        # The same inbox may be connected as another mailbox too (another workspace): whichever sync sees the email
+        # first (and rescues it) tells where it landed. A copy in some other address's mailbox, or the reply in the
+        # sender's own, tells nothing.
+        if not is_recipient and (
+            exchange_of_message_id(parsed.message_id) != exchange_id
+            or mailbox.email_address.lower() not in {a.lower() for a in parsed.to}
+        ):
+            return
+        if self._pool.place_exchange(exchange_id, placed):  # once: a rescued email is seen again in INBOX
+            self._warmup.add_day(
+                exchange.sender_workspace_id, exchange.sender_mailbox_id, sender_delta(exchange, placed, rescued)
+            )
+        if not is_recipient or not self._pool.mark_received(exchange_id):
+            return
         now = self._now()
-        self._warmup.add_day(
-            exchange.sender_workspace_id, exchange.sender_mailbox_id, sender_delta(exchange, placed, rescued)
-        )
         timezone = self._warmup.get(mailbox.workspace_id, mailbox.id).timezone or (
             self._workspaces.get_workspace(mailbox.workspace_id).timezone
         )

@@ -29,7 +29,7 @@ from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
 from kindling.sending import eligibility
 from kindling.sending.repository import SendingRepository
-from kindling.warmup.content import WARMUP_HEADER
+from kindling.warmup.content import WARMUP_HEADER, build_message, compose_message
 from kindling.warmup.delivery import DeliveryResult, WarmupDelivery, message_id_for
 from kindling.warmup.engine import WarmupSendJob
 from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
@@ -350,3 +350,42 @@ def test_a_bounce_report_after_acceptance_counts_bounced_once(world: World) -> N
     assert (world.status(jobs[0]), world.status(jobs[1])) == ("bounced", "sent")
     stats = WarmupService(clock=world.clock).report(sender.workspace_id, sender.id).stats
     assert stats.daily[-1].bounced == 1 and stats.bounce_rate == 50  # the health score sees it
+
+
+def test_a_rescue_by_another_mailbox_on_the_same_inbox_still_counts_spam(world: World) -> None:
+    """The recipient's address is also connected in another workspace (not in the pool). That mailbox's sync sees
+    the warmup email in Junk first and rescues it: the sender's row counts spam + rescued (not inbox), once; the
+    recipient mailbox counts it received, once; the other mailbox counts nothing."""
+    sender, account = world.sender(), world.account("twin")
+    recipient = make_mailbox(world.workspace_id, account.email, account.password, account)
+    twin = make_mailbox(make_tenant(name="Elsewhere").workspace_id, account.email, account.password, account)
+    exchange = f"wx-{uuid.uuid4().hex}"
+    assert world.pool.create_exchange(
+        Exchange(exchange, sender.workspace_id, sender.id, recipient.id, NOON.date(), "sent"), NOON
+    )
+    email = compose_message(exchange, sender_name="Sam Warm", recipient_name=None)
+    raw = build_message(
+        email,
+        from_address=sender.email_address,
+        from_name="Sam Warm",
+        to_address=account.email,
+        to_name=None,
+        message_id=message_id_for(exchange, sender.email_address),
+        sent_at=NOON,
+    ).as_bytes()
+    world.lab.append(account.email, "Junk", raw)
+    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path)), clock=world.clock)
+    for _ in range(2):
+        for mailbox in (twin, recipient):
+            assert syncer.sync(mailbox.workspace_id, mailbox.id).outcome == "synced"
+
+    def totals(mailbox: Mailbox) -> tuple[int, int, int, int, int]:
+        _, rows = WarmupRepository().load(mailbox.workspace_id, mailbox.id)
+        c = [r.counters for r in rows]
+        return tuple(sum(getattr(x, f) for x in c) for f in ("inbox", "spam", "rescued", "opened", "received"))  # type: ignore[return-value]
+
+    assert totals(sender) == (0, 1, 1, 1, 0)
+    assert totals(recipient) == (0, 0, 0, 0, 1)
+    assert totals(twin) == (0, 0, 0, 0, 0)
+    assert world.lab.fetch_raw(account.email, "Junk") == []
+    assert len(world.lab.fetch_raw(account.email, "INBOX")) == 1
