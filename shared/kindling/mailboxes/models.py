@@ -93,6 +93,16 @@ class Mailbox(BaseModel):
     def is_deleted(self) -> bool:
         return self.status == "deleted"
 
+    @property
+    def can_send(self) -> bool:
+        """Connected with sending on: the campaign sender and warmup delivery may use it now."""
+        return self.status == "connected" and self.sending_enabled
+
+    @property
+    def warms_up(self) -> bool:
+        """Connected with warmup on: a member of the warmup pool."""
+        return self.status == "connected" and self.warmup_enabled
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)

@@ -178,6 +178,11 @@ def backoff_json(state: BackoffState) -> str | None:
     )
 
 
+def mailbox_state_from_raw(mailbox_id: str, raw: dict[str, Any] | None) -> MailboxState:
+    """The state from a raw item of a batch read (`SendingRepository.mailbox_state_key`); empty when absent."""
+    return mailbox_state_of(mailbox_id, MailboxStateItem.from_raw_data(raw) if raw else None)
+
+
 def mailbox_state_of(mailbox_id: str, item: MailboxStateItem | None) -> MailboxState:
     if item is None:
         return MailboxState(mailbox_id)

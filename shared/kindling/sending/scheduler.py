@@ -48,10 +48,9 @@ from kindling.sending.repository import (
     CampaignDayItem,
     Counters,
     LedgerFinal,
-    MailboxStateItem,
     SendingRepository,
     campaign_day_of,
-    mailbox_state_of,
+    mailbox_state_from_raw,
 )
 from kindling.sending.rotation import seeded_rng
 from kindling.sending.service import complete_if_finished, current_step
@@ -404,9 +403,9 @@ class Scheduler:
             mailbox = mailboxes.get(member.mailbox_id)
             if mailbox is None or mailbox.is_deleted:
                 continue
-            data = raw.get(self._repo.mailbox_state_key(workspace_id, member.mailbox_id))
-            state_item = MailboxStateItem.from_raw_data(data) if data else None
-            state = mailbox_state_of(member.mailbox_id, state_item)
+            state = mailbox_state_from_raw(
+                member.mailbox_id, raw.get(self._repo.mailbox_state_key(workspace_id, member.mailbox_id))
+            )
             others = planning.active_intervals(state.intervals, now)
             others.pop(record.campaign_id, None)
             pool.append(

@@ -51,9 +51,8 @@ from kindling.sending.repository import (
     Counters,
     LedgerFinal,
     MailboxState,
-    MailboxStateItem,
     SendingRepository,
-    mailbox_state_of,
+    mailbox_state_from_raw,
 )
 from kindling.sending.smtp import Batch, Outgoing, SmtpSender
 from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
@@ -152,7 +151,7 @@ class Sender:
         mailboxes = self._load_mailboxes(jobs)
         raw = self._read(jobs, mailboxes)
         states = {
-            (ws, mid): mailbox_state_of(mid, self._state_item(raw, ws, mid))
+            (ws, mid): mailbox_state_from_raw(mid, raw.get(self._repo.mailbox_state_key(ws, mid)))
             for ws, mid in {(j.workspace_id, j.mailbox_id) for j in jobs}
         }
         circuits = self._repo.host_circuits({m.smtp_host for m in mailboxes.values()})
@@ -232,10 +231,6 @@ class Sender:
             ]
         return self._repo.get_raw(keys)
 
-    def _state_item(self, raw: dict[tuple[str, str], dict[str, Any]], ws: str, mid: str) -> MailboxStateItem | None:
-        data = raw.get(self._repo.mailbox_state_key(ws, mid))
-        return MailboxStateItem.from_raw_data(data) if data else None
-
     def _work(self, job: SendJob, raw: dict[tuple[str, str], dict[str, Any]]) -> _Work:
         from kindling.enrollments.repository import campaign_pk, enrollment_sk
 
@@ -282,7 +277,7 @@ class Sender:
             )
             return "suppressed"
         mailbox = mailboxes.get((job.workspace_id, job.mailbox_id))
-        if mailbox is None or mailbox.is_deleted or mailbox.status != "connected" or not mailbox.sending_enabled:
+        if mailbox is None or not mailbox.can_send:
             return "mailbox_unusable"
         state = states[(job.workspace_id, job.mailbox_id)]
         if state.backoff.active(now):

@@ -187,7 +187,7 @@ class WarmupDelivery:
                 mailbox = self._mailboxes.get(ws, mid)
             except NotFound:
                 mailbox = None
-            if mailbox is None or mailbox.is_deleted or mailbox.status != "connected" or not mailbox.sending_enabled:
+            if mailbox is None or not mailbox.can_send:
                 for job in group:
                     if self._pool.move_exchange(job.exchange_id, "queued", "failed"):
                         releases[(ws, mid, reserved_day(job))] += 1

@@ -45,7 +45,7 @@ from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.sending import eligibility, planning
-from kindling.sending.repository import MailboxState, MailboxStateItem, SendingRepository, mailbox_state_of
+from kindling.sending.repository import MailboxState, SendingRepository, mailbox_state_from_raw
 from kindling.warmup.content import exchange_id
 from kindling.warmup.counters import WINDOW_DAYS
 from kindling.warmup.health import band_for, health_score, recompute_due
@@ -282,7 +282,7 @@ class WarmupEngine:
     # --- pool membership ---------------------------------------------------------------------------------------
     def sync_member(self, mailbox: Mailbox) -> bool:
         """Put the mailbox in the pool when warmup runs on it, take it out otherwise; True when in the pool."""
-        if mailbox.is_deleted or mailbox.status != "connected" or not mailbox.warmup_enabled:
+        if not mailbox.warms_up:
             self._pool.remove(mailbox.workspace_id, mailbox.id)
             return False
         state = self._warmup.get(mailbox.workspace_id, mailbox.id)
@@ -441,7 +441,7 @@ class WarmupEngine:
             self._pool.remove(ws, mid)
             report.removed += 1
             return None
-        if mailbox.is_deleted or mailbox.status != "connected" or not mailbox.warmup_enabled:
+        if not mailbox.warms_up:
             self._pool.remove(ws, mid)
             report.removed += 1
             return None
@@ -533,7 +533,7 @@ class WarmupEngine:
                 sending = self._sending.mailbox_state(ws, mid)
             else:
                 raw = batch.found.get(sending_key)
-                sending = mailbox_state_of(mid, MailboxStateItem.from_raw_data(raw) if raw else None)
+                sending = mailbox_state_from_raw(mid, raw)
         campaign, warm, _ = sending.today(eligibility.day_key(now, "UTC"))
         room = max(0, HARD_CAP - campaign - warm)
         if len(due) > room:  # the 500/day hard cap: no peer is asked for sends it will not allow

@@ -79,7 +79,7 @@ def sending_engine_campaign_sends(workspace_id: str, mailbox_ids: Sequence[str],
     """Today's campaign sends as the sending engine counts them against the hard cap: its per-mailbox state, on
     the engine's counter day (UTC), one BatchGetItem per 100 mailboxes. Warmup keeps no second copy of it."""
     from kindling.sending import eligibility
-    from kindling.sending.repository import MailboxStateItem, SendingRepository, mailbox_state_of
+    from kindling.sending.repository import SendingRepository, mailbox_state_from_raw
 
     if not mailbox_ids:
         return {}
@@ -90,7 +90,7 @@ def sending_engine_campaign_sends(workspace_id: str, mailbox_ids: Sequence[str],
     counts: dict[str, int] = {}
     for mid, key in keys.items():
         raw = found.get(key)
-        state = mailbox_state_of(mid, MailboxStateItem.from_raw_data(raw) if raw else None)
+        state = mailbox_state_from_raw(mid, raw)
         counts[mid] = state.today(day)[0]
     return counts
 
