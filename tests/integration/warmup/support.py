@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from devstack.maillab import MailAccount
@@ -60,3 +61,23 @@ def insert_mailbox(
     mailbox = Mailbox.model_validate(values)
     MailboxRepository().insert(mailbox)
     return mailbox
+
+
+def assert_plan_met_or_excluded(
+    expected: Mapping[tuple[str, date], int],
+    sent: Counter[tuple[str, date]],
+    dropped: Mapping[tuple[str, date], int],
+    excluded_at_day_end: Mapping[date, Mapping[str, str]],
+    addresses: Mapping[str, str],
+    ids: Mapping[str, str],
+) -> None:
+    """Each (mailbox name, day) sent its plan, less the sends still without a peer at the day's last tick; and such a
+    shortfall only happened when every mailbox of the other domain (all it can reach) was excluded as Critical."""
+    assert set(sent) <= set(expected)
+    for key, planned in expected.items():
+        assert sent[key] + dropped[key] == planned, (key, sent[key], dropped[key], planned)
+    for (name, day), count in dropped.items():
+        if count:
+            domain = addresses[name].split("@")[1]
+            reachable = [ids[other] for other, address in addresses.items() if not address.endswith("@" + domain)]
+            assert all(excluded_at_day_end[day].get(r) == "low_health_score" for r in reachable), (name, day)
