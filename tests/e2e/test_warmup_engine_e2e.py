@@ -34,9 +34,9 @@ import pytest
 
 from devstack.maillab import MailAccount, MailLab
 from devstack.runtime import LocalStack
-from kindling.inbox.repository import WarmupBlocklistRepository
 from kindling.platform.clock import ManualClock, set_clock
 from kindling.sending.repository import SendingRepository
+from kindling.warmup.blocklist import WarmupBlocklistRepository
 from kindling.warmup.content import WARMUP_HEADER
 from kindling.warmup.delivery import message_id_for
 from kindling.warmup.engine import WARMUP_PACER_MINUTES, WarmupSendJob, is_warmup_body

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kindling.inbox.labels import POSITIVE_LABELS
+from kindling.mail.labels import POSITIVE_LABELS
 
 Direction = Literal["incoming", "outgoing"]
 # What the classifier made of an incoming message that became part of a conversation; "sent" for ours.

@@ -42,8 +42,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from kindling.inbox.classify import Classification, Kind, classify
-from kindling.inbox.imapsync import FetchedMessage
 from kindling.inbox.models import (
     BODY_LIMIT,
     SNIPPET_CHARS,
@@ -57,9 +55,11 @@ from kindling.inbox.models import (
     Recipient,
     ReplyRequest,
 )
-from kindling.inbox.parsing import ParsedMessage, truncate_utf8
-from kindling.inbox.repository import BounceRecord, InboxRepository, Stale, WarmupBlocklistRepository, digest
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.inbox.repository import BounceRecord, InboxRepository, Stale, digest
+from kindling.mail.classify import Classification, Kind, classify
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.imapsync import FetchedMessage
+from kindling.mail.parsing import ParsedMessage, truncate_utf8
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
@@ -67,7 +67,8 @@ from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import Conflict, NotFound, Unprocessable, ValidationFailed, field_error
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
-from kindling.warmup.protection import BOUNCE_WINDOW, bounce_entries, domain_of
+from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
+from kindling.warmup.protection import domain_of
 
 if TYPE_CHECKING:
     from kindling.campaigns.models import CampaignSettings
@@ -548,14 +549,7 @@ class InboxService:
             get_logger().warning("inbox: not an address to suppress", extra={"source": actions.suppress})
 
     def _count_domain_bounce(self, ws: str, domain: str, key: str, now: datetime) -> None:
-        blocklist = self._blocklist_repo()
-        blocklist.record_bounce(domain, now, f"{ws}#{key}")
-        events = blocklist.bounce_events(domain, now - BOUNCE_WINDOW, now)
-        for entry in bounce_entries(events, now, blocklist.blocklist()):
-            if blocklist.add(entry):
-                get_logger().info(
-                    "warmup blocklist: domain added", extra={"domain": entry.domain, "reason": entry.reason}
-                )
+        record_bounce(domain, now, f"{ws}#{key}", repository=self._blocklist_repo())
 
     # --- storing incoming messages -------------------------------------------------------------------------
 
@@ -814,9 +808,9 @@ class InboxService:
         thread: Sequence[str],
         conversation_id: str,
     ) -> InboxMessage:
+        from kindling.mail.outcomes import Outcome
+        from kindling.mail.smtp import Batch, Outgoing, SmtpSender
         from kindling.sending.message import POLICY, html_to_text, one_line, thread_headers
-        from kindling.sending.outcomes import Outcome
-        from kindling.sending.smtp import Batch, Outgoing, SmtpSender
 
         now = self._now()
         domain = mailbox.email_address.rsplit("@", 1)[-1]

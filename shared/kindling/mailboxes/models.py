@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import email_validator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from kindling.mailboxes.connection import Security
+from kindling.mail.connection import Security
 from kindling.mailboxes.providers import Provider
 from kindling.platform.settings import get_settings
 

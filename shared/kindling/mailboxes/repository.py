@@ -10,6 +10,7 @@ Writes are optimistic: each carries the version it read; a concurrent writer mak
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -212,3 +213,11 @@ class MailboxRepository:
         """Every mailbox (deleted included) ever created with this email, newest first."""
         items = MailboxItem.gsi2.query(_email_key(workspace_id, email), scan_index_forward=False)
         return [_from_item(workspace_id, i) for i in items if isinstance(i, MailboxItem)]
+
+    def connected_mailboxes(self) -> Iterator[tuple[str, str]]:
+        """(workspace id, mailbox id) of every connected mailbox, across workspaces (keys only are read): the `due`
+        index partition `DUE#MAILBOX#CONNECTED`, due_sk `<workspace id>#<mailbox id>`, kept on every save."""
+        for item in TableModel.due.query(CONNECTED_DUE_PK, attributes_to_get=["due_sk"], page_size=500):
+            workspace_id, _, mailbox_id = str(item.due_sk).partition("#")
+            if workspace_id and mailbox_id:
+                yield workspace_id, mailbox_id

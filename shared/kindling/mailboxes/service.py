@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from kindling.mailboxes.checks import CheckQueue, SqsCheckQueue
-from kindling.mailboxes.connection import (
+from kindling.mail.connection import (
     ConnectionTester,
     ConnectionTestResult,
     Endpoint,
@@ -27,6 +26,7 @@ from kindling.mailboxes.connection import (
     TlsPolicy,
     default_security,
 )
+from kindling.mailboxes.checks import CheckQueue, SqsCheckQueue
 from kindling.mailboxes.models import (
     CREDENTIAL_FIELDS,
     Mailbox,

@@ -7,7 +7,7 @@ Per batch:
 2. stale work is dropped: a duplicate or an earlier attempt's message (the ledger is not `queued` under this
    claim's token), an enrollment that stopped or moved on (the send is `canceled`), a suppressed recipient (the
    send is `skipped` and the sequence stops: the suppression check right before SMTP);
-3. SMTP per mailbox (kindling.sending.smtp); right before each message's MAIL FROM the gate moves its ledger
+3. SMTP per mailbox (kindling.mail.smtp); right before each message's MAIL FROM the gate moves its ledger
    item queued -> sending with a conditional write. Only one caller can pass it per claim, so a duplicate SQS
    delivery, a Lambda retry or a crash never produces a second DATA for the same step. A crash leaves the
    message that was in SMTP `sending` (the watchdog records it `unknown` and never resends it) and the ones
@@ -30,7 +30,9 @@ from typing import Any
 from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
 from kindling.events.service import EventService
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.outcomes import Outcome
+from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
@@ -45,7 +47,6 @@ from kindling.sending import backoff, circuit, eligibility
 from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import SendItem
 from kindling.sending.message import OutgoingEmail, Tracking, build_message
-from kindling.sending.outcomes import Outcome
 from kindling.sending.repository import (
     Advance,
     Counters,
@@ -54,7 +55,6 @@ from kindling.sending.repository import (
     SendingRepository,
     mailbox_state_from_raw,
 )
-from kindling.sending.smtp import Batch, Outgoing, SmtpSender
 from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
 from kindling.suppressions.service import SuppressionService, decide
 from kindling.webhooks.catalog import emit_webhook_event

@@ -27,24 +27,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.outcomes import Outcome
+from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
-from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.sending import backoff, eligibility
-from kindling.sending.outcomes import Outcome
 from kindling.sending.repository import SendingRepository
 from kindling.sending.sender import soft_retry_delay
-from kindling.sending.smtp import Batch, Outgoing, SmtpSender
+from kindling.warmup.blocklist import record_bounce
 from kindling.warmup.content import EXCHANGE_ID_RE, WarmupEmail, build_message, compose_message
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.engine import SqsWarmupQueue, WarmupQueue, WarmupSendJob
 from kindling.warmup.pool_index import WarmupPoolRepository
-from kindling.warmup.protection import BOUNCE_WINDOW, bounce_entries, domain_of
+from kindling.warmup.protection import domain_of
 from kindling.warmup.repository import WarmupRepository
 
 MAX_WARMUP_ATTEMPTS = 3  # tries in all of one warmup send (the first and two retries)
@@ -270,16 +270,3 @@ class WarmupDelivery:
 
     def _count(self, job: WarmupSendJob, now: datetime, delta: DailyCounters) -> None:
         self._warmup.add_day(job.workspace_id, job.mailbox_id, delta, last_sent_at=now)
-
-
-def record_bounce(domain: str, now: datetime, source: str) -> bool:
-    """One warmup bounce from `domain`; True when it blocklisted the domain (3 bounces within 7 days)."""
-    from kindling.inbox.repository import WarmupBlocklistRepository
-
-    blocklist = WarmupBlocklistRepository()
-    blocklist.record_bounce(domain, now, source)
-    added = False
-    for entry in bounce_entries(blocklist.bounce_events(domain, now - BOUNCE_WINDOW, now), now, blocklist.blocklist()):
-        added = blocklist.add(entry) or added
-        get_logger().warning("warmup domain blocklisted after bounces", extra={"domain": entry.domain})
-    return added

@@ -46,6 +46,7 @@ from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.sending import eligibility, planning
 from kindling.sending.repository import MailboxState, SendingRepository, mailbox_state_from_raw
+from kindling.warmup.blocklist import WarmupBlocklistRepository
 from kindling.warmup.content import exchange_id
 from kindling.warmup.counters import WINDOW_DAYS
 from kindling.warmup.health import band_for, health_score, recompute_due
@@ -314,11 +315,9 @@ class WarmupEngine:
     def refresh_pool(self) -> int:
         """Add the connected mailboxes with warmup on that are not in the pool yet (warmup turned on through the
         API, the bulk job or the connection checker); returns how many joined. Leaving is the tick's job."""
-        from kindling.inbox.repository import InboxRepository
-
         listed = {(m.workspace_id, m.mailbox_id) for m in self._pool.members()}
         joined = 0
-        for ws, mid in InboxRepository().connected_mailboxes():
+        for ws, mid in self._mailboxes.connected_mailboxes():
             if (ws, mid) in listed:
                 continue
             try:
@@ -391,8 +390,6 @@ class WarmupEngine:
                 senders.append(sender)
         if not senders:
             return report
-        from kindling.inbox.repository import WarmupBlocklistRepository
-
         exclusions = PoolExclusions(WarmupBlocklistRepository().blocklist(), self._pool.domain_health())
         by_id = {m.mailbox_id: m for m in pool}
         selection = select_peers(

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 
 from devstack.maillab import MailAccount, MailLab
-from kindling.inbox.imapsync import FolderCursor, SyncLimits, mark_seen, sync_folder
-from kindling.inbox.parsing import TEXT_LIMIT
+from kindling.mail.imapsync import FolderCursor, SyncLimits, mark_seen, sync_folder
+from kindling.mail.parsing import TEXT_LIMIT
 from tests.integration.inbox.conftest import Connect, append_all, message
 
 pytestmark = pytest.mark.mail

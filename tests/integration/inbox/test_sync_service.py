@@ -32,10 +32,8 @@ from kindling.campaigns.repository import CampaignRepository
 from kindling.enrollments.repository import EnrollmentRepository
 from kindling.enrollments.service import EnrollmentService
 from kindling.events.repository import EventItem
-from kindling.inbox.classify import Classification
-from kindling.inbox.imapsync import FetchedMessage, FolderCursor, ImapSyncError
 from kindling.inbox.models import ConversationFilters
-from kindling.inbox.repository import InboxRepository, SyncSummary, WarmupBlocklistRepository
+from kindling.inbox.repository import InboxRepository, SyncSummary
 from kindling.inbox.service import InboxService, campaign_conversation_id
 from kindling.inbox.sync import (
     AUTH_FAILURE_LIMIT,
@@ -45,7 +43,9 @@ from kindling.inbox.sync import (
     parse_sync_message,
     sync_message,
 )
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.classify import Classification
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.imapsync import FetchedMessage, FolderCursor, ImapSyncError
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox
@@ -67,6 +67,7 @@ from kindling.sending.ledger import (
 )
 from kindling.sending.repository import SendingRepository
 from kindling.suppressions.service import SuppressionService
+from kindling.warmup.blocklist import WarmupBlocklistRepository
 from tests.conftest import Tenant, make_tenant
 
 pytestmark = pytest.mark.mail

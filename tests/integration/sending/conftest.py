@@ -25,8 +25,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
-from kindling.sending.smtp import Outgoing, SmtpSender
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.smtp import Outgoing, SmtpSender
 from tests.integration.mailboxes.servers import Accounts, CertFactory, Pem, free_port
 
 USER = "sender@lab.test"

@@ -24,6 +24,7 @@ from kindling.enrollments.repository import EnrollmentItem, campaign_pk, enrollm
 from kindling.enrollments.service import EnrollmentService
 from kindling.events.models import DomainEvent
 from kindling.events.service import EventService
+from kindling.mail.smtp import SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox
@@ -38,7 +39,6 @@ from kindling.sending.ledger import SendLedgerRepository, SendRecord, send_id_fo
 from kindling.sending.repository import SendingRepository
 from kindling.sending.scheduler import Scheduler, TickReport
 from kindling.sending.sender import BatchResult, Sender
-from kindling.sending.smtp import SmtpSender
 from tests.integration.sending.conftest import LOCAL, PASSWORD, USER, SinkServer
 
 TRACKING_SECRET = "integration-tracking-secret"  # a test value, not a credential

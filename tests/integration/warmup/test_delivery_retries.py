@@ -21,7 +21,7 @@ import pytest
 from devstack.maillab import MailAccount, MailLab
 from devstack.maillab.backend import MailLabError
 from kindling.inbox.sync import InboxSync
-from kindling.mailboxes.connection import TlsPolicy
+from kindling.mail.connection import TlsPolicy
 from kindling.mailboxes.models import Mailbox
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock

@@ -10,13 +10,12 @@ from typing import Any, NoReturn
 import pytest
 
 from bench.support import count_aws_requests, total
-from kindling.inbox.repository import WarmupBlocklistRepository
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
 from kindling.sending.repository import SendingRepository
-from kindling.warmup.delivery import record_bounce
+from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
 from kindling.warmup.engine import WarmupEngine, WarmupSendJob
 from kindling.warmup.models import WarmupState
 from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository

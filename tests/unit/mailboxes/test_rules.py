@@ -8,7 +8,7 @@ import ssl
 import aiosmtplib
 import pytest
 
-from kindling.mailboxes.connection import classify_exception, classify_reply, default_security, discover_folders
+from kindling.mail.connection import classify_exception, classify_reply, default_security, discover_folders
 from kindling.mailboxes.providers import detect_provider
 
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kindling.campaigns.models import CampaignSettings, StepRecord, VariantRecord
+from kindling.mail.outcomes import Outcome
 from kindling.sending import due, safety, watchdog
 from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import send_id_for, send_id_of_message_id
 from kindling.sending.message import message_id
-from kindling.sending.outcomes import Outcome
 from kindling.sending.scheduler import pick_variant, thread_subject
 from kindling.sending.sender import soft_retry_delay
 from kindling.sending.service import current_step, should_stop

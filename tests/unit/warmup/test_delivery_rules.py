@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from kindling.sending.outcomes import Outcome
+from kindling.mail.outcomes import Outcome
 from kindling.warmup.content import exchange_id
 from kindling.warmup.delivery import (
     MAX_WARMUP_ATTEMPTS,

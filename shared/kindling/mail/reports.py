@@ -23,7 +23,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 from typing import Literal
 
-from kindling.inbox.parsing import decode_words, html_to_text, message_ids, normalise_address
+from kindling.mail.parsing import decode_words, html_to_text, message_ids, normalise_address
 
 BounceType = Literal["hard", "soft"]
 WARMUP_TAG = re.compile(r"\[ref:\s?([A-Za-z0-9]{8})\]")

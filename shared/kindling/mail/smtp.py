@@ -1,8 +1,8 @@
 """The SMTP session layer: send batches of prepared messages, one reused connection per mailbox per batch.
 
 Per mailbox: connect (implicit TLS, STARTTLS or plain, with the TLS and CA handling of
-kindling.mailboxes.connection), EHLO and AUTH once, then MAIL / RCPT / DATA per message, RSET after a refused
-message, QUIT at the end. Every message gets a classified result (kindling.sending.outcomes):
+kindling.mail.connection), EHLO and AUTH once, then MAIL / RCPT / DATA per message, RSET after a refused
+message, QUIT at the end. Every message gets a classified result (kindling.mail.outcomes):
 
 - a refusal (hard bounce, rejected content, soft 4xx) resets the envelope and the batch goes on;
 - a rate limit stops the batch: the remaining messages come back `rate_limited`, unattempted;
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from kindling.mailboxes.connection import DEFAULT_STEP_TIMEOUT, Endpoint, TlsPolicy
-from kindling.mailboxes.connection import classify_exception as classify_connection_error
-from kindling.sending.outcomes import Classified, Outcome, Stage, classify_exception, classify_reply
+from kindling.mail.connection import DEFAULT_STEP_TIMEOUT, Endpoint, TlsPolicy
+from kindling.mail.connection import classify_exception as classify_connection_error
+from kindling.mail.outcomes import Classified, Outcome, Stage, classify_exception, classify_reply
 
 MAX_DETAIL = 300
 # Only these mean "the transport failed"; anything else is a bug and propagates.
