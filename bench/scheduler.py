@@ -256,12 +256,12 @@ def run() -> dict[str, float]:
     from kindling.mailboxes.models import Mailbox
     from kindling.mailboxes.repository import MailboxRepository
     from kindling.mailboxes.secrets import KmsSecretBox
+    from kindling.platform import keys
     from kindling.platform.clock import ManualClock, set_clock
     from kindling.platform.ids import new_uuid, prefixed_id
     from kindling.platform.settings import get_settings
     from kindling.prospects.models import Prospect
     from kindling.prospects.repository import batch_write, new_email_record, prospect_item
-    from kindling.sending import due
     from kindling.sending.scheduler import Scheduler
     from tests.integration.sending.conftest import PASSWORD, USER, sink_server
     from tests.integration.sending.world import clear_aws_extras, setup_aws_extras
@@ -370,7 +370,7 @@ def run() -> dict[str, float]:
                             )
                         )
                         item.next_send_at = when
-                        item.due_pk, item.due_sk = due.send_due_keys(item.pk, item.sk, when)
+                        item.due_pk, item.due_sk = keys.send_due_keys(item.pk, item.sk, when)
                         items.append(item)
                     batch_write(items)
 

@@ -49,8 +49,8 @@ from kindling.platform.dynamo import (
     transaction,
     workspace_key,
 )
+from kindling.platform.keys import send_due_keys
 from kindling.prospects.repository import MemberItem, batch_get_raw, list_pk, prospect_pk
-from kindling.sending.due import send_due_keys  # pure keys; imports only the platform clock
 
 TRANSACTION_ITEMS = 99  # enrollments per transaction, plus the summary update (DynamoDB's limit is 100)
 SUMMARY_SK = "ENROLLMENTS"

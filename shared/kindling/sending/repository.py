@@ -43,7 +43,7 @@ from kindling.enrollments.repository import (
     EnrollmentSummaryItem,
     enrollment_sk,
 )
-from kindling.platform import table
+from kindling.platform import keys, table
 from kindling.platform.clock import isoformat, parse_iso
 from kindling.platform.dynamo import (
     TableModel,
@@ -55,7 +55,6 @@ from kindling.platform.dynamo import (
     workspace_key,
 )
 from kindling.prospects.repository import batch_get_raw
-from kindling.sending import due
 from kindling.sending.backoff import BackoffState
 from kindling.sending.circuit import HostCircuit, host_key
 from kindling.sending.ledger import SendItem, recipient_pk, send_pk
@@ -291,17 +290,17 @@ class SendingRepository:
     def due_enrollments(self, shard: str, now: datetime, limit: int) -> list[EnrollmentItem]:
         """Enrollments of one due shard whose next send is at or before `now`, oldest first."""
         results = EnrollmentItem.due.query(
-            shard, EnrollmentItem.due_sk <= due.upper(now), limit=limit, page_size=min(limit, 1000)
+            shard, EnrollmentItem.due_sk <= keys.upper(now), limit=limit, page_size=min(limit, 1000)
         )
         return [item for item in results if isinstance(item, EnrollmentItem)]
 
     def parked_enrollments(self, workspace_id: str, campaign_id: str, limit: int) -> list[EnrollmentItem]:
-        results = EnrollmentItem.due.query(due.park_pk(workspace_id, campaign_id), limit=limit, page_size=limit)
+        results = EnrollmentItem.due.query(keys.park_pk(workspace_id, campaign_id), limit=limit, page_size=limit)
         return [item for item in results if isinstance(item, EnrollmentItem)]
 
     def watched_campaigns(self, now: datetime, limit: int = 500) -> list[CampaignStateItem]:
         results = CampaignStateItem.due.query(
-            due.CAMPAIGN_WATCH_PK, CampaignStateItem.due_sk <= due.upper(now), limit=limit
+            keys.CAMPAIGN_WATCH_PK, CampaignStateItem.due_sk <= keys.upper(now), limit=limit
         )
         return [item for item in results if isinstance(item, CampaignStateItem)]
 
@@ -665,9 +664,9 @@ class SendingRepository:
                 EnrollmentItem.due_sk.remove(),
             ]
         elif park is not None:
-            actions = [EnrollmentItem.due_pk.set(due.park_pk(*park))]
+            actions = [EnrollmentItem.due_pk.set(keys.park_pk(*park))]
         else:
-            due_pk, due_sk = due.send_due_keys(pk, sk, when)
+            due_pk, due_sk = keys.send_due_keys(pk, sk, when)
             actions = [
                 EnrollmentItem.next_send_at.set(when),
                 EnrollmentItem.due_pk.set(due_pk),
@@ -688,7 +687,7 @@ class SendingRepository:
 
     def unpark(self, item: EnrollmentItem) -> bool:
         """Back from the campaign's park into its due shard, at the due time it had."""
-        shard, _ = due.send_due_keys(item.pk, item.sk, item.next_send_at or item.created_at)
+        shard, _ = keys.send_due_keys(item.pk, item.sk, item.next_send_at or item.created_at)
         try:
             EnrollmentItem(pk=item.pk, sk=item.sk).update(
                 actions=[EnrollmentItem.due_pk.set(shard)],
@@ -709,7 +708,7 @@ class SendingRepository:
         for item in EnrollmentItem.gsi1.query(listing_pk(workspace_id, campaign_id)):
             if not isinstance(item, EnrollmentItem) or item.status != "pending" or item.due_pk:
                 continue
-            due_pk, due_sk = due.send_due_keys(item.pk, item.sk, at)
+            due_pk, due_sk = keys.send_due_keys(item.pk, item.sk, at)
             try:
                 EnrollmentItem(pk=item.pk, sk=item.sk).update(
                     actions=[
@@ -784,8 +783,8 @@ class SendingRepository:
         actions: list[Any] = [
             CampaignStateItem.workspace_id.set(workspace_id),
             CampaignStateItem.campaign_id.set(campaign_id),
-            CampaignStateItem.due_pk.set(due.CAMPAIGN_WATCH_PK),
-            CampaignStateItem.due_sk.set(due.campaign_watch_sk(pk, when)),
+            CampaignStateItem.due_pk.set(keys.CAMPAIGN_WATCH_PK),
+            CampaignStateItem.due_sk.set(keys.campaign_watch_sk(pk, when)),
         ]
         if parked is not None:
             actions.append(CampaignStateItem.parked.set(parked))
@@ -830,8 +829,8 @@ class SendingRepository:
         ]
         if until is not None:
             actions += [
-                CampaignStateItem.due_pk.set(due.CAMPAIGN_WATCH_PK),
-                CampaignStateItem.due_sk.set(due.campaign_watch_sk(pk, until)),
+                CampaignStateItem.due_pk.set(keys.CAMPAIGN_WATCH_PK),
+                CampaignStateItem.due_sk.set(keys.campaign_watch_sk(pk, until)),
             ]
         if baseline is not None:
             actions += [
@@ -918,7 +917,7 @@ def _advance_actions(advance: Advance) -> list[Any]:
         actions.append(EnrollmentItem.mailbox_id.set(advance.mailbox_id))
     if advance.kind == "advance":
         assert advance.next_step_index is not None and advance.next_send_at is not None
-        due_pk, due_sk = due.send_due_keys(pk, sk, advance.next_send_at)
+        due_pk, due_sk = keys.send_due_keys(pk, sk, advance.next_send_at)
         actions += [
             EnrollmentItem.current_step.set(advance.next_step_index),
             EnrollmentItem.next_send_at.set(advance.next_send_at),
@@ -927,7 +926,7 @@ def _advance_actions(advance: Advance) -> list[Any]:
         ]
     elif advance.kind == "retry":
         assert advance.next_send_at is not None
-        due_pk, due_sk = due.send_due_keys(pk, sk, advance.next_send_at)
+        due_pk, due_sk = keys.send_due_keys(pk, sk, advance.next_send_at)
         actions += [
             EnrollmentItem.next_send_at.set(advance.next_send_at),
             EnrollmentItem.due_pk.set(due_pk),

@@ -27,10 +27,11 @@ from kindling.campaigns.models import CampaignRecord, StepRecord, VariantRecord,
 from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
+from kindling.enrollments.service import campaign_service
 from kindling.events.service import EventService
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
-from kindling.platform import aws, table
+from kindling.platform import aws, keys, table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
@@ -38,7 +39,7 @@ from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import EmailRecordItem, ProspectItem, email_pk, prospect_from_item, prospect_pk
 from kindling.rendering import build_context, compile_template, render_email
-from kindling.sending import due, eligibility, planning, watchdog, windows
+from kindling.sending import eligibility, planning, watchdog, windows
 from kindling.sending.circuit import HostCircuit, host_key
 from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import SendItem, send_id_for
@@ -161,7 +162,7 @@ class Scheduler:
     @property
     def campaign_service(self) -> CampaignService:
         if self._campaign_service is None:
-            self._campaign_service = CampaignService(repository=self._campaigns, mailboxes=self._mailboxes)
+            self._campaign_service = campaign_service(repository=self._campaigns, mailboxes=self._mailboxes)
         return self._campaign_service
 
     def _event_service(self) -> EventService:
@@ -177,7 +178,7 @@ class Scheduler:
         self.campaign_service.advance_due(now)
         self._watch(now, report)
         by_campaign: dict[tuple[str, str], list[EnrollmentItem]] = {}
-        for shard in due.send_shards():
+        for shard in keys.send_shards():
             for item in self._repo.due_enrollments(shard, now, self._shard_limit):
                 by_campaign.setdefault(_campaign_of(item), []).append(item)
                 report.due += 1

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
+from kindling.enrollments.service import campaign_service
 from kindling.events.service import EventService
 from kindling.mail.connection import Endpoint, TlsPolicy
 from kindling.mail.outcomes import Outcome
@@ -535,7 +535,7 @@ class Sender:
         from kindling.sending.safety import CampaignSafety
         from kindling.sending.service import complete_if_finished
 
-        service = CampaignService()
+        service = campaign_service()
         for ws, cid in {(j.workspace_id, j.campaign_id) for j in bounces}:
             CampaignSafety(self._repo, service=service).check(ws, cid, now)
         for ws, cid in {(a.workspace_id, a.campaign_id) for a in advances if a.kind in ("complete", "stop")}:

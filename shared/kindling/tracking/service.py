@@ -1,6 +1,6 @@
 """Tracking rules: what an open, a click or an unsubscribe does (inventory 20-21, the reference's webhook dedup).
 
-Every entry point first verifies the signed token (kindling.tracking.tokens): a bad, tampered or foreign token is
+Every entry point first verifies the signed token (kindling.sending.tokens): a bad, tampered or foreign token is
 `InvalidToken` (404) before anything is read or written. Then:
 
 - open: the send's hit is judged (kindling.tracking.scanners); a person's first open of the send emits
@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.sending.tokens import Kind, TokenPayload, verify
 from kindling.tracking.pages import PageState
 from kindling.tracking.repository import SendView, TrackingStore
 from kindling.tracking.scanners import HitVerdict, classify_hit
-from kindling.tracking.tokens import Kind, TokenPayload, verify
 
 if TYPE_CHECKING:
     from kindling.events.service import EventService

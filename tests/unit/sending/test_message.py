@@ -23,7 +23,7 @@ from kindling.sending.message import (
     rewrite_links,
     thread_headers,
 )
-from kindling.tracking.tokens import Kind, verify
+from kindling.sending.tokens import Kind, verify
 
 SECRET = "tracking-secret-for-tests"
 BASE = "https://track.acme.test"

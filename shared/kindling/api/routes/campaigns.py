@@ -40,6 +40,7 @@ from kindling.campaigns.models import (
 )
 from kindling.campaigns.service import CampaignService, CampaignView, Preflight
 from kindling.campaigns.templates import derived_text
+from kindling.enrollments.service import EnrollmentService, campaign_service
 
 router = api_router("Campaigns")
 
@@ -292,7 +293,7 @@ def detail_view(view: CampaignView) -> CampaignDetailView:
 
 
 def _service() -> CampaignService:
-    return CampaignService()
+    return campaign_service()
 
 
 def _detail(service: CampaignService, record: CampaignRecord) -> CampaignDetailView:
@@ -428,7 +429,7 @@ def campaign_stats(request: Request, campaign_id: str = CampaignId) -> JSONRespo
     workspace_id = principal_of(request).workspace_id
     service = _service()
     record = service.get(workspace_id, campaign_id)
-    summary = service.enrollments.summary(workspace_id, campaign_id)
+    summary = EnrollmentService().summary(workspace_id, campaign_id)
     steps = [
         StepStatsView(
             stepId=step.id,
