@@ -34,6 +34,15 @@ def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> str:
     return ".".join([*base, *([node.module] if node.module else [])])
 
 
+def _source(lines: list[str], lineno: int) -> str:
+    """The import's line, with the comment line above its block of imports when there is one."""
+    above = lineno - 2
+    while above >= 0 and lines[above].strip().startswith(("from ", "import ")):
+        above -= 1
+    comment = lines[above].strip() if above >= 0 else ""
+    return (comment + " | " if comment.startswith("#") else "") + lines[lineno - 1].strip()
+
+
 def _imports(path: Path) -> list[tuple[str, int, bool, str]]:
     """(imported module, line, inside a function, source line) for every kindling import."""
     module = _module_name(path)
@@ -46,10 +55,10 @@ def _imports(path: Path) -> list[tuple[str, int, bool, str]]:
         for child in ast.iter_child_nodes(node):
             inside = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
             if isinstance(child, ast.Import):
-                found.extend((a.name, child.lineno, in_function, lines[child.lineno - 1]) for a in child.names)
+                found.extend((a.name, child.lineno, in_function, _source(lines, child.lineno)) for a in child.names)
             elif isinstance(child, ast.ImportFrom):
                 target = _resolve(module, child, path.name == "__init__.py")
-                found.append((target, child.lineno, in_function, lines[child.lineno - 1]))
+                found.append((target, child.lineno, in_function, _source(lines, child.lineno)))
             visit(child, inside)
 
     visit(tree, False)

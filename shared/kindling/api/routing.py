@@ -20,7 +20,10 @@ from kindling.idempotency.service import request_fingerprint, validate_key
 
 if TYPE_CHECKING:
     from kindling.idempotency.service import IdempotencyService
+from kindling.api.schemas import ErrorResponse
+from kindling.idempotency.service import IdempotencyService
 from kindling.platform.errors import Unauthorized
+from kindling.ratelimit.service import RateLimiter
 
 SCOPE_KEY = "x-required-scope"
 IDEMPOTENT_KEY = "x-idempotent"
@@ -36,8 +39,6 @@ _COMMON_ERROR_DESCRIPTIONS = {
 
 
 def common_errors() -> dict[int | str, dict[str, Any]]:
-    from kindling.api.schemas import ErrorResponse
-
     return {
         status: {"model": ErrorResponse, "description": description}
         for status, description in _COMMON_ERROR_DESCRIPTIONS.items()
@@ -64,8 +65,6 @@ _idempotency: IdempotencyService | None = None
 def _idempotency_service() -> IdempotencyService:
     global _idempotency
     if _idempotency is None:
-        from kindling.idempotency.service import IdempotencyService
-
         _idempotency = IdempotencyService()
     return _idempotency
 
@@ -120,7 +119,6 @@ def extra_rate_limit(bucket: str, per_minute: Callable[[], int]) -> Callable[[Re
 
     Usage: `dependencies=[Depends(extra_rate_limit("mailbox_test", lambda: settings.mailbox_test_limit))]`
     """
-    from kindling.ratelimit.service import RateLimiter
 
     async def dependency(request: Request) -> None:
         principal = principal_of(request)

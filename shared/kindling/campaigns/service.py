@@ -50,6 +50,7 @@ from kindling.platform.errors import (
     field_error,
 )
 from kindling.platform.ids import new_uuid
+from kindling.prospects.repository import ProspectRepository
 
 _MAX_ATTEMPTS = 6
 API_PAUSE_REASON = "api"
@@ -846,8 +847,6 @@ class CampaignService:
         prospect: dict[str, Any] | None = None
         custom: dict[str, Any] = {}
         if body.prospect_id:
-            from kindling.prospects.repository import ProspectRepository
-
             found = ProspectRepository().get(workspace_id, body.prospect_id)
             prospect = found.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
             custom.update(found.custom_fields)

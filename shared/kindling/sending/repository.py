@@ -42,6 +42,7 @@ from kindling.enrollments.repository import (
     EnrollmentItem,
     EnrollmentSummaryItem,
     enrollment_sk,
+    listing_pk,
 )
 from kindling.platform import keys, table
 from kindling.platform.clock import isoformat, parse_iso
@@ -702,7 +703,6 @@ class SendingRepository:
     def schedule_pending(self, workspace_id: str, campaign_id: str, at: datetime) -> int:
         """Give every pending enrollment of a campaign without a next send one at `at` (enrollments written
         before the enrollment module set due keys itself). Reads the campaign's enrollment listing once."""
-        from kindling.enrollments.repository import listing_pk
 
         count = 0
         for item in EnrollmentItem.gsi1.query(listing_pk(workspace_id, campaign_id)):

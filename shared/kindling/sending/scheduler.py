@@ -37,12 +37,19 @@ from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem, ProspectItem, email_pk, prospect_from_item, prospect_pk
+from kindling.prospects.repository import (
+    EmailRecordItem,
+    ProspectItem,
+    ProspectRepository,
+    email_pk,
+    prospect_from_item,
+    prospect_pk,
+)
 from kindling.rendering import build_context, compile_template, render_email
 from kindling.sending import eligibility, planning, watchdog, windows
 from kindling.sending.circuit import HostCircuit, host_key
 from kindling.sending.jobs import SendJob
-from kindling.sending.ledger import SendItem, send_id_for
+from kindling.sending.ledger import SendItem, send_id_for, send_pk
 from kindling.sending.repository import (
     Advance,
     CampaignDay,
@@ -54,6 +61,7 @@ from kindling.sending.repository import (
     mailbox_state_from_raw,
 )
 from kindling.sending.rotation import seeded_rng
+from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished, current_step
 from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
 from kindling.suppressions.service import decide
@@ -198,8 +206,6 @@ class Scheduler:
     # --- watched campaigns ---------------------------------------------------------------------------------------
 
     def _watch(self, now: datetime, report: TickReport) -> None:
-        from kindling.sending.safety import CampaignSafety
-
         watched = self._repo.watched_campaigns(now, WATCH_LIMIT)
         if not watched:
             return
@@ -675,8 +681,6 @@ class Scheduler:
         )
 
     def _prospect(self, workspace_id: str, entry: _Due) -> tuple[dict[str, Any], dict[str, Any]]:
-        from kindling.prospects.repository import ProspectRepository
-
         prospect = ProspectRepository().get(workspace_id, entry.item.prospect_id)
         return prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"}), dict(prospect.custom_fields)
 
@@ -764,8 +768,6 @@ class Scheduler:
 
     @staticmethod
     def _ledger_item(job: SendJob, entry: _Due, now: datetime) -> SendItem:
-        from kindling.sending.ledger import send_pk
-
         previous = entry.ledger
         return SendItem(
             pk=send_pk(job.workspace_id, job.send_id),

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kindling.enrollments.repository import EnrollmentItem
+from kindling.enrollments.repository import EnrollmentItem, campaign_pk, enrollment_sk
 from kindling.enrollments.service import campaign_service
 from kindling.events.service import EventService
 from kindling.mail.connection import Endpoint, TlsPolicy
@@ -55,6 +55,8 @@ from kindling.sending.repository import (
     SendingRepository,
     mailbox_state_from_raw,
 )
+from kindling.sending.safety import CampaignSafety
+from kindling.sending.service import complete_if_finished
 from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
 from kindling.suppressions.service import SuppressionService, decide
 from kindling.webhooks.catalog import emit_webhook_event
@@ -217,8 +219,6 @@ class Sender:
     def _read(
         self, jobs: Sequence[SendJob], mailboxes: dict[tuple[str, str], Mailbox]
     ) -> dict[tuple[str, str], dict[str, Any]]:
-        from kindling.enrollments.repository import campaign_pk, enrollment_sk
-
         keys: list[tuple[str, str]] = []
         for job in jobs:
             ws = job.workspace_id
@@ -232,8 +232,6 @@ class Sender:
         return self._repo.get_raw(keys)
 
     def _work(self, job: SendJob, raw: dict[tuple[str, str], dict[str, Any]]) -> _Work:
-        from kindling.enrollments.repository import campaign_pk, enrollment_sk
-
         ws = job.workspace_id
         ledger_raw = raw.get(self._repo.ledger_key(ws, job.send_id))
         enrollment_raw = raw.get((campaign_pk(ws, job.campaign_id), enrollment_sk(job.prospect_id)))
@@ -532,8 +530,6 @@ class Sender:
                 self._bounced(job, now)
             except Exception:
                 log.exception("handling a hard bounce failed", extra={"send_id": job.send_id})
-        from kindling.sending.safety import CampaignSafety
-        from kindling.sending.service import complete_if_finished
 
         service = campaign_service()
         for ws, cid in {(j.workspace_id, j.campaign_id) for j in bounces}:

@@ -21,6 +21,7 @@ from kindling.platform.errors import InvalidStatus, NotFound
 from kindling.platform.observability import get_logger
 from kindling.sending.ledger import send_id_for
 from kindling.sending.repository import SendingRepository
+from kindling.sending.safety import CampaignSafety
 
 StopReason = Literal["replied", "bounced", "unsubscribed", "suppressed", "stopped"]
 STOP_STATUSES: dict[str, str] = {
@@ -112,7 +113,6 @@ def complete_if_finished(
 def record_complaint(workspace_id: str, campaign_id: str, at: datetime) -> int:
     """A spam complaint (an ARF report) about a campaign's email: counted, and the campaign re-checked at once
     (campaign safety: 3 complaints send it to cooldown). Returns the campaign's complaint count."""
-    from kindling.sending.safety import CampaignSafety
 
     count = SendingRepository().add_complaint(workspace_id, campaign_id)
     CampaignSafety().check(workspace_id, campaign_id, at)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.observability import get_logger
 from kindling.sending.tokens import Kind, TokenPayload, verify
 from kindling.tracking.pages import PageState
 from kindling.tracking.repository import SendView, TrackingStore
@@ -90,6 +91,7 @@ class EnrollmentStopper(Protocol):
 
 
 def _default_stopper(workspace_id: str, campaign_id: str, prospect_id: str, at: datetime) -> bool:
+    # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
     from kindling.campaigns.repository import CampaignRepository
     from kindling.sending.service import should_stop, stop_enrollment
 
@@ -156,6 +158,7 @@ class TrackingService:
 
     def _event_service(self) -> EventService:
         if self._events is None:
+            # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
             from kindling.events.service import EventService
 
             self._events = EventService()
@@ -163,6 +166,7 @@ class TrackingService:
 
     def _suppression_service(self) -> SuppressionService:
         if self._suppressions is None:
+            # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
             from kindling.suppressions.service import SuppressionService
 
             self._suppressions = SuppressionService(events=self._event_service(), clock=self._clock)
@@ -238,6 +242,7 @@ class TrackingService:
             data.update(mailboxId=record.mailbox_id, stepIndex=record.step_index)
         if self._own_events and event_type != "email.unsubscribed":
             return self._store().emit_hit_event(record.workspace_id, event_type, data, now=now)
+        # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
         from kindling.webhooks.catalog import emit_webhook_event
 
         emitted = emit_webhook_event(self._event_service(), record.workspace_id, event_type, data, now=now)
@@ -268,6 +273,4 @@ class TrackingService:
 
 
 def _log_failure(message: str, exc: BaseException) -> None:
-    from kindling.platform.observability import get_logger
-
     get_logger().exception(message, exc_info=exc)

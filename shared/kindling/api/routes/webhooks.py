@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from kindling.api.envelope import Envelope, ListEnvelope, Timestamp, current_meta, respond, respond_page
+from kindling.api.envelope import current_meta, respond, respond_page
 from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.webhooks.models import Delivery, Webhook, WebhookCreate, WebhookUpdate
 from kindling.webhooks.service import WebhookService
 
