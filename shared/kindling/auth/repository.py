@@ -16,8 +16,9 @@ from pynamodb.attributes import ListAttribute, UnicodeAttribute, UTCDateTimeAttr
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 
 from kindling.auth.models import ApiKey, Workspace
-from kindling.platform.dynamo import TableModel, bind_models, platform_key, transaction, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, transaction
 from kindling.platform.errors import Conflict, NotFound
+from kindling.platform.keys import platform_key, workspace_key
 
 
 class WorkspaceItem(TableModel):

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import workspace_key
 
 
 class IdempotencyItem(TableModel):

@@ -42,9 +42,9 @@ from kindling.platform.dynamo import (
     condition_failed,
     query_page,
     transaction,
-    workspace_key,
 )
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import workspace_key
 from kindling.prospects.repository import batch_get_raw
 
 MESSAGE_PREFIX = "M#"

@@ -15,15 +15,9 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from kindling.jobs.models import MAX_ERRORS_SHOWN, ItemFailure, Job
-from kindling.platform.dynamo import (
-    TableModel,
-    bind_models,
-    cancelled_by_condition,
-    condition_failed,
-    transaction,
-    workspace_key,
-)
+from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, condition_failed, transaction
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import workspace_key
 
 
 class JobItem(TableModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import threading
 import uuid
 from collections.abc import Iterable
@@ -25,19 +24,6 @@ from pynamodb.transactions import TransactWrite
 from kindling.platform import aws, table
 from kindling.platform.errors import ValidationFailed, field_error
 from kindling.platform.settings import get_settings
-
-WORKSPACE_ID_RE = re.compile(r"^ws_[0-9a-z]{6,32}$")
-
-
-def workspace_key(workspace_id: str, *parts: str) -> str:
-    """`ws_abc#PART#PART`: every workspace item's partition key starts with its workspace id."""
-    if not isinstance(workspace_id, str) or not WORKSPACE_ID_RE.match(workspace_id):
-        raise ValueError(f"a workspace id is required, got {workspace_id!r}")
-    return "#".join((workspace_id, *parts))
-
-
-def platform_key(*parts: str) -> str:
-    return table.PLATFORM_PREFIX + "#".join(parts)
 
 
 class _Gsi1(GlobalSecondaryIndex["TableModel"]):  # type: ignore[no-untyped-call]

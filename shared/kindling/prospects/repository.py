@@ -31,28 +31,12 @@ from kindling.platform.dynamo import (
     condition_failed,
     query_page,
     transaction,
-    workspace_key,
 )
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import list_pk, member_sk, prospect_email_pk, prospect_pk, workspace_key
 from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
 
 Key = tuple[str, str]
-
-
-def prospect_pk(workspace_id: str, prospect_id: str) -> str:
-    return workspace_key(workspace_id, "PROSPECT", prospect_id)
-
-
-def email_pk(workspace_id: str, email: str) -> str:
-    return workspace_key(workspace_id, "EMAIL", email)
-
-
-def list_pk(workspace_id: str, list_id: str) -> str:
-    return workspace_key(workspace_id, "LIST", list_id)
-
-
-def member_sk(prospect_id: str) -> str:
-    return f"M#{prospect_id}"
 
 
 def _ts(when: datetime) -> str:
@@ -207,7 +191,7 @@ def new_email_record(
     prospect: Prospect, import_id: str | None = None, import_row: int | None = None
 ) -> EmailRecordItem:
     return EmailRecordItem(
-        pk=email_pk(prospect.workspace_id, prospect.email),
+        pk=prospect_email_pk(prospect.workspace_id, prospect.email),
         sk=table.ITEM_SK,
         email=prospect.email,
         prospect_id=prospect.id,
@@ -248,20 +232,20 @@ class ProspectRepository:
         return {p.id: p for p in prospects}
 
     def email_records(self, workspace_id: str, emails: Iterable[str]) -> dict[str, EmailRecordItem]:
-        raw = batch_get_raw((email_pk(workspace_id, e), table.ITEM_SK) for e in emails)
+        raw = batch_get_raw((prospect_email_pk(workspace_id, e), table.ITEM_SK) for e in emails)
         records = [EmailRecordItem.from_raw_data(item) for item in raw.values()]
         return {r.email: r for r in records}
 
     def email_record(self, workspace_id: str, email: str) -> EmailRecordItem | None:
         try:
-            return EmailRecordItem.get(email_pk(workspace_id, email), table.ITEM_SK, consistent_read=True)
+            return EmailRecordItem.get(prospect_email_pk(workspace_id, email), table.ITEM_SK, consistent_read=True)
         except DoesNotExist:
             return None
 
     def mark_replied(self, workspace_id: str, email: str, when: datetime) -> None:
         """Record the first reply from this address (kept on its email record, which every send check reads)."""
         try:
-            EmailRecordItem(pk=email_pk(workspace_id, email), sk=table.ITEM_SK).update(
+            EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK).update(
                 actions=[EmailRecordItem.replied_at.set(EmailRecordItem.replied_at | when)],
                 condition=EmailRecordItem.pk.exists(),
             )
@@ -271,7 +255,7 @@ class ProspectRepository:
 
     def insert(self, prospect: Prospect) -> bool:
         """Write a new prospect and claim its email in one transaction; False when the email is taken."""
-        record = EmailRecordItem(pk=email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK)
+        record = EmailRecordItem(pk=prospect_email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK)
         try:
             with transaction() as tx:
                 tx.save(prospect_item(prospect), condition=ProspectItem.pk.does_not_exist())
@@ -296,7 +280,7 @@ class ProspectRepository:
             tx.save(prospect_item(prospect), condition=ProspectItem.pk.exists())
             if status_changed:
                 tx.update(
-                    EmailRecordItem(pk=email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK),
+                    EmailRecordItem(pk=prospect_email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK),
                     actions=[EmailRecordItem.prospect_status.set(prospect.global_status)],
                     condition=EmailRecordItem.prospect_id == prospect.id,
                 )

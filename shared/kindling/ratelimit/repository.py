@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute
 
-from kindling.platform.dynamo import TableModel, bind_models, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models
+from kindling.platform.keys import workspace_key
 
 
 class RateWindowItem(TableModel):

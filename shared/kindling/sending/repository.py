@@ -30,46 +30,35 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
-from kindling.campaigns.repository import (
-    CAMPAIGN_STATS_SK,
-    CampaignPartItem,
-    campaign_pk,
-    step_stats_sk,
-    variant_stats_sk,
-)
-from kindling.enrollments.repository import (
-    SUMMARY_SK,
-    EnrollmentItem,
-    EnrollmentSummaryItem,
-    enrollment_sk,
-    listing_pk,
-)
+from kindling.campaigns.repository import CampaignPartItem
+from kindling.enrollments.repository import EnrollmentItem, EnrollmentSummaryItem
 from kindling.platform import keys, table
 from kindling.platform.clock import isoformat, parse_iso
-from kindling.platform.dynamo import (
-    TableModel,
-    bind_models,
-    cancellation_codes,
-    condition_failed,
+from kindling.platform.dynamo import TableModel, bind_models, cancellation_codes, condition_failed, transaction
+from kindling.platform.keys import (
+    CAMPAIGN_STATE_SK,
+    CAMPAIGN_STATS_SK,
+    ENROLLMENT_SUMMARY_SK,
+    MAILBOX_DAY_PREFIX,
+    MAILBOX_STATE_SK,
+    campaign_pk,
+    enrollment_listing_pk,
+    enrollment_sk,
+    mailbox_pk,
     platform_key,
-    transaction,
-    workspace_key,
+    recipient_pk,
+    send_pk,
+    step_stats_sk,
+    variant_stats_sk,
 )
 from kindling.prospects.repository import batch_get_raw
 from kindling.sending.backoff import BackoffState
 from kindling.sending.circuit import HostCircuit, host_key
-from kindling.sending.ledger import SendItem, recipient_pk, send_pk
+from kindling.sending.ledger import SendItem
 
 Key = tuple[str, str]
-MAILBOX_STATE_SK = "SEND#STATE"
-CAMPAIGN_STATE_SK = "SEND#STATE"
-DAY_PREFIX = "SEND#DAY#"
 STATS_PREFIX = "SEND#STATS#"
 CONFLICT_RETRIES = 6  # a transaction cancelled only by concurrent transactions on the same items is retried
-
-
-def mailbox_pk(workspace_id: str, mailbox_id: str) -> str:
-    return workspace_key(workspace_id, "MAILBOX", mailbox_id)
 
 
 def host_pk(smtp_host: str) -> str:
@@ -323,7 +312,7 @@ class SendingRepository:
 
     @staticmethod
     def campaign_day_key(workspace_id: str, campaign_id: str, day: str) -> Key:
-        return campaign_pk(workspace_id, campaign_id), DAY_PREFIX + day
+        return campaign_pk(workspace_id, campaign_id), MAILBOX_DAY_PREFIX + day
 
     @staticmethod
     def host_key(smtp_host: str) -> Key:
@@ -624,7 +613,7 @@ class SendingRepository:
                     moves = [getattr(EnrollmentSummaryItem, f"n_{s}").add(n) for s, n in delta.items() if n]
                     if moves:
                         tx.update(
-                            EnrollmentSummaryItem(pk=campaign_pk(ws, cid), sk=SUMMARY_SK),
+                            EnrollmentSummaryItem(pk=campaign_pk(ws, cid), sk=ENROLLMENT_SUMMARY_SK),
                             actions=[*moves, EnrollmentSummaryItem.updated_at.set(advances[0].at)],
                         )
                 # One update per counter item: variants of a step share the step's and the campaign's items, and a
@@ -705,7 +694,7 @@ class SendingRepository:
         before the enrollment module set due keys itself). Reads the campaign's enrollment listing once."""
 
         count = 0
-        for item in EnrollmentItem.gsi1.query(listing_pk(workspace_id, campaign_id)):
+        for item in EnrollmentItem.gsi1.query(enrollment_listing_pk(workspace_id, campaign_id)):
             if not isinstance(item, EnrollmentItem) or item.status != "pending" or item.due_pk:
                 continue
             due_pk, due_sk = keys.send_due_keys(item.pk, item.sk, at)
@@ -756,7 +745,7 @@ class SendingRepository:
                         condition=EnrollmentItem.status == current,
                     )
                     tx.update(
-                        EnrollmentSummaryItem(pk=pk, sk=SUMMARY_SK),
+                        EnrollmentSummaryItem(pk=pk, sk=ENROLLMENT_SUMMARY_SK),
                         actions=[
                             getattr(EnrollmentSummaryItem, f"n_{current}").add(-1),
                             getattr(EnrollmentSummaryItem, f"n_{target}").add(1),

@@ -34,22 +34,16 @@ from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform import aws, keys, table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import prospect_email_pk, prospect_pk, send_pk, suppressed_domain_pk
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import (
-    EmailRecordItem,
-    ProspectItem,
-    ProspectRepository,
-    email_pk,
-    prospect_from_item,
-    prospect_pk,
-)
+from kindling.prospects.repository import EmailRecordItem, ProspectItem, ProspectRepository, prospect_from_item
 from kindling.rendering import build_context, compile_template, render_email
 from kindling.sending import eligibility, planning, watchdog, windows
 from kindling.sending.circuit import HostCircuit, host_key
 from kindling.sending.jobs import SendJob
-from kindling.sending.ledger import SendItem, send_id_for, send_pk
+from kindling.sending.ledger import SendItem, send_id_for
 from kindling.sending.repository import (
     Advance,
     CampaignDay,
@@ -63,7 +57,7 @@ from kindling.sending.repository import (
 from kindling.sending.rotation import seeded_rng
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished, current_step
-from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
+from kindling.suppressions.repository import DomainSuppressionItem
 from kindling.suppressions.service import decide
 from kindling.webhooks.catalog import emit_webhook_event
 
@@ -282,8 +276,8 @@ class Scheduler:
             prospect = prospect_from_item(workspace_id, ProspectItem.from_raw_data(prospect_raw))
             entry.prospect = prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
             entry.custom = dict(prospect.custom_fields)
-            record_raw = raw.get((email_pk(workspace_id, prospect.email), table.ITEM_SK))
-            domain_raw = raw.get((domain_pk(workspace_id, email_domain(prospect.email)), table.ITEM_SK))
+            record_raw = raw.get((prospect_email_pk(workspace_id, prospect.email), table.ITEM_SK))
+            domain_raw = raw.get((suppressed_domain_pk(workspace_id, email_domain(prospect.email)), table.ITEM_SK))
             email_record = EmailRecordItem.from_raw_data(record_raw) if record_raw else None
             check = decide(
                 prospect.email,
@@ -376,8 +370,8 @@ class Scheduler:
             keys += [
                 self._repo.ledger_key(workspace_id, entry.send_id),
                 (prospect_pk(workspace_id, entry.item.prospect_id), table.ITEM_SK),
-                (email_pk(workspace_id, email), table.ITEM_SK),
-                (domain_pk(workspace_id, email_domain(email)), table.ITEM_SK),
+                (prospect_email_pk(workspace_id, email), table.ITEM_SK),
+                (suppressed_domain_pk(workspace_id, email_domain(email)), table.ITEM_SK),
             ]
         return self._repo.get_raw(keys)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kindling.enrollments.repository import EnrollmentItem, campaign_pk, enrollment_sk
+from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import campaign_service
 from kindling.events.service import EventService
 from kindling.mail.connection import Endpoint, TlsPolicy
@@ -39,10 +39,11 @@ from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform import table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import campaign_pk, enrollment_sk, prospect_email_pk, suppressed_domain_pk
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem, email_pk
+from kindling.prospects.repository import EmailRecordItem
 from kindling.sending import backoff, circuit, eligibility
 from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import SendItem
@@ -57,7 +58,7 @@ from kindling.sending.repository import (
 )
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished
-from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
+from kindling.suppressions.repository import DomainSuppressionItem
 from kindling.suppressions.service import SuppressionService, decide
 from kindling.webhooks.catalog import emit_webhook_event
 
@@ -225,8 +226,8 @@ class Sender:
             keys += [
                 self._repo.ledger_key(ws, job.send_id),
                 (campaign_pk(ws, job.campaign_id), enrollment_sk(job.prospect_id)),
-                (email_pk(ws, job.recipient), table.ITEM_SK),
-                (domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK),
+                (prospect_email_pk(ws, job.recipient), table.ITEM_SK),
+                (suppressed_domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK),
                 self._repo.mailbox_state_key(ws, job.mailbox_id),
             ]
         return self._repo.get_raw(keys)
@@ -235,8 +236,8 @@ class Sender:
         ws = job.workspace_id
         ledger_raw = raw.get(self._repo.ledger_key(ws, job.send_id))
         enrollment_raw = raw.get((campaign_pk(ws, job.campaign_id), enrollment_sk(job.prospect_id)))
-        record_raw = raw.get((email_pk(ws, job.recipient), table.ITEM_SK))
-        domain_raw = raw.get((domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK))
+        record_raw = raw.get((prospect_email_pk(ws, job.recipient), table.ITEM_SK))
+        domain_raw = raw.get((suppressed_domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK))
         check = decide(
             job.recipient,
             EmailRecordItem.from_raw_data(record_raw) if record_raw else None,

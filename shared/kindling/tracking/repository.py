@@ -18,6 +18,7 @@ formats, as the pynamodb repositories that own them:
   does. The catalogue's payload fields and dedup rules for these two types are repeated here; a unit test holds
   them equal to the catalogue's.
 
+The keys of all these items come from kindling.platform.keys (standard library only), as the owners' do.
 Configuration comes from the same environment variables as kindling.platform.settings, read on first use.
 """
 
@@ -38,25 +39,30 @@ from typing import Any, Literal
 from kindling.platform.clock import epoch_seconds, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.ids import prefixed_id
+from kindling.platform.keys import (
+    CAMPAIGN_STATS_SK,
+    UNPUBLISHED_DUE_PK,
+    campaign_pk,
+    hit_marker_pk,
+    send_pk,
+    step_stats_sk,
+    variant_stats_sk,
+    workspace_key,
+)
+from kindling.platform.table import ITEM_SK
 
 HitKind = Literal["open", "click", "unsubscribe"]
 
-ITEM_SK = "#"  # kindling.platform.table.ITEM_SK
 MARKER_TTL = timedelta(days=1)
 DEFAULT_TABLE = "kindling-local"  # kindling.platform.settings.Settings defaults
 DEFAULT_REGION = "us-east-1"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-_WORKSPACE_ID = re.compile(r"^ws_[0-9a-z]{6,32}$")  # kindling.platform.dynamo.WORKSPACE_ID_RE
 
 # kindling.sending.ledger
 _HIT_ATTRIBUTE: dict[str, str] = {"open": "opened_at", "click": "clicked_at", "unsubscribe": "unsubscribed_at"}
 _HIT_COUNTER: dict[str, str] = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}
-# kindling.campaigns.repository
-CAMPAIGN_STATS_SK = "C#STATS#C"
-_STATS_PREFIX = "C#STATS#"
 # kindling.events.repository
 EVENT_RETENTION = timedelta(days=30)
-UNPUBLISHED_DUE_PK = "DUE#EVENTPUB"
 # kindling.webhooks.catalog: (required, optional) payload fields, and "one per ... ever"
 HIT_EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "email.opened": (("prospectId", "prospectEmail", "campaignId", "openedAt"), ("mailboxId", "stepIndex")),
@@ -66,33 +72,6 @@ EVER = timedelta(days=36500)
 
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _own_lock = threading.RLock()
-
-
-def workspace_key(workspace_id: str, *parts: str) -> str:
-    """kindling.platform.dynamo.workspace_key: `ws_abc#PART#PART`."""
-    if not isinstance(workspace_id, str) or not _WORKSPACE_ID.match(workspace_id):
-        raise ValueError(f"a workspace id is required, got {workspace_id!r}")
-    return "#".join((workspace_id, *parts))
-
-
-def send_pk(workspace_id: str, send_id: str) -> str:
-    return workspace_key(workspace_id, "SEND", send_id)
-
-
-def marker_pk(workspace_id: str, send_id: str) -> str:
-    return workspace_key(workspace_id, "TRACKHIT", send_id)
-
-
-def campaign_pk(workspace_id: str, campaign_id: str) -> str:
-    return workspace_key(workspace_id, "CAMPAIGN", campaign_id)
-
-
-def step_stats_sk(step_id: str) -> str:
-    return f"{_STATS_PREFIX}S#{step_id}"
-
-
-def variant_stats_sk(step_id: str, letter: str) -> str:
-    return f"{_STATS_PREFIX}V#{step_id}#{letter}"
 
 
 def serialize_datetime(value: datetime) -> str:
@@ -322,7 +301,7 @@ class TrackingStore:
         """Record a hit on the send at `at`; returns the time of the hit before it (None for the first)."""
         response = self._client("dynamodb").update_item(
             TableName=self.table_name,
-            Key=self._key(marker_pk(workspace_id, send_id)),
+            Key=self._key(hit_marker_pk(workspace_id, send_id)),
             UpdateExpression="SET #last = :last, #expires = :expires ADD #hits :one",
             ExpressionAttributeNames={"#last": "last_hit_ms", "#expires": "expires_at", "#hits": "hits"},
             ExpressionAttributeValues={

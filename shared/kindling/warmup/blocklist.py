@@ -16,7 +16,8 @@ from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError
 
 from kindling.platform.clock import epoch_seconds, isoformat
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, platform_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import platform_key
 from kindling.platform.observability import get_logger
 from kindling.warmup.protection import (
     BOUNCE_WINDOW,

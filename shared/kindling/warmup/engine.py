@@ -38,10 +38,11 @@ from pydantic import BaseModel, ConfigDict
 
 from kindling.auth.repository import AuthRepository
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.repository import MailboxRepository, mailbox_key, mailbox_of_raw
+from kindling.mailboxes.repository import MailboxRepository, mailbox_of_raw
 from kindling.platform import aws
 from kindling.platform.clock import Clock, get_clock, isoformat, parse_iso
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import mailbox_key, warmup_day_key, warmup_state_key, warmup_tick_key
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.sending import eligibility, planning
@@ -53,7 +54,7 @@ from kindling.warmup.health import band_for, health_score, recompute_due
 from kindling.warmup.models import DayRow, WarmupState, as_speed
 from kindling.warmup.planner import HARD_CAP, WarmupWindow, day_bounds, plan_rng, plan_sends
 from kindling.warmup.pool import PoolMember, select_peers
-from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository, tick_key, tick_mark_of
+from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository, tick_mark_of
 from kindling.warmup.protection import (
     DnsLookup,
     PoolExclusions,
@@ -65,7 +66,7 @@ from kindling.warmup.protection import (
     smtp_probe,
 )
 from kindling.warmup.ramp import Transition, apply_health, next_day
-from kindling.warmup.repository import WarmupRepository, day_key, day_row_of, state_key, state_of
+from kindling.warmup.repository import WarmupRepository, day_row_of, state_of
 from kindling.warmup.seeds import seeded_rng
 from kindling.warmup.service import WarmupService, local_today
 from kindling.warmup.stats import effective_daily_limit
@@ -347,8 +348,8 @@ class WarmupEngine:
                 for m in listed_members
                 for key in (
                     mailbox_key(m.workspace_id, m.mailbox_id),
-                    tick_key(m.workspace_id, m.mailbox_id),
-                    state_key(m.workspace_id, m.mailbox_id),
+                    warmup_tick_key(m.workspace_id, m.mailbox_id),
+                    warmup_state_key(m.workspace_id, m.mailbox_id),
                 )
             ]
         )
@@ -370,7 +371,11 @@ class WarmupEngine:
                 for p in planned
                 for key in (
                     *([SendingRepository.mailbox_state_key(p.mailbox.workspace_id, p.mailbox.id)] if p.due else []),
-                    *([day_key(p.mailbox.workspace_id, p.mailbox.id, p.today)] if any_due and p.rows is None else []),
+                    *(
+                        [warmup_day_key(p.mailbox.workspace_id, p.mailbox.id, p.today)]
+                        if any_due and p.rows is None
+                        else []
+                    ),
                 )
             ]
         )
@@ -443,16 +448,16 @@ class WarmupEngine:
             report.removed += 1
             return None
         rows: list[DayRow] | None = None
-        if state_key(ws, mid) in batch.failed:
+        if warmup_state_key(ws, mid) in batch.failed:
             state, rows = self._warmup.load(ws, mid)
         else:
-            state = state_of(ws, mid, batch.found.get(state_key(ws, mid)))
+            state = state_of(ws, mid, batch.found.get(warmup_state_key(ws, mid)))
         timezone = self._timezone(ws, state)
         today = local_today(now, timezone)
-        if tick_key(ws, mid) in batch.failed:
+        if warmup_tick_key(ws, mid) in batch.failed:
             mark = self._pool.tick_mark(ws, mid)
         else:
-            mark = tick_mark_of(batch.found.get(tick_key(ws, mid)))
+            mark = tick_mark_of(batch.found.get(warmup_tick_key(ws, mid)))
         new_day = False
         if mark.day != today:
             fresh = TickMark(today, 0)
@@ -514,7 +519,7 @@ class WarmupEngine:
         ws, mid = mailbox.workspace_id, mailbox.id
         rows = entry.rows
         if rows is None and any_due:
-            row_key = day_key(ws, mid, today)
+            row_key = warmup_day_key(ws, mid, today)
             if row_key in batch.failed:
                 _, rows = self._warmup.load(ws, mid)
             else:
@@ -543,8 +548,8 @@ class WarmupEngine:
         mailbox = sender.mailbox
         ws, mid = mailbox.workspace_id, mailbox.id
         state = sender.sending
-        day_key = eligibility.day_key(now, "UTC")  # the sending engine's mailbox day
-        campaign, warm, _ = state.today(day_key)
+        warmup_day_key = eligibility.day_key(now, "UTC")  # the sending engine's mailbox day
+        campaign, warm, _ = state.today(warmup_day_key)
         room = max(0, HARD_CAP - campaign - warm)
         others = planning.active_intervals(state.intervals, now)
         others.pop(PACER_KEY, None)
@@ -564,7 +569,7 @@ class WarmupEngine:
         reserved = self._sending.reserve_mailbox(
             ws,
             state,
-            day_key,
+            warmup_day_key,
             sends=0,
             domains={},
             warmup=count,

@@ -23,14 +23,13 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from kindling.platform import table
 from kindling.platform.clock import epoch_seconds
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, platform_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import WARMUP_TICK_SK, mailbox_pk, platform_key, warmup_tick_key
 from kindling.warmup.pool import PoolMember
 from kindling.warmup.protection import DomainHealth, normalize_domain
-from kindling.warmup.repository import mailbox_pk
 
 POOL_PK = platform_key("WARMUP", "POOL")
 DOMAINS_PK = platform_key("WARMUP", "DOMAINS")
-TICK_SK = "WARMUP#TICK"
 EXCHANGE_TTL = timedelta(days=30)
 
 
@@ -90,12 +89,8 @@ def _pool_sk(workspace_id: str, mailbox_id: str) -> str:
     return f"{workspace_id}#{mailbox_id}"
 
 
-def tick_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
-    return mailbox_pk(workspace_id, mailbox_id), TICK_SK
-
-
 def tick_mark_of(raw: dict[str, Any] | None) -> TickMark:
-    """The tick mark from a raw item of a batch read (`tick_key`); the empty mark when there is none."""
+    """The tick mark from a raw item of a batch read (`warmup_tick_key`); the empty mark when there is none."""
     return TickMark() if raw is None else _mark_of(TickItem.from_raw_data(raw))
 
 
@@ -242,14 +237,14 @@ class WarmupPoolRepository:
     # --- the sender's tick mark --------------------------------------------------------------------------------
     def tick_mark(self, workspace_id: str, mailbox_id: str) -> TickMark:
         try:
-            item = TickItem.get(*tick_key(workspace_id, mailbox_id), consistent_read=True)
+            item = TickItem.get(*warmup_tick_key(workspace_id, mailbox_id), consistent_read=True)
         except DoesNotExist:
             return TickMark()
         return _mark_of(item)
 
     def claim(self, workspace_id: str, mailbox_id: str, seen: TickMark, day: date, claimed: int) -> bool:
         """Move the mark from `seen` to (`day`, `claimed`) if nobody moved it since (one tick wins a send)."""
-        item = TickItem(pk=mailbox_pk(workspace_id, mailbox_id), sk=TICK_SK)
+        item = TickItem(pk=mailbox_pk(workspace_id, mailbox_id), sk=WARMUP_TICK_SK)
         if seen.day is None:
             condition = TickItem.pk.does_not_exist()
         else:

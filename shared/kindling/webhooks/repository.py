@@ -23,8 +23,9 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kindling.platform.clock import epoch_seconds, isoformat
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, query_page, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed, query_page
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import workspace_key
 from kindling.webhooks.models import Attempt, Delivery, DeliveryStatus, Webhook
 
 DELIVERY_RETENTION = timedelta(days=30)

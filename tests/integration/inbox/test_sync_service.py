@@ -51,20 +51,13 @@ from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock, isoformat
-from kindling.platform.dynamo import workspace_key
 from kindling.platform.ids import new_uuid
+from kindling.platform.keys import recipient_pk, send_pk, workspace_key
 from kindling.platform.settings import reset_settings
 from kindling.prospects.models import Prospect, ProspectCreate
 from kindling.prospects.repository import ProspectRepository
 from kindling.prospects.service import ProspectService
-from kindling.sending.ledger import (
-    SendItem,
-    SendLedgerRepository,
-    SendRecord,
-    recipient_pk,
-    send_id_for,
-    send_pk,
-)
+from kindling.sending.ledger import SendItem, SendLedgerRepository, SendRecord, send_id_for
 from kindling.sending.repository import SendingRepository
 from kindling.suppressions.service import SuppressionService
 from kindling.warmup.blocklist import WarmupBlocklistRepository

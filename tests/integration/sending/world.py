@@ -20,7 +20,7 @@ from kindling.campaigns.models import (
     VariantRecord,
 )
 from kindling.campaigns.repository import CampaignRepository
-from kindling.enrollments.repository import EnrollmentItem, campaign_pk, enrollment_sk
+from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import EnrollmentService
 from kindling.events.models import DomainEvent
 from kindling.events.service import EventService
@@ -31,6 +31,7 @@ from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform import aws as aws_clients
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid, prefixed_id
+from kindling.platform.keys import campaign_pk, enrollment_sk
 from kindling.platform.settings import reset_settings
 from kindling.prospects.models import Prospect
 from kindling.prospects.repository import batch_write, new_email_record, prospect_item

@@ -13,7 +13,7 @@ import boto3
 from bench.support import count_aws_requests
 from kindling.events.service import EventService
 from kindling.platform.clock import epoch_seconds
-from kindling.platform.dynamo import workspace_key
+from kindling.platform.keys import workspace_key
 from kindling.webhooks.catalog import emit_webhook_event
 from kindling.webhooks.models import Attempt
 from kindling.webhooks.queue import DeliveryMessage

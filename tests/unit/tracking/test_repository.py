@@ -1,5 +1,6 @@
 """The lean tracking store repeats a few rules and formats of the modules that own them (so the open/click path
-imports neither pydantic nor pynamodb); these tests hold the copies equal to the originals."""
+imports neither pydantic nor pynamodb); these tests hold the copies equal to the originals. The table's keys are not
+copied: the store imports them from kindling.platform.keys like their owners."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pynamodb.attributes import UTCDateTimeAttribute
 
 from kindling.campaigns import repository as campaigns
 from kindling.events import repository as events
-from kindling.platform import dynamo, table
 from kindling.platform.settings import load_settings
 from kindling.sending import ledger
 from kindling.tracking import repository as lean
@@ -30,21 +30,6 @@ TIMES = [
 ]
 
 
-def test_keys_match_the_owning_modules() -> None:
-    assert lean.ITEM_SK == table.ITEM_SK
-    assert lean.send_pk(WS, "s1") == ledger.send_pk(WS, "s1")
-    assert lean.campaign_pk(WS, "cmp_1") == campaigns.campaign_pk(WS, "cmp_1")
-    assert lean.CAMPAIGN_STATS_SK == campaigns.CAMPAIGN_STATS_SK
-    assert lean.step_stats_sk("stp_1") == campaigns.step_stats_sk("stp_1")
-    assert lean.variant_stats_sk("stp_1", "B") == campaigns.variant_stats_sk("stp_1", "B")
-    assert lean.workspace_key(WS, "EVENT", "evt_1") == dynamo.workspace_key(WS, "EVENT", "evt_1")
-    for bad in ("", "ws_", "WS_ABCDEF", "ws_abc", "x" * 10):
-        with pytest.raises(ValueError, match="a workspace id is required"):
-            dynamo.workspace_key(bad, "X")
-        with pytest.raises(ValueError, match="a workspace id is required"):
-            lean.workspace_key(bad, "X")
-
-
 def test_ledger_hit_attributes_and_counters_match_the_ledger() -> None:
     assert lean._HIT_ATTRIBUTE == ledger._HIT_ATTRIBUTE
     assert lean._HIT_COUNTER == ledger._HIT_COUNTER
@@ -56,7 +41,6 @@ def test_ledger_hit_attributes_and_counters_match_the_ledger() -> None:
 
 def test_event_storage_constants_match_the_event_repository() -> None:
     assert lean.EVENT_RETENTION == events.EVENT_RETENTION
-    assert lean.UNPUBLISHED_DUE_PK == events.UNPUBLISHED_DUE_PK
 
 
 @pytest.mark.parametrize("event_type", sorted(lean.HIT_EVENT_FIELDS))

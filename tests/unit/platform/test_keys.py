@@ -1,0 +1,91 @@
+"""The single table's keys are its storage format: items written today must be found by tomorrow's code, so each
+key is written out here literally (kindling.platform.keys names them; every repository builds them there)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from kindling.platform import keys
+
+REPO = Path(__file__).resolve().parents[3]
+WS = "ws_abc123"
+
+CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
+    (keys.workspace_key, (WS, "EVENT", "evt_1"), "ws_abc123#EVENT#evt_1"),
+    (keys.platform_key, ("WARMUP", "POOL"), "@WARMUP#POOL"),
+    (keys.mailbox_pk, (WS, "mbx_1"), "ws_abc123#MAILBOX#mbx_1"),
+    (keys.mailbox_key, (WS, "mbx_1"), ("ws_abc123#MAILBOX#mbx_1", "#")),
+    (keys.mailbox_email_pk, (WS, "Jane@Example.com"), "ws_abc123#MAILBOX_EMAIL#jane@example.com"),
+    (keys.warmup_state_key, (WS, "mbx_1"), ("ws_abc123#MAILBOX#mbx_1", "WARMUP#STATE")),
+    (keys.warmup_day_key, (WS, "mbx_1", date(2026, 6, 10)), ("ws_abc123#MAILBOX#mbx_1", "WARMUP#DAY#2026-06-10")),
+    (keys.warmup_tick_key, (WS, "mbx_1"), ("ws_abc123#MAILBOX#mbx_1", "WARMUP#TICK")),
+    (keys.campaign_pk, (WS, "cmp_1"), "ws_abc123#CAMPAIGN#cmp_1"),
+    (keys.step_sk, ("stp_1",), "C#STEP#stp_1"),
+    (keys.step_stats_sk, ("stp_1",), "C#STATS#S#stp_1"),
+    (keys.variant_stats_sk, ("stp_1", "B"), "C#STATS#V#stp_1#B"),
+    (keys.enrollment_sk, ("prs_1",), "ENROLL#prs_1"),
+    (keys.enrollment_listing_pk, (WS, "cmp_1"), "ws_abc123#CAMPAIGN#cmp_1#ENROLL"),
+    (keys.enrollment_changes_pk, (WS, "cmp_1"), "ws_abc123#CAMPAIGN#cmp_1#ENROLLUPD"),
+    (keys.send_pk, (WS, "snd_1"), "ws_abc123#SEND#snd_1"),
+    (keys.recipient_pk, (WS, "mbx_1", "Jane@Example.com"), "ws_abc123#SENDTO#mbx_1#jane@example.com"),
+    (keys.hit_marker_pk, (WS, "snd_1"), "ws_abc123#TRACKHIT#snd_1"),
+    (keys.prospect_pk, (WS, "prs_1"), "ws_abc123#PROSPECT#prs_1"),
+    (keys.prospect_email_pk, (WS, "jane@example.com"), "ws_abc123#EMAIL#jane@example.com"),
+    (keys.list_pk, (WS, "lst_1"), "ws_abc123#LIST#lst_1"),
+    (keys.member_sk, ("prs_1",), "M#prs_1"),
+    (keys.suppressed_domain_pk, (WS, "example.com"), "ws_abc123#SUPP_DOMAIN#example.com"),
+    (keys.event_pk, (WS, "evt_1"), "ws_abc123#EVENT#evt_1"),
+    (keys.park_pk, (WS, "cmp_1"), "DUE#PARK#ws_abc123#cmp_1"),
+    (keys.campaign_watch_sk, ("P", datetime(2026, 6, 10, 9, tzinfo=UTC)), "2026-06-10T09:00:00.000Z#P"),
+]
+
+
+@pytest.mark.parametrize(("build", "args", "expected"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_each_key_keeps_its_stored_format(
+    build: Callable[..., object], args: tuple[object, ...], expected: object
+) -> None:
+    assert build(*args) == expected
+
+
+def test_the_fixed_keys() -> None:
+    assert (keys.CONNECTED_DUE_PK, keys.UNPUBLISHED_DUE_PK, keys.CAMPAIGN_WATCH_PK) == (
+        "DUE#MAILBOX#CONNECTED",
+        "DUE#EVENTPUB",
+        "DUE#CAMPSEND",
+    )
+    assert (keys.MAILBOX_STATE_SK, keys.CAMPAIGN_STATE_SK, keys.CAMPAIGN_STATS_SK) == (
+        "SEND#STATE",
+        "SEND#STATE",
+        "C#STATS#C",
+    )
+    assert keys.send_shards() == [f"DUE#SEND#{n:02d}" for n in range(16)]
+
+
+@pytest.mark.parametrize("bad", ["", "ws_", "WS_ABCDEF", "ws_abc", "x" * 10])
+def test_a_workspace_key_needs_a_workspace_id(bad: str) -> None:
+    with pytest.raises(ValueError, match="a workspace id is required"):
+        keys.workspace_key(bad, "X")
+
+
+def test_the_keys_load_only_the_standard_library() -> None:
+    # The tracking function imports the keys on its cold start.
+    code = (
+        "import sys; before = set(sys.modules); import kindling.platform.keys;"
+        "new = set(sys.modules) - before;"
+        "print(sorted({n.split('.')[0] for n in new} - set(sys.stdlib_module_names) - {'kindling'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO / "shared")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
