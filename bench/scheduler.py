@@ -258,10 +258,11 @@ def run() -> dict[str, float]:
     from kindling.mailboxes.secrets import KmsSecretBox
     from kindling.platform import keys
     from kindling.platform.clock import ManualClock, set_clock
+    from kindling.platform.dynamo import batch_write
     from kindling.platform.ids import new_uuid, prefixed_id
     from kindling.platform.settings import get_settings
     from kindling.prospects.models import Prospect
-    from kindling.prospects.repository import batch_write, new_email_record, prospect_item
+    from kindling.prospects.repository import new_email_record, prospect_item
     from kindling.sending.scheduler import Scheduler
     from tests.integration.sending.conftest import PASSWORD, USER, sink_server
     from tests.integration.sending.world import clear_aws_extras, setup_aws_extras

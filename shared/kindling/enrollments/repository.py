@@ -40,7 +40,15 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from kindling.enrollments.models import ENROLLMENT_STATUSES, Enrollment, EnrollmentSummary, ProspectBrief
 from kindling.platform import table
 from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import Page, TableModel, bind_models, cancellation_codes, query_page, transaction
+from kindling.platform.dynamo import (
+    Page,
+    TableModel,
+    batch_get_raw,
+    bind_models,
+    cancellation_codes,
+    query_page,
+    transaction,
+)
 from kindling.platform.keys import (
     ENROLL_PREFIX,
     ENROLLMENT_SUMMARY_SK,
@@ -52,7 +60,7 @@ from kindling.platform.keys import (
     prospect_pk,
     send_due_keys,
 )
-from kindling.prospects.repository import MemberItem, batch_get_raw
+from kindling.prospects.repository import MemberItem
 
 TRANSACTION_ITEMS = 99  # enrollments per transaction, plus the summary update (DynamoDB's limit is 100)
 

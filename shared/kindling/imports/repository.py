@@ -25,10 +25,17 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from kindling.imports.models import COUNTERS, MAX_ROW_ERRORS, ProspectImport, RowError
 from kindling.platform import table
-from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, condition_failed, transaction
+from kindling.platform.dynamo import (
+    TableModel,
+    batch_write,
+    bind_models,
+    cancelled_by_condition,
+    condition_failed,
+    transaction,
+)
 from kindling.platform.errors import InvalidStatus, NotFound
 from kindling.platform.keys import list_pk, workspace_key
-from kindling.prospects.repository import ListItem, batch_write
+from kindling.prospects.repository import ListItem
 
 CHUNK_TTL = timedelta(days=7)
 

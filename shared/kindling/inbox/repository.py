@@ -37,6 +37,7 @@ from kindling.platform import table
 from kindling.platform.clock import epoch_seconds, isoformat
 from kindling.platform.dynamo import (
     TableModel,
+    batch_get_raw,
     bind_models,
     cancelled_by_condition,
     condition_failed,
@@ -45,7 +46,6 @@ from kindling.platform.dynamo import (
 )
 from kindling.platform.errors import NotFound
 from kindling.platform.keys import workspace_key
-from kindling.prospects.repository import batch_get_raw
 
 MESSAGE_PREFIX = "M#"
 CURSOR_PREFIX = "F#"

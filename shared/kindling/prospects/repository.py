@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +25,8 @@ from kindling.platform.clock import isoformat
 from kindling.platform.dynamo import (
     Page,
     TableModel,
+    batch_get_raw,
+    batch_write,
     bind_models,
     cancelled_by_condition,
     condition_failed,
@@ -35,8 +36,6 @@ from kindling.platform.dynamo import (
 from kindling.platform.errors import NotFound
 from kindling.platform.keys import list_pk, member_sk, prospect_email_pk, prospect_pk, workspace_key
 from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
-
-Key = tuple[str, str]
 
 
 def _ts(when: datetime) -> str:
@@ -92,49 +91,6 @@ class MemberItem(TableModel):
     prospect_id = UnicodeAttribute()
     added_at = UTCDateTimeAttribute()
     import_id = UnicodeAttribute(null=True)
-
-
-def _table_name() -> str:
-    bind_models()
-    return str(TableModel.Meta.table_name)
-
-
-def batch_get_raw(keys: Iterable[Key], attributes: Sequence[str] = ()) -> dict[Key, dict[str, Any]]:
-    """Strongly consistent BatchGetItem of any item types (100 keys per request); raw items by (pk, sk).
-
-    `attributes`, when given, projects the items to those attributes (plus the keys): big items cost less to
-    read and to deserialise."""
-    name = _table_name()
-    projection = {"attributes_to_get": [table.HASH_KEY, table.RANGE_KEY, *attributes]} if attributes else {}
-    connection = TableModel._get_connection()
-    wanted = [{table.HASH_KEY: {"S": pk}, table.RANGE_KEY: {"S": sk}} for pk, sk in dict.fromkeys(keys)]
-    found: dict[Key, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 100):
-        batch: list[dict[str, Any]] = wanted[start : start + 100]
-        attempt = 0
-        while batch:
-            response = connection.batch_get_item(batch, consistent_read=True, **projection)  # type: ignore[arg-type]
-            for raw in response.get("Responses", {}).get(name, []):
-                found[(raw[table.HASH_KEY]["S"], raw[table.RANGE_KEY]["S"])] = raw
-            batch = response.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
-            if batch:
-                attempt += 1
-                if attempt > 8:
-                    raise RuntimeError("BatchGetItem left keys unprocessed after 8 retries")
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-    return found
-
-
-def batch_write(puts: Sequence[TableModel], deletes: Sequence[TableModel] = ()) -> None:
-    """BatchWriteItem, 25 items per request (pynamodb resends unprocessed items)."""
-    if not puts and not deletes:
-        return
-    bind_models()
-    with TableModel.batch_write() as writer:
-        for item in puts:
-            writer.save(item)
-        for item in deletes:
-            writer.delete(item)
 
 
 def prospect_item(prospect: Prospect) -> ProspectItem:

@@ -30,7 +30,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from kindling.campaigns.repository import CampaignPartItem
 from kindling.platform import table
 from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, transaction
+from kindling.platform.dynamo import TableModel, batch_get_raw, bind_models, cancelled_by_condition, transaction
 from kindling.platform.errors import NotFound
 from kindling.platform.keys import (
     CAMPAIGN_STATS_SK,
@@ -40,7 +40,6 @@ from kindling.platform.keys import (
     step_stats_sk,
     variant_stats_sk,
 )
-from kindling.prospects.repository import batch_get_raw
 
 SendStatus = Literal["queued", "sending", "sent", "failed", "bounced", "skipped", "canceled", "unknown"]
 SEND_STATUSES: tuple[str, ...] = ("queued", "sending", "sent", "failed", "bounced", "skipped", "canceled", "unknown")

@@ -34,7 +34,14 @@ from kindling.campaigns.repository import CampaignPartItem
 from kindling.enrollments.repository import EnrollmentItem, EnrollmentSummaryItem
 from kindling.platform import keys, table
 from kindling.platform.clock import isoformat, parse_iso
-from kindling.platform.dynamo import TableModel, bind_models, cancellation_codes, condition_failed, transaction
+from kindling.platform.dynamo import (
+    TableModel,
+    batch_get_raw,
+    bind_models,
+    cancellation_codes,
+    condition_failed,
+    transaction,
+)
 from kindling.platform.keys import (
     CAMPAIGN_STATE_SK,
     CAMPAIGN_STATS_SK,
@@ -51,7 +58,6 @@ from kindling.platform.keys import (
     step_stats_sk,
     variant_stats_sk,
 )
-from kindling.prospects.repository import batch_get_raw
 from kindling.sending.backoff import BackoffState
 from kindling.sending.circuit import HostCircuit, host_key
 from kindling.sending.ledger import SendItem

@@ -20,6 +20,7 @@ from kindling.platform.clock import isoformat
 from kindling.platform.dynamo import (
     Page,
     TableModel,
+    batch_get_raw,
     bind_models,
     cancelled_by_condition,
     condition_failed,
@@ -28,7 +29,7 @@ from kindling.platform.dynamo import (
 )
 from kindling.platform.keys import prospect_email_pk, prospect_pk, suppressed_domain_pk, workspace_key
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem, ProspectItem, batch_get_raw
+from kindling.prospects.repository import EmailRecordItem, ProspectItem
 from kindling.suppressions.models import SuppressionEntry
 
 

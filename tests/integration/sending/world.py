@@ -30,11 +30,12 @@ from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform import aws as aws_clients
 from kindling.platform.clock import ManualClock
+from kindling.platform.dynamo import batch_write
 from kindling.platform.ids import new_uuid, prefixed_id
 from kindling.platform.keys import campaign_pk, enrollment_sk
 from kindling.platform.settings import reset_settings
 from kindling.prospects.models import Prospect
-from kindling.prospects.repository import batch_write, new_email_record, prospect_item
+from kindling.prospects.repository import new_email_record, prospect_item
 from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import SendLedgerRepository, SendRecord, send_id_for
 from kindling.sending.repository import SendingRepository
