@@ -50,6 +50,7 @@ from kindling.platform import aws
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
+from kindling.platform.queues import QueueMessage, required_url, send_batches
 from kindling.platform.settings import get_settings
 from kindling.warmup.receiving import WarmupReceiver
 
@@ -338,18 +339,13 @@ class SyncFanout:
         self._mailboxes = mailboxes or MailboxRepository()
 
     def run(self) -> int:
-        url = get_settings().sync_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_SYNC_QUEUE_URL is not configured")
+        url = required_url(get_settings().sync_queue_url, "KINDLING_SYNC_QUEUE_URL")
         queued = 0
         failed: list[str] = []
         for chunk in _chunks(self._mailboxes.connected_mailboxes(), 10):
-            response = aws.client("sqs").send_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(n), "MessageBody": sync_message(ws, mb)} for n, (ws, mb) in enumerate(chunk)],
-            )
-            queued += len(response.get("Successful", []))
-            failed += [chunk[int(f["Id"])][1] for f in response.get("Failed", [])]
+            refused = send_batches(aws.client("sqs"), url, [QueueMessage(sync_message(ws, mb)) for ws, mb in chunk])
+            queued += len(chunk) - len(refused)
+            failed += [chunk[r.position][1] for r in refused]
         if failed:
             # Raising makes EventBridge retry the invocation; duplicates are harmless (the lease, the seen set).
             raise RuntimeError(f"{len(failed)} sync messages could not be queued (first: {failed[0]})")

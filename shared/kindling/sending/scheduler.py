@@ -15,7 +15,6 @@ tick that meets it meanwhile finds its ledger item in flight (kindling.sending.w
 
 from __future__ import annotations
 
-import math
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -31,19 +30,18 @@ from kindling.enrollments.service import campaign_service
 from kindling.events.service import EventService
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
-from kindling.platform import aws, keys, table
+from kindling.platform import keys, table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
 from kindling.platform.keys import prospect_email_pk, prospect_pk, send_pk, suppressed_domain_pk
 from kindling.platform.observability import get_logger
-from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import EmailRecordItem, ProspectItem, ProspectRepository, prospect_from_item
 from kindling.rendering import build_context, compile_template, render_email
 from kindling.sending import eligibility, planning, watchdog, windows
 from kindling.sending.circuit import HostCircuit, host_key
-from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import SendItem, send_id_for
+from kindling.sending.messages import SendMessage, SqsSendQueue
 from kindling.sending.repository import (
     Advance,
     CampaignDay,
@@ -67,41 +65,12 @@ SHARD_LIMIT = 1000  # due enrollments read per shard per tick
 TICK_BUDGET_SECONDS = 40.0
 WATCH_LIMIT = 200
 PARK_PAGE = 500
-MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling
 WORKSPACE_TIMEZONE = "UTC"  # decisions.md: mailbox counters count per day in the workspace's timezone (UTC default)
 TERMINAL = frozenset({"completed", "errored"})
 
 
 class SendQueue(Protocol):
-    def send(self, jobs: Sequence[SendJob], now: datetime) -> None: ...
-
-
-class SqsSendQueue:
-    """The send queue: 10 jobs per SendMessageBatch; a job waits in the queue until its pacer slot."""
-
-    def __init__(self, queue_url: str | None = None) -> None:
-        self._url = queue_url
-
-    def send(self, jobs: Sequence[SendJob], now: datetime) -> None:
-        url = self._url or get_settings().send_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_SEND_QUEUE_URL is not configured")
-        client = aws.client("sqs")
-        for start in range(0, len(jobs), 10):
-            chunk = jobs[start : start + 10]
-            entries = [
-                {
-                    "Id": str(i),
-                    "MessageBody": job.to_body(),
-                    "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, math.ceil((job.send_at - now).total_seconds()))),
-                }
-                for i, job in enumerate(chunk)
-            ]
-            response = client.send_message_batch(QueueUrl=url, Entries=entries)
-            failed = response.get("Failed") or []
-            if failed:
-                # The claims stand; the watchdog re-enqueues these after 10 minutes. Say so loudly now.
-                get_logger().error("send queue refused jobs", extra={"failed": failed})
+    def send(self, jobs: Sequence[SendMessage], now: datetime) -> None: ...
 
 
 @dataclass
@@ -330,7 +299,7 @@ class Scheduler:
         if not plan.assignments:
             return
         assignments = self._reserve(workspace_id, record, ctx.day, day, plan, pool, now, report)
-        jobs: list[SendJob] = []
+        jobs: list[SendMessage] = []
         released: dict[str, list[str]] = {}
         for assignment in assignments:
             entry = by_key[assignment.key]
@@ -652,7 +621,7 @@ class Scheduler:
 
     # --- jobs ------------------------------------------------------------------------------------------------------
 
-    def _requeue_job(self, workspace_id: str, record: CampaignRecord, entry: _Due, now: datetime) -> SendJob | None:
+    def _requeue_job(self, workspace_id: str, record: CampaignRecord, entry: _Due, now: datetime) -> SendMessage | None:
         """The job of a queued send whose message went missing, rebuilt under the same claim (token, mailbox)."""
         ledger = entry.ledger
         assert ledger is not None
@@ -690,7 +659,7 @@ class Scheduler:
         *,
         token: str,
         thread: list[str] | None = None,
-    ) -> SendJob | None:
+    ) -> SendMessage | None:
         item, step = entry.item, entry.step
         assert step is not None
         variant = pick_variant(step, item.variant, item.enrollment_id)
@@ -707,7 +676,7 @@ class Scheduler:
         nxt = current_step(record.steps, step.step_index + 1)
         settings = record.settings
         attempt = int(entry.ledger.attempts or 0) + 1 if entry.ledger is not None else 1
-        return SendJob(
+        return SendMessage(
             workspace_id=workspace_id,
             campaign_id=record.campaign_id,
             campaign_name=record.name,
@@ -761,7 +730,7 @@ class Scheduler:
         return rendered.subject, rendered.html, rendered.text
 
     @staticmethod
-    def _ledger_item(job: SendJob, entry: _Due, now: datetime) -> SendItem:
+    def _ledger_item(job: SendMessage, entry: _Due, now: datetime) -> SendItem:
         previous = entry.ledger
         return SendItem(
             pk=send_pk(job.workspace_id, job.send_id),

@@ -45,9 +45,9 @@ from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import EmailRecordItem
 from kindling.sending import backoff, circuit, eligibility
-from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import SendItem
 from kindling.sending.message import OutgoingEmail, Tracking, build_message
+from kindling.sending.messages import SendMessage
 from kindling.sending.repository import (
     Advance,
     Counters,
@@ -98,7 +98,7 @@ class BatchResult:
 
 @dataclass
 class _Work:
-    job: SendJob
+    job: SendMessage
     ledger: SendItem | None
     enrollment: EnrollmentItem | None
     blocked: bool
@@ -139,9 +139,9 @@ class Sender:
 
     # --- a batch -------------------------------------------------------------------------------------------------
 
-    def process(self, jobs: Sequence[SendJob]) -> BatchResult:
+    def process(self, jobs: Sequence[SendMessage]) -> BatchResult:
         result = BatchResult()
-        distinct: dict[tuple[str, str], SendJob] = {}
+        distinct: dict[tuple[str, str], SendMessage] = {}
         for job in jobs:  # the same claim twice in one batch: one copy goes through, the others are duplicates
             if (job.send_id, job.token) in distinct:
                 result.skipped += 1
@@ -178,7 +178,7 @@ class Sender:
         gated: set[str] = set()
         reports = self._smtp_send(ready, mailboxes, now, gated) if ready else []
         by_key = {r.key: r for report in reports for r in report.results}
-        bounces: list[SendJob] = []
+        bounces: list[SendMessage] = []
         for work in ready:
             job = work.job
             res = by_key.get(job.send_id)
@@ -202,7 +202,7 @@ class Sender:
 
     # --- reads ---------------------------------------------------------------------------------------------------
 
-    def _load_mailboxes(self, jobs: Sequence[SendJob]) -> dict[tuple[str, str], Mailbox]:
+    def _load_mailboxes(self, jobs: Sequence[SendMessage]) -> dict[tuple[str, str], Mailbox]:
         found: dict[tuple[str, str], Mailbox] = {}
         now = time.monotonic()
         for ws, mid in {(j.workspace_id, j.mailbox_id) for j in jobs}:
@@ -218,7 +218,7 @@ class Sender:
         return found
 
     def _read(
-        self, jobs: Sequence[SendJob], mailboxes: dict[tuple[str, str], Mailbox]
+        self, jobs: Sequence[SendMessage], mailboxes: dict[tuple[str, str], Mailbox]
     ) -> dict[tuple[str, str], dict[str, Any]]:
         keys: list[tuple[str, str]] = []
         for job in jobs:
@@ -232,7 +232,7 @@ class Sender:
             ]
         return self._repo.get_raw(keys)
 
-    def _work(self, job: SendJob, raw: dict[tuple[str, str], dict[str, Any]]) -> _Work:
+    def _work(self, job: SendMessage, raw: dict[tuple[str, str], dict[str, Any]]) -> _Work:
         ws = job.workspace_id
         ledger_raw = raw.get(self._repo.ledger_key(ws, job.send_id))
         enrollment_raw = raw.get((campaign_pk(ws, job.campaign_id), enrollment_sk(job.prospect_id)))
@@ -287,7 +287,7 @@ class Sender:
 
     def _not_now_until(
         self,
-        job: SendJob,
+        job: SendMessage,
         mailboxes: dict[tuple[str, str], Mailbox],
         states: dict[tuple[str, str], MailboxState],
         circuits: dict[str, circuit.HostCircuit],
@@ -313,7 +313,7 @@ class Sender:
             mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_username, self._passwords[cipher], mailbox.smtp_security
         )
 
-    def _build(self, job: SendJob, now: datetime) -> Outgoing:
+    def _build(self, job: SendMessage, now: datetime) -> Outgoing:
         settings = get_settings()
         if not settings.tracking_secret:
             raise RuntimeError("KINDLING_TRACKING_SECRET is not configured")
@@ -507,12 +507,12 @@ class Sender:
 
     def _after(
         self,
-        jobs: Sequence[SendJob],
+        jobs: Sequence[SendMessage],
         reports: Sequence[Any],
         mailboxes: dict[tuple[str, str], Mailbox],
         states: dict[tuple[str, str], MailboxState],
         circuits: dict[str, circuit.HostCircuit],
-        bounces: Sequence[SendJob],
+        bounces: Sequence[SendMessage],
         advances: Sequence[Advance],
         now: datetime,
     ) -> None:
@@ -593,7 +593,7 @@ class Sender:
             except Stale:
                 continue
 
-    def _bounced(self, job: SendJob, now: datetime) -> None:
+    def _bounced(self, job: SendMessage, now: datetime) -> None:
         """Suppress the address (a hard bounce at RCPT) and announce it."""
         SuppressionService(events=self._event_service()).suppress_emails(
             job.workspace_id, [job.recipient], reason="hard_bounce", source="bounce"

@@ -49,6 +49,7 @@ from kindling.platform.keys import (
     variant_stats_sk,
     workspace_key,
 )
+from kindling.platform.queues import required_url, send_one
 from kindling.platform.table import ITEM_SK
 
 HitKind = Literal["open", "click", "unsubscribe"]
@@ -222,6 +223,7 @@ class TrackingStore:
         cached = self._clients.get(service)
         if cached is not None:
             return cached
+        # cold start: botocore loads on the first AWS call, not on import
         import boto3
 
         with _creation_lock():
@@ -375,11 +377,9 @@ class TrackingStore:
             if _cancelled_by_condition(exc, 0):
                 return False
             raise
-        if not self.webhook_queue_url:
-            raise RuntimeError("KINDLING_WEBHOOK_QUEUE_URL is not configured")
-        self._client("sqs").send_message(
-            QueueUrl=self.webhook_queue_url,
-            MessageBody=json.dumps({"kind": "event", "workspace_id": workspace_id, "event_id": event_id}),
+        url = required_url(self.webhook_queue_url, "KINDLING_WEBHOOK_QUEUE_URL")
+        send_one(
+            self._client("sqs"), url, json.dumps({"kind": "event", "workspace_id": workspace_id, "event_id": event_id})
         )
         dynamodb.update_item(
             TableName=self.table_name,

@@ -37,12 +37,13 @@ from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.settings import get_settings
 from kindling.sending import backoff, eligibility
+from kindling.sending.messages import SqsSendQueue
 from kindling.sending.repository import SendingRepository
 from kindling.sending.sender import soft_retry_delay
 from kindling.warmup.blocklist import record_bounce
 from kindling.warmup.content import EXCHANGE_ID_RE, WarmupEmail, build_message, compose_message
 from kindling.warmup.counters import DailyCounters
-from kindling.warmup.engine import SqsWarmupQueue, WarmupQueue, WarmupSendJob
+from kindling.warmup.messages import WarmupQueue, WarmupSendMessage
 from kindling.warmup.pool_index import WarmupPoolRepository
 from kindling.warmup.protection import domain_of
 from kindling.warmup.repository import WarmupRepository
@@ -53,7 +54,7 @@ MAX_WARMUP_ATTEMPTS = 3  # tries in all of one warmup send (the first and two re
 EARLY_TOLERANCE = timedelta(seconds=30)
 
 
-def reserved_day(job: WarmupSendJob) -> str:
+def reserved_day(job: WarmupSendMessage) -> str:
     """The sending engine's mailbox day (UTC) the tick reserved the send on, against the hard cap."""
     return eligibility.day_key(job.queued_at, "UTC")
 
@@ -164,19 +165,19 @@ class WarmupDelivery:
         self._mailboxes = mailboxes or MailboxRepository()
         self._mailer = mailer or WarmupMailer()
         self._clock = clock
-        self._queue = queue or SqsWarmupQueue()
+        self._queue = queue or SqsSendQueue()
         self._sending = sending or SendingRepository()
 
     def _now(self) -> datetime:
         return (self._clock or get_clock()).now()
 
-    def process(self, jobs: Sequence[WarmupSendJob]) -> DeliveryResult:
+    def process(self, jobs: Sequence[WarmupSendMessage]) -> DeliveryResult:
         result = DeliveryResult()
         now = self._now()
         distinct = {job.exchange_id: job for job in jobs}
         early = [job for job in distinct.values() if job.send_at > now + EARLY_TOLERANCE]
         result.deferred = len(early)
-        grouped: dict[tuple[str, str], list[WarmupSendJob]] = {}
+        grouped: dict[tuple[str, str], list[WarmupSendMessage]] = {}
         for job in distinct.values():
             if job.send_at <= now + EARLY_TOLERANCE:
                 grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(job)
@@ -213,11 +214,11 @@ class WarmupDelivery:
     def _send(
         self,
         batches: list[Batch],
-        distinct: dict[str, WarmupSendJob],
+        distinct: dict[str, WarmupSendMessage],
         now: datetime,
         result: DeliveryResult,
         releases: Counter[tuple[str, str, str]],
-    ) -> list[WarmupSendJob]:
+    ) -> list[WarmupSendMessage]:
         """SMTP for the batches and their outcomes; returns the jobs to try again."""
         gated: set[str] = set()
 
@@ -229,7 +230,7 @@ class WarmupDelivery:
 
         reports = asyncio.run(self._mailer.smtp.send_batches(batches, before_send=gate))
         backoff_until: dict[tuple[str, str], datetime | None] = {}
-        retries: list[WarmupSendJob] = []
+        retries: list[WarmupSendMessage] = []
         for report in reports:
             for res in report.results:
                 job = distinct[res.key]
@@ -268,5 +269,5 @@ class WarmupDelivery:
                     result.failed += 1
         return retries
 
-    def _count(self, job: WarmupSendJob, now: datetime, delta: DailyCounters) -> None:
+    def _count(self, job: WarmupSendMessage, now: datetime, delta: DailyCounters) -> None:
         self._warmup.add_day(job.workspace_id, job.mailbox_id, delta, last_sent_at=now)

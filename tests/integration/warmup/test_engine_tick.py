@@ -16,7 +16,8 @@ from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
 from kindling.sending.repository import SendingRepository
 from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
-from kindling.warmup.engine import WarmupEngine, WarmupSendJob
+from kindling.warmup.engine import WarmupEngine
+from kindling.warmup.messages import WarmupSendMessage
 from kindling.warmup.models import WarmupState
 from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository
 from kindling.warmup.protection import DomainNotFound, MxRecord, ProbeResult
@@ -26,9 +27,9 @@ from tests.conftest import START, Tenant
 
 class ListQueue:
     def __init__(self) -> None:
-        self.jobs: list[WarmupSendJob] = []
+        self.jobs: list[WarmupSendMessage] = []
 
-    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None:
+    def send(self, jobs: Sequence[WarmupSendMessage], now: datetime) -> None:
         self.jobs.extend(jobs)
 
 

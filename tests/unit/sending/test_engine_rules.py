@@ -12,9 +12,9 @@ from kindling.campaigns.models import CampaignSettings, StepRecord, VariantRecor
 from kindling.mail.outcomes import Outcome
 from kindling.platform import keys
 from kindling.sending import safety, watchdog
-from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import send_id_for, send_id_of_message_id
 from kindling.sending.message import message_id
+from kindling.sending.messages import SendMessage
 from kindling.sending.scheduler import pick_variant, thread_subject
 from kindling.sending.sender import soft_retry_delay
 from kindling.sending.service import current_step, should_stop
@@ -129,8 +129,8 @@ def test_due_keys() -> None:
     assert spread == set(keys.send_shards())
 
 
-def test_job_round_trip_and_refusals() -> None:
-    job = SendJob(
+def test_message_round_trip_and_refusals() -> None:
+    job = SendMessage(
         workspace_id="ws_abcdef",
         campaign_id="c1",
         enrollment_id="enr_1",
@@ -151,11 +151,11 @@ def test_job_round_trip_and_refusals() -> None:
         queued_at=NOW,
         next_send_at=None,
     )
-    assert SendJob.from_body(job.to_body()) == job
-    with pytest.raises(ValueError, match="not a send job"):
-        SendJob.from_body('{"v": 99}')
+    assert SendMessage.from_body(job.to_body()) == job
+    with pytest.raises(ValueError, match="not a send message"):
+        SendMessage.from_body('{"v": 99}')
     with pytest.raises(json.JSONDecodeError):
-        SendJob.from_body("not json")
+        SendMessage.from_body("not json")
 
 
 def test_soft_retry_delays_and_skipped_is_final() -> None:

@@ -15,7 +15,7 @@ from kindling.warmup.delivery import (
     reserved_day,
     retry_decision,
 )
-from kindling.warmup.engine import WarmupSendJob
+from kindling.warmup.messages import WarmupSendMessage
 
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 LATE = datetime(2026, 6, 10, 23, 50, tzinfo=UTC)
@@ -76,7 +76,7 @@ def test_a_retry_is_judged_against_the_reserved_day_not_the_current_one() -> Non
     ],
 )
 def test_reserved_day_is_the_queue_time_in_utc(queued_at: datetime, expected: str) -> None:
-    job = WarmupSendJob(
+    job = WarmupSendMessage(
         exchange_id="x",
         workspace_id="w",
         mailbox_id="m",
