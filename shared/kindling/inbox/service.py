@@ -43,6 +43,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kindling.campaigns.repository import CampaignRepository
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.inbox.models import (
     BODY_LIMIT,
@@ -80,7 +81,6 @@ from kindling.sending.service import record_complaint, should_stop, stop_enrollm
 from kindling.suppressions.service import SuppressionService
 from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
 from kindling.warmup.protection import domain_of
-from kindling.webhooks.catalog import emit_webhook_event
 
 if TYPE_CHECKING:
     from kindling.campaigns.models import CampaignSettings
@@ -452,7 +452,7 @@ class InboxService:
         if actions.record_reply:
             # Every other campaign that stops on replies skips this person from now on (checked at claim time).
             ProspectRepository().mark_replied(ws, prospect_email, now)
-            emit_webhook_event(
+            emit_event(
                 events,
                 ws,
                 "reply.received",
@@ -472,7 +472,7 @@ class InboxService:
                 counters["replied"] = 1
         if actions.emit_bounced and found.bounce is not None:
             reason = found.bounce.diagnostic or found.bounce.status
-            emit_webhook_event(
+            emit_event(
                 events,
                 ws,
                 "email.bounced",
@@ -490,7 +490,7 @@ class InboxService:
             if self._repo.claim_effect(ws, f"bounced:{send.send_id}", now):
                 counters["bounced"] = 1
         if actions.emit_unsubscribed:
-            emit_webhook_event(
+            emit_event(
                 events,
                 ws,
                 "email.unsubscribed",

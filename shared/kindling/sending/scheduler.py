@@ -27,6 +27,7 @@ from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import campaign_service
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
@@ -57,7 +58,6 @@ from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished, current_step
 from kindling.suppressions.repository import DomainSuppressionItem
 from kindling.suppressions.service import decide
-from kindling.webhooks.catalog import emit_webhook_event
 
 SHARD_LIMIT = 1000  # due enrollments read per shard per tick
 # Wall-clock budget of one tick (the function's timeout is 60 s): campaigns not reached in time stay due and are
@@ -506,7 +506,7 @@ class Scheduler:
         for data in events:
             data.update(mailboxId=mplan.mailbox_id, campaignId=campaign_id, hitAt=isoformat(now))
             try:
-                if emit_webhook_event(self._event_service(), workspace_id, "limit.hit", data, now=now) is not None:
+                if emit_event(self._event_service(), workspace_id, "limit.hit", data, now=now) is not None:
                     emitted += 1
             except Exception:  # an event must never cost a send
                 get_logger().exception("limit.hit could not be emitted", extra={"data": data})

@@ -29,6 +29,7 @@ from typing import Any
 
 from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import campaign_service
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.mail.connection import Endpoint, TlsPolicy
 from kindling.mail.outcomes import Outcome
@@ -60,7 +61,6 @@ from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished
 from kindling.suppressions.repository import DomainSuppressionItem
 from kindling.suppressions.service import SuppressionService, decide
-from kindling.webhooks.catalog import emit_webhook_event
 
 MAX_ATTEMPTS = 5  # a step refused softly this many times is given up (ledger `failed`, the sequence moves on)
 SOFT_RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3))
@@ -598,7 +598,7 @@ class Sender:
         SuppressionService(events=self._event_service()).suppress_emails(
             job.workspace_id, [job.recipient], reason="hard_bounce", source="bounce"
         )
-        emit_webhook_event(
+        emit_event(
             self._event_service(),
             job.workspace_id,
             "email.bounced",

@@ -12,7 +12,7 @@ formats, as the pynamodb repositories that own them:
   kindling.tracking.scanners is one second). One UpdateItem per hit sets the new time and returns the previous
   one (ReturnValues UPDATED_OLD): DynamoDB applies updates to one item one at a time, so of a scanner's parallel
   fetches of every link each sees the time of another and only the first can count;
-- `email.opened` / `email.clicked` events (kindling.events.repository, kindling.webhooks.catalog): the dedup marker
+- `email.opened` / `email.clicked` events (kindling.events.repository, kindling.events.catalog): the dedup marker
   and the event written in one transaction, the marker conditional on absence (or its window being over), then
   the event published to the webhook queue and taken out of the unpublished (`due`) index, as `EventService.emit`
   does. The catalogue's payload fields and dedup rules for these two types are repeated here; a unit test holds
@@ -64,7 +64,7 @@ _HIT_ATTRIBUTE: dict[str, str] = {"open": "opened_at", "click": "clicked_at", "u
 _HIT_COUNTER: dict[str, str] = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}
 # kindling.events.repository
 EVENT_RETENTION = timedelta(days=30)
-# kindling.webhooks.catalog: (required, optional) payload fields, and "one per ... ever"
+# kindling.events.catalog: (required, optional) payload fields, and "one per ... ever"
 HIT_EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "email.opened": (("prospectId", "prospectEmail", "campaignId", "openedAt"), ("mailboxId", "stepIndex")),
     "email.clicked": (("prospectId", "prospectEmail", "campaignId", "url", "clickedAt"), ("mailboxId", "stepIndex")),
@@ -103,7 +103,7 @@ def _digest(value: str) -> str:
 
 
 def validate_hit_payload(event_type: str, data: Mapping[str, Any]) -> None:
-    """kindling.webhooks.catalog.validate_payload for the two hit events."""
+    """kindling.events.catalog.validate_payload for the two hit events."""
     if event_type not in HIT_EVENT_FIELDS:
         raise ValueError(f"not a tracking hit event: {event_type!r}")
     required, optional = HIT_EVENT_FIELDS[event_type]
@@ -116,7 +116,7 @@ def validate_hit_payload(event_type: str, data: Mapping[str, Any]) -> None:
 
 
 def hit_dedup(event_type: str, data: Mapping[str, Any], now: datetime) -> tuple[str, timedelta]:
-    """kindling.webhooks.catalog.dedup_for for the two hit events: the first open per prospect per campaign, ever;
+    """kindling.events.catalog.dedup_for for the two hit events: the first open per prospect per campaign, ever;
     one click per URL per prospect per UTC day."""
     if event_type == "email.opened":
         return f"{data['prospectId']}:{data['campaignId']}", EVER
@@ -319,7 +319,7 @@ class TrackingStore:
     # --- hit events ---------------------------------------------------------------------------------------------
 
     def emit_hit_event(self, workspace_id: str, event_type: str, data: dict[str, Any], *, now: datetime) -> bool:
-        """`emit_webhook_event` + `EventService.emit` for `email.opened` / `email.clicked`: the payload validated,
+        """`emit_event` + `EventService.emit` for `email.opened` / `email.clicked`: the payload validated,
         the event recorded under the catalogue's dedup rule, published and marked published. False when
         deduplicated (nothing written)."""
         validate_hit_payload(event_type, data)

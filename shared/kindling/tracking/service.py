@@ -243,9 +243,9 @@ class TrackingService:
         if self._own_events and event_type != "email.unsubscribed":
             return self._store().emit_hit_event(record.workspace_id, event_type, data, now=now)
         # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
-        from kindling.webhooks.catalog import emit_webhook_event
+        from kindling.events.catalog import emit_event
 
-        emitted = emit_webhook_event(self._event_service(), record.workspace_id, event_type, data, now=now)
+        emitted = emit_event(self._event_service(), record.workspace_id, event_type, data, now=now)
         return emitted is not None
 
     # --- unsubscribe ------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from kindling.webhooks.catalog import SUBSCRIBABLE
+from kindling.events.catalog import SUBSCRIBABLE
 from kindling.webhooks.targets import MAX_URL_LENGTH
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]

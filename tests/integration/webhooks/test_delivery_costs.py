@@ -11,10 +11,10 @@ from datetime import timedelta
 import boto3
 
 from bench.support import count_aws_requests
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.platform.clock import epoch_seconds
 from kindling.platform.keys import workspace_key
-from kindling.webhooks.catalog import emit_webhook_event
 from kindling.webhooks.models import Attempt
 from kindling.webhooks.queue import DeliveryMessage
 from kindling.webhooks.repository import DeliveryItem, WebhookRepository, due_shard, due_sort_key
@@ -42,7 +42,7 @@ def opened(pipeline: Pipeline, prospect: str, publish: bool = True) -> str:
     data = {"prospectId": prospect, "prospectEmail": f"{prospect}@acme.test", "campaignId": "c1",
             "openedAt": "2026-06-10T09:00:00.000Z"}  # fmt: skip
     events = EventService() if publish else EventService(publisher=Nowhere())
-    event = emit_webhook_event(events, pipeline.tenant.workspace_id, "email.opened", data)
+    event = emit_event(events, pipeline.tenant.workspace_id, "email.opened", data)
     assert event is not None
     return event.id
 

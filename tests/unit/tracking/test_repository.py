@@ -13,11 +13,11 @@ import pytest
 from pynamodb.attributes import UTCDateTimeAttribute
 
 from kindling.campaigns import repository as campaigns
+from kindling.events import catalog
 from kindling.events import repository as events
 from kindling.platform.settings import load_settings
 from kindling.sending import ledger
 from kindling.tracking import repository as lean
-from kindling.webhooks import catalog
 
 REPO = Path(__file__).resolve().parents[3]
 WS = "ws_unit000001"
