@@ -104,6 +104,33 @@ class _Work:
     blocked: bool
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Why a mailbox cannot send a queued message now, and when the scheduler tries again."""
+
+    reason: str  # mailbox_unusable / backoff / host_circuit_open
+    until: datetime
+
+
+def mailbox_hold(
+    mailbox: Mailbox | None, state: MailboxState | None, host: circuit.HostCircuit | None, now: datetime
+) -> Hold | None:
+    """The one reading of a mailbox's backoff and its SMTP host's circuit for a queued send; None when it may send.
+    The retry waits for the backoff, else the open circuit, else UNUSABLE_MAILBOX_RETRY (also for an unusable
+    mailbox whose backoff or circuit is what lifts first)."""
+    backoff_until = state.backoff.until if state is not None and state.backoff.active(now) else None
+    circuit_until = host.open_until if host is not None and host.is_open(now) else None
+    if mailbox is None or not mailbox.can_send:
+        reason = "mailbox_unusable"
+    elif backoff_until is not None:
+        reason = "backoff"
+    elif circuit_until is not None:
+        reason = "host_circuit_open"
+    else:
+        return None
+    return Hold(reason, backoff_until or circuit_until or now + UNUSABLE_MAILBOX_RETRY)
+
+
 class Sender:
     def __init__(
         self,
@@ -168,13 +195,22 @@ class Sender:
             if verdict is None:
                 ready.append(work)
                 continue
-            result.outcomes[job.send_id] = verdict
-            if verdict in ("duplicate", "stale", "suppressed"):
-                result.skipped += 1
-            else:  # not now: the mailbox cannot send; back to the scheduler later, nothing attempted
-                when = self._not_now_until(job, mailboxes, states, circuits, now)
-                self._retry(work, now, when, finals, advances, expected="queued", code=verdict, detail=verdict)
+            if isinstance(verdict, Hold):  # not now: the mailbox cannot send; back to the scheduler later
+                result.outcomes[job.send_id] = verdict.reason
+                self._retry(
+                    work,
+                    now,
+                    verdict.until,
+                    finals,
+                    advances,
+                    expected="queued",
+                    code=verdict.reason,
+                    detail=verdict.reason,
+                )
                 result.retrying += 1
+            else:
+                result.outcomes[job.send_id] = verdict
+                result.skipped += 1
         gated: set[str] = set()
         reports = self._smtp_send(ready, mailboxes, now, gated) if ready else []
         by_key = {r.key: r for report in reports for r in report.results}
@@ -257,8 +293,9 @@ class Sender:
         states: dict[tuple[str, str], MailboxState],
         circuits: dict[str, circuit.HostCircuit],
         now: datetime,
-    ) -> str | None:
-        """None when the job may go to SMTP; else why not (duplicate / stale / suppressed / a mailbox reason)."""
+    ) -> str | Hold | None:
+        """None when the job may go to SMTP; else why it is skipped (duplicate / stale / suppressed) or the mailbox's
+        hold (unusable, backoff, host circuit) with when to try again."""
         job, ledger, enrollment = work.job, work.ledger, work.enrollment
         if ledger is None or ledger.status != "queued" or ledger.token != job.token:
             return "duplicate"  # another delivery of this claim got there first, or an older attempt's message
@@ -276,32 +313,8 @@ class Sender:
             )
             return "suppressed"
         mailbox = mailboxes.get((job.workspace_id, job.mailbox_id))
-        if mailbox is None or not mailbox.can_send:
-            return "mailbox_unusable"
-        state = states[(job.workspace_id, job.mailbox_id)]
-        if state.backoff.active(now):
-            return "backoff"
-        if circuits.get(circuit.host_key(mailbox.smtp_host), circuit.HostCircuit()).is_open(now):
-            return "host_circuit_open"
-        return None
-
-    def _not_now_until(
-        self,
-        job: SendMessage,
-        mailboxes: dict[tuple[str, str], Mailbox],
-        states: dict[tuple[str, str], MailboxState],
-        circuits: dict[str, circuit.HostCircuit],
-        now: datetime,
-    ) -> datetime:
-        state = states.get((job.workspace_id, job.mailbox_id))
-        mailbox = mailboxes.get((job.workspace_id, job.mailbox_id))
-        if state is not None and state.backoff.active(now) and state.backoff.until is not None:
-            return state.backoff.until
-        if mailbox is not None:
-            host = circuits.get(circuit.host_key(mailbox.smtp_host))
-            if host is not None and host.is_open(now) and host.open_until is not None:
-                return host.open_until
-        return now + UNUSABLE_MAILBOX_RETRY
+        host = circuits.get(circuit.host_key(mailbox.smtp_host)) if mailbox is not None else None
+        return mailbox_hold(mailbox, states.get((job.workspace_id, job.mailbox_id)), host, now)
 
     # --- SMTP ------------------------------------------------------------------------------------------------------
 
