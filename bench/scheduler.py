@@ -3,7 +3,7 @@
 In-process, against moto (`mock_aws` with the local stack's emulator patches, the table from template.yaml), a
 real SMTP sink on 127.0.0.1 (aiosmtpd) and the real handlers:
 1. a campaign with 40 mailboxes and 1,000 enrollments, none due: one idle tick, its requests counted;
-2. 99,000 more enrollments, none due: the idle tick again (invariant 6: it must cost the same);
+2. 99,000 more enrollments, none due: the idle tick again (invariant cost-follows-due-work: it must cost the same);
 3. 1,000 of the 100,000 come due: one tick claims and queues them; the send queue is then drained through the
    sender handler in batches of 10 (as Lambda's poller does: receive, invoke, delete), over SMTP.
 

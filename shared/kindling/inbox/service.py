@@ -74,8 +74,8 @@ from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import InvalidEmail, normalize_email
 from kindling.prospects.repository import ProspectRepository
+from kindling.sending.compose import POLICY, html_to_text, one_line, reply_subject, thread_headers
 from kindling.sending.ledger import SendLedgerRepository
-from kindling.sending.message import POLICY, html_to_text, one_line, reply_subject, thread_headers
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import record_complaint, should_stop, stop_enrollment
 from kindling.suppressions.service import SuppressionService

@@ -26,7 +26,8 @@ class Settings(BaseModel):
     rate_limit_per_minute: int = Field(default=60, ge=1)
     mailbox_test_rate_limit_per_minute: int = Field(default=10, ge=1)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
-    # The local stack allows private/loopback targets for customer URLs (invariant 7); deployed stages do not.
+    # The local stack allows private/loopback targets for customer URLs (invariant no-private-targets); deployed
+    # stages do not.
     allow_private_targets: bool = False
     public_base_url: str = "http://127.0.0.1:3000"
     tracking_secret: str | None = None

@@ -1,7 +1,7 @@
 """The send ledger: one item per (enrollment, step), written by the scheduler's claim and moved by the sender.
 
 - send: pk `ws#SEND#<send id>` sk `#`. The send id is derived from (enrollment id, step id) and equals the local
-        part of the message's Message-ID (kindling.sending.message.message_id), so the claim that creates it
+        part of the message's Message-ID (kindling.sending.compose.message_id), so the claim that creates it
         with `attribute_not_exists` is what makes a step go out at most once, and a reply's In-Reply-To /
         References name the ledger item directly (no index lookup).
         gsi2 `ws#SENDTO#<mailbox id>#<recipient>` / `<queued at>#<send id>`: the latest send from a mailbox to an
@@ -55,7 +55,7 @@ _HIT_COUNTER = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscrib
 
 def send_id_for(enrollment_id: str, step_id: str) -> str:
     """The deterministic id of the send of `step_id` to `enrollment_id`; the same digest as the Message-ID's
-    local part (kindling.sending.message.message_id), so every attempt of one step names one ledger item."""
+    local part (kindling.sending.compose.message_id), so every attempt of one step names one ledger item."""
     return hashlib.sha256(f"{enrollment_id}\x1f{step_id}".encode()).hexdigest()[:32]
 
 

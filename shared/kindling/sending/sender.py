@@ -46,8 +46,8 @@ from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import EmailRecordItem
 from kindling.sending import backoff, circuit, eligibility
+from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from kindling.sending.ledger import SendItem
-from kindling.sending.message import OutgoingEmail, Tracking, build_message
 from kindling.sending.messages import SendMessage
 from kindling.sending.repository import (
     Advance,

@@ -11,7 +11,7 @@ from kindling.mail.connection import Endpoint
 from kindling.mail.outcomes import Outcome, Stage
 from kindling.mail.smtp import Batch, BatchReport, Outgoing, SmtpSender
 from kindling.sending.circuit import AuthGuard, HostCircuit, observe_auth, observe_host
-from kindling.sending.message import OutgoingEmail, Tracking, build_message
+from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from tests.integration.mailboxes.servers import CertFactory, closed_port
 from tests.integration.sending.conftest import LOCAL, PASSWORD, USER, SinkServer, outgoing, sink_server
 

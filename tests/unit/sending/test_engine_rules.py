@@ -12,8 +12,8 @@ from kindling.campaigns.models import CampaignSettings, StepRecord, VariantRecor
 from kindling.mail.outcomes import Outcome
 from kindling.platform import keys
 from kindling.sending import safety, watchdog
+from kindling.sending.compose import message_id
 from kindling.sending.ledger import send_id_for, send_id_of_message_id
-from kindling.sending.message import message_id
 from kindling.sending.messages import SendMessage
 from kindling.sending.scheduler import pick_variant, thread_subject
 from kindling.sending.sender import soft_retry_delay

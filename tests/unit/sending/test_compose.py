@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kindling.sending.message import (
+from kindling.sending.compose import (
     MAX_REFERENCES,
     OutgoingEmail,
     Tracking,
