@@ -43,6 +43,7 @@ from kindling.platform.dynamo import (
 from kindling.platform.errors import NotFound, ValidationFailed, field_error
 from kindling.platform.keys import (
     CAMPAIGN_CHILD_PREFIX,
+    CAMPAIGN_DUE_PK,
     CAMPAIGN_STATS_PREFIX,
     CAMPAIGN_STATS_SK,
     STEP_PREFIX,
@@ -53,7 +54,6 @@ from kindling.platform.keys import (
     workspace_key,
 )
 
-DUE_PK = "DUE#CAMPAIGN"
 MAX_STEP_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for keys and attribute names
 
 
@@ -109,7 +109,7 @@ def _campaign_item(header: CampaignHeader, step_order: Sequence[str]) -> Campaig
         sk=table.ITEM_SK,
         gsi1pk=workspace_key(header.workspace_id, "CAMPAIGN"),
         gsi1sk=f"{isoformat(header.created_at)}#{header.campaign_id}",
-        due_pk=DUE_PK if due is not None else None,
+        due_pk=CAMPAIGN_DUE_PK if due is not None else None,
         due_sk=f"{isoformat(due)}#{pk}" if due is not None else None,
         campaign_id=header.campaign_id,
         name=header.name,
@@ -227,7 +227,7 @@ class CampaignRepository:
         """(workspace id, campaign id) of campaigns whose start or end instant is at or before `now`."""
         bind_models()
         upper = f"{isoformat(now)}#~"
-        results = CampaignItem.due.query(DUE_PK, CampaignItem.due_sk <= upper, limit=limit)
+        results = CampaignItem.due.query(CAMPAIGN_DUE_PK, CampaignItem.due_sk <= upper, limit=limit)
         out = []
         for item in results:
             if isinstance(item, CampaignItem):

@@ -168,6 +168,77 @@ def event_pk(workspace_id: str, event_id: str) -> str:
 UNPUBLISHED_DUE_PK = "DUE#EVENTPUB"
 
 
+# --- workspaces, API keys, jobs, imports, idempotency ----------------------------------------------------------
+def workspace_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "WORKSPACE")
+
+
+def api_key_pk(workspace_id: str, key_id: str) -> str:
+    return workspace_key(workspace_id, "APIKEY", key_id)
+
+
+def api_key_hash_pk(key_hash: str) -> str:
+    return platform_key("APIKEYHASH", key_hash)
+
+
+def job_pk(workspace_id: str, job_id: str) -> str:
+    return workspace_key(workspace_id, "JOB", job_id)
+
+
+def job_batch_sk(index: int) -> str:
+    return f"BATCH#{index:05d}"
+
+
+def import_pk(workspace_id: str, import_id: str) -> str:
+    return workspace_key(workspace_id, "IMPORT", import_id)
+
+
+def import_chunk_sk(index: int) -> str:
+    return f"CHUNK#{index:05d}"
+
+
+def idempotency_pk(workspace_id: str, key_digest: str) -> str:
+    return workspace_key(workspace_id, "IDEM", key_digest)
+
+
+# --- webhooks ----------------------------------------------------------------------------------------------------
+WEBHOOK_DUE_SHARDS = 4
+WEBHOOK_DUE_PREFIX = "DUE#WEBHOOK#"  # `due` partitions of delivery retries, sharded
+
+
+def webhook_pk(workspace_id: str, webhook_id: str) -> str:
+    return workspace_key(workspace_id, "WEBHOOK", webhook_id)
+
+
+def webhook_delivery_pk(workspace_id: str, delivery_id: str) -> str:
+    return workspace_key(workspace_id, "WHDELIVERY", delivery_id)
+
+
+def webhook_due_shard(delivery_id: str) -> str:
+    shard = int(hashlib.sha256(delivery_id.encode()).hexdigest()[:8], 16) % WEBHOOK_DUE_SHARDS
+    return f"{WEBHOOK_DUE_PREFIX}{shard:02d}"
+
+
+def webhook_due_sk(when: datetime, workspace_id: str, delivery_id: str) -> str:
+    return f"{isoformat(when)}#{workspace_id}#{delivery_id}"
+
+
+# --- the warmup pool (platform items) ----------------------------------------------------------------------------
+WARMUP_POOL_PK = platform_key("WARMUP", "POOL")
+WARMUP_DOMAINS_PK = platform_key("WARMUP", "DOMAINS")
+
+
+def warmup_pool_sk(workspace_id: str, mailbox_id: str) -> str:
+    return f"{workspace_id}#{mailbox_id}"
+
+
+def warmup_exchange_pk(exchange_id: str) -> str:
+    return platform_key("WARMUP", "EXCHANGE", exchange_id)
+
+
+CAMPAIGN_DUE_PK = "DUE#CAMPAIGN"  # campaigns whose start or end date comes due
+
+
 # --- the due index for sending work ----------------------------------------------------------------------------
 SEND_SHARDS = 16
 SEND_PREFIX = "DUE#SEND#"

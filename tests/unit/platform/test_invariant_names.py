@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-CITED = re.compile(r"\binvariants? ([\w-]+)", re.IGNORECASE)
+CITED = re.compile(r"\binvariants? (\d+|[a-z]+(?:-[a-z]+)+)\b", re.IGNORECASE)  # a number, or a hyphenated name
 
 
 def _named() -> set[str]:

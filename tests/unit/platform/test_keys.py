@@ -40,6 +40,23 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
     (keys.member_sk, ("prs_1",), "M#prs_1"),
     (keys.suppressed_domain_pk, (WS, "example.com"), "ws_abc123#SUPP_DOMAIN#example.com"),
     (keys.event_pk, (WS, "evt_1"), "ws_abc123#EVENT#evt_1"),
+    (keys.workspace_pk, (WS,), "ws_abc123#WORKSPACE"),
+    (keys.api_key_pk, (WS, "key_1"), "ws_abc123#APIKEY#key_1"),
+    (keys.api_key_hash_pk, ("abc",), "@APIKEYHASH#abc"),
+    (keys.job_pk, (WS, "job_1"), "ws_abc123#JOB#job_1"),
+    (keys.job_batch_sk, (7,), "BATCH#00007"),
+    (keys.import_pk, (WS, "imp_1"), "ws_abc123#IMPORT#imp_1"),
+    (keys.import_chunk_sk, (12,), "CHUNK#00012"),
+    (keys.idempotency_pk, (WS, "d1"), "ws_abc123#IDEM#d1"),
+    (keys.webhook_pk, (WS, "wh_1"), "ws_abc123#WEBHOOK#wh_1"),
+    (keys.webhook_delivery_pk, (WS, "whd_1"), "ws_abc123#WHDELIVERY#whd_1"),
+    (
+        keys.webhook_due_sk,
+        (datetime(2026, 6, 10, 9, tzinfo=UTC), WS, "whd_1"),
+        "2026-06-10T09:00:00.000Z#ws_abc123#whd_1",
+    ),
+    (keys.warmup_pool_sk, (WS, "mbx_1"), "ws_abc123#mbx_1"),
+    (keys.warmup_exchange_pk, ("ex_1",), "@WARMUP#EXCHANGE#ex_1"),
     (keys.park_pk, (WS, "cmp_1"), "DUE#PARK#ws_abc123#cmp_1"),
     (keys.campaign_watch_sk, ("P", datetime(2026, 6, 10, 9, tzinfo=UTC)), "2026-06-10T09:00:00.000Z#P"),
 ]
@@ -64,6 +81,12 @@ def test_the_fixed_keys() -> None:
         "C#STATS#C",
     )
     assert keys.send_shards() == [f"DUE#SEND#{n:02d}" for n in range(16)]
+    assert (keys.CAMPAIGN_DUE_PK, keys.WARMUP_POOL_PK, keys.WARMUP_DOMAINS_PK) == (
+        "DUE#CAMPAIGN",
+        "@WARMUP#POOL",
+        "@WARMUP#DOMAINS",
+    )
+    assert {keys.webhook_due_shard(f"whd_{n}") for n in range(200)} == {f"DUE#WEBHOOK#{n:02d}" for n in range(4)}
 
 
 @pytest.mark.parametrize("bad", ["", "ws_", "WS_ABCDEF", "ws_abc", "x" * 10])
