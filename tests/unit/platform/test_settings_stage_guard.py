@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from devstack.runtime import LocalStack
-from kindling.platform.settings import Settings, SettingsError, load_settings, public_url_problem
+from kindling.platform.settings import Settings, SettingsError, load_settings
+from kindling.platform.stage_guard import check_environment, public_url_problem
 
 DEPLOYED = ["dev", "staging", "prod"]
 NOT_DEPLOYED = ["local", "test"]
@@ -58,6 +59,38 @@ def test_a_deployed_stage_refuses_a_local_only_value(stage: str, variable: str, 
 def test_the_local_stack_and_tests_accept_local_only_values(stage: str, variable: str, value: str) -> None:
     settings = load_settings({"KINDLING_STAGE": stage, variable: value})
     assert settings.stage == stage
+    check_environment({"KINDLING_STAGE": stage, variable: value})
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+@pytest.mark.parametrize(("variable", "value"), LOCAL_ONLY)
+def test_the_raw_environment_check_refuses_the_same(stage: str, variable: str, value: str) -> None:
+    """check_environment (the tracking function's lean path, no pydantic) reads the environment as Settings do."""
+    with pytest.raises(SettingsError) as refused:
+        check_environment({"KINDLING_STAGE": stage, variable: value})
+    message = str(refused.value)
+    assert f"stage '{stage}'" in message and variable in message
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KINDLING_ALLOW_PRIVATE_TARGETS", "false"),
+        ("KINDLING_ALLOW_PRIVATE_TARGETS", "0"),
+        ("KINDLING_ALLOW_PRIVATE_TARGETS", ""),
+        ("KINDLING_MX_LOOKUPS", "true"),
+        ("KINDLING_MX_LOOKUPS", "1"),
+        ("KINDLING_MAIL_CA_FILE", ""),
+        ("KINDLING_TRACKING_SECRET", "a-secret-the-stack-generated-0123456789abcdef"),
+        ("KINDLING_PUBLIC_BASE_URL", ""),
+        ("KINDLING_PUBLIC_BASE_URL", "https://links.example.com"),
+    ],
+)
+def test_deployed_values_pass_both_readings(stage: str, variable: str, value: str) -> None:
+    environ = {"KINDLING_STAGE": stage, variable: value}
+    assert load_settings(environ).stage == stage
+    check_environment(environ)
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
