@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,21 @@ def test_detects_an_api_integration_referencing_the_api(raw: Raw) -> None:
         "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
     }
     assert check_no_cycle_through_the_http_api(raw) == ["ApiFunction -> HttpApi -> ApiFunction"]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("https://links.example.com", True),
+        ("https://links.example.com:8443/kindling/", True),
+        ("http://links.example.com", False),
+        ("https://user:pw@links.example.com", False),
+        ("https://links.example.com/?utm=1", False),
+        ("links.example.com", False),
+    ],
+)
+def test_the_public_base_url_parameter_takes_only_https_urls(raw: Raw, value: str, allowed: bool) -> None:
+    # CloudFormation refuses the deploy up front; loopback and private hosts are left to the settings' guard.
+    pattern = raw["Parameters"]["PublicBaseUrl"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is allowed
