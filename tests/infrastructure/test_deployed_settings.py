@@ -217,6 +217,15 @@ def test_deployed_stages_are_exactly_dev_staging_prod(raw: Raw) -> None:
     assert raw["Globals"]["Function"]["Environment"]["Variables"]["KINDLING_STAGE"] == {"Ref": "Stage"}
 
 
+def test_globals_pin_private_targets_off_and_set_no_other_local_only_variable(raw: Raw) -> None:
+    assert raw["Globals"]["Function"]["Environment"]["Variables"]["KINDLING_ALLOW_PRIVATE_TARGETS"] == "false"
+    places = [raw["Globals"]["Function"], *(res.get("Properties", {}) for res in raw["Resources"].values())]
+    for properties in places:
+        variables = properties.get("Environment", {}).get("Variables", {})
+        assert variables.get("KINDLING_ALLOW_PRIVATE_TARGETS", "false") == "false"
+        assert not {"KINDLING_MAIL_CA_FILE", "KINDLING_MX_LOOKUPS", "AWS_ENDPOINT_URL"} & set(variables)
+
+
 # ------------------------------------------------------------------ the checks fire on a damaged copy
 
 LOCAL_ONLY_GLOBALS = [
