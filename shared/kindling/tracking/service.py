@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.stage_guard import check_environment
 from kindling.tracking.pages import PageState
 from kindling.tracking.repository import SendView, TrackingStore
 from kindling.tracking.scanners import HitVerdict, classify_hit
@@ -112,6 +113,8 @@ class TrackingService:
         clock: Clock | None = None,
         on_error: Callable[[str, BaseException], None] | None = None,
     ) -> None:
+        # The open and the click never load Settings: the stage guard reads the environment itself (cold start).
+        check_environment(os.environ)
         self._secrets = list(secrets) if secrets is not None else None
         self._ledger = ledger
         self._hits = hits

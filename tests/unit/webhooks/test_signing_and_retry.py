@@ -13,8 +13,9 @@ import pytest
 from kindling.webhooks import signing
 from kindling.webhooks.retry import MAX_ATTEMPTS, RETRY_DELAYS, next_retry_delay, parse_retry_after
 
-# The reference material sits beside the repository (../shared), as on every developer machine and in CI.
-HELP_CENTER = Path(__file__).resolve().parents[4] / "shared" / "reference" / "warmysender-help-center.txt"
+# The help center's "Webhook Signature Verification" article, copied verbatim into the repository (tests read
+# nothing outside it); its source is named in tests/fixtures/reference/README.md.
+HELP_CENTER = Path(__file__).resolve().parents[2] / "fixtures" / "reference" / "help-center-webhook-signature.txt"
 
 # Verbatim from the help center's "Webhook Signature Verification" article (Python Example).
 REFERENCE_SNIPPET = """import hmac, hashlib
