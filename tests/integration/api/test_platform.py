@@ -213,6 +213,42 @@ def test_failed_requests_free_the_key(client: TestClient, tenant: Tenant, calls:
     assert client.post("/api/v1/_test/widgets", headers=headers, json={"name": "ok", "size": 3}).status_code == 201
 
 
+@pytest.mark.parametrize("failure", [500, 503, "raise"])
+def test_a_server_error_frees_the_key_and_the_retry_runs_again(
+    client: TestClient, tenant: Tenant, calls: Calls, failure: int | str
+) -> None:
+    """A 5xx (returned by the route, or an unexpected exception answered as 500) is never replayed: the retry with
+    the same key and body runs the route again, and that success is what later retries replay."""
+    calls.flaky_script = [failure]
+    headers = {**tenant.headers, "Idempotency-Key": "after-a-crash"}
+    body = {"name": "a", "size": 1}
+    first = client.post("/api/v1/_test/flaky", headers=headers, json=body)
+    assert first.status_code == (500 if failure == "raise" else failure)
+    assert "idempotent-replayed" not in first.headers
+    retried = client.post("/api/v1/_test/flaky", headers=headers, json=body)
+    assert retried.status_code == 201 and retried.json()["data"] == {"run": 2, "name": "a"}
+    assert "idempotent-replayed" not in retried.headers
+    assert calls.flaky_runs == 2
+    replayed = client.post("/api/v1/_test/flaky", headers=headers, json=body)
+    assert replayed.status_code == 201 and replayed.json() == retried.json()
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert calls.flaky_runs == 2
+
+
+@pytest.mark.parametrize("status", [400, 409, 422, 429])
+def test_a_returned_client_error_frees_the_key_like_a_raised_one(
+    client: TestClient, tenant: Tenant, calls: Calls, status: int
+) -> None:
+    """Errors free the key whether the route raised them or returned them (docs/decisions.md, Idempotency): a
+    transient 409 or 429 kept for 24 h would be answered to every retry."""
+    calls.flaky_script = [status]
+    headers = {**tenant.headers, "Idempotency-Key": f"client-error-{status}"}
+    assert client.post("/api/v1/_test/flaky", headers=headers, json={"name": "a", "size": 1}).status_code == status
+    retried = client.post("/api/v1/_test/flaky", headers=headers, json={"name": "a", "size": 1})
+    assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+    assert calls.flaky_runs == 2
+
+
 def test_a_key_still_in_progress_is_409_conflict(
     client: TestClient, tenant: Tenant, calls: Calls, clock: ManualClock
 ) -> None:
