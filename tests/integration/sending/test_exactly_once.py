@@ -1,6 +1,6 @@
 """Exactly once per (enrollment, step): duplicate queue deliveries, two sender invocations racing on the same
-claimed sends, overlapping ticks, a crash after the claim, a crash between messages and a crash after SMTP never produce a second DATA; the watchdog recovers what a crash
-left behind (and gives up on the third recovery)."""
+claimed sends, overlapping ticks, a crash after the claim, a crash between messages and a crash after SMTP never
+produce a second DATA; the watchdog recovers what a crash left behind (and gives up on the third recovery)."""
 
 from __future__ import annotations
 
