@@ -143,6 +143,20 @@ def test_rate_limit_per_workspace_with_headers(
     assert response.headers["x-ratelimit-remaining"] == "4"
 
 
+def test_the_default_rate_limit_is_60_requests_a_minute(client: TestClient, tenant: Tenant, clock: ManualClock) -> None:
+    """The contract's 60 requests per minute per workspace: the 60th request of a window passes, the 61st is 429."""
+    clock.set(clock.now().replace(second=0))  # the whole burst inside one window
+    for n in range(60):
+        response = client.get("/api/v1/me", headers=tenant.headers)
+        assert response.status_code == 200, f"request {n + 1}"
+    assert response.headers["x-ratelimit-limit"] == "60" and response.headers["x-ratelimit-remaining"] == "0"
+    assert_error(client.get("/api/v1/me", headers=tenant.headers), 429, "rate_limited")
+    clock.advance(timedelta(seconds=59))  # still the same minute
+    assert_error(client.get("/api/v1/me", headers=tenant.headers), 429, "rate_limited")
+    clock.advance(timedelta(seconds=1))  # the next window
+    assert client.get("/api/v1/me", headers=tenant.headers).status_code == 200
+
+
 def test_rate_limit_counts_across_app_instances(
     client: TestClient, tenant: Tenant, calls: Calls, limit_of_5: object
 ) -> None:
@@ -199,6 +213,26 @@ def test_keys_are_scoped_per_workspace_and_expire_after_24h(
     )
     assert again.status_code == 201
     assert calls.names == ["a", "a", "z"]
+
+
+def test_a_key_replays_for_24_hours_to_the_second(
+    client: TestClient, tenant: Tenant, calls: Calls, clock: ManualClock
+) -> None:
+    """Same key + same body within 24 h returns the first response (spec decisions): exactly 24 h later it still
+    does, one second after that the key is free again."""
+    headers = {**tenant.headers, "Idempotency-Key": "a-day"}
+    first = client.post("/api/v1/_test/widgets", headers=headers, json={"name": "a", "size": 1})
+    assert first.status_code == 201
+    clock.advance(timedelta(hours=24))
+    replayed = client.post("/api/v1/_test/widgets", headers=headers, json={"name": "a", "size": 1})
+    assert replayed.headers["idempotent-replayed"] == "true" and replayed.json() == first.json()
+    assert_error(client.post("/api/v1/_test/widgets", headers=headers, json={"name": "b", "size": 1}), 409,
+                 "idempotency_conflict")  # fmt: skip
+    assert calls.creates == 1
+    clock.advance(timedelta(seconds=1))
+    again = client.post("/api/v1/_test/widgets", headers=headers, json={"name": "a", "size": 1})
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    assert calls.creates == 2
 
 
 def test_requests_without_a_key_are_not_deduplicated(client: TestClient, tenant: Tenant, calls: Calls) -> None:
@@ -300,6 +334,43 @@ def test_cursor_pagination_walks_every_item_once_newest_first(
             break
     assert seen == [f"w{n}" for n in reversed(range(7))]
     assert pages == [(3, True), (3, True), (1, False)]
+
+
+def test_list_pages_default_to_50_and_allow_up_to_100(client: TestClient, tenant: Tenant, clock: ManualClock) -> None:
+    """The contract's page size on a real list route: 50 when no limit is given, at most 100, 101 refused; and every
+    list route the OpenAPI document publishes declares the same bounds."""
+    from kindling.prospects.models import Prospect
+    from kindling.prospects.repository import batch_write, new_email_record, prospect_item
+
+    now = clock.now()
+    prospects = [
+        Prospect(
+            id=f"p{n:03d}", workspace_id=tenant.workspace_id, email=f"p{n}@page.test", created_at=now, updated_at=now
+        )
+        for n in range(101)
+    ]
+    batch_write([item for p in prospects for item in (prospect_item(p), new_email_record(p))])
+    default = client.get("/api/v1/prospects", headers=tenant.headers).json()
+    assert len(default["data"]) == 50 and default["pagination"]["has_more"] is True
+    full = client.get("/api/v1/prospects", headers=tenant.headers, params={"limit": 100}).json()
+    assert len(full["data"]) == 100 and full["pagination"]["has_more"] is True
+    rest = client.get(
+        "/api/v1/prospects", headers=tenant.headers, params={"limit": 100, "cursor": full["pagination"]["next_cursor"]}
+    ).json()
+    assert len(rest["data"]) == 1 and rest["pagination"]["has_more"] is False
+    too_many = client.get("/api/v1/prospects", headers=tenant.headers, params={"limit": 101})
+    assert assert_error(too_many, 400, "validation_error")["error"]["details"][0]["field"] == "limit"
+
+    document = client.get("/openapi.json").json()
+    limits = {
+        f"{method.upper()} {path}": param["schema"]
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for param in operation.get("parameters", [])
+        if param["name"] == "limit" and not path.startswith("/api/v1/_test")
+    }
+    assert len(limits) >= 13
+    assert all((s["default"], s["minimum"], s["maximum"]) == (50, 1, 100) for s in limits.values()), limits
 
 
 def test_exact_page_size_has_no_phantom_next_page(client: TestClient, tenant: Tenant) -> None:
