@@ -358,6 +358,19 @@ BODIES: dict[str, Any] = {
 }
 
 
+# Routes whose body names resources: called once more with the caller's own path ids and the other workspace's ids
+# in the body. Whatever the answer, nothing of the other's may come back or be attached to the caller's data.
+FOREIGN_BODIES: dict[str, Any] = {
+    "POST /api/v1/lists/{list_id}/prospects": {"prospectIds": ["{other.prospect_id}"]},
+    "POST /api/v1/lists/{list_id}/prospects/remove": {"prospectIds": ["{other.prospect_id}"]},
+    "POST /api/v1/campaigns/{campaign_id}/mailboxes": {"mailboxId": "{other.mailbox_id}"},
+    "POST /api/v1/campaigns/{campaign_id}/enrollments": {
+        "prospectIds": ["{other.prospect_id}"],
+        "listIds": ["{other.list_id}"],
+    },
+    "DELETE /api/v1/campaigns/{campaign_id}/enrollments": {"prospectIds": ["{other.prospect_id}"]},
+}
+
 # Query parameters a route requires.
 QUERIES: dict[str, dict[str, str]] = {
     "GET /api/v1/campaigns/{campaign_id}/contacts/changes": {"updatedSince": "2020-01-01T00:00:00.000Z"},
@@ -401,6 +414,12 @@ def foreign_ids(route: str) -> Probe:
                 f"{method} {concrete} ({owners}): {response.status_code} {response.text}"
             )
             assert response.json()["error"]["code"] == "not_found", response.text
+            assert not other.leaked_into(without_ids(response.text, other)), response.text
+        if route in FOREIGN_BODIES:
+            concrete = re.sub(r"\{(\w+)\}", lambda m: caller.ids[m[1]], path)
+            body = fill(FOREIGN_BODIES[route], caller, other)
+            response = world.call(caller, method, concrete, json_body=body)
+            assert response.status_code in (200, 201, 400, 404), f"{route} {body}: {response.text}"
             assert not other.leaked_into(without_ids(response.text, other)), response.text
 
     return probe
@@ -737,11 +756,17 @@ def test_two_workspaces_see_and_touch_nothing_of_each_other(world: World) -> Non
             except AssertionError as failure:
                 raise AssertionError(f"{route} as {caller.tag} against {other.tag}: {failure}") from failure
 
-    # Nothing either workspace did to the other's ids changed what the other reads.
+    # Nothing either workspace did to the other's ids changed what the other reads, and nothing of the other's got
+    # attached to its own data (a list member, an enrollment, a campaign mailbox).
     after = {who.tag: readable(world, who) for who in (alpha, bravo)}
-    for who in (alpha, bravo):
+    for who, other in ((alpha, bravo), (bravo, alpha)):
         for route, was in before[who.tag].items():
             assert_kept(route, was, after[who.tag][route])
+        # Its own prospect and suppression with the other's address (same_names_allowed) are its own, not a leak.
+        shared = {f"lead-{other.tag}@{other.tag}-leads.test"}
+        for route, data in after[who.tag].items():
+            leaked = other.leaked_into(json.dumps(data)) - shared
+            assert not leaked, f"{who.tag} reads {leaked} of {other.tag} in {route}"
 
 
 def assert_kept(route: str, was: Any, now: Any) -> None:
