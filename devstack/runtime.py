@@ -41,8 +41,9 @@ DEFAULT_STACK_NAME = "kindling-local"
 DEFAULT_REGION = "us-east-1"
 # The function whose app uvicorn serves directly; other functions' HttpApi routes go through http_routes.
 NATIVE_HTTP_FUNCTIONS = frozenset({"ApiFunction"})
-# Signs and verifies tracking links locally (deployed stages get theirs from the template); fixed, so the
-# sample event events/tracking.json carries a token this stack accepts.
+# Signs and verifies tracking links locally (deployed stages get theirs from the template, and refuse this one:
+# kindling.platform.settings.LOCAL_TRACKING_SECRET is the same value); fixed, so the sample event
+# events/tracking.json carries a token this stack accepts.
 LOCAL_TRACKING_SECRET = "kindling-local-tracking-secret"  # noqa: S105 - local stack only, not a credential
 
 _active_lock = threading.Lock()
@@ -278,8 +279,9 @@ class LocalStack:
             "KINDLING_ALLOW_PRIVATE_TARGETS": "true",
             "KINDLING_TRACKING_SECRET": LOCAL_TRACKING_SECRET,
         }
-        if self.api_enabled:
-            overrides["KINDLING_PUBLIC_BASE_URL"] = self.api_url
+        # Links point at the local API; without it, at kindling's local default (not the template's value, which
+        # names the deployed HTTP API).
+        overrides["KINDLING_PUBLIC_BASE_URL"] = self.api_url if self.api_enabled else ""
         overrides.update(self.extra_env)
         return overrides
 

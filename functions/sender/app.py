@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kindling.platform.observability import get_logger
+from kindling.platform.settings import get_settings
 from kindling.sending.messages import SendMessage
 from kindling.sending.sender import Sender
 from kindling.warmup.delivery import WarmupDelivery
@@ -71,6 +72,9 @@ def parse(records: list[dict[str, Any]]) -> tuple[list[SendMessage], set[str]]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Every email carries links: a deployed stage without a public base URL refuses before reading the batch
+    # (nothing is sent; the messages come back and reach the dead-letter queue, whose alarm fires).
+    get_settings().link_base_url()
     records = event.get("Records") or []
     warmup_records = [r for r in records if is_warmup_body(r["body"])]
     jobs, bad = parse([r for r in records if not is_warmup_body(r["body"])])

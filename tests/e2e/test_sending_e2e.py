@@ -5,13 +5,16 @@ mail lab and IMAP reads of each recipient's INBOX.
 - a three-step campaign (window and days in Europe/Paris, a reply step, a daily cap, a pacer): every message
   arrives once, rendered, threaded, inside the window, within the cap and the pacer's spacing;
 - the sender killed mid-batch: what it had sent is never resent, what it had not is sent once;
-- the same queue message delivered twice: sent once.
+- the same queue message delivered twice: sent once;
+- two pollers draining a queue that holds the same message twice, both invocations released together at the gate:
+  sent once.
 """
 
 from __future__ import annotations
 
 import email
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +32,7 @@ import pytest
 import kindling.sending.sender as sender_module
 from devstack.maillab import MailAccount, MailLab
 from devstack.runtime import LocalStack
+from devstack.sqs import SqsPoller
 from kindling.enrollments.repository import EnrollmentRepository
 from kindling.platform.clock import ManualClock, set_clock
 from kindling.platform.settings import get_settings
@@ -326,3 +330,77 @@ def _ledger_statuses(workspace_id: str, campaign_id: str) -> list[dict[str, Any]
     ledger = SendLedgerRepository()
     found = ledger.get_many(workspace_id, [send_id_for(e.id, steps[0].id) for e in enrollments])
     return [{"status": r.status, "recipient": r.recipient} for r in found.values()]
+
+
+def test_two_pollers_race_on_the_same_message_twice(local_stack: LocalStack, clock: ManualClock) -> None:
+    """A second poller on the send queue (Lambda runs concurrent pollers too), the queue holding the same message
+    twice: each poller's sender invocation gets one copy, and both are held right before the gate until the other
+    is there, so their conditional writes race. One DATA, one `sent`."""
+    lab = lab_of(local_stack)
+    sender = fresh(lab, "race")
+    person = fresh(lab, "r0")
+    headers = own_workspace(local_stack, "E2E sending race")
+    clock.set(datetime(2026, 6, 18, 10, 0, tzinfo=UTC))
+    send_source = next(p.source for p in local_stack.pollers if p.source.function_id == "SenderFunction")
+    assert local_stack.runtime is not None
+    second = SqsPoller(
+        send_source, local_stack.client("sqs"), local_stack.runtime.invoke, region=local_stack.region, wait_seconds=1
+    )
+    barrier = threading.Barrier(2, timeout=60)
+    arrivals: list[int] = []
+
+    def release_together(point: str, send_id: str) -> None:
+        if point == "gate":
+            arrivals.append(threading.get_ident())
+            barrier.wait()
+
+    with httpx.Client(base_url=local_stack.api_url, headers=headers, timeout=60) as client:
+        mailbox_id = connect_account(client, local_stack, sender, "Rae")["id"]
+        ids = [prospect(client, person, "R0")]
+        workspace_id, campaign_id = start_campaign(
+            client,
+            clock,
+            {
+                "name": "E2E race",
+                "mailboxIds": [mailbox_id],
+                "prospectIds": ids,
+                "minutesBetweenSends": 0,
+                "scheduleDays": [1, 2, 3, 4, 5, 6, 7],
+                "steps": [{"stepIndex": 0, "subject": "Only once", "bodyHtml": "<p>Hello {{firstName}}</p>"}],
+            },
+        )
+        second.start()
+        try:
+            sender_module.fault_hook = release_together
+            before = len(local_stack.invocations)
+            report = local_stack.invoke("SchedulerFunction", {**SCHEDULED, "time": clock.now().isoformat()})
+            assert report["claimed"] == 1
+            # One poller's sender invocation holds the message and waits at the gate; the queue gets the same
+            # message again, which only the other (idle) poller can take.
+            body = wait_for_sender_body(local_stack, before, workspace_id)
+            sqs = boto3.client("sqs", endpoint_url=local_stack.endpoint_url, region_name=local_stack.region)
+            sqs.send_message(QueueUrl=get_settings().send_queue_url, MessageBody=body)
+            wait_until(lambda: len(arrivals) == 2 and not second.busy and not any(p.busy for p in local_stack.pollers))
+            assert len(inbox(lab, person)) == 1  # both invocations are done: one DATA
+            local_stack.drain(timeout=90)
+        finally:
+            sender_module.fault_hook = None
+            second.stop()
+        assert len(set(arrivals)) == 2, arrivals  # two invocations on two poller threads met at the gate
+        assert [logical_id for logical_id, _ in list(local_stack.invocations)[before:]].count("SenderFunction") >= 2
+        assert second.batches >= 1
+        assert len(inbox(lab, person)) == 1
+        assert [s["status"] for s in _ledger_statuses(workspace_id, campaign_id)] == ["sent"]
+
+
+def wait_for_sender_body(stack: LocalStack, since: int, workspace_id: str, timeout: float = 60) -> str:
+    """The body of the send-queue message a sender invocation for this workspace received."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for logical_id, event in list(stack.invocations)[since:]:
+            records = event.get("Records", []) if isinstance(event, dict) else []
+            for record in records:
+                if logical_id == "SenderFunction" and workspace_id in record["body"]:
+                    return str(record["body"])
+        time.sleep(0.05)
+    raise AssertionError("the sender was never invoked")

@@ -27,12 +27,24 @@ from devstack.runtime import LocalStack
 from kindling.auth.scopes import ALL_SCOPES
 from kindling.auth.service import AuthService
 from kindling.platform.clock import ManualClock, isoformat, set_clock
-from kindling.webhooks.retry import RETRY_DELAYS
 from tests.integration.webhooks.receiver import Receiver, Reply, running_receiver
 from tests.unit.webhooks.test_signing_and_retry import reference_verify
 
 SWEEP_EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "webhook_sweep.json").read_text())
 SECOND = timedelta(seconds=1)
+# docs/decisions.md (webhook retries): 10 retries after the first attempt, 1m, 5m, 15m, 1h, 3h, 6h, 12h, 24h, 48h, 72h.
+RETRY_SCHEDULE = [
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+    timedelta(hours=12),
+    timedelta(hours=24),
+    timedelta(hours=48),
+    timedelta(hours=72),
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -212,7 +224,7 @@ def test_retries_to_the_dead_letter_then_the_log_and_a_replay(tenant: Tenant, cl
     clock.advance(SECOND)  # the log is newest first by creation time
     second = tenant.send_test(hook["id"])
     tenant.wait_for(1)
-    for n, delay in enumerate(RETRY_DELAYS, start=2):
+    for n, delay in enumerate(RETRY_SCHEDULE, start=2):
         clock.advance(delay)
         tenant.sweep()
         tenant.wait_for(n)

@@ -606,9 +606,10 @@ def test_globals_and_environment(template: Template) -> None:
         "KINDLING_SYNC_QUEUE_URL",
         "KINDLING_WEBHOOK_QUEUE_URL",
         "KINDLING_ALLOW_PRIVATE_TARGETS",
-        "KINDLING_PUBLIC_BASE_URL",
     }
     assert expected <= set(env)
+    # Only the functions that build links get a base URL (tests/infrastructure/test_deployed_settings.py).
+    assert "KINDLING_PUBLIC_BASE_URL" not in env
     api = props(template["Resources"]["ApiFunction"])
     assert referenced(api["Environment"]["Variables"]["KINDLING_JOB_STATE_MACHINE_ARN"]) == "JobStateMachine"
     execution = [p for p in api["Policies"] if isinstance(p, dict) and "StepFunctionsExecutionPolicy" in p]

@@ -1,4 +1,4 @@
-"""API key scopes (docs: ../shared/spec/decisions.md) and the rule for what a granted scope covers."""
+"""API key scopes (as the WarmySender API reference names them) and the rule for what a granted scope covers."""
 
 from __future__ import annotations
 

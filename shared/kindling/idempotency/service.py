@@ -84,9 +84,10 @@ class IdempotencyService:
         raise Conflict("This Idempotency-Key is contended; retry shortly.")
 
     def finish(self, workspace_id: str, key: str, status_code: int, body: bytes) -> None:
-        """Keep the response for replay; a server error frees the key so the client can retry."""
+        """Keep a successful response for replay; an error response (4xx or 5xx, returned rather than raised) frees
+        the key like a raised error, so the client's retry runs again."""
         digest = _digest(key)
-        if status_code >= 500:
+        if status_code >= 400:
             self._repo.release(workspace_id, digest)
         else:
             self._repo.complete(workspace_id, digest, status_code, body.decode())

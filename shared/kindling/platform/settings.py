@@ -1,4 +1,9 @@
-"""Settings read once from the environment into a validated model (lazily, never at import time)."""
+"""Settings read once from the environment into a validated model (lazily, never at import time).
+
+A deployed stage refuses, at construction, every value that only makes sense on the local stack or in tests
+(invariant no-local-values-deployed; the rules are in kindling.platform.stage_guard). Every function reads its
+settings on first use, so a misconfigured stage fails at cold start, naming the offending environment variables.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kindling.platform.stage_guard import DEPLOYED_STAGES, LOCAL_BASE_URL, local_only_problems, refuse
+from kindling.platform.stage_guard import SettingsError as SettingsError
 
 Stage = Literal["local", "dev", "staging", "prod", "test"]
 
@@ -29,16 +37,45 @@ class Settings(BaseModel):
     # The local stack allows private/loopback targets for customer URLs (invariant no-private-targets); deployed
     # stages do not.
     allow_private_targets: bool = False
-    public_base_url: str = "http://127.0.0.1:3000"
+    # Where tracking, click and unsubscribe links point (see link_base_url); deployed: a public https URL.
+    public_base_url: str | None = None
     tracking_secret: str | None = None
     # Provider detection may look up MX records; off where no DNS must be queried (API fuzzing, offline runs).
     mx_lookups: bool = True
     # Extra CA bundle trusted for mailbox SMTP/IMAP connections (the local mail lab's CA); system CAs still apply.
     mail_ca_file: str | None = None
+    # botocore's endpoint override: the local stack points every AWS call at moto with it.
+    aws_endpoint_url: str | None = None
 
     @property
     def is_deployed(self) -> bool:
-        return self.stage in ("dev", "staging", "prod")
+        return self.stage in DEPLOYED_STAGES
+
+    @model_validator(mode="after")
+    def _deployed_stages_refuse_local_values(self) -> Settings:
+        if self.is_deployed:
+            problems = local_only_problems(
+                allow_private_targets=self.allow_private_targets,
+                mail_ca_file=self.mail_ca_file,
+                mx_lookups=self.mx_lookups,
+                aws_endpoint_url=self.aws_endpoint_url,
+                tracking_secret=self.tracking_secret,
+                public_base_url=self.public_base_url,
+            )
+            refuse(self.stage, problems)
+        return self
+
+    def link_base_url(self) -> str:
+        """The base of every link an email carries. A deployed stage has no fallback: a function that builds
+        links without KINDLING_PUBLIC_BASE_URL refuses (its value, when set, was checked at construction)."""
+        if self.public_base_url:
+            return self.public_base_url
+        if not self.is_deployed:
+            return LOCAL_BASE_URL
+        raise SettingsError(
+            f"stage {self.stage!r} needs {_ENV['public_base_url']} (a public https URL) to build tracking and "
+            "unsubscribe links; the template sets it from PublicBaseUrl or the HTTP API's own URL"
+        )
 
 
 _ENV = {
@@ -59,6 +96,7 @@ _ENV = {
     "tracking_secret": "KINDLING_TRACKING_SECRET",
     "mx_lookups": "KINDLING_MX_LOOKUPS",
     "mail_ca_file": "KINDLING_MAIL_CA_FILE",
+    "aws_endpoint_url": "AWS_ENDPOINT_URL",
 }
 
 

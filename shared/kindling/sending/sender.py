@@ -347,7 +347,7 @@ class Sender:
                 thread=job.thread,
             ),
             Tracking(
-                base_url=settings.public_base_url,
+                base_url=settings.link_base_url(),
                 secret=settings.tracking_secret,
                 workspace_id=job.workspace_id,
                 send_id=job.send_id,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
+from kindling.platform.stage_guard import check_environment
 from kindling.sending.tokens import Kind, TokenPayload, verify
 from kindling.tracking.pages import PageState
 from kindling.tracking.repository import SendView, TrackingStore
@@ -114,6 +115,8 @@ class TrackingService:
         clock: Clock | None = None,
         on_error: Callable[[str, BaseException], None] | None = None,
     ) -> None:
+        # The open and the click never load Settings: the stage guard reads the environment itself (cold start).
+        check_environment(os.environ)
         self._secrets = list(secrets) if secrets is not None else None
         self._ledger = ledger
         self._hits = hits

@@ -1,4 +1,5 @@
-"""An in-process API with two extra test-only routes that exercise the platform's POST and list helpers."""
+"""An in-process API with extra test-only routes that exercise the platform's POST and list helpers and a route that
+fails on demand (a server error or a returned client error under an Idempotency-Key)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ class WidgetIn(BaseModel):
 class Calls:
     creates: int = 0
     names: list[str] = field(default_factory=list)
+    # What POST /_test/flaky does on each call, in order: an HTTP status to answer with, or "raise" (an unexpected
+    # exception); it answers 201 once the script is used up.
+    flaky_script: list[int | str] = field(default_factory=list)
+    flaky_runs: int = 0
 
 
 def widget_app(calls: Calls) -> FastAPI:
@@ -69,6 +74,18 @@ def widget_app(calls: Calls) -> FastAPI:
             index_keys=("gsi1pk", "gsi1sk"),
         )
         return respond_page([{"name": w.name} for w in page.items], page.next_cursor)
+
+    @router.post("/_test/flaky", openapi_extra=scope("mailboxes:write"), status_code=201)
+    def flaky(body: WidgetIn) -> JSONResponse:
+        calls.flaky_runs += 1
+        step = calls.flaky_script.pop(0) if calls.flaky_script else 201
+        if step == "raise":
+            raise RuntimeError("the route failed unexpectedly")
+        assert isinstance(step, int)
+        if step >= 400:
+            payload = {"error": {"code": "test_failure", "message": f"run {calls.flaky_runs}", "details": []}}
+            return JSONResponse(payload, status_code=step)
+        return respond({"run": calls.flaky_runs, "name": body.name}, status_code=step)
 
     @router.get("/_test/boom", openapi_extra=scope("mailboxes:read"))
     def boom() -> JSONResponse:

@@ -143,6 +143,20 @@ def test_rate_limit_per_workspace_with_headers(
     assert response.headers["x-ratelimit-remaining"] == "4"
 
 
+def test_the_default_rate_limit_is_60_requests_a_minute(client: TestClient, tenant: Tenant, clock: ManualClock) -> None:
+    """The contract's 60 requests per minute per workspace: the 60th request of a window passes, the 61st is 429."""
+    clock.set(clock.now().replace(second=0))  # the whole burst inside one window
+    for n in range(60):
+        response = client.get("/api/v1/me", headers=tenant.headers)
+        assert response.status_code == 200, f"request {n + 1}"
+    assert response.headers["x-ratelimit-limit"] == "60" and response.headers["x-ratelimit-remaining"] == "0"
+    assert_error(client.get("/api/v1/me", headers=tenant.headers), 429, "rate_limited")
+    clock.advance(timedelta(seconds=59))  # still the same minute
+    assert_error(client.get("/api/v1/me", headers=tenant.headers), 429, "rate_limited")
+    clock.advance(timedelta(seconds=1))  # the next window
+    assert client.get("/api/v1/me", headers=tenant.headers).status_code == 200
+
+
 def test_rate_limit_counts_across_app_instances(
     client: TestClient, tenant: Tenant, calls: Calls, limit_of_5: object
 ) -> None:
@@ -201,6 +215,26 @@ def test_keys_are_scoped_per_workspace_and_expire_after_24h(
     assert calls.names == ["a", "a", "z"]
 
 
+def test_a_key_replays_for_24_hours_to_the_second(
+    client: TestClient, tenant: Tenant, calls: Calls, clock: ManualClock
+) -> None:
+    """Same key + same body within 24 h returns the first response (spec decisions): exactly 24 h later it still
+    does, one second after that the key is free again."""
+    headers = {**tenant.headers, "Idempotency-Key": "a-day"}
+    first = client.post("/api/v1/_test/widgets", headers=headers, json={"name": "a", "size": 1})
+    assert first.status_code == 201
+    clock.advance(timedelta(hours=24))
+    replayed = client.post("/api/v1/_test/widgets", headers=headers, json={"name": "a", "size": 1})
+    assert replayed.headers["idempotent-replayed"] == "true" and replayed.json() == first.json()
+    assert_error(client.post("/api/v1/_test/widgets", headers=headers, json={"name": "b", "size": 1}), 409,
+                 "idempotency_conflict")  # fmt: skip
+    assert calls.creates == 1
+    clock.advance(timedelta(seconds=1))
+    again = client.post("/api/v1/_test/widgets", headers=headers, json={"name": "a", "size": 1})
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    assert calls.creates == 2
+
+
 def test_requests_without_a_key_are_not_deduplicated(client: TestClient, tenant: Tenant, calls: Calls) -> None:
     for _ in range(2):
         client.post("/api/v1/_test/widgets", headers=tenant.headers, json={"name": "a", "size": 1})
@@ -211,6 +245,42 @@ def test_failed_requests_free_the_key(client: TestClient, tenant: Tenant, calls:
     headers = {**tenant.headers, "Idempotency-Key": "retry-me"}
     assert_error(client.post("/api/v1/_test/widgets", headers=headers, json={"name": ""}), 400, "validation_error")
     assert client.post("/api/v1/_test/widgets", headers=headers, json={"name": "ok", "size": 3}).status_code == 201
+
+
+@pytest.mark.parametrize("failure", [500, 503, "raise"])
+def test_a_server_error_frees_the_key_and_the_retry_runs_again(
+    client: TestClient, tenant: Tenant, calls: Calls, failure: int | str
+) -> None:
+    """A 5xx (returned by the route, or an unexpected exception answered as 500) is never replayed: the retry with
+    the same key and body runs the route again, and that success is what later retries replay."""
+    calls.flaky_script = [failure]
+    headers = {**tenant.headers, "Idempotency-Key": "after-a-crash"}
+    body = {"name": "a", "size": 1}
+    first = client.post("/api/v1/_test/flaky", headers=headers, json=body)
+    assert first.status_code == (500 if failure == "raise" else failure)
+    assert "idempotent-replayed" not in first.headers
+    retried = client.post("/api/v1/_test/flaky", headers=headers, json=body)
+    assert retried.status_code == 201 and retried.json()["data"] == {"run": 2, "name": "a"}
+    assert "idempotent-replayed" not in retried.headers
+    assert calls.flaky_runs == 2
+    replayed = client.post("/api/v1/_test/flaky", headers=headers, json=body)
+    assert replayed.status_code == 201 and replayed.json() == retried.json()
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert calls.flaky_runs == 2
+
+
+@pytest.mark.parametrize("status", [400, 409, 422, 429])
+def test_a_returned_client_error_frees_the_key_like_a_raised_one(
+    client: TestClient, tenant: Tenant, calls: Calls, status: int
+) -> None:
+    """Errors free the key whether the route raised them or returned them (docs/decisions.md, Idempotency): a
+    transient 409 or 429 kept for 24 h would be answered to every retry."""
+    calls.flaky_script = [status]
+    headers = {**tenant.headers, "Idempotency-Key": f"client-error-{status}"}
+    assert client.post("/api/v1/_test/flaky", headers=headers, json={"name": "a", "size": 1}).status_code == status
+    retried = client.post("/api/v1/_test/flaky", headers=headers, json={"name": "a", "size": 1})
+    assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+    assert calls.flaky_runs == 2
 
 
 def test_a_key_still_in_progress_is_409_conflict(
@@ -264,6 +334,44 @@ def test_cursor_pagination_walks_every_item_once_newest_first(
             break
     assert seen == [f"w{n}" for n in reversed(range(7))]
     assert pages == [(3, True), (3, True), (1, False)]
+
+
+def test_list_pages_default_to_50_and_allow_up_to_100(client: TestClient, tenant: Tenant, clock: ManualClock) -> None:
+    """The contract's page size on a real list route: 50 when no limit is given, at most 100, 101 refused; and every
+    list route the OpenAPI document publishes declares the same bounds."""
+    from kindling.platform.dynamo import batch_write
+    from kindling.prospects.models import Prospect
+    from kindling.prospects.repository import new_email_record, prospect_item
+
+    now = clock.now()
+    prospects = [
+        Prospect(
+            id=f"p{n:03d}", workspace_id=tenant.workspace_id, email=f"p{n}@page.test", created_at=now, updated_at=now
+        )
+        for n in range(101)
+    ]
+    batch_write([item for p in prospects for item in (prospect_item(p), new_email_record(p))])
+    default = client.get("/api/v1/prospects", headers=tenant.headers).json()
+    assert len(default["data"]) == 50 and default["pagination"]["has_more"] is True
+    full = client.get("/api/v1/prospects", headers=tenant.headers, params={"limit": 100}).json()
+    assert len(full["data"]) == 100 and full["pagination"]["has_more"] is True
+    rest = client.get(
+        "/api/v1/prospects", headers=tenant.headers, params={"limit": 100, "cursor": full["pagination"]["next_cursor"]}
+    ).json()
+    assert len(rest["data"]) == 1 and rest["pagination"]["has_more"] is False
+    too_many = client.get("/api/v1/prospects", headers=tenant.headers, params={"limit": 101})
+    assert assert_error(too_many, 400, "validation_error")["error"]["details"][0]["field"] == "limit"
+
+    document = client.get("/openapi.json").json()
+    limits = {
+        f"{method.upper()} {path}": param["schema"]
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for param in operation.get("parameters", [])
+        if param["name"] == "limit" and not path.startswith("/api/v1/_test")
+    }
+    assert len(limits) >= 13
+    assert all((s["default"], s["minimum"], s["maximum"]) == (50, 1, 100) for s in limits.values()), limits
 
 
 def test_exact_page_size_has_no_phantom_next_page(client: TestClient, tenant: Tenant) -> None:

@@ -36,7 +36,6 @@ from kindling.inbox.models import ConversationFilters
 from kindling.inbox.repository import InboxRepository, SyncSummary
 from kindling.inbox.service import InboxService, campaign_conversation_id
 from kindling.inbox.sync import (
-    AUTH_FAILURE_LIMIT,
     InboxSync,
     MailboxSyncReport,
     SyncFanout,
@@ -611,7 +610,7 @@ def test_ten_consecutive_auth_failures_mark_the_mailbox_error(world: World, cloc
     assert stored.last_test_error and stored.last_test_error.startswith("auth_failed (IMAP)")
     assert world.sync(stored).outcome == "skipped"  # error mailboxes are not synced
     summary = InboxRepository().sync_summary(world.workspace_id, mailbox.id)
-    assert summary is not None and summary["auth_failures"] == AUTH_FAILURE_LIMIT
+    assert summary is not None and summary["auth_failures"] == 10  # spec decisions: 10 consecutive auth failures
 
 
 def test_a_successful_login_or_new_credentials_restart_the_count(world: World, clock: ManualClock) -> None:

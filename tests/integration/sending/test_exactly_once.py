@@ -1,18 +1,23 @@
-"""Exactly once per (enrollment, step): duplicate queue deliveries, overlapping ticks, a crash after the claim,
-a crash between messages and a crash after SMTP never produce a second DATA; the watchdog recovers what a crash
-left behind (and gives up on the third recovery)."""
+"""Exactly once per (enrollment, step): duplicate queue deliveries, two sender invocations racing on the same
+claimed sends, overlapping ticks, a crash after the claim, a crash between messages and a crash after SMTP never
+produce a second DATA; the watchdog recovers what a crash left behind (and gives up on the third recovery)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
 import kindling.sending.sender as sender_module
+from devstack.moto_patches import serialise_dynamodb
 from kindling.enrollments.repository import EnrollmentRepository
+from kindling.mail.smtp import SmtpSender
 from kindling.platform.clock import ManualClock
 from kindling.sending.scheduler import Scheduler
+from kindling.sending.sender import BatchResult, Sender
 from kindling.sending.service import stop_enrollment
 from tests.integration.sending.conftest import SinkServer, sink_server
 from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
@@ -66,13 +71,45 @@ def test_a_duplicate_delivery_sends_once(world: World) -> None:
     assert deliveries(world) == dict.fromkeys(emails, 1)
 
 
-def test_the_same_message_twice_in_one_batch_and_concurrent_batches(world: World) -> None:
+def test_the_same_message_twice_in_one_batch(world: World) -> None:
     _, emails = three_leads(world)
     world.tick()
     jobs = world.queue.take()
     result = world.send([*jobs, jobs[0]])  # a duplicate inside one batch: its gate refuses the second copy
     assert result.sent == 3 and result.skipped == 1
     assert deliveries(world) == dict.fromkeys(emails, 1)
+
+
+def test_two_senders_racing_on_the_same_claimed_sends_send_each_once(world: World) -> None:
+    """Two sender invocations (two threads, each its own Sender, SMTP session and event loop) get the same three
+    claimed sends. A barrier per send holds each one right before its gate until the other invocation is there
+    too, so both gates' conditional writes race for every message: exactly one DATA per recipient."""
+    serialise_dynamodb()  # moto applies each DynamoDB request atomically, as DynamoDB does
+    _, emails = three_leads(world)
+    world.tick()
+    jobs = world.queue.take()
+    assert len(jobs) == 3
+    barriers = {job.send_id: threading.Barrier(2, timeout=20) for job in jobs}
+    arrivals: dict[str, list[str]] = {job.send_id: [] for job in jobs}
+
+    def release_together(point: str, send_id: str) -> None:
+        if point == "gate":
+            arrivals[send_id].append(threading.current_thread().name)
+            barriers[send_id].wait()  # both invocations are at this message's gate; neither has written yet
+
+    sender_module.fault_hook = release_together
+    senders = [world.sender, Sender(smtp=SmtpSender(timeout=5.0), clock=world.clock)]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sender") as pool:
+        futures = [pool.submit(sender.process, list(jobs)) for sender in senders]
+        results: list[BatchResult] = [future.result(timeout=60) for future in futures]
+    sender_module.fault_hook = None
+
+    assert all(len(set(names)) == 2 for names in arrivals.values()), arrivals  # the race really ran, per message
+    assert sum(r.sent for r in results) == 3 and sum(r.skipped for r in results) == 3
+    assert deliveries(world) == dict.fromkeys(emails, 1)
+    assert len(world.server.handler.delivered) == 3  # one DATA per recipient
+    statuses = [world.ledger.get(world.workspace_id, job.send_id).status for job in jobs]
+    assert statuses == ["sent", "sent", "sent"]
 
 
 def test_overlapping_ticks_claim_once(world: World) -> None:

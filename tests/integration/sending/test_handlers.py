@@ -3,6 +3,8 @@ puts jobs on the send queue, the sender's batch reports unreadable records as it
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import importlib.util
 import json
@@ -15,7 +17,7 @@ import boto3
 import pytest
 
 from kindling.platform.clock import ManualClock
-from kindling.platform.settings import get_settings
+from kindling.platform.settings import SettingsError, get_settings, reset_settings
 from tests.integration.sending.conftest import SinkServer, sink_server
 from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
 
@@ -109,3 +111,38 @@ def test_warmup_jobs_are_routed_apart_and_a_bad_one_fails_alone(world: World) ->
     response = load("sender").handler(sqs_event([message, stale_warmup]), None)
     assert response == {"batchItemFailures": [{"itemIdentifier": "warmup-v0"}]}
     assert [r for d in world.server.handler.delivered for r in d.rcpt_tos] == ["c@c.test"]
+
+
+def test_a_deployed_sender_without_a_public_base_url_refuses_and_sends_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 1: links must never point at loopback in a deployed stage. A prod sender whose environment
+    lacks KINDLING_PUBLIC_BASE_URL fails the whole batch before SMTP (the messages come back); once configured,
+    the same message goes out with its links on the configured https base."""
+    mailbox = world.mailbox()
+    campaign = world.campaign([mailbox], [{"subject": "Hi", "body_html": "<p>Hi</p>"}], minutes_between_sends=0)
+    world.enroll(campaign, world.prospects(["d@d.test"]))
+    assert load("scheduler").handler(json.loads((EVENTS / "scheduler.json").read_text()), None)["enqueued"] == 1
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=get_settings().send_queue_url, MaxNumberOfMessages=10)["Messages"]
+    sender = load("sender")
+
+    monkeypatch.setenv("KINDLING_STAGE", "prod")
+    monkeypatch.setenv("KINDLING_ALLOW_PRIVATE_TARGETS", "false")
+    monkeypatch.setenv("KINDLING_PUBLIC_BASE_URL", "")
+    reset_settings()
+    with pytest.raises(SettingsError, match="KINDLING_PUBLIC_BASE_URL"):
+        sender.handler(sqs_event(messages), None)
+    assert world.server.handler.delivered == []
+
+    monkeypatch.setenv("KINDLING_STAGE", "test")
+    monkeypatch.setenv("KINDLING_PUBLIC_BASE_URL", "https://links.example.com")
+    reset_settings()
+    assert sender.handler(sqs_event(messages), None) == {"batchItemFailures": []}
+    (delivered,) = world.server.handler.delivered
+    message = email.message_from_bytes(delivered.content, policy=email.policy.default)
+    unsubscribe = " ".join(str(message["List-Unsubscribe"]).split())
+    assert unsubscribe.startswith("<mailto:") and ", <https://links.example.com/u/" in unsubscribe
+    html = message.get_body(("html",))
+    assert html is not None and "https://links.example.com/t/o/" in html.get_content()  # the open pixel
+    assert "127.0.0.1" not in delivered.content.decode()

@@ -13,7 +13,6 @@ from kindling.campaigns.repository import CampaignRepository
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
 from kindling.prospects.repository import ProspectRepository
-from kindling.sending import sender as sender_module
 from kindling.sending.repository import SendingRepository
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import record_complaint
@@ -99,13 +98,21 @@ def test_soft_refusals_give_up_after_five_attempts(world: World, monkeypatch: py
     world.server.handler.flaky_seen.clear()
     # Every connection drops at RCPT: a connection failure before DATA (retryable, never ambiguous).
     monkeypatch.setattr(world.server.handler, "flaky_seen", _Never())
-    for _ in range(sender_module.MAX_ATTEMPTS):
+    # docs/decisions.md (Sending rules): a soft refusal is retried after 5 m, 15 m, 1 h, 3 h; the fifth attempt
+    # gives the step up.
+    for attempt in range(1, 5):
         world.run(timedelta(hours=4))
+        record = world.send_record(campaign, lead, 0)
+        assert record.attempts == attempt
+        assert world.enrollment(campaign, lead).current_step == 0  # still on the first step: it will be retried
+    world.run(timedelta(hours=4))
     record = world.send_record(campaign, lead, 0)
-    assert (record.status, record.attempts) == ("failed", sender_module.MAX_ATTEMPTS)
+    assert (record.status, record.attempts) == ("failed", 5)
     enrollment = world.enrollment(campaign, lead)
     assert enrollment.current_step == 1  # given up: the sequence moves on
     assert world.delivered_to("flakyx@busy.test") == []
+    world.run(timedelta(hours=4))
+    assert world.send_record(campaign, lead, 0).attempts == 5  # nothing tries the given-up step again
 
 
 class _Never(set[str]):

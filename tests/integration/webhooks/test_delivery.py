@@ -16,13 +16,25 @@ from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.platform.settings import reset_settings
 from kindling.webhooks.queue import DeliveryMessage
-from kindling.webhooks.retry import RETRY_DELAYS
 from kindling.webhooks.service import DeliveryService
 from tests.integration.webhooks.conftest import Pipeline
 from tests.integration.webhooks.receiver import Reply
 from tests.unit.webhooks.test_signing_and_retry import reference_verify
 
 SECOND = timedelta(seconds=1)
+# docs/decisions.md (webhook retries): 10 retries after the first attempt, 1m, 5m, 15m, 1h, 3h, 6h, 12h, 24h, 48h, 72h.
+RETRY_SCHEDULE = [
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+    timedelta(hours=12),
+    timedelta(hours=24),
+    timedelta(hours=48),
+    timedelta(hours=72),
+]
 
 
 def reply(pipeline: Pipeline, prospect: str = "p1", campaign: str = "c1") -> str:
@@ -52,7 +64,7 @@ def test_all_ten_retries_on_schedule_then_dead_letter(pipeline: Pipeline) -> Non
     event_id = reply(pipeline)
     pipeline.pump()
     assert len(pipeline.receiver.received()) == 1
-    for n, delay in enumerate(RETRY_DELAYS, start=2):
+    for n, delay in enumerate(RETRY_SCHEDULE, start=2):
         pipeline.clock.advance(delay - SECOND)
         assert pipeline.sweep() == 0, f"attempt {n} came early"
         pipeline.clock.advance(SECOND)
@@ -65,7 +77,7 @@ def test_all_ten_retries_on_schedule_then_dead_letter(pipeline: Pipeline) -> Non
     assert {r.header("X-Warmy-Event-Id") for r in requests} == {event_id}
     assert [int(r.header("X-Warmy-Attempt")) for r in requests] == list(range(1, 12))
     stamps = [int(r.header("X-Warmy-Timestamp")) for r in requests]
-    assert [timedelta(milliseconds=b - a) for a, b in itertools.pairwise(stamps)] == list(RETRY_DELAYS)
+    assert [timedelta(milliseconds=b - a) for a, b in itertools.pairwise(stamps)] == RETRY_SCHEDULE
     assert all(reference_verify(created["secret"], r.header("X-Warmy-Signature"), r.body.decode()) for r in requests)
     assert len({r.body for r in requests}) == 1  # the same body every time
     [delivery] = pipeline.deliveries(created["id"])

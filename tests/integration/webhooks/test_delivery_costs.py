@@ -18,7 +18,7 @@ from kindling.platform.keys import webhook_due_shard, webhook_due_sk, workspace_
 from kindling.webhooks.models import Attempt
 from kindling.webhooks.queue import DeliveryMessage
 from kindling.webhooks.repository import DeliveryItem, WebhookRepository
-from kindling.webhooks.service import LAST_TRIGGERED_PRECISION, SNAPSHOT_MAX_AGE, DeliveryService
+from kindling.webhooks.service import DeliveryService
 from tests.integration.webhooks.conftest import Pipeline
 from tests.integration.webhooks.receiver import Reply
 
@@ -64,7 +64,7 @@ def test_an_attempt_is_two_writes_and_last_triggered_is_kept_to_the_minute(pipel
     # First success: claim + outcome + lastTriggeredAt (unknown so far).
     assert deliver_one("p1") == {**fan_out, "UpdateItem": 3}
     first = pipeline.clock.now()
-    pipeline.clock.advance(LAST_TRIGGERED_PRECISION - SECOND)
+    pipeline.clock.advance(timedelta(minutes=1) - SECOND)  # lastTriggeredAt is kept to the minute
     assert deliver_one("p2") == {**fan_out, "UpdateItem": 2}  # within the minute: no webhook write, no read
     shown = pipeline.client.get(f"/api/v1/webhooks/{created['id']}", headers=pipeline.tenant.headers).json()["data"]
     assert shown["lastTriggeredAt"] == "2026-06-10T09:00:00.000Z" and first.minute == 0
@@ -114,7 +114,7 @@ def test_a_change_reaches_queued_attempts_within_a_minute(pipeline: Pipeline) ->
     pipeline.pump()
     # Queued before the pause and attempted within the minute: sent as addressed when queued.
     assert len(pipeline.receiver.received()) == 1
-    pipeline.clock.advance(SNAPSHOT_MAX_AGE + SECOND)
+    pipeline.clock.advance(timedelta(minutes=1) + SECOND)  # a webhook snapshot is read again after a minute
     _send(pipeline, stale)
     pipeline.pump()
     assert len(pipeline.receiver.received()) == 1  # the attempt re-read the subscription: paused

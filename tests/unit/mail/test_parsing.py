@@ -8,7 +8,6 @@ import pytest
 
 from kindling.mail.imapproto import Attachment
 from kindling.mail.parsing import (
-    TEXT_LIMIT,
     extract_reply,
     fold,
     html_to_text,
@@ -261,16 +260,19 @@ def test_given_attachments_replace_the_mime_walk() -> None:
     assert parse_message(load("reply_with_attachments.eml"), attachments=listed).attachments == listed
 
 
-@pytest.mark.parametrize("size", [TEXT_LIMIT - 1, TEXT_LIMIT, TEXT_LIMIT + 1, 3 * TEXT_LIMIT])
+TEXT_KEPT = 64 * 1024  # a stored body keeps its first 64 KiB (kindling's own limit)
+
+
+@pytest.mark.parametrize("size", [TEXT_KEPT - 1, TEXT_KEPT, TEXT_KEPT + 1, 3 * TEXT_KEPT])
 def test_text_is_capped_with_a_flag(size: int) -> None:
     raw = b"From: a@x.example\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + b"a" * size
     msg = parse_message(raw)
-    assert len(msg.text.encode()) == min(size, TEXT_LIMIT)
-    assert msg.text_truncated is (size > TEXT_LIMIT)
+    assert len(msg.text.encode()) == min(size, TEXT_KEPT)
+    assert msg.text_truncated is (size > TEXT_KEPT)
 
 
 def test_html_is_capped_too() -> None:
-    raw = b"Content-Type: text/html\r\n\r\n<p>" + b"b" * (2 * TEXT_LIMIT) + b"</p>"
+    raw = b"Content-Type: text/html\r\n\r\n<p>" + b"b" * (2 * TEXT_KEPT) + b"</p>"
     msg = parse_message(raw, text_limit=1000)
     assert msg.html_truncated and msg.text_truncated
     assert msg.html is not None and len(msg.html) == 1000

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from kindling.sending.eligibility import (
-    HARD_CAP,
     Eligible,
     Reason,
     Snapshot,
@@ -119,7 +118,7 @@ def test_rules_are_checked_in_a_stable_order() -> None:
         (100, 10, 30, (10, Reason.CAMPAIGN_DAILY_LIMIT)),
         (100, None, None, (100, Reason.MAILBOX_DAILY_LIMIT)),
         (500, None, None, (500, Reason.MAILBOX_DAILY_LIMIT)),  # a tie names the mailbox limit
-        (600, 1000, 900, (HARD_CAP, Reason.HARD_CAP)),  # nothing goes past 500
+        (600, 1000, 900, (500, Reason.HARD_CAP)),  # nothing goes past 500 (inventory 3.2)
         (30, 30, 30, (30, Reason.MAILBOX_DAILY_LIMIT)),
         (40, 30, 30, (30, Reason.CAMPAIGN_DAILY_LIMIT)),
     ],

@@ -21,17 +21,22 @@ from kindling.sending.service import current_step, should_stop
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
+S = timedelta(seconds=1)
 
 
 @pytest.mark.parametrize(
     ("status", "queued_ago", "sending_ago", "recoveries", "decision"),
     [
         ("queued", 5 * M, None, 0, "wait"),
-        ("queued", 10 * M, None, 0, "wait"),
+        ("queued", 10 * M, None, 0, "wait"),  # 10 minutes in flight is not yet stuck (spec: "> 10 minutes")
+        ("queued", 10 * M + S, None, 0, "requeue"),
         ("queued", 11 * M, None, 0, "requeue"),
         ("queued", 11 * M, None, 1, "requeue"),
         ("queued", 11 * M, None, 2, "fail"),  # the third recovery
         ("sending", 30 * M, 9 * M, 0, "wait"),
+        ("sending", 30 * M, 10 * M, 0, "wait"),
+        ("sending", 30 * M, 10 * M + S, 0, "unknown"),
+        ("sending", 10 * M + S, None, 0, "unknown"),  # no sending time recorded: counted from the claim
         ("sending", 30 * M, 11 * M, 0, "unknown"),
         ("sent", 60 * M, 60 * M, 0, "wait"),
     ],

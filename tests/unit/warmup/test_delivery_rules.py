@@ -9,7 +9,6 @@ import pytest
 from kindling.mail.outcomes import Outcome
 from kindling.warmup.content import exchange_id
 from kindling.warmup.delivery import (
-    MAX_WARMUP_ATTEMPTS,
     exchange_of_message_id,
     message_id_for,
     reserved_day,
@@ -37,8 +36,8 @@ DAY = "2026-06-10"
         # The backoff only matters for rate limits.
         (Outcome.SOFT_RETRY, 1, NOON, NOON + timedelta(hours=1), NOON + timedelta(minutes=5)),
         # Attempts used up.
-        (Outcome.SOFT_RETRY, MAX_WARMUP_ATTEMPTS, NOON, None, None),
-        (Outcome.RATE_LIMITED, MAX_WARMUP_ATTEMPTS + 1, NOON, None, None),
+        (Outcome.SOFT_RETRY, 3, NOON, None, None),  # 3 tries in all (docs/decisions.md)
+        (Outcome.RATE_LIMITED, 4, NOON, None, None),
         # Never retried: permanent refusals, a bounce, a send that may have been accepted, success, a gate refusal.
         (Outcome.REJECTED, 1, NOON, None, None),
         (Outcome.HARD_BOUNCE, 1, NOON, None, None),

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kindling.warmup.planner import (
-    HARD_CAP,
     SendPlan,
     WarmupWindow,
     day_bounds,
@@ -148,7 +147,7 @@ def test_sends_are_spread_one_per_equal_slot_over_the_whole_day() -> None:
         (0, 0, 0, 0, 0, None),
         (10, 0, 495, 5, 10, "daily_hard_cap"),  # 500/day counts campaign sends too
         (20, 8, 490, 2, 12, "daily_hard_cap"),
-        (10, 0, HARD_CAP, 0, 10, "daily_hard_cap"),
+        (10, 0, 500, 0, 10, "daily_hard_cap"),  # 500 a day, campaigns and warmup (inventory 3.2)
         (10, 0, 600, 0, 10, "daily_hard_cap"),
         (10, 0, 490, 10, 10, None),
     ],

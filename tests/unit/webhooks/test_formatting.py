@@ -12,7 +12,6 @@ from kindling.webhooks.formatting import (
     BLUE,
     GREEN,
     RED,
-    TEXT_LIMIT,
     destination_of,
     discord_message,
     render_body,
@@ -123,7 +122,7 @@ def test_slack_reply_card_truncates_and_escapes() -> None:
     assert message["blocks"][0]["text"]["text"] == "New LinkedIn reply"
     quoted = next(b for b in message["blocks"] if b["type"] == "section" and "text" in b)["text"]["text"]
     assert quoted.startswith("> word") and quoted.endswith("…")
-    assert len(quoted) <= TEXT_LIMIT + 2
+    assert len(quoted) <= 400 + 2  # the help center: "truncated to ~400 chars"
     button = next(b for b in message["blocks"] if b["type"] == "actions")["elements"][0]
     assert (button["text"]["text"], button["url"]) == ("View on LinkedIn", "https://www.linkedin.com/in/sam")
     email_reply = slack_message("reply.received", SAMPLES["reply.received"], TS)
@@ -137,7 +136,7 @@ def test_discord_colours_and_titles() -> None:
     assert reply["color"] == BLUE == 3447003
     assert reply["title"] == "New LinkedIn reply: Sam Rivera"
     assert reply["footer"]["text"] == "Campaign: c1 · LinkedIn account: li_1"
-    assert len(reply["description"]) <= TEXT_LIMIT
+    assert len(reply["description"]) <= 400
     accepted = discord_message("linkedin.invite_accepted", SAMPLES["linkedin.invite_accepted"], TS)["embeds"][0]
     assert accepted["color"] == GREEN
     gone = discord_message("linkedin.account_disconnected", SAMPLES["linkedin.account_disconnected"], TS)["embeds"][0]

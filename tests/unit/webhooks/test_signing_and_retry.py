@@ -13,8 +13,9 @@ import pytest
 from kindling.webhooks import signing
 from kindling.webhooks.retry import MAX_ATTEMPTS, RETRY_DELAYS, next_retry_delay, parse_retry_after
 
-# The reference material sits beside the repository (../shared), as on every developer machine and in CI.
-HELP_CENTER = Path(__file__).resolve().parents[4] / "shared" / "reference" / "warmysender-help-center.txt"
+# The help center's "Webhook Signature Verification" article, copied verbatim into the repository (tests read
+# nothing outside it); its source is named in tests/fixtures/reference/README.md.
+HELP_CENTER = Path(__file__).resolve().parents[2] / "fixtures" / "reference" / "help-center-webhook-signature.txt"
 
 # Verbatim from the help center's "Webhook Signature Verification" article (Python Example).
 REFERENCE_SNIPPET = """import hmac, hashlib
@@ -54,6 +55,23 @@ def test_header_format_and_reference_verification() -> None:
     assert not reference_verify("whsec_other", header, BODY.decode())
     assert signing.verify(secret, header, BODY, now_ms=1781082000000 + 299_000)
     assert not signing.verify(secret, header, BODY, now_ms=1781082000000 + 301_000)
+
+
+@pytest.mark.parametrize(
+    ("offset_ms", "accepted"),
+    [
+        (0, True),
+        (299_999, True),
+        (300_000, True),  # exactly 300 s old: the help center's guard rejects only `> 5 * 60 * 1000`
+        (300_001, False),
+        (-300_000, True),  # a clock 300 s ahead of the receiver's, the same guard (Math.abs)
+        (-300_001, False),
+    ],
+)
+def test_the_replay_tolerance_is_300_seconds_either_way(offset_ms: int, accepted: bool) -> None:
+    secret = signing.new_secret()
+    header = signing.signature_header([secret], 1781082000000, BODY)
+    assert signing.verify(secret, header, BODY, now_ms=1781082000000 + offset_ms) is accepted
 
 
 def test_rotation_header_old_secret_last_for_the_reference_snippet() -> None:
