@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from kindling.events.messages import event_message
 from kindling.platform.clock import epoch_seconds, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.ids import prefixed_id
@@ -378,9 +379,7 @@ class TrackingStore:
                 return False
             raise
         url = required_url(self.webhook_queue_url, "KINDLING_WEBHOOK_QUEUE_URL")
-        send_one(
-            self._client("sqs"), url, json.dumps({"kind": "event", "workspace_id": workspace_id, "event_id": event_id})
-        )
+        send_one(self._client("sqs"), url, event_message(workspace_id, event_id))
         dynamodb.update_item(
             TableName=self.table_name,
             Key=self._key(event_pk),
