@@ -6,34 +6,19 @@ from __future__ import annotations
 import email
 import html
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from kindling.campaigns.repository import CampaignRepository
-from kindling.platform.clock import ManualClock
 from kindling.suppressions.service import SuppressionService
-from tests.integration.sending.conftest import sink_server
-from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+from tests.integration.sending.world import World
 from tests.integration.tracking.conftest import CHROME, load_handler
 
 TARGET = "https://acme.test/demo?x=1&y=two"
 _LINK = re.compile(r'(?:href|src)="(https://track\.example\.test/[^"]+)"')
-
-
-@pytest.fixture
-def world(aws: None, clock: ManualClock) -> Iterator[World]:
-    with sink_server("plain", None, "") as server:
-        env = setup_aws_extras()
-        try:
-            yield World(new_workspace(), clock, server)
-        finally:
-            clear_aws_extras(env)
 
 
 def _request(app: Any, method: str, url: str, body: bytes | None = None) -> dict[str, Any]:
