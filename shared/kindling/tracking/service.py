@@ -34,7 +34,7 @@ from kindling.platform.errors import NotFound
 from kindling.tracking.pages import PageState
 from kindling.tracking.repository import SendView, TrackingStore
 from kindling.tracking.scanners import HitVerdict, classify_hit
-from kindling.tracking.tokens import Kind, TokenPayload, verify
+from kindling.tracking.tokens import Kind, TokenPayload, live_secrets, verify
 
 if TYPE_CHECKING:
     from kindling.events.service import EventService
@@ -131,11 +131,8 @@ class TrackingService:
 
     def _secret_list(self) -> list[str | bytes]:
         if self._secrets is None:
-            secret = os.environ.get("KINDLING_TRACKING_SECRET")  # as kindling.platform.settings reads it
-            if not secret:
-                # Without it no link can be verified: fail loudly rather than 404 every recipient silently.
-                raise RuntimeError("KINDLING_TRACKING_SECRET is not configured")
-            self._secrets = [secret]
+            # Without a current secret no link can be verified: fail loudly rather than 404 every recipient silently.
+            self._secrets = list(live_secrets(os.environ))
         return self._secrets
 
     def _store(self) -> TrackingStore:
