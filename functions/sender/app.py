@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 from kindling.sending.jobs import SendJob
 from kindling.sending.sender import Sender
 from kindling.warmup.delivery import WarmupDelivery
@@ -70,6 +70,7 @@ def parse(records: list[dict[str, Any]]) -> tuple[list[SendJob], set[str]]:
     return list(jobs.values()), bad
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records") or []
     warmup_records = [r for r in records if is_warmup_body(r["body"])]
