@@ -515,6 +515,9 @@ def check_dashboard(t: Template) -> list[str]:
             problems.append(f"dashboard lacks the age of {queue}")
         if not shown("ApproximateNumberOfMessagesVisible", f"{queue}DeadLetterQueue.QueueName"):
             problems.append(f"dashboard lacks the depth of {queue}DeadLetterQueue")
+    for dlq in sorted(failure_destinations(t)):
+        if not shown("ApproximateNumberOfMessagesVisible", f"{dlq}.QueueName"):
+            problems.append(f"dashboard lacks the depth of {dlq}")
     if not shown("Kindling", "EmailsSent", "60"):
         problems.append("dashboard lacks sends per minute")
     for name in resources(t, *FUNCTION_TYPES):
@@ -752,7 +755,9 @@ def test_detects_unsubstituted_and_foreign_lambda_targets(broken: Template) -> N
 def test_detects_dashboard_gaps(broken: Template) -> None:
     body = props(broken["Resources"]["Dashboard"])["DashboardBody"]
     body["Fn::Sub"] = body["Fn::Sub"].replace("EmailsSent", "Nothing").replace('"5xx"', '"2xx"')
+    body["Fn::Sub"] = body["Fn::Sub"].replace("ScheduleDeadLetterQueue.QueueName", "ScheduleDeadLetterQueue.Arn")
     problems = check_dashboard(broken)
+    assert "dashboard lacks the depth of ScheduleDeadLetterQueue" in problems
     assert "dashboard lacks sends per minute" in problems
     assert "dashboard lacks API 5xx" in problems
 
