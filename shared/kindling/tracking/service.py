@@ -18,7 +18,8 @@ recording an open or a click fails (the failure is logged): tracking never break
 Cold start: the open and the click import only the standard library and kindling.tracking.repository (lean botocore
 calls that write the ledger's, the hit markers' and the events' items in their owners' formats); pydantic, pynamodb
 and the event service load only for an unsubscribe, which is rare, or when a test injects its own collaborators.
-Settings are the same environment variables kindling.platform.settings reads.
+Settings are the same environment variables kindling.platform.settings reads, plus
+KINDLING_TRACKING_SECRET_PREVIOUS (only verification needs it: kindling.tracking.tokens.live_secrets).
 """
 
 from __future__ import annotations
