@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from kindling.campaigns.repository import CampaignRepository
 from kindling.suppressions.service import SuppressionService
 from tests.integration.sending.world import World
