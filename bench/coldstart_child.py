@@ -1,5 +1,6 @@
 """One cold start, in a fresh process: `python -m bench.coldstart_child ours|baseline`.
 
+Both run with the environment Lambda gives an actively traced function (ours traces; the baseline does not).
 Both variants first start moto in-process and create the table from the definition the parent passes (moto and
 botocore are imported before the clock starts, equally for both). Then the clock runs over what a Lambda cold start
 pays: importing the handler module and serving one API Gateway (HTTP API v2) request that reads DynamoDB.
@@ -73,6 +74,12 @@ def main(variant: str) -> None:
         KINDLING_TABLE_NAME="kindling-bench",
         KINDLING_STAGE="test",
         POWERTOOLS_SERVICE_NAME="kindling-api",
+        # What Lambda sets for an actively traced function, so ours pays for the Powertools Tracer as it does on
+        # Lambda (the X-Ray SDK in Lambda mode, botocore patched, one UDP datagram per subsegment to a local port
+        # nobody listens on). The baseline has no tracer; these change nothing for it.
+        LAMBDA_TASK_ROOT=str(REPO),
+        _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:2000",
     )
     import boto3
     from moto import mock_aws

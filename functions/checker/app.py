@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from kindling.mailboxes.checks import parse_check_message
 from kindling.mailboxes.service import MailboxService
 from kindling.platform.errors import NotFound
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -28,6 +28,7 @@ def record_handler(record: SQSRecord) -> None:
         get_logger().warning("check for a mailbox that does not exist", extra={"mailbox_id": mailbox_id})
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

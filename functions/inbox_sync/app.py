@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kindling.inbox.sync import InboxSync, parse_sync_message
+from kindling.platform.observability import traced
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # A record is only started with this much time left: a sync that cannot finish would hold its lease for nothing.
@@ -33,6 +34,7 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     InboxSync().sync(workspace_id, mailbox_id, deadline=deadline)
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

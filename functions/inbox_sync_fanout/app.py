@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from kindling.inbox.sync import SyncFanout
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     queued = SyncFanout().run()
     get_logger().info("inbox sync fan-out", extra={"queued": queued})

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from kindling.jobs.service import JobService
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     action = event.get("action")
     workspace_id, job_id = str(event["workspace_id"]), str(event["job_id"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 from kindling.sending.scheduler import Scheduler
 
 _scheduler: Scheduler | None = None
@@ -24,6 +24,7 @@ def _get_scheduler() -> Scheduler:
     return _scheduler
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = asdict(_get_scheduler().tick())
     get_logger().info("scheduler tick", extra={"tick": report, "scheduled_time": event.get("time")})

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 from kindling.platform.settings import get_settings
 from kindling.sending.messages import SendMessage
 from kindling.sending.sender import Sender
@@ -71,6 +71,7 @@ def parse(records: list[dict[str, Any]]) -> tuple[list[SendMessage], set[str]]:
     return list(jobs.values()), bad
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Every email carries links: a deployed stage without a public base URL refuses before reading the batch
     # (nothing is sent; the messages come back and reach the dead-letter queue, whose alarm fires).

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 from kindling.warmup.engine import WarmupEngine
 from kindling.warmup.protection import DnspythonLookup
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = WarmupEngine().check_pool_domains(DnspythonLookup())
     get_logger().info("warmup domain check", extra={"check": report, "scheduled_time": event.get("time")})

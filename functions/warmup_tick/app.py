@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 from kindling.warmup.engine import WarmupEngine
 
 _engine: WarmupEngine | None = None
@@ -23,6 +23,7 @@ def _get_engine() -> WarmupEngine:
     return _engine
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = asdict(_get_engine().tick())
     get_logger().info("warmup tick", extra={"tick": report, "scheduled_time": event.get("time")})

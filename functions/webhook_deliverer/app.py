@@ -18,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 from kindling.webhooks.queue import BadMessage, DeliveryMessage, parse_message
 from kindling.webhooks.service import DeliveryService
 
@@ -44,6 +44,7 @@ async def record_handler(record: SQSRecord) -> str:
     return await asyncio.to_thread(process, record.body)
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = async_process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

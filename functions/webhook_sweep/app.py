@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from kindling.events.service import EventService
-from kindling.platform.observability import get_logger
+from kindling.platform.observability import get_logger, traced
 from kindling.webhooks.service import DeliveryService
 
 
+@traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     republished = EventService().republish_stale()
     queued = DeliveryService().sweep()

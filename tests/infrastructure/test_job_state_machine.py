@@ -134,3 +134,26 @@ def test_failed_step_marks_the_job_failed(aws: dict[str, Any]) -> None:
     assert (failed["workspace_id"], failed["job_id"]) == (WORKSPACE, JOB)
     assert failed["error"]["Error"].startswith("SQS.")
     assert "Cause" in failed["error"]
+
+
+def test_a_failure_to_mark_the_job_failed_still_fails_the_execution(aws: dict[str, Any]) -> None:
+    """MarkFailed retries any error three times (1 s, 2 s, 4 s apart), then its Catch ends the execution FAILED
+    (what the ExecutionsFailed alarm watches) instead of leaving it to an uncaught error."""
+    definition = definition_for(aws["function_arn"])
+    missing = {"QueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/missing", "MessageBody": "x"}
+    prepare = definition["States"]["Prepare"]
+    prepare["Resource"] = "arn:aws:states:::sqs:sendMessage"
+    prepare["Parameters"] = missing
+    del prepare["ResultSelector"]
+    mark_failed = definition["States"]["MarkFailed"]
+    mark_failed["Resource"] = "arn:aws:states:::sqs:sendMessage"
+    mark_failed["Parameters"] = missing
+
+    described, history = run(aws, definition)
+
+    assert described["status"] == "FAILED"
+    assert described.get("error") == "JobFailed"
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"] == "TaskStateEntered"]
+    assert entered == ["Prepare", "MarkFailed"]
+    failed_attempts = [e for e in history if e["type"] == "TaskFailed"]
+    assert len(failed_attempts) == 1 + 4  # Prepare once (not retried: not a Lambda error), MarkFailed 1 + 3 retries

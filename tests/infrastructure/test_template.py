@@ -31,6 +31,21 @@ QUEUE_NAMES = ("CheckQueue", "SendQueue", "SyncQueue", "WebhookQueue")
 # Planned consumer timeouts (seconds) for queues whose consumers arrive in later issues.
 PLANNED_CONSUMER_TIMEOUTS = {"CheckQueue": 60, "SendQueue": 120, "SyncQueue": 120, "WebhookQueue": 30}
 LAMBDA_DEFAULT_TIMEOUT = 3
+# Every scheduled function's stopped-running alarm window (seconds): a few schedule periods without one invocation.
+STOPPED_WINDOWS = {
+    "SchedulerFunction": 300,  # rate(1 minute)
+    "WebhookSweepFunction": 300,  # rate(1 minute)
+    "InboxSyncFanoutFunction": 900,  # rate(5 minutes)
+    "WarmupTickFunction": 2700,  # rate(15 minutes)
+    "WarmupDomainCheckFunction": 21600,  # rate(2 hours)
+}
+# Reserved concurrency per stage for the public functions; the rest of the account's pool (at least 100 of a fresh
+# account's 1,000 stays unreserved by AWS rule) is shared by the workers.
+RESERVED_CONCURRENCY = {
+    "dev": {"Api": 10, "Tracking": 20},
+    "staging": {"Api": 10, "Tracking": 20},
+    "prod": {"Api": 50, "Tracking": 100},
+}
 SQS_DEFAULT_VISIBILITY = 30
 PLACEHOLDER_RE = re.compile(r"\$\{([^}]+)\}")
 
@@ -109,6 +124,47 @@ def function_consuming(t: Template) -> dict[str, list[str]]:
         if queue and target:
             consumers.setdefault(queue, []).append(target)
     return consumers
+
+
+def schedule_events(res: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in props(res).get("Events", {}).values() if e.get("Type") in ("Schedule", "ScheduleV2")]
+
+
+def failure_destinations(t: Template) -> dict[str, set[str]]:
+    """Queue logical id -> the functions whose failed asynchronous or scheduled invocations it receives."""
+    found: dict[str, set[str]] = {}
+    for fname, res in resources(t, "AWS::Serverless::Function").items():
+        targets = [referenced(props(res).get("DeadLetterQueue", {}).get("TargetArn"))]
+        on_failure = props(res).get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        targets.append(referenced(on_failure.get("Destination")))
+        for event in schedule_events(res):
+            targets.append(referenced(event.get("Properties", {}).get("DeadLetterConfig", {}).get("Arn")))
+        for queue in targets:
+            if queue:
+                found.setdefault(queue, set()).add(fname)
+    return found
+
+
+def alarms_on(t: Template, namespace: str, metric: str, dimension: str) -> dict[str, list[dict[str, Any]]]:
+    """Logical id of the dimension's target -> the properties of every alarm on that metric of it."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for alarm in resources(t, "AWS::CloudWatch::Alarm").values():
+        p = props(alarm)
+        if p.get("Namespace") != namespace or p.get("MetricName") != metric:
+            continue
+        for d in p.get("Dimensions", []):
+            target = referenced(d.get("Value"))
+            if d.get("Name") == dimension and target:
+                found.setdefault(target, []).append(p)
+    return found
+
+
+def notifies_topic(p: dict[str, Any]) -> bool:
+    return "AlarmTopic" in [referenced(a) for a in p.get("AlarmActions", [])]
+
+
+def fires_on_first(p: dict[str, Any]) -> bool:
+    return p.get("ComparisonOperator") == "GreaterThanOrEqualToThreshold" and p.get("Threshold") == 1
 
 
 def log_group_has_retention(t: Template, logical_id: str | None) -> bool:
@@ -251,6 +307,7 @@ def check_queues(t: Template) -> list[str]:
             f"{name}DeadLetterQueue"
         ):
             problems.append(f"{name} does not redrive to {name}DeadLetterQueue")
+    dlqs |= set(failure_destinations(t)) & set(queues)
     for name in set(queues) - dlqs:
         if not props(queues[name]).get("RedrivePolicy"):
             problems.append(f"{name} has no dead-letter queue")
@@ -267,7 +324,7 @@ def check_dlq_alarms(t: Template) -> list[str]:
         str(referenced(props(q)["RedrivePolicy"]["deadLetterTargetArn"]))
         for q in queues.values()
         if "RedrivePolicy" in props(q)
-    }
+    } | set(failure_destinations(t))
     topics = resources(t, "AWS::SNS::Topic")
     alarmed: set[str] = set()
     for name, alarm in resources(t, "AWS::CloudWatch::Alarm").items():
@@ -458,11 +515,129 @@ def check_dashboard(t: Template) -> list[str]:
             problems.append(f"dashboard lacks the age of {queue}")
         if not shown("ApproximateNumberOfMessagesVisible", f"{queue}DeadLetterQueue.QueueName"):
             problems.append(f"dashboard lacks the depth of {queue}DeadLetterQueue")
+    for dlq in sorted(failure_destinations(t)):
+        if not shown("ApproximateNumberOfMessagesVisible", f"{dlq}.QueueName"):
+            problems.append(f"dashboard lacks the depth of {dlq}")
     if not shown("Kindling", "EmailsSent", "60"):
         problems.append("dashboard lacks sends per minute")
     for name in resources(t, *FUNCTION_TYPES):
         if not shown("AWS/Lambda", '"Errors"', f"{name}"):
             problems.append(f"dashboard lacks errors of {name}")
+    return problems
+
+
+def check_function_alarms(t: Template) -> list[str]:
+    problems: list[str] = []
+    for metric in ("Errors", "Throttles"):
+        alarms = alarms_on(t, "AWS/Lambda", metric, "FunctionName")
+        for name in resources(t, *FUNCTION_TYPES):
+            good = [p for p in alarms.get(name, []) if notifies_topic(p) and fires_on_first(p)]
+            if not good:
+                problems.append(f"{name} has no {metric} alarm to AlarmTopic")
+            elif any(p.get("TreatMissingData") != "notBreaching" for p in good):
+                problems.append(f"{name}'s {metric} alarm treats no data as a problem")
+    return problems
+
+
+def check_scheduled_functions(t: Template) -> list[str]:
+    problems: list[str] = []
+    stopped = alarms_on(t, "AWS/Lambda", "Invocations", "FunctionName")
+    queues = resources(t, "AWS::SQS::Queue")
+    dlq_alarms = alarms_on(t, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
+    scheduled = {n for n, res in resources(t, "AWS::Serverless::Function").items() if schedule_events(res)}
+    if scheduled != set(STOPPED_WINDOWS):
+        problems.append(f"scheduled functions {sorted(scheduled)} != {sorted(STOPPED_WINDOWS)}")
+    for name in sorted(scheduled):
+        res = t["Resources"][name]
+        alarms = [
+            p
+            for p in stopped.get(name, [])
+            if notifies_topic(p)
+            and p.get("ComparisonOperator") == "LessThanThreshold"
+            and p.get("Threshold") == 1
+            and p.get("Statistic") == "Sum"
+            and p.get("TreatMissingData") == "breaching"
+        ]
+        if not alarms:
+            problems.append(f"{name} has no stopped-running alarm")
+        elif [p.get("Period", 0) * p.get("EvaluationPeriods", 0) for p in alarms] != [STOPPED_WINDOWS.get(name)]:
+            problems.append(f"{name}'s stopped-running window is not {STOPPED_WINDOWS.get(name)} s")
+        dlq = props(res).get("DeadLetterQueue", {})
+        if dlq.get("Type") != "SQS" or referenced(dlq.get("TargetArn")) not in queues:
+            problems.append(f"{name} has no dead-letter queue for failed asynchronous invocations")
+        elif not dlq_alarms.get(str(referenced(dlq.get("TargetArn")))):
+            problems.append(f"{name}'s dead-letter queue has no alarm")
+        for event in schedule_events(res):
+            p = event.get("Properties", {})
+            if referenced(p.get("DeadLetterConfig", {}).get("Arn")) not in queues:
+                problems.append(f"{name}'s schedule has no dead-letter queue")
+            if "MaximumRetryAttempts" not in p.get("RetryPolicy", {}):
+                problems.append(f"{name}'s schedule has no retry policy")
+    return problems
+
+
+def check_state_machine_alarms(t: Template) -> list[str]:
+    alarms = alarms_on(t, "AWS/States", "ExecutionsFailed", "StateMachineArn")
+    return [
+        f"{name} has no ExecutionsFailed alarm to AlarmTopic"
+        for name in resources(t, "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+        if not [p for p in alarms.get(name, []) if notifies_topic(p) and fires_on_first(p)]
+    ]
+
+
+def catches_all(state: dict[str, Any]) -> bool:
+    return any("States.ALL" in c.get("ErrorEquals", []) for c in state.get("Catch", []))
+
+
+def uncaught_tasks(states: dict[str, Any], caught_outside: bool = False) -> list[str]:
+    """Task states whose failure nothing catches: neither their own Catch nor their Map's or Parallel's."""
+    found: list[str] = []
+    for name, state in states.items():
+        caught = caught_outside or catches_all(state)
+        if state.get("Type") == "Task" and not caught:
+            found.append(name)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        inner = [processor] if processor else []
+        for sub in [*inner, *state.get("Branches", [])]:
+            found.extend(uncaught_tasks(sub["States"], caught))
+    return found
+
+
+def check_state_machines_catch_every_task(t: Template) -> list[str]:
+    problems: list[str] = []
+    for name, res in resources(t, "AWS::Serverless::StateMachine").items():
+        _, text = state_machine_definition(res)
+        problems.extend(f"{name}.{state} has no Catch" for state in uncaught_tasks(json.loads(text)["States"]))
+    return problems
+
+
+def check_tracking_secret_retained(t: Template) -> list[str]:
+    res = t["Resources"].get("TrackingSecret", {})
+    if res.get("DeletionPolicy") != "Retain" or res.get("UpdateReplacePolicy") != "Retain":
+        return ["TrackingSecret is not retained on delete/replace"]
+    return []
+
+
+def check_reserved_concurrency(t: Template) -> list[str]:
+    problems: list[str] = []
+    functions = resources(t, *FUNCTION_TYPES)
+    for name, key in (("ApiFunction", "Api"), ("TrackingFunction", "Tracking")):
+        value = props(functions.get(name, {})).get("ReservedConcurrentExecutions")
+        expected = {
+            "Fn::If": [
+                "ReservesConcurrency",
+                {"Fn::FindInMap": ["StageConcurrency", {"Ref": "Stage"}, key]},
+                {"Ref": "AWS::NoValue"},
+            ]
+        }
+        if value != expected:
+            problems.append(f"{name} reserved concurrency is {value!r}, not the ReserveConcurrency parameter's")
+    condition = t.get("Conditions", {}).get("ReservesConcurrency")
+    if condition != {"Fn::Equals": [{"Ref": "ReserveConcurrency"}, "true"]}:
+        problems.append(f"ReservesConcurrency is {condition!r}")
+    parameter = t.get("Parameters", {}).get("ReserveConcurrency", {})
+    if parameter.get("AllowedValues") != ["true", "false"]:
+        problems.append("ReserveConcurrency cannot be turned off")
     return problems
 
 
@@ -480,6 +655,12 @@ CHECKS: dict[str, Callable[[Template], list[str]]] = {
     "state_machines": check_state_machines,
     "layers": check_layers,
     "dashboard": check_dashboard,
+    "function_alarms": check_function_alarms,
+    "scheduled_functions": check_scheduled_functions,
+    "state_machine_alarms": check_state_machine_alarms,
+    "state_machines_catch_every_task": check_state_machines_catch_every_task,
+    "tracking_secret_retained": check_tracking_secret_retained,
+    "reserved_concurrency": check_reserved_concurrency,
 }
 
 
@@ -574,9 +755,97 @@ def test_detects_unsubstituted_and_foreign_lambda_targets(broken: Template) -> N
 def test_detects_dashboard_gaps(broken: Template) -> None:
     body = props(broken["Resources"]["Dashboard"])["DashboardBody"]
     body["Fn::Sub"] = body["Fn::Sub"].replace("EmailsSent", "Nothing").replace('"5xx"', '"2xx"')
+    body["Fn::Sub"] = body["Fn::Sub"].replace("ScheduleDeadLetterQueue.QueueName", "ScheduleDeadLetterQueue.Arn")
     problems = check_dashboard(broken)
+    assert "dashboard lacks the depth of ScheduleDeadLetterQueue" in problems
     assert "dashboard lacks sends per minute" in problems
     assert "dashboard lacks API 5xx" in problems
+
+
+def test_detects_missing_function_alarms(broken: Template) -> None:
+    del broken["Resources"]["SenderFunctionErrorsAlarm"]
+    props(broken["Resources"]["TrackingFunctionThrottlesAlarm"])["AlarmActions"] = []
+    assert check_function_alarms(broken) == [
+        "SenderFunction has no Errors alarm to AlarmTopic",
+        "TrackingFunction has no Throttles alarm to AlarmTopic",
+    ]
+
+
+def test_detects_a_scheduled_function_without_its_alarm_or_failure_destination(broken: Template) -> None:
+    del broken["Resources"]["SchedulerFunctionStoppedAlarm"]
+    props(broken["Resources"]["WarmupTickFunctionStoppedAlarm"])["Period"] = 900
+    del props(broken["Resources"]["WebhookSweepFunction"])["DeadLetterQueue"]
+    del props(broken["Resources"]["WarmupDomainCheckFunction"])["Events"]["Every2Hours"]["Properties"]["RetryPolicy"]
+    problems = check_scheduled_functions(broken)
+    assert problems == [
+        "SchedulerFunction has no stopped-running alarm",
+        "WarmupDomainCheckFunction's schedule has no retry policy",
+        "WarmupTickFunction's stopped-running window is not 2700 s",
+        "WebhookSweepFunction has no dead-letter queue for failed asynchronous invocations",
+    ]
+
+
+def test_detects_a_failure_destination_without_an_alarm(broken: Template) -> None:
+    del broken["Resources"]["ScheduleDeadLetterAlarm"]
+    assert "ScheduleDeadLetterQueue has no alarm" in check_dlq_alarms(broken)
+    assert "SchedulerFunction's dead-letter queue has no alarm" in check_scheduled_functions(broken)
+
+
+def test_detects_a_state_machine_without_failure_alarm(broken: Template) -> None:
+    del broken["Resources"]["JobStateMachineExecutionsFailedAlarm"]
+    assert check_state_machine_alarms(broken) == ["JobStateMachine has no ExecutionsFailed alarm to AlarmTopic"]
+
+
+def test_detects_uncaught_tasks() -> None:
+    definition = json.loads((ROOT / "statemachines" / "job.asl.json").read_text())
+    assert uncaught_tasks(definition["States"]) == []
+    # Every Task of the real definition, the one inside the Map included (through the Map's Catch).
+    del definition["States"]["MarkFailed"]["Catch"]
+    definition["States"]["ProcessBatches"]["Catch"][0]["ErrorEquals"] = ["States.TaskFailed"]
+    assert uncaught_tasks(definition["States"]) == ["ProcessBatch", "MarkFailed"]
+
+
+def test_detects_an_unretained_tracking_secret(broken: Template) -> None:
+    broken["Resources"]["TrackingSecret"]["UpdateReplacePolicy"] = "Delete"
+    assert check_tracking_secret_retained(broken) == ["TrackingSecret is not retained on delete/replace"]
+
+
+def test_detects_reserved_concurrency_not_from_the_parameter(broken: Template) -> None:
+    props(broken["Resources"]["ApiFunction"])["ReservedConcurrentExecutions"] = 50
+    del props(broken["Resources"]["TrackingFunction"])["ReservedConcurrentExecutions"]
+    problems = check_reserved_concurrency(broken)
+    assert problems == [
+        "ApiFunction reserved concurrency is 50, not the ReserveConcurrency parameter's",
+        "TrackingFunction reserved concurrency is None, not the ReserveConcurrency parameter's",
+    ]
+
+
+def test_reserved_concurrency_numbers(template: Template) -> None:
+    assert template["Parameters"]["ReserveConcurrency"]["Default"] == "true"
+    assert template["Mappings"]["StageConcurrency"] == RESERVED_CONCURRENCY
+    # A fresh account's quota is 1,000 and AWS keeps 100 unreserved: every stage reserves far below the 900 left.
+    assert max(sum(stage.values()) for stage in RESERVED_CONCURRENCY.values()) == 150
+
+
+def test_tracking_secret_rotation_wiring(template: Template) -> None:
+    """Both functions read the (pinned or current) version; only tracking reads the previous one, when set."""
+    secret = template["Resources"]["TrackingSecret"]
+    assert secret["Condition"] == "CreatesTrackingSecret"
+    sender = props(template["Resources"]["SenderFunction"])["Environment"]["Variables"]
+    tracking = props(template["Resources"]["TrackingFunction"])["Environment"]["Variables"]
+    assert sender["KINDLING_TRACKING_SECRET"] == tracking["KINDLING_TRACKING_SECRET"]
+    condition, pinned, latest = tracking["KINDLING_TRACKING_SECRET"]["Fn::If"]
+    assert condition == "PinsTrackingSecretVersion"
+    assert pinned["Fn::Sub"][0] == "{{resolve:secretsmanager:${Secret}:SecretString:::${TrackingSecretVersion}}}"
+    assert latest["Fn::Sub"][0] == "{{resolve:secretsmanager:${Secret}}}"
+    condition, previous, none = tracking["KINDLING_TRACKING_SECRET_PREVIOUS"]["Fn::If"]
+    assert (condition, none) == ("HasPreviousTrackingSecret", "")
+    assert previous["Fn::Sub"][0] == (
+        "{{resolve:secretsmanager:${Secret}:SecretString:::${TrackingSecretPreviousVersion}}}"
+    )
+    secret_ref = {"Fn::If": ["CreatesTrackingSecret", {"Ref": "TrackingSecret"}, {"Ref": "ExistingTrackingSecretArn"}]}
+    assert {json.dumps(s["Fn::Sub"][1]["Secret"]) for s in (pinned, latest, previous)} == {json.dumps(secret_ref)}
+    assert "KINDLING_TRACKING_SECRET_PREVIOUS" not in sender
 
 
 def test_handler_names_include_assignments_and_imports() -> None:

@@ -7,9 +7,9 @@ endpoint runs (and before an idempotent replay), and is published in the OpenAPI
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -57,6 +57,16 @@ def principal_of(request: Request) -> Principal:
     if not isinstance(principal, Principal):
         raise Unauthorized("Authentication required.")
     return principal
+
+
+async def workspace_id_of(request: Request) -> str:
+    """The caller's workspace (async, so FastAPI runs it inline instead of in the thread pool)."""
+    return principal_of(request).workspace_id
+
+
+WorkspaceId = Annotated[str, Depends(workspace_id_of)]
+"""A route parameter `workspace_id: WorkspaceId` is the authenticated caller's workspace; it adds nothing to the
+OpenAPI document (the dependency reads only the request)."""
 
 
 _idempotency: IdempotencyService | None = None

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from kindling.platform.models import PatchModel
+
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "completed", "cooldown", "errored"]
 CAMPAIGN_STATUSES: tuple[str, ...] = ("draft", "scheduled", "running", "paused", "completed", "cooldown", "errored")
 Channel = Literal["email"]
@@ -284,19 +286,14 @@ class VariantCreate(VariantInput):
     """POST .../steps/{stepId}/variants: the next free letter; subject and body default to the step's."""
 
 
-class VariantUpdate(_Camel):
+class VariantUpdate(_Camel, PatchModel):
     subject: Subject | None = None
     body_html: Body | None = None
     body_text: Body | None = None
     weight: Weight | None = None
     enabled: bool | None = None
 
-    @model_validator(mode="after")
-    def _no_null(self) -> VariantUpdate:
-        nulls = [n for n in ("weight", "enabled") if n in self.model_fields_set and getattr(self, n) is None]
-        if nulls:
-            raise ValueError(f"cannot be null: {', '.join(nulls)}")
-        return self
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("weight", "enabled")
 
 
 class StepInput(_Camel):
@@ -322,7 +319,7 @@ class StepCreate(StepInput):
     step_index: int | None = Field(default=None, ge=0, le=MAX_STEPS - 1)  # type: ignore[assignment]
 
 
-class StepUpdate(_Camel):
+class StepUpdate(_Camel, PatchModel):
     """PATCH a step: subject/body change its first variant (the step's own content in the reference shape)."""
 
     name: str | None = Field(default=None, max_length=200)
@@ -334,15 +331,11 @@ class StepUpdate(_Camel):
     is_active: bool | None = None
     send_as_reply: bool | None = None
 
-    @model_validator(mode="after")
-    def _no_null(self) -> StepUpdate:
-        nulls = [n for n in ("delay_days", "is_active") if n in self.model_fields_set and getattr(self, n) is None]
-        if nulls:
-            raise ValueError(f"cannot be null: {', '.join(nulls)}")
-        return self
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("delay_days", "is_active")
+    NULL_NAMES_BY_ALIAS: ClassVar[bool] = False  # this route's message has always said delay_days / is_active
 
 
-class SettingsInput(_Camel):
+class SettingsInput(_Camel, PatchModel):
     """The settings a create or PATCH may carry (all optional)."""
 
     description: str | None = Field(default=None, max_length=2000)
@@ -377,10 +370,7 @@ class SettingsInput(_Camel):
     )
 
     @model_validator(mode="after")
-    def _checks(self) -> SettingsInput:
-        nulls = [n for n in self.NOT_NULLABLE if n in self.model_fields_set and getattr(self, n) is None]
-        if nulls:
-            raise ValueError(f"cannot be null: {', '.join(to_camel(n) for n in nulls)}")
+    def _window_order(self) -> SettingsInput:
         start, end = self.sending_window_start, self.sending_window_end
         if start is not None and end is not None and end <= start:
             raise ValueError("sendingWindowEnd must be after sendingWindowStart")
@@ -434,11 +424,10 @@ class CampaignUpdate(SettingsInput):
     def _trim(cls, value: Any) -> Any:
         return _trimmed(value)
 
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = (*SettingsInput.NOT_NULLABLE, "name", "mailbox_ids")
+
     @model_validator(mode="after")
-    def _required_not_null(self) -> CampaignUpdate:
-        nulls = [n for n in ("name", "mailbox_ids") if n in self.model_fields_set and getattr(self, n) is None]
-        if nulls:
-            raise ValueError(f"cannot be null: {', '.join(to_camel(n) for n in nulls)}")
+    def _unique_mailboxes(self) -> CampaignUpdate:
         if self.mailbox_ids is not None:
             self.mailbox_ids = list(dict.fromkeys(self.mailbox_ids))
         return self
@@ -451,17 +440,12 @@ class CampaignMailboxCreate(_Camel):
     max_sends_per_mailbox_per_day: int | None = Field(default=None, ge=1, le=500)
 
 
-class CampaignMailboxUpdate(_Camel):
+class CampaignMailboxUpdate(_Camel, PatchModel):
     active: bool | None = None
     weight: MailboxWeight | None = None
     max_sends_per_mailbox_per_day: int | None = Field(default=None, ge=1, le=500)
 
-    @model_validator(mode="after")
-    def _no_null(self) -> CampaignMailboxUpdate:
-        nulls = [n for n in ("active", "weight") if n in self.model_fields_set and getattr(self, n) is None]
-        if nulls:
-            raise ValueError(f"cannot be null: {', '.join(nulls)}")
-        return self
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("active", "weight")
 
 
 class PreviewContent(_Camel):

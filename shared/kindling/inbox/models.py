@@ -13,11 +13,12 @@ under `interested`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from kindling.mail.labels import POSITIVE_LABELS
+from kindling.platform.models import PatchModel
 
 Direction = Literal["incoming", "outgoing"]
 # What the classifier made of an incoming message that became part of a conversation; "sent" for ours.
@@ -137,17 +138,13 @@ class RecipientIn(_Strict):
     name: str | None = Field(default=None, max_length=255)
 
 
-class ConversationUpdate(_Strict):
+class ConversationUpdate(_Strict, PatchModel):
     """PATCH: any combination; `label_override: null` clears the override, an omitted field is unchanged."""
 
     label_override: OverrideLabel | None = None
     is_read: bool | None = None
 
-    @model_validator(mode="after")
-    def _no_null_is_read(self) -> ConversationUpdate:
-        if "is_read" in self.model_fields_set and self.is_read is None:
-            raise ValueError("is_read cannot be null")
-        return self
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("is_read",)
 
 
 class ReplyRequest(_Strict):

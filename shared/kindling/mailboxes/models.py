@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import email_validator
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kindling.mail.connection import Security
 from kindling.mailboxes.providers import Provider
+from kindling.platform.models import PatchModel
 from kindling.platform.settings import get_settings
 
 MailboxStatus = Literal["created", "testing", "connected", "error", "disconnected", "deleted"]
@@ -164,7 +165,7 @@ CREDENTIAL_FIELDS = (
 )
 
 
-class MailboxUpdate(ConnectionFields):
+class MailboxUpdate(ConnectionFields, PatchModel):
     """PATCH body: only the fields sent change; `external_id`, `signature`, `display_name` clear with null."""
 
     smtp_password: Password | None = None
@@ -175,12 +176,7 @@ class MailboxUpdate(ConnectionFields):
     daily_send_limit: DailyLimit | None = None
     sending_enabled: bool | None = None
 
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> MailboxUpdate:
-        nulls = [name for name in _NOT_NULLABLE if name in self.model_fields_set and getattr(self, name) is None]
-        if nulls:
-            raise ValueError(f"cannot be null: {', '.join(nulls)}")
-        return self
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = _NOT_NULLABLE
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}

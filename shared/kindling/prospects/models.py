@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from kindling.platform.models import PatchModel
 from kindling.prospects.fields import InvalidEmail, normalize_email, placeholder_email, sanitize_custom_key
 
 GlobalStatus = Literal["active", "unsubscribed", "bounced", "suppressed", "invalid"]
@@ -137,17 +138,12 @@ class ProspectCreate(ProspectFields):
         return self.email
 
 
-class ProspectUpdate(ProspectFields):
-    """PATCH /api/v1/prospects/{id}: only the fields present change; null clears a field."""
+class ProspectUpdate(ProspectFields, PatchModel):
+    """PATCH /api/v1/prospects/{id}: only the fields present change; null clears a field (not `globalStatus`)."""
 
     global_status: GlobalStatus | None = None
 
-    @field_validator("global_status")
-    @classmethod
-    def _status_not_null(cls, value: str | None) -> str | None:
-        if value is None:
-            raise ValueError("globalStatus cannot be null")
-        return value
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("global_status",)
 
 
 class Prospect(BaseModel):
@@ -208,9 +204,11 @@ class ListCreate(_Camel):
         return value.strip() if isinstance(value, str) else value
 
 
-class ListUpdate(_Camel):
+class ListUpdate(_Camel, PatchModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("name",)
 
     @field_validator("name", mode="before")
     @classmethod

@@ -9,7 +9,6 @@ from typing import Any
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.platform.clock import Clock, get_clock, isoformat
-from kindling.platform.errors import ValidationFailed, field_error
 from kindling.platform.ids import new_uuid, prefixed_id
 from kindling.prospects.fields import InvalidEmail, normalize_email
 from kindling.prospects.models import (
@@ -164,8 +163,6 @@ class ListService:
 
     def update(self, workspace_id: str, list_id: str, data: ListUpdate) -> ProspectList:
         changes = {name: getattr(data, name) for name in data.model_fields_set}
-        if "name" in changes and changes["name"] is None:
-            raise ValidationFailed("The list name cannot be null.", details=[field_error("name", "required")])
         if not changes:
             return self._repo.get_list(workspace_id, list_id)
         return self._repo.update_list(workspace_id, list_id, changes, self._now())

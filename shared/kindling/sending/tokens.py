@@ -7,7 +7,9 @@
   truncation to that length; it keeps links short).
 
 A click token carries its destination inside the signed payload, so the redirect goes only where the
-message said: no open redirect. Key rotation: sign with the newest secret, verify against every live one.
+message said: no open redirect. Key rotation: sign with the newest secret, verify against every live one
+(`live_secrets`: KINDLING_TRACKING_SECRET, the current one, then KINDLING_TRACKING_SECRET_PREVIOUS when set; the
+rotation procedure is in docs/decisions.md).
 Verification is constant-time per secret and rejects anything tampered, truncated, re-encoded, of another
 kind, or malformed.
 """
@@ -20,7 +22,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -32,6 +34,8 @@ MAX_URL_LENGTH = 2048
 MAX_ID_LENGTH = 128
 _DOMAIN = b"kindling.track.v1."
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+CURRENT_SECRET_VAR = "KINDLING_TRACKING_SECRET"  # noqa: S105 - a variable name, not a secret
+PREVIOUS_SECRET_VAR = "KINDLING_TRACKING_SECRET_PREVIOUS"  # noqa: S105 - a variable name, not a secret
 
 
 class Kind(StrEnum):
@@ -164,3 +168,16 @@ def click_token(workspace_id: str, send_id: str, url: str, secret: str | bytes, 
 
 def unsubscribe_token(workspace_id: str, send_id: str, secret: str | bytes) -> str:
     return sign(TokenPayload(Kind.UNSUBSCRIBE, workspace_id, send_id), secret)
+
+
+def live_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The secrets a link may be signed with, current first: KINDLING_TRACKING_SECRET, then the one it replaced.
+
+    New links are signed with the current secret only (the sender reads KINDLING_TRACKING_SECRET); the previous one,
+    when set and different, keeps the links of emails sent before the last rotation working.
+    """
+    current = environ.get(CURRENT_SECRET_VAR) or ""
+    if not current:
+        raise RuntimeError(f"{CURRENT_SECRET_VAR} is not configured")
+    previous = environ.get(PREVIOUS_SECRET_VAR) or ""
+    return (current, previous) if previous and previous != current else (current,)

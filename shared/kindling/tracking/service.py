@@ -18,7 +18,8 @@ recording an open or a click fails (the failure is logged): tracking never break
 Cold start: the open and the click import only the standard library and kindling.tracking.repository (lean botocore
 calls that write the ledger's, the hit markers' and the events' items in their owners' formats); pydantic, pynamodb
 and the event service load only for an unsubscribe, which is rare, or when a test injects its own collaborators.
-Settings are the same environment variables kindling.platform.settings reads.
+Settings are the same environment variables kindling.platform.settings reads, plus
+KINDLING_TRACKING_SECRET_PREVIOUS (only verification needs it: kindling.sending.tokens.live_secrets).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.stage_guard import check_environment
-from kindling.sending.tokens import Kind, TokenPayload, verify
+from kindling.sending.tokens import Kind, TokenPayload, live_secrets, verify
 from kindling.tracking.pages import PageState
 from kindling.tracking.repository import SendView, TrackingStore
 from kindling.tracking.scanners import HitVerdict, classify_hit
@@ -136,11 +137,8 @@ class TrackingService:
 
     def _secret_list(self) -> list[str | bytes]:
         if self._secrets is None:
-            secret = os.environ.get("KINDLING_TRACKING_SECRET")  # as kindling.platform.settings reads it
-            if not secret:
-                # Without it no link can be verified: fail loudly rather than 404 every recipient silently.
-                raise RuntimeError("KINDLING_TRACKING_SECRET is not configured")
-            self._secrets = [secret]
+            # Without a current secret no link can be verified: fail loudly rather than 404 every recipient silently.
+            self._secrets = list(live_secrets(os.environ))
         return self._secrets
 
     def _store(self) -> TrackingStore:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from kindling.platform.models import PatchModel
 from kindling.warmup.content import DEFAULT_REPLY_SHARE
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.health import Band
@@ -127,7 +128,7 @@ _NOT_NULLABLE = (
 )
 
 
-class WarmupSettingsUpdate(_Strict):
+class WarmupSettingsUpdate(_Strict, PatchModel):
     """PATCH /warmup/settings/{id} and the bulk update's `updates`: only the fields sent change."""
 
     warmup_enabled: bool | None = Field(default=None, description="Enabling requires a connected mailbox.")
@@ -145,12 +146,7 @@ class WarmupSettingsUpdate(_Strict):
         default=None, ge=0, le=100, description="Percent of received warmup emails answered."
     )
 
-    @model_validator(mode="after")
-    def _no_null(self) -> WarmupSettingsUpdate:
-        nulls = [name for name in _NOT_NULLABLE if name in self.model_fields_set and getattr(self, name) is None]
-        if nulls:
-            raise ValueError(f"cannot be null: {', '.join(nulls)}")
-        return self
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = _NOT_NULLABLE
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kindling.events.catalog import SUBSCRIBABLE
+from kindling.platform.models import PatchModel
 from kindling.webhooks.targets import MAX_URL_LENGTH
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]
@@ -49,11 +50,13 @@ class WebhookCreate(_Api):
     is_active: bool = True
 
 
-class WebhookUpdate(_Api):
+class WebhookUpdate(_Api, PatchModel):
     url: Url | None = None
     events: EventList | None = None
     campaign_ids: CampaignFilter = None
     is_active: bool | None = None
+
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("url", "events", "is_active")
 
 
 class Webhook(BaseModel):

@@ -122,19 +122,13 @@ class WebhookService:
         webhook = self._repo.get(workspace_id, webhook_id)
         changes: dict[str, Any] = {}
         fields = body.model_fields_set
-        if "url" in fields:
-            if body.url is None:
-                raise ValidationFailed("The request is invalid.", details=[field_error("url", "must not be null")])
+        if body.url is not None:
             changes["url"] = self._check_url(body.url)
-        if "events" in fields:
-            if body.events is None:
-                raise ValidationFailed("The request is invalid.", details=[field_error("events", "must not be null")])
+        if body.events is not None:
             changes["events"] = body.events
         if "campaign_ids" in fields:
             changes["campaign_ids"] = body.campaign_ids
-        if "is_active" in fields:
-            if body.is_active is None:
-                raise ValidationFailed("The request is invalid.", details=[field_error("isActive", "must not be null")])
+        if body.is_active is not None:
             changes["is_active"] = body.is_active
         if not changes:
             return webhook

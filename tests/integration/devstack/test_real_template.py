@@ -108,3 +108,47 @@ def test_the_real_job_state_machine_calls_the_real_jobs_handler(real_stack: Loca
     first_id, first_event = real_stack.invocations[0]
     assert stack.functions[first_id].code_uri.name == "jobs"
     assert first_event == {"action": "prepare", "workspace_id": "ws_demo000001", "job_id": "job_missing0001"}
+
+
+class _StartOnLocalStack:
+    """Starts the real job state machine on the local stack (what StepFunctionsLauncher does when deployed)."""
+
+    def __init__(self, stack: LocalStack, machine: str) -> None:
+        self.stack, self.machine, self.started = stack, machine, []
+
+    def start(self, workspace_id: str, job_id: str) -> str:
+        arn = self.stack.start_execution(self.machine, {"workspace_id": workspace_id, "job_id": job_id}, name=job_id)
+        self.started.append(arn)
+        return arn
+
+
+def test_a_batch_that_raises_ends_the_job_failed_with_its_error(real_stack: LocalStack) -> None:
+    """The real ASL on the local stack's Step Functions: a process_batch task that raises is caught by the Map's
+    Catch, MarkFailed runs the real jobs handler's `fail`, and the job record says failed with the error."""
+    from kindling.jobs import registry
+    from kindling.jobs.models import ItemFailure
+    from kindling.jobs.service import JobService
+
+    def explode(context: registry.BatchContext) -> list[ItemFailure]:
+        raise RuntimeError(f"batch of {len(context.item_ids)} exploded")
+
+    stack = real_stack.stack
+    assert stack is not None
+    [machine] = stack.of_type("AWS::Serverless::StateMachine")
+    registry.register(registry.JobType(name="test.explodes", processor=explode, batch_size=2))
+    launcher = _StartOnLocalStack(real_stack, machine)
+    try:
+        job = JobService(launcher=launcher).create("ws_jobfail0001", "test.explodes", ["a", "b", "c"], {})
+        assert job.status == "processing"
+        result = real_stack.wait_execution(launcher.started[0], timeout=60)
+    finally:
+        registry.unregister("test.explodes")
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "JobFailed"
+    stored = JobService(launcher=launcher).get("ws_jobfail0001", job.id)
+    assert stored.status == "failed"
+    assert stored.completed_at is not None
+    assert stored.failure_reason is not None
+    assert "RuntimeError" in stored.failure_reason
+    assert "batch of 2 exploded" in stored.failure_reason or "batch of 1 exploded" in stored.failure_reason

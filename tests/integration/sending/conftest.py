@@ -25,9 +25,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+import kindling.sending.sender as sender_module
 from kindling.mail.connection import Endpoint, TlsPolicy
 from kindling.mail.smtp import Outgoing, SmtpSender
+from kindling.platform.clock import ManualClock
 from tests.integration.mailboxes.servers import Accounts, CertFactory, Pem, free_port
+from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
 
 USER = "sender@lab.test"
 PASSWORD = "Sup3r-Secret-Pa55word!"
@@ -166,3 +169,20 @@ def outgoing(key: str, to: str, subject: str = "Hello") -> Outgoing:
         f"Body of {key}.\r\n.leading dot stays\r\n"
     ).encode()
     return Outgoing(key, USER, to, raw)
+
+
+@pytest.fixture
+def plain_server() -> Iterator[SinkServer]:
+    with sink_server("plain", None, "") as server:
+        yield server
+
+
+@pytest.fixture
+def world(aws: None, clock: ManualClock, plain_server: SinkServer) -> Iterator[World]:
+    """The sending engine in-process (scheduler, queue, sender) over moto, sending to `plain_server`."""
+    env = setup_aws_extras()
+    try:
+        yield World(new_workspace(), clock, plain_server)
+    finally:
+        sender_module.fault_hook = None
+        clear_aws_extras(env)

@@ -4,38 +4,18 @@ happen only inside the window and days, and suppressed addresses are never claim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-
-import pytest
 
 from kindling.campaigns.models import SendingWindow
 from kindling.enrollments.service import campaign_service
 from kindling.mailboxes.repository import MailboxRepository
-from kindling.platform.clock import ManualClock
 from kindling.sending.repository import SendingRepository
 from kindling.suppressions.service import SuppressionService
-from tests.integration.sending.conftest import SinkServer, sink_server
-from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+from tests.integration.sending.world import World
 
 ONE_STEP = [{"subject": "Hi {{firstName}}", "body_html": "<p>Hello</p>"}]
 TOMORROW = datetime(2026, 6, 11, tzinfo=UTC)  # the clock starts on 2026-06-10 09:00 UTC (a Wednesday)
-
-
-@pytest.fixture
-def plain_server() -> Iterator[SinkServer]:
-    with sink_server("plain", None, "") as server:
-        yield server
-
-
-@pytest.fixture
-def world(aws: None, clock: ManualClock, plain_server: SinkServer) -> Iterator[World]:
-    env = setup_aws_extras()
-    try:
-        yield World(new_workspace(), clock, plain_server)
-    finally:
-        clear_aws_extras(env)
 
 
 def leads(world: World, n: int, domain: str = "client{n}.test") -> list[str]:

@@ -4,35 +4,14 @@ step, threading, rendering, counters, completion; the send ledger's lookups."""
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 
-import pytest
-
 from kindling.campaigns.repository import CampaignRepository
 from kindling.enrollments.repository import EnrollmentRepository
-from kindling.platform.clock import ManualClock
 from kindling.sending.ledger import send_id_of_message_id
 from kindling.sending.scheduler import Scheduler
-from tests.integration.sending.conftest import SinkServer, sink_server
-from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
-
-
-@pytest.fixture
-def plain_server() -> Iterator[SinkServer]:
-    with sink_server("plain", None, "") as server:
-        yield server
-
-
-@pytest.fixture
-def world(aws: None, clock: ManualClock, plain_server: SinkServer) -> Iterator[World]:
-    env = setup_aws_extras()
-    try:
-        yield World(new_workspace(), clock, plain_server)
-    finally:
-        clear_aws_extras(env)
-
+from tests.integration.sending.world import World
 
 THREE_STEPS = [
     {

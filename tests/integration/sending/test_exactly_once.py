@@ -5,7 +5,6 @@ produce a second DATA; the watchdog recovers what a crash left behind (and gives
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -15,34 +14,16 @@ import kindling.sending.sender as sender_module
 from devstack.moto_patches import serialise_dynamodb
 from kindling.enrollments.repository import EnrollmentRepository
 from kindling.mail.smtp import SmtpSender
-from kindling.platform.clock import ManualClock
 from kindling.sending.scheduler import Scheduler
 from kindling.sending.sender import BatchResult, Sender
 from kindling.sending.service import stop_enrollment
-from tests.integration.sending.conftest import SinkServer, sink_server
-from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+from tests.integration.sending.world import World
 
 STEPS = [{"subject": "Hello {{firstName}}", "body_html": "<p>One</p>"}, {"subject": "Again", "delay_days": 1}]
 
 
 class Crash(Exception):
     """A simulated process death at a chosen point."""
-
-
-@pytest.fixture
-def plain_server() -> Iterator[SinkServer]:
-    with sink_server("plain", None, "") as server:
-        yield server
-
-
-@pytest.fixture
-def world(aws: None, clock: ManualClock, plain_server: SinkServer) -> Iterator[World]:
-    env = setup_aws_extras()
-    try:
-        yield World(new_workspace(), clock, plain_server)
-    finally:
-        sender_module.fault_hook = None
-        clear_aws_extras(env)
 
 
 def three_leads(world: World) -> tuple[str, list[str]]:

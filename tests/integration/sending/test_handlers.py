@@ -8,7 +8,6 @@ import email.policy
 import hashlib
 import importlib.util
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,10 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from kindling.platform.clock import ManualClock
 from kindling.platform.settings import SettingsError, get_settings, reset_settings
-from tests.integration.sending.conftest import SinkServer, sink_server
-from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+from tests.integration.sending.world import World
 
 REPO = Path(__file__).resolve().parents[3]
 EVENTS = REPO / "events"
@@ -33,21 +30,6 @@ def load(function: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def plain_server() -> Iterator[SinkServer]:
-    with sink_server("plain", None, "") as server:
-        yield server
-
-
-@pytest.fixture
-def world(aws: None, clock: ManualClock, plain_server: SinkServer) -> Iterator[World]:
-    env = setup_aws_extras()
-    try:
-        yield World(new_workspace(), clock, plain_server)
-    finally:
-        clear_aws_extras(env)
 
 
 def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:

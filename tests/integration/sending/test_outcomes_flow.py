@@ -4,38 +4,20 @@ disable the mailbox after 10, an unreachable host opens its circuit, and campaig
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from kindling.campaigns.repository import CampaignRepository
 from kindling.mailboxes.repository import MailboxRepository
-from kindling.platform.clock import ManualClock
 from kindling.prospects.repository import ProspectRepository
 from kindling.sending.repository import SendingRepository
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import record_complaint
 from tests.integration.mailboxes.servers import free_port
-from tests.integration.sending.conftest import SinkServer, sink_server
-from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+from tests.integration.sending.world import World
 
 STEPS = [{"subject": "Hi", "body_html": "<p>One</p>"}, {"subject": "Two", "delay_days": 1}]
-
-
-@pytest.fixture
-def plain_server() -> Iterator[SinkServer]:
-    with sink_server("plain", None, "") as server:
-        yield server
-
-
-@pytest.fixture
-def world(aws: None, clock: ManualClock, plain_server: SinkServer) -> Iterator[World]:
-    env = setup_aws_extras()
-    try:
-        yield World(new_workspace(), clock, plain_server)
-    finally:
-        clear_aws_extras(env)
 
 
 def test_hard_bounce_suppresses_stops_counts_and_announces(world: World) -> None:

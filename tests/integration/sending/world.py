@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -41,7 +41,9 @@ from kindling.sending.messages import SendMessage
 from kindling.sending.repository import SendingRepository
 from kindling.sending.scheduler import Scheduler, TickReport
 from kindling.sending.sender import BatchResult, Sender
-from tests.integration.sending.conftest import LOCAL, PASSWORD, USER, SinkServer
+
+if TYPE_CHECKING:  # the conftest imports this module for its `world` fixture
+    from tests.integration.sending.conftest import SinkServer
 
 TRACKING_SECRET = "integration-tracking-secret"  # a test value, not a credential
 
@@ -121,23 +123,24 @@ class World:
         now = self.clock.now()
         mailbox_id = new_uuid()
         box = KmsSecretBox()
+        login = self.server.endpoint()  # the sink's host and its one account
         mailbox = Mailbox(
             id=mailbox_id,
             workspace_id=self.workspace_id,
-            email_address=email or USER,
+            email_address=email or login.username,
             display_name=name,
             status="connected",
             daily_send_limit=daily_limit,
-            smtp_host=LOCAL,
+            smtp_host=login.host,
             smtp_port=self.server.port,
-            smtp_username=USER,
+            smtp_username=login.username,
             smtp_security="none",
-            smtp_password_enc=box.encrypt(self.workspace_id, mailbox_id, PASSWORD),
-            imap_host=LOCAL,
+            smtp_password_enc=box.encrypt(self.workspace_id, mailbox_id, login.password),
+            imap_host=login.host,
             imap_port=1,
-            imap_username=USER,
+            imap_username=login.username,
             imap_security="none",
-            imap_password_enc=box.encrypt(self.workspace_id, mailbox_id, PASSWORD),
+            imap_password_enc=box.encrypt(self.workspace_id, mailbox_id, login.password),
             created_at=now,
             updated_at=now,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import html
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
@@ -16,24 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from kindling.campaigns.repository import CampaignRepository
-from kindling.platform.clock import ManualClock
 from kindling.suppressions.service import SuppressionService
-from tests.integration.sending.conftest import sink_server
-from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
+from tests.integration.sending.world import World
 from tests.integration.tracking.conftest import CHROME, load_handler
 
 TARGET = "https://acme.test/demo?x=1&y=two"
 _LINK = re.compile(r'(?:href|src)="(https://track\.example\.test/[^"]+)"')
-
-
-@pytest.fixture
-def world(aws: None, clock: ManualClock) -> Iterator[World]:
-    with sink_server("plain", None, "") as server:
-        env = setup_aws_extras()
-        try:
-            yield World(new_workspace(), clock, server)
-        finally:
-            clear_aws_extras(env)
 
 
 def _request(app: Any, method: str, url: str, body: bytes | None = None) -> dict[str, Any]:
@@ -88,3 +75,38 @@ def test_a_sent_emails_links_are_tracked(world: World) -> None:
     assert world.enrollment(campaign, ann).status == "unsubscribed"  # the second step will not go out
     assert world.run(timedelta(days=4))[0].claimed == 0
     assert SuppressionService().check(world.workspace_id, "ann@client.test").blocked
+
+
+def test_after_a_rotation_new_emails_are_signed_with_the_current_secret(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kindling.platform.settings import reset_settings
+    from kindling.sending.tokens import verify
+    from tests.integration.sending.world import TRACKING_SECRET
+
+    rotated = "tracking-secret-after-rotation"  # a test value, not a credential
+    monkeypatch.setenv("KINDLING_TRACKING_SECRET", rotated)
+    monkeypatch.setenv("KINDLING_TRACKING_SECRET_PREVIOUS", TRACKING_SECRET)
+    reset_settings()
+    mailbox = world.mailbox()
+    body = f'<p>Hi, see <a href="{html.escape(TARGET)}">the demo</a></p>'
+    campaign = world.campaign([mailbox], [{"subject": "Hello", "body_html": body}], minutes_between_sends=0)
+    [bob] = world.prospects(["bob@client.test"])
+    world.enroll(campaign, [bob])
+    assert world.run()[1].sent == 1
+
+    message: EmailMessage = email.message_from_bytes(
+        world.delivered_to("bob@client.test")[0].content, policy=policy.default
+    )  # type: ignore[assignment]
+    part = message.get_body(("html",))
+    assert part is not None
+    links = [html.unescape(link) for link in _LINK.findall(part.get_content())]
+    links += [u.strip("<> ") for u in str(message["List-Unsubscribe"]).split(",") if "/u/" in u]
+    tokens = [urlsplit(link).path.rsplit("/", 1)[1] for link in links]
+    kinds = set()
+    for token in tokens:
+        payload = verify(token, rotated)
+        assert payload is not None
+        kinds.add(payload.kind.value)
+        assert verify(token, TRACKING_SECRET) is None
+    assert kinds == {"o", "c", "u"}  # the pixel, the click and the unsubscribe links

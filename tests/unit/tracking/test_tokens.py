@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from kindling.sending import tokens
-from kindling.sending.tokens import Kind, TokenPayload, click_token, open_token, sign, unsubscribe_token, verify
+from kindling.sending.tokens import (
+    Kind,
+    TokenPayload,
+    click_token,
+    live_secrets,
+    open_token,
+    sign,
+    unsubscribe_token,
+    verify,
+)
 
 SECRET = "trk_" + "a1" * 24
 OTHER = "trk_" + "b2" * 24
@@ -218,3 +227,34 @@ def test_the_module_imports_only_the_standard_library() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        pytest.param({"KINDLING_TRACKING_SECRET": "now"}, ("now",), id="never-rotated"),
+        pytest.param(
+            {"KINDLING_TRACKING_SECRET": "now", "KINDLING_TRACKING_SECRET_PREVIOUS": "before"},
+            ("now", "before"),
+            id="rotated-current-first",
+        ),
+        pytest.param(
+            {"KINDLING_TRACKING_SECRET": "now", "KINDLING_TRACKING_SECRET_PREVIOUS": ""}, ("now",), id="empty-previous"
+        ),
+        pytest.param(
+            {"KINDLING_TRACKING_SECRET": "now", "KINDLING_TRACKING_SECRET_PREVIOUS": "now"}, ("now",), id="same-twice"
+        ),
+    ],
+)
+def test_live_secrets(environ: dict[str, str], expected: tuple[str, ...]) -> None:
+    assert live_secrets(environ) == expected
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"KINDLING_TRACKING_SECRET": ""}, {"KINDLING_TRACKING_SECRET_PREVIOUS": "before"}],
+    ids=["unset", "empty", "only-previous"],
+)
+def test_live_secrets_needs_a_current_secret(environ: dict[str, str]) -> None:
+    with pytest.raises(RuntimeError, match="KINDLING_TRACKING_SECRET is not configured"):
+        live_secrets(environ)

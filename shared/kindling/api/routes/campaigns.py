@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 
 from kindling.api.envelope import respond, respond_page
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.campaigns.models import (
     CampaignCreate,
@@ -308,12 +308,12 @@ def _detail(service: CampaignService, record: CampaignRecord) -> CampaignDetailV
     summary="List campaigns (with summary stats)",
 )
 def list_campaigns(
-    request: Request,
+    workspace_id: WorkspaceId,
     status: CampaignStatus | None = Query(None, description="Only campaigns in this status."),
     limit: int = Query(50, ge=1, le=100),
     cursor: str | None = Query(None, max_length=2048),
 ) -> JSONResponse:
-    views, next_cursor = _service().page(principal_of(request).workspace_id, status, limit, cursor)
+    views, next_cursor = _service().page(workspace_id, status, limit, cursor)
     return respond_page([summary_view(v) for v in views], next_cursor)
 
 
@@ -325,9 +325,9 @@ def list_campaigns(
     summary="Create a campaign (always draft)",
     description="`meta` carries `prospects_enrolled`, `prospects_suppressed` and `mailboxes_assigned`.",
 )
-def create_campaign(request: Request, body: CampaignCreate) -> JSONResponse:
+def create_campaign(workspace_id: WorkspaceId, body: CampaignCreate) -> JSONResponse:
     service = _service()
-    outcome = service.create(principal_of(request).workspace_id, body)
+    outcome = service.create(workspace_id, body)
     return respond(
         _detail(service, outcome.campaign),
         status_code=201,
@@ -343,8 +343,8 @@ def create_campaign(request: Request, body: CampaignCreate) -> JSONResponse:
     openapi_extra=scope("campaigns:read", idempotent=False),
     summary="Render a step for a prospect (or ad-hoc fields) and a sending mailbox",
 )
-async def preview_step(request: Request, body: PreviewRequest) -> JSONResponse:
-    preview = await run_in_threadpool(_service().preview, principal_of(request).workspace_id, body)
+async def preview_step(workspace_id: WorkspaceId, body: PreviewRequest) -> JSONResponse:
+    preview = await run_in_threadpool(_service().preview, workspace_id, body)
     return respond(PreviewView(subject=preview.subject, body_html=preview.body_html, body_text=preview.body_text))
 
 
@@ -354,9 +354,9 @@ async def preview_step(request: Request, body: PreviewRequest) -> JSONResponse:
     openapi_extra=scope("campaigns:read"),
     summary="Get a campaign (with steps)",
 )
-def get_campaign(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
+def get_campaign(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
     service = _service()
-    return respond(_detail(service, service.get(principal_of(request).workspace_id, campaign_id)))
+    return respond(_detail(service, service.get(workspace_id, campaign_id)))
 
 
 @router.patch(
@@ -365,9 +365,9 @@ def get_campaign(request: Request, campaign_id: str = CampaignId) -> JSONRespons
     openapi_extra=scope("campaigns:write"),
     summary="Update a campaign (draft or paused only)",
 )
-def update_campaign(request: Request, body: CampaignUpdate, campaign_id: str = CampaignId) -> JSONResponse:
+def update_campaign(workspace_id: WorkspaceId, body: CampaignUpdate, campaign_id: str = CampaignId) -> JSONResponse:
     service = _service()
-    return respond(_detail(service, service.update(principal_of(request).workspace_id, campaign_id, body)))
+    return respond(_detail(service, service.update(workspace_id, campaign_id, body)))
 
 
 @router.post(
@@ -377,9 +377,9 @@ def update_campaign(request: Request, body: CampaignUpdate, campaign_id: str = C
     summary="Start (or resume) a campaign",
     description="Draft or paused -> running, or scheduled when startDate is in the future. No request body.",
 )
-def start_campaign(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
+def start_campaign(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
     service = _service()
-    return respond(_detail(service, service.start(principal_of(request).workspace_id, campaign_id)))
+    return respond(_detail(service, service.start(workspace_id, campaign_id)))
 
 
 @router.post(
@@ -388,9 +388,9 @@ def start_campaign(request: Request, campaign_id: str = CampaignId) -> JSONRespo
     openapi_extra=scope("campaigns:write", idempotent=False),
     summary="Pause a running or scheduled campaign",
 )
-def pause_campaign(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
+def pause_campaign(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
     service = _service()
-    return respond(_detail(service, service.pause(principal_of(request).workspace_id, campaign_id)))
+    return respond(_detail(service, service.pause(workspace_id, campaign_id)))
 
 
 def preflight_view(result: Preflight) -> PreflightView:
@@ -411,8 +411,8 @@ def preflight_view(result: Preflight) -> PreflightView:
     openapi_extra=scope("campaigns:read"),
     summary="Check a campaign is ready to launch",
 )
-def campaign_preflight(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
-    return respond(preflight_view(_service().preflight(principal_of(request).workspace_id, campaign_id)))
+def campaign_preflight(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
+    return respond(preflight_view(_service().preflight(workspace_id, campaign_id)))
 
 
 def _send_counts(stats: CampaignStats | None) -> SendCounts:
@@ -425,8 +425,7 @@ def _send_counts(stats: CampaignStats | None) -> SendCounts:
     openapi_extra=scope("campaigns:read"),
     summary="Campaign stats: prospects by status, sends, per step and per variant",
 )
-def campaign_stats(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
-    workspace_id = principal_of(request).workspace_id
+def campaign_stats(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
     service = _service()
     record = service.get(workspace_id, campaign_id)
     summary = EnrollmentService().summary(workspace_id, campaign_id)
@@ -469,8 +468,8 @@ def _step(record: CampaignRecord, step: StepRecord) -> StepView:
     openapi_extra=scope("campaigns:read"),
     summary="List a campaign's steps (ordered, with variants)",
 )
-def list_steps(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
-    record = _service().get(principal_of(request).workspace_id, campaign_id)
+def list_steps(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
+    record = _service().get(workspace_id, campaign_id)
     return respond_page([_step(record, s) for s in record.steps], None)
 
 
@@ -481,8 +480,8 @@ def list_steps(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
     openapi_extra=scope("campaigns:write"),
     summary="Add a step (at the end, or at stepIndex)",
 )
-def create_step(request: Request, body: StepCreate, campaign_id: str = CampaignId) -> JSONResponse:
-    record, step = _service().create_step(principal_of(request).workspace_id, campaign_id, body)
+def create_step(workspace_id: WorkspaceId, body: StepCreate, campaign_id: str = CampaignId) -> JSONResponse:
+    record, step = _service().create_step(workspace_id, campaign_id, body)
     return respond(_step(record, step), status_code=201)
 
 
@@ -492,8 +491,8 @@ def create_step(request: Request, body: StepCreate, campaign_id: str = CampaignI
     openapi_extra=scope("campaigns:read"),
     summary="Get a step",
 )
-def get_step(request: Request, campaign_id: str = CampaignId, step_id: str = StepId) -> JSONResponse:
-    record, step = _service().step(principal_of(request).workspace_id, campaign_id, step_id)
+def get_step(workspace_id: WorkspaceId, campaign_id: str = CampaignId, step_id: str = StepId) -> JSONResponse:
+    record, step = _service().step(workspace_id, campaign_id, step_id)
     return respond(_step(record, step))
 
 
@@ -504,9 +503,9 @@ def get_step(request: Request, campaign_id: str = CampaignId, step_id: str = Ste
     summary="Update a step (subject/body change its first variant)",
 )
 def update_step(
-    request: Request, body: StepUpdate, campaign_id: str = CampaignId, step_id: str = StepId
+    workspace_id: WorkspaceId, body: StepUpdate, campaign_id: str = CampaignId, step_id: str = StepId
 ) -> JSONResponse:
-    record, step = _service().update_step(principal_of(request).workspace_id, campaign_id, step_id, body)
+    record, step = _service().update_step(workspace_id, campaign_id, step_id, body)
     return respond(_step(record, step))
 
 
@@ -518,8 +517,8 @@ def update_step(
     summary="Delete a step (later steps move up)",
     responses={422: {"description": "`cannot_delete_last_step`"}},
 )
-def delete_step(request: Request, campaign_id: str = CampaignId, step_id: str = StepId) -> Response:
-    _service().delete_step(principal_of(request).workspace_id, campaign_id, step_id)
+def delete_step(workspace_id: WorkspaceId, campaign_id: str = CampaignId, step_id: str = StepId) -> Response:
+    _service().delete_step(workspace_id, campaign_id, step_id)
     return Response(status_code=204)
 
 
@@ -530,8 +529,8 @@ def delete_step(request: Request, campaign_id: str = CampaignId, step_id: str = 
     openapi_extra=scope("campaigns:read"),
     summary="List a step's variants",
 )
-def list_variants(request: Request, campaign_id: str = CampaignId, step_id: str = StepId) -> JSONResponse:
-    record, step = _service().step(principal_of(request).workspace_id, campaign_id, step_id)
+def list_variants(workspace_id: WorkspaceId, campaign_id: str = CampaignId, step_id: str = StepId) -> JSONResponse:
+    record, step = _service().step(workspace_id, campaign_id, step_id)
     return respond_page([variant_view(step, v, record.variant_stats) for v in step.variants], None)
 
 
@@ -543,9 +542,9 @@ def list_variants(request: Request, campaign_id: str = CampaignId, step_id: str 
     summary="Add a variant (the next letter; content defaults to the step's)",
 )
 def create_variant(
-    request: Request, body: VariantCreate, campaign_id: str = CampaignId, step_id: str = StepId
+    workspace_id: WorkspaceId, body: VariantCreate, campaign_id: str = CampaignId, step_id: str = StepId
 ) -> JSONResponse:
-    record, step, variant = _service().create_variant(principal_of(request).workspace_id, campaign_id, step_id, body)
+    record, step, variant = _service().create_variant(workspace_id, campaign_id, step_id, body)
     return respond(variant_view(step, variant, record.variant_stats), status_code=201)
 
 
@@ -557,15 +556,13 @@ def create_variant(
     responses={422: {"description": "`cannot_delete_last_variant` (disabling the last enabled variant)"}},
 )
 def update_variant(
-    request: Request,
+    workspace_id: WorkspaceId,
     body: VariantUpdate,
     campaign_id: str = CampaignId,
     step_id: str = StepId,
     variant_id: str = VariantId,
 ) -> JSONResponse:
-    record, step, variant = _service().update_variant(
-        principal_of(request).workspace_id, campaign_id, step_id, variant_id, body
-    )
+    record, step, variant = _service().update_variant(workspace_id, campaign_id, step_id, variant_id, body)
     return respond(variant_view(step, variant, record.variant_stats))
 
 
@@ -578,9 +575,9 @@ def update_variant(
     responses={422: {"description": "`cannot_delete_last_variant`"}},
 )
 def delete_variant(
-    request: Request, campaign_id: str = CampaignId, step_id: str = StepId, variant_id: str = VariantId
+    workspace_id: WorkspaceId, campaign_id: str = CampaignId, step_id: str = StepId, variant_id: str = VariantId
 ) -> Response:
-    _service().delete_variant(principal_of(request).workspace_id, campaign_id, step_id, variant_id)
+    _service().delete_variant(workspace_id, campaign_id, step_id, variant_id)
     return Response(status_code=204)
 
 
@@ -616,9 +613,9 @@ def _pool_view(service: CampaignService, record: CampaignRecord, mailbox_id: str
     openapi_extra=scope("campaigns:read"),
     summary="List the campaign's mailboxes and their per-campaign settings",
 )
-def list_campaign_mailboxes(request: Request, campaign_id: str = CampaignId) -> JSONResponse:
+def list_campaign_mailboxes(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
     service = _service()
-    record = service.get(principal_of(request).workspace_id, campaign_id)
+    record = service.get(workspace_id, campaign_id)
     return respond_page(_pool_views(service, record), None)
 
 
@@ -630,9 +627,11 @@ def list_campaign_mailboxes(request: Request, campaign_id: str = CampaignId) -> 
     summary="Add a mailbox to the campaign's rotation",
     responses={409: {"description": "Already in the campaign."}},
 )
-def attach_mailbox(request: Request, body: CampaignMailboxCreate, campaign_id: str = CampaignId) -> JSONResponse:
+def attach_mailbox(
+    workspace_id: WorkspaceId, body: CampaignMailboxCreate, campaign_id: str = CampaignId
+) -> JSONResponse:
     service = _service()
-    record = service.attach_mailbox(principal_of(request).workspace_id, campaign_id, body)
+    record = service.attach_mailbox(workspace_id, campaign_id, body)
     return respond(_pool_view(service, record, body.mailbox_id), status_code=201)
 
 
@@ -643,10 +642,10 @@ def attach_mailbox(request: Request, body: CampaignMailboxCreate, campaign_id: s
     summary="Change a mailbox's settings in this campaign (active, weight, daily cap)",
 )
 def update_campaign_mailbox(
-    request: Request, body: CampaignMailboxUpdate, campaign_id: str = CampaignId, mailbox_id: str = MailboxId
+    workspace_id: WorkspaceId, body: CampaignMailboxUpdate, campaign_id: str = CampaignId, mailbox_id: str = MailboxId
 ) -> JSONResponse:
     service = _service()
-    record = service.update_mailbox(principal_of(request).workspace_id, campaign_id, mailbox_id, body)
+    record = service.update_mailbox(workspace_id, campaign_id, mailbox_id, body)
     return respond(_pool_view(service, record, mailbox_id))
 
 
@@ -657,8 +656,8 @@ def update_campaign_mailbox(
     openapi_extra=scope("campaigns:write"),
     summary="Remove a mailbox from the campaign's rotation",
 )
-def detach_mailbox(request: Request, campaign_id: str = CampaignId, mailbox_id: str = MailboxId) -> Response:
-    _service().detach_mailbox(principal_of(request).workspace_id, campaign_id, mailbox_id)
+def detach_mailbox(workspace_id: WorkspaceId, campaign_id: str = CampaignId, mailbox_id: str = MailboxId) -> Response:
+    _service().detach_mailbox(workspace_id, campaign_id, mailbox_id)
     return Response(status_code=204)
 
 

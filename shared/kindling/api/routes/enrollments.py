@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import Path, Query, Request
+from fastapi import Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from kindling.api.envelope import respond, respond_page
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Meta, Pagination, Timestamp
 from kindling.enrollments.models import (
     Enrollment,
@@ -110,9 +110,9 @@ def change_view(enrollment: Enrollment) -> EnrollmentChangeView:
     "with status `suppressed`, never emailed), invalid (unknown id or email, malformed email, global status "
     "`invalid`) or already enrolled. Re-sending the request enrolls nobody twice. An unknown list id is 404.",
 )
-def enroll(request: Request, body: EnrollRequest, campaign_id: str = CampaignId) -> JSONResponse:
+def enroll(workspace_id: WorkspaceId, body: EnrollRequest, campaign_id: str = CampaignId) -> JSONResponse:
     result = EnrollmentService().enroll(
-        principal_of(request).workspace_id,
+        workspace_id,
         campaign_id,
         prospect_ids=body.prospect_ids,
         list_ids=body.list_ids,
@@ -137,10 +137,8 @@ def enroll(request: Request, body: EnrollRequest, campaign_id: str = CampaignId)
     description="Soft stop: enrollments still in the sequence become `stopped` (history kept, pending sends "
     "cancelled). Prospects not currently enrolled count in totalProcessed but not in unenrolledCount.",
 )
-def unenroll(request: Request, body: UnenrollRequest, campaign_id: str = CampaignId) -> JSONResponse:
-    result = EnrollmentService().unenroll(
-        principal_of(request).workspace_id, campaign_id, prospect_ids=body.prospect_ids, emails=body.emails
-    )
+def unenroll(workspace_id: WorkspaceId, body: UnenrollRequest, campaign_id: str = CampaignId) -> JSONResponse:
+    result = EnrollmentService().unenroll(workspace_id, campaign_id, prospect_ids=body.prospect_ids, emails=body.emails)
     return respond(UnenrollResultView(unenrolled_count=result.unenrolled, total_processed=result.total_processed))
 
 
@@ -169,15 +167,13 @@ _CHANGES_DESCRIPTION = (
     description=_LIST_DESCRIPTION,
 )
 def list_enrollments(
-    request: Request,
+    workspace_id: WorkspaceId,
     campaign_id: str = CampaignId,
     status: EnrollmentStatus | None = Query(default=None),
     limit: int = Query(default=50, ge=1, le=100),
     cursor: str | None = Query(default=None, max_length=2048),
 ) -> JSONResponse:
-    items, next_cursor = EnrollmentService().page(
-        principal_of(request).workspace_id, campaign_id, status, limit, cursor
-    )
+    items, next_cursor = EnrollmentService().page(workspace_id, campaign_id, status, limit, cursor)
     return respond_page([enrollment_view(e) for e in items], next_cursor)
 
 
@@ -196,7 +192,7 @@ def list_enrollments(
     description=_CHANGES_DESCRIPTION,
 )
 def enrollment_changes(
-    request: Request,
+    workspace_id: WorkspaceId,
     campaign_id: str = CampaignId,
     updated_since: datetime = Query(alias="updatedSince"),
     limit: int = Query(default=50, ge=1, le=100),
@@ -204,7 +200,5 @@ def enrollment_changes(
 ) -> JSONResponse:
     if updated_since.tzinfo is None:
         updated_since = updated_since.replace(tzinfo=UTC)
-    items, next_cursor = EnrollmentService().changes(
-        principal_of(request).workspace_id, campaign_id, updated_since, limit, cursor
-    )
+    items, next_cursor = EnrollmentService().changes(workspace_id, campaign_id, updated_since, limit, cursor)
     return respond_page([change_view(e) for e in items], next_cursor, updated_since=isoformat(updated_since))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import File, Form, Path, Request, UploadFile
+from fastapi import File, Form, Path, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from kindling.api.envelope import respond
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, Timestamp
 from kindling.imports.models import ImportStatus, MappingConfirm, ProspectImport
 from kindling.imports.service import ImportService
@@ -99,14 +99,14 @@ def import_view(record: ProspectImport) -> ImportView:
     "nothing is written. Then GET mapping-preview and POST mapping-confirm.",
 )
 def upload_import(
-    request: Request,
+    workspace_id: WorkspaceId,
     file: UploadFile = File(description="The CSV file."),
     list_id: str | None = Form(default=None, alias="listId", max_length=64),
     list_name: str | None = Form(default=None, alias="listName", max_length=200),
     update_existing: bool = Form(default=False, alias="updateExisting"),
 ) -> JSONResponse:
     record = ImportService().upload(
-        principal_of(request).workspace_id,
+        workspace_id,
         file.file,
         file_name=file.filename,
         size=file.size,
@@ -123,8 +123,8 @@ def upload_import(
     openapi_extra=scope("prospects:read"),
     summary="Get an import's status, counts and first 100 row errors",
 )
-def get_import(request: Request, import_id: str = ImportId) -> JSONResponse:
-    return respond(import_view(ImportService().get(principal_of(request).workspace_id, import_id)))
+def get_import(workspace_id: WorkspaceId, import_id: str = ImportId) -> JSONResponse:
+    return respond(import_view(ImportService().get(workspace_id, import_id)))
 
 
 @router.get(
@@ -133,8 +133,8 @@ def get_import(request: Request, import_id: str = ImportId) -> JSONResponse:
     openapi_extra=scope("prospects:read"),
     summary="Columns, suggested mapping and sample rows of an uploaded file",
 )
-def mapping_preview(request: Request, import_id: str = ImportId) -> JSONResponse:
-    record, suggested = ImportService().preview(principal_of(request).workspace_id, import_id)
+def mapping_preview(workspace_id: WorkspaceId, import_id: str = ImportId) -> JSONResponse:
+    record, suggested = ImportService().preview(workspace_id, import_id)
     return respond(
         PreviewView(
             id=record.id,
@@ -155,6 +155,6 @@ def mapping_preview(request: Request, import_id: str = ImportId) -> JSONResponse
     openapi_extra=scope("prospects:write"),
     summary="Confirm the column mapping and start processing",
 )
-def mapping_confirm(request: Request, body: MappingConfirm, import_id: str = ImportId) -> JSONResponse:
-    record = ImportService().confirm(principal_of(request).workspace_id, import_id, body)
+def mapping_confirm(workspace_id: WorkspaceId, body: MappingConfirm, import_id: str = ImportId) -> JSONResponse:
+    record = ImportService().confirm(workspace_id, import_id, body)
     return respond(import_view(record), 202)

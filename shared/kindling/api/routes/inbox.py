@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import Path, Query, Request
+from fastapi import Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from kindling.api.envelope import respond, respond_page
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.inbox.models import (
     AttachmentMeta,
@@ -123,7 +123,7 @@ def _conversation_fields(conversation: Conversation) -> dict[str, object]:
     "GET a conversation for its messages.",
 )
 def list_conversations(
-    request: Request,
+    workspace_id: WorkspaceId,
     campaign_id: str | None = Query(default=None, max_length=64),
     mailbox_id: str | None = Query(default=None, max_length=64),
     label: OverrideLabel | None = Query(default=None, description="The effective label."),
@@ -135,7 +135,7 @@ def list_conversations(
     filters = ConversationFilters(
         campaign_id=campaign_id, mailbox_id=mailbox_id, label=label, unread=unread, search=search
     )
-    items, next_cursor = InboxService().page(principal_of(request).workspace_id, filters, limit, cursor)
+    items, next_cursor = InboxService().page(workspace_id, filters, limit, cursor)
     return respond_page([conversation_view(c) for c in items], next_cursor)
 
 
@@ -150,8 +150,8 @@ def list_conversations(
     "a refusal by the mail server is 422 `send_failed`.",
     responses={422: {"description": "No usable mailbox, a suppressed recipient, or the server refused."}},
 )
-def create_conversation(request: Request, body: ConversationCreate) -> JSONResponse:
-    conversation, messages = InboxService().create(principal_of(request).workspace_id, body)
+def create_conversation(workspace_id: WorkspaceId, body: ConversationCreate) -> JSONResponse:
+    conversation, messages = InboxService().create(workspace_id, body)
     return respond(detail_view(conversation, messages), 201)
 
 
@@ -161,8 +161,8 @@ def create_conversation(request: Request, body: ConversationCreate) -> JSONRespo
     openapi_extra=scope("inbox:read"),
     summary="Get a conversation with its messages",
 )
-def get_conversation(request: Request, conversation_id: str = ConversationId) -> JSONResponse:
-    conversation, messages = InboxService().get(principal_of(request).workspace_id, conversation_id)
+def get_conversation(workspace_id: WorkspaceId, conversation_id: str = ConversationId) -> JSONResponse:
+    conversation, messages = InboxService().get(workspace_id, conversation_id)
     return respond(detail_view(conversation, messages))
 
 
@@ -175,9 +175,9 @@ def get_conversation(request: Request, conversation_id: str = ConversationId) ->
     "`is_read` (every message read, or every incoming message unread).",
 )
 def update_conversation(
-    request: Request, body: ConversationUpdate, conversation_id: str = ConversationId
+    workspace_id: WorkspaceId, body: ConversationUpdate, conversation_id: str = ConversationId
 ) -> JSONResponse:
-    conversation, messages = InboxService().update(principal_of(request).workspace_id, conversation_id, body)
+    conversation, messages = InboxService().update(workspace_id, conversation_id, body)
     return respond(detail_view(conversation, messages))
 
 
@@ -191,6 +191,6 @@ def update_conversation(
     "latest message, and recorded as an outgoing message.",
     responses={422: {"description": "The mailbox is gone, or the server refused the message (`send_failed`)."}},
 )
-def reply(request: Request, body: ReplyRequest, conversation_id: str = ConversationId) -> JSONResponse:
-    message = InboxService().reply(principal_of(request).workspace_id, conversation_id, body)
+def reply(workspace_id: WorkspaceId, body: ReplyRequest, conversation_id: str = ConversationId) -> JSONResponse:
+    message = InboxService().reply(workspace_id, conversation_id, body)
     return respond(message_view(message), 201)

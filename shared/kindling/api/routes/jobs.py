@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import Path, Request
+from fastapi import Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kindling.api.envelope import respond
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, Timestamp
 from kindling.jobs.models import Job, JobStatus
 from kindling.jobs.service import JobService
@@ -53,6 +53,6 @@ def job_view(job: Job) -> JobView:
     openapi_extra=scope("jobs:read"),
     summary="Get job status",
 )
-def get_job(request: Request, job_id: str = Path(max_length=64)) -> JSONResponse:
-    job = JobService().get(principal_of(request).workspace_id, job_id)
+def get_job(workspace_id: WorkspaceId, job_id: str = Path(max_length=64)) -> JSONResponse:
+    job = JobService().get(workspace_id, job_id)
     return respond(job_view(job))

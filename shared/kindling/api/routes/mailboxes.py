@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kindling.api.envelope import respond, respond_page
-from kindling.api.routing import api_router, extra_rate_limit, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, extra_rate_limit, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.mail.connection import ConnectionTestResult, TestIssue
 from kindling.mailboxes.models import (
@@ -101,12 +101,12 @@ def test_result_view(result: ConnectionTestResult) -> dict[str, object]:
     summary="List mailboxes",
 )
 def list_mailboxes(
-    request: Request,
+    workspace_id: WorkspaceId,
     status: MailboxStatus | None = Query(None, description="Filter by status; `deleted` lists soft-deleted ones."),
     limit: int = Query(50, ge=1, le=100),
     cursor: str | None = Query(None, max_length=2048),
 ) -> JSONResponse:
-    page = MailboxService().list(principal_of(request).workspace_id, status, limit, cursor)
+    page = MailboxService().list(workspace_id, status, limit, cursor)
     return respond_page([mailbox_view(m) for m in page.items], page.next_cursor)
 
 
@@ -128,8 +128,8 @@ async def test_credentials(request: Request, body: MailboxTestRequest) -> JSONRe
     openapi_extra=scope("mailboxes:read"),
     summary="Get a mailbox",
 )
-def get_mailbox(request: Request, mailbox_id: str = MailboxId) -> JSONResponse:
-    return respond(mailbox_view(MailboxService().get(principal_of(request).workspace_id, mailbox_id)))
+def get_mailbox(workspace_id: WorkspaceId, mailbox_id: str = MailboxId) -> JSONResponse:
+    return respond(mailbox_view(MailboxService().get(workspace_id, mailbox_id)))
 
 
 @router.post(
@@ -140,8 +140,8 @@ def get_mailbox(request: Request, mailbox_id: str = MailboxId) -> JSONResponse:
     summary="Create a mailbox",
     responses={200: {"description": "A soft-deleted mailbox with this email was restored."}, 409: {}},
 )
-def create_mailbox(request: Request, body: MailboxCreate) -> JSONResponse:
-    mailbox, created = MailboxService().create(principal_of(request).workspace_id, body)
+def create_mailbox(workspace_id: WorkspaceId, body: MailboxCreate) -> JSONResponse:
+    mailbox, created = MailboxService().create(workspace_id, body)
     return respond(mailbox_view(mailbox), status_code=201 if created else 200)
 
 
@@ -151,8 +151,8 @@ def create_mailbox(request: Request, body: MailboxCreate) -> JSONResponse:
     openapi_extra=scope("mailboxes:write"),
     summary="Update a mailbox",
 )
-def update_mailbox(request: Request, body: MailboxUpdate, mailbox_id: str = MailboxId) -> JSONResponse:
-    mailbox = MailboxService().update(principal_of(request).workspace_id, mailbox_id, body)
+def update_mailbox(workspace_id: WorkspaceId, body: MailboxUpdate, mailbox_id: str = MailboxId) -> JSONResponse:
+    mailbox = MailboxService().update(workspace_id, mailbox_id, body)
     return respond(mailbox_view(mailbox))
 
 
@@ -162,8 +162,8 @@ def update_mailbox(request: Request, body: MailboxUpdate, mailbox_id: str = Mail
     openapi_extra=scope("mailboxes:write"),
     summary="Delete (soft) a mailbox",
 )
-def delete_mailbox(request: Request, mailbox_id: str = MailboxId) -> JSONResponse:
-    return respond(mailbox_view(MailboxService().delete(principal_of(request).workspace_id, mailbox_id)))
+def delete_mailbox(workspace_id: WorkspaceId, mailbox_id: str = MailboxId) -> JSONResponse:
+    return respond(mailbox_view(MailboxService().delete(workspace_id, mailbox_id)))
 
 
 @router.post(
@@ -173,8 +173,8 @@ def delete_mailbox(request: Request, mailbox_id: str = MailboxId) -> JSONRespons
     summary="Restore a deleted mailbox",
     responses={409: {}},
 )
-def restore_mailbox(request: Request, mailbox_id: str = MailboxId) -> JSONResponse:
-    return respond(mailbox_view(MailboxService().restore(principal_of(request).workspace_id, mailbox_id)))
+def restore_mailbox(workspace_id: WorkspaceId, mailbox_id: str = MailboxId) -> JSONResponse:
+    return respond(mailbox_view(MailboxService().restore(workspace_id, mailbox_id)))
 
 
 @router.post(
@@ -184,8 +184,8 @@ def restore_mailbox(request: Request, mailbox_id: str = MailboxId) -> JSONRespon
     dependencies=[_test_limit],
     summary="Re-test a mailbox connection",
 )
-def retest_mailbox(request: Request, mailbox_id: str = MailboxId) -> JSONResponse:
-    mailbox, result = MailboxService().retest(principal_of(request).workspace_id, mailbox_id)
+def retest_mailbox(workspace_id: WorkspaceId, mailbox_id: str = MailboxId) -> JSONResponse:
+    mailbox, result = MailboxService().retest(workspace_id, mailbox_id)
     return respond({"mailbox": mailbox_view(mailbox).model_dump(mode="json"), "test_result": test_result_view(result)})
 
 

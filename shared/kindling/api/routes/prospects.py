@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from kindling.api.envelope import current_meta, respond, respond_page
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Meta, Timestamp
 from kindling.prospects.models import (
     CustomValue,
@@ -97,7 +97,7 @@ def list_view(item: ProspectList) -> ListView:
     summary="List prospects",
 )
 def list_prospects(
-    request: Request,
+    workspace_id: WorkspaceId,
     global_status: GlobalStatus | None = Query(default=None, alias="globalStatus"),
     list_id: str | None = Query(default=None, alias="listId", max_length=64),
     email: str | None = Query(default=None, max_length=320),
@@ -110,7 +110,7 @@ def list_prospects(
 
         updated_since = updated_since.replace(tzinfo=UTC)
     filters = ProspectFilters(global_status=global_status, list_id=list_id, email=email, updated_since=updated_since)
-    items, next_cursor = ProspectService().page(principal_of(request).workspace_id, filters, limit, cursor)
+    items, next_cursor = ProspectService().page(workspace_id, filters, limit, cursor)
     return respond_page([prospect_view(p) for p in items], next_cursor)
 
 
@@ -124,8 +124,8 @@ def list_prospects(
     "`alreadyExisted: true` (HTTP 200).",
     responses={200: {"model": CreatedProspectEnvelope, "description": "Merged into an existing prospect."}},
 )
-def create_prospect(request: Request, body: ProspectCreate) -> JSONResponse:
-    prospect, existed = ProspectService().create(principal_of(request).workspace_id, body)
+def create_prospect(workspace_id: WorkspaceId, body: ProspectCreate) -> JSONResponse:
+    prospect, existed = ProspectService().create(workspace_id, body)
     return JSONResponse(
         {
             "data": prospect_view(prospect).model_dump(mode="json", by_alias=True),
@@ -142,8 +142,8 @@ def create_prospect(request: Request, body: ProspectCreate) -> JSONResponse:
     openapi_extra=scope("prospects:read"),
     summary="Get a prospect",
 )
-def get_prospect(request: Request, prospect_id: str = ProspectId) -> JSONResponse:
-    return respond(prospect_view(ProspectService().get(principal_of(request).workspace_id, prospect_id)))
+def get_prospect(workspace_id: WorkspaceId, prospect_id: str = ProspectId) -> JSONResponse:
+    return respond(prospect_view(ProspectService().get(workspace_id, prospect_id)))
 
 
 @router.patch(
@@ -152,8 +152,8 @@ def get_prospect(request: Request, prospect_id: str = ProspectId) -> JSONRespons
     openapi_extra=scope("prospects:write"),
     summary="Update a prospect",
 )
-def update_prospect(request: Request, body: ProspectUpdate, prospect_id: str = ProspectId) -> JSONResponse:
-    prospect = ProspectService().update(principal_of(request).workspace_id, prospect_id, body)
+def update_prospect(workspace_id: WorkspaceId, body: ProspectUpdate, prospect_id: str = ProspectId) -> JSONResponse:
+    prospect = ProspectService().update(workspace_id, prospect_id, body)
     return respond(prospect_view(prospect))
 
 
@@ -164,11 +164,11 @@ def update_prospect(request: Request, body: ProspectUpdate, prospect_id: str = P
     "/lists", response_model=ListEnvelope[ListView], openapi_extra=scope("prospects:read"), summary="List lists"
 )
 def list_lists(
-    request: Request,
+    workspace_id: WorkspaceId,
     limit: int = Query(default=50, ge=1, le=100),
     cursor: str | None = Query(default=None, max_length=2048),
 ) -> JSONResponse:
-    items, next_cursor = ListService().page(principal_of(request).workspace_id, limit, cursor)
+    items, next_cursor = ListService().page(workspace_id, limit, cursor)
     return respond_page([list_view(i) for i in items], next_cursor)
 
 
@@ -179,15 +179,15 @@ def list_lists(
     openapi_extra=scope("prospects:write"),
     summary="Create a list",
 )
-def create_list(request: Request, body: ListCreate) -> JSONResponse:
-    return respond(list_view(ListService().create(principal_of(request).workspace_id, body)), 201)
+def create_list(workspace_id: WorkspaceId, body: ListCreate) -> JSONResponse:
+    return respond(list_view(ListService().create(workspace_id, body)), 201)
 
 
 @router.get(
     "/lists/{list_id}", response_model=Envelope[ListView], openapi_extra=scope("prospects:read"), summary="Get a list"
 )
-def get_list(request: Request, list_id: str = ListId) -> JSONResponse:
-    return respond(list_view(ListService().get(principal_of(request).workspace_id, list_id)))
+def get_list(workspace_id: WorkspaceId, list_id: str = ListId) -> JSONResponse:
+    return respond(list_view(ListService().get(workspace_id, list_id)))
 
 
 @router.patch(
@@ -196,8 +196,8 @@ def get_list(request: Request, list_id: str = ListId) -> JSONResponse:
     openapi_extra=scope("prospects:write"),
     summary="Update a list",
 )
-def update_list(request: Request, body: ListUpdate, list_id: str = ListId) -> JSONResponse:
-    return respond(list_view(ListService().update(principal_of(request).workspace_id, list_id, body)))
+def update_list(workspace_id: WorkspaceId, body: ListUpdate, list_id: str = ListId) -> JSONResponse:
+    return respond(list_view(ListService().update(workspace_id, list_id, body)))
 
 
 @router.delete(
@@ -207,8 +207,8 @@ def update_list(request: Request, body: ListUpdate, list_id: str = ListId) -> JS
     openapi_extra=scope("prospects:write"),
     summary="Delete a list (its prospects are kept)",
 )
-def delete_list(request: Request, list_id: str = ListId) -> Response:
-    ListService().delete(principal_of(request).workspace_id, list_id)
+def delete_list(workspace_id: WorkspaceId, list_id: str = ListId) -> Response:
+    ListService().delete(workspace_id, list_id)
     return Response(status_code=204)
 
 
@@ -228,8 +228,8 @@ def _membership(result: MembershipResult, *, added: bool) -> MembershipView:
     openapi_extra=scope("prospects:write"),
     summary="Add prospects to a list",
 )
-def add_to_list(request: Request, body: ListMembersChange, list_id: str = ListId) -> JSONResponse:
-    result = ListService().add(principal_of(request).workspace_id, list_id, body.prospect_ids)
+def add_to_list(workspace_id: WorkspaceId, body: ListMembersChange, list_id: str = ListId) -> JSONResponse:
+    result = ListService().add(workspace_id, list_id, body.prospect_ids)
     return respond(_membership(result, added=True).model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
@@ -239,6 +239,6 @@ def add_to_list(request: Request, body: ListMembersChange, list_id: str = ListId
     openapi_extra=scope("prospects:write"),
     summary="Remove prospects from a list",
 )
-def remove_from_list(request: Request, body: ListMembersChange, list_id: str = ListId) -> JSONResponse:
-    result = ListService().remove(principal_of(request).workspace_id, list_id, body.prospect_ids)
+def remove_from_list(workspace_id: WorkspaceId, body: ListMembersChange, list_id: str = ListId) -> JSONResponse:
+    result = ListService().remove(workspace_id, list_id, body.prospect_ids)
     return respond(_membership(result, added=False).model_dump(mode="json", by_alias=True, exclude_none=True))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from kindling.api.envelope import respond, respond_page
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.suppressions.models import (
     BlockReason,
@@ -63,8 +63,8 @@ def entry_view(entry: SuppressionEntry) -> SuppressionView:
     openapi_extra=scope("suppressions:write"),
     summary="Suppress prospects by email",
 )
-def suppress_prospects(request: Request, body: SuppressRequest) -> JSONResponse:
-    result = SuppressionService().suppress_emails(principal_of(request).workspace_id, body.emails, body.reason)
+def suppress_prospects(workspace_id: WorkspaceId, body: SuppressRequest) -> JSONResponse:
+    result = SuppressionService().suppress_emails(workspace_id, body.emails, body.reason)
     return respond(SuppressResultView.model_validate(result.model_dump()))
 
 
@@ -75,12 +75,12 @@ def suppress_prospects(request: Request, body: SuppressRequest) -> JSONResponse:
     summary="List suppression entries",
 )
 def list_suppressions(
-    request: Request,
+    workspace_id: WorkspaceId,
     type: Literal["email", "domain"] | None = Query(default=None),
     limit: int = Query(default=50, ge=1, le=100),
     cursor: str | None = Query(default=None, max_length=2048),
 ) -> JSONResponse:
-    items, next_cursor = SuppressionService().page(principal_of(request).workspace_id, type, limit, cursor)
+    items, next_cursor = SuppressionService().page(workspace_id, type, limit, cursor)
     return respond_page([entry_view(e) for e in items], next_cursor)
 
 
@@ -93,8 +93,8 @@ def list_suppressions(
     description="201 with the new entry; 200 with the existing entry when the value is already blocked. "
     "An email entry also marks an existing prospect `suppressed`.",
 )
-def create_suppression(request: Request, body: SuppressionCreate) -> JSONResponse:
-    entry, created = SuppressionService().create(principal_of(request).workspace_id, body)
+def create_suppression(workspace_id: WorkspaceId, body: SuppressionCreate) -> JSONResponse:
+    entry, created = SuppressionService().create(workspace_id, body)
     return respond(entry_view(entry), 201 if created else 200)
 
 
@@ -106,8 +106,8 @@ def create_suppression(request: Request, body: SuppressionCreate) -> JSONRespons
     description="Blocked by an email entry, a domain entry, or the prospect's global status "
     "(unsubscribed, bounced, suppressed, invalid); `entry` names the blocking entry.",
 )
-def check_suppression(request: Request, email: str = Query(min_length=3, max_length=320)) -> JSONResponse:
-    check = SuppressionService().check(principal_of(request).workspace_id, email)
+def check_suppression(workspace_id: WorkspaceId, email: str = Query(min_length=3, max_length=320)) -> JSONResponse:
+    check = SuppressionService().check(workspace_id, email)
     return respond(
         CheckView(
             email=check.email,
@@ -128,6 +128,6 @@ def check_suppression(request: Request, email: str = Query(min_length=3, max_len
     summary="Delete a suppression entry",
     description="Removes the entry; a prospect's `suppressed` status is not changed (PATCH it to reactivate).",
 )
-def delete_suppression(request: Request, entry_id: str = Path(max_length=64)) -> Response:
-    SuppressionService().delete(principal_of(request).workspace_id, entry_id)
+def delete_suppression(workspace_id: WorkspaceId, entry_id: str = Path(max_length=64)) -> Response:
+    SuppressionService().delete(workspace_id, entry_id)
     return Response(status_code=204)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import Path, Query, Request
+from fastapi import Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from kindling.api.envelope import respond, respond_page
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.warmup.health import Band, band_for
 from kindling.warmup.models import BulkWarmupUpdate, StrategySetting, WarmupSettingsUpdate
@@ -115,11 +115,11 @@ def stats_view(report: WarmupReport) -> WarmupStatsView:
     summary="List warmup stats",
 )
 def list_warmup_stats(
-    request: Request,
+    workspace_id: WorkspaceId,
     limit: int = Query(50, ge=1, le=100),
     cursor: str | None = Query(None, max_length=2048),
 ) -> JSONResponse:
-    reports, next_cursor = WarmupService().list_reports(principal_of(request).workspace_id, limit, cursor)
+    reports, next_cursor = WarmupService().list_reports(workspace_id, limit, cursor)
     return respond_page([stats_view(r) for r in reports], next_cursor)
 
 
@@ -129,8 +129,8 @@ def list_warmup_stats(
     openapi_extra=scope("warmup:read"),
     summary="Get warmup stats for one mailbox",
 )
-def get_warmup_stats(request: Request, mailbox_id: str = MailboxId) -> JSONResponse:
-    return respond(stats_view(WarmupService().report(principal_of(request).workspace_id, mailbox_id)))
+def get_warmup_stats(workspace_id: WorkspaceId, mailbox_id: str = MailboxId) -> JSONResponse:
+    return respond(stats_view(WarmupService().report(workspace_id, mailbox_id)))
 
 
 @router.patch(
@@ -142,8 +142,10 @@ def get_warmup_stats(request: Request, mailbox_id: str = MailboxId) -> JSONRespo
     "`mailbox_not_connected`); a deleted mailbox must be restored first (400 `invalid_status`); `aggressive` needs "
     "an established domain (400 `speed_not_allowed` while the mailbox ramps as a New Domain).",
 )
-def update_warmup_settings(request: Request, body: WarmupSettingsUpdate, mailbox_id: str = MailboxId) -> JSONResponse:
-    report = WarmupService().update_settings(principal_of(request).workspace_id, mailbox_id, body)
+def update_warmup_settings(
+    workspace_id: WorkspaceId, body: WarmupSettingsUpdate, mailbox_id: str = MailboxId
+) -> JSONResponse:
+    report = WarmupService().update_settings(workspace_id, mailbox_id, body)
     return respond(stats_view(report))
 
 
@@ -157,8 +159,8 @@ def update_warmup_settings(request: Request, body: WarmupSettingsUpdate, mailbox
     "background job; poll GET /jobs/{id}. Mailboxes that are unknown, deleted or cannot be enabled (not "
     "connected) are recorded as per-item errors on the job.",
 )
-def bulk_update_warmup(request: Request, body: BulkWarmupUpdate) -> JSONResponse:
-    job = WarmupService().start_bulk_update(principal_of(request).workspace_id, body)
+def bulk_update_warmup(workspace_id: WorkspaceId, body: BulkWarmupUpdate) -> JSONResponse:
+    job = WarmupService().start_bulk_update(workspace_id, body)
     return respond(BulkUpdateAccepted(job_id=job.id, status=job.status, total_items=job.total_items), 202)
 
 

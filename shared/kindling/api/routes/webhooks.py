@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kindling.api.envelope import current_meta, respond, respond_page
-from kindling.api.routing import api_router, principal_of, scope
+from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.webhooks.models import Delivery, Webhook, WebhookCreate, WebhookUpdate
 from kindling.webhooks.service import WebhookService
@@ -150,11 +150,11 @@ def delivery_view(delivery: Delivery) -> DeliveryView:
     summary="List webhooks",
 )
 def list_webhooks(
-    request: Request,
+    workspace_id: WorkspaceId,
     limit: int = Query(50, ge=1, le=100),
     cursor: str | None = Query(None, max_length=2048),
 ) -> JSONResponse:
-    items, next_cursor = WebhookService().list_page(principal_of(request).workspace_id, limit, cursor)
+    items, next_cursor = WebhookService().list_page(workspace_id, limit, cursor)
     return respond_page([webhook_view(w) for w in items], next_cursor)
 
 
@@ -165,8 +165,8 @@ def list_webhooks(
     openapi_extra=scope("webhooks:write"),
     summary="Create a webhook",
 )
-def create_webhook(request: Request, body: WebhookCreate) -> JSONResponse:
-    webhook, secret = WebhookService().create(principal_of(request).workspace_id, body)
+def create_webhook(workspace_id: WorkspaceId, body: WebhookCreate) -> JSONResponse:
+    webhook, secret = WebhookService().create(workspace_id, body)
     view = CreatedWebhookView(
         id=webhook.id,
         url=webhook.url,
@@ -188,8 +188,8 @@ def create_webhook(request: Request, body: WebhookCreate) -> JSONResponse:
     openapi_extra=scope("webhooks:read"),
     summary="Get a webhook",
 )
-def get_webhook(request: Request, webhook_id: str = WebhookId) -> JSONResponse:
-    return respond(webhook_view(WebhookService().get(principal_of(request).workspace_id, webhook_id)))
+def get_webhook(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> JSONResponse:
+    return respond(webhook_view(WebhookService().get(workspace_id, webhook_id)))
 
 
 @router.patch(
@@ -198,8 +198,8 @@ def get_webhook(request: Request, webhook_id: str = WebhookId) -> JSONResponse:
     openapi_extra=scope("webhooks:write"),
     summary="Update a webhook",
 )
-def update_webhook(request: Request, body: WebhookUpdate, webhook_id: str = WebhookId) -> JSONResponse:
-    webhook = WebhookService().update(principal_of(request).workspace_id, webhook_id, body)
+def update_webhook(workspace_id: WorkspaceId, body: WebhookUpdate, webhook_id: str = WebhookId) -> JSONResponse:
+    webhook = WebhookService().update(workspace_id, webhook_id, body)
     return respond(webhook_view(webhook))
 
 
@@ -210,8 +210,8 @@ def update_webhook(request: Request, body: WebhookUpdate, webhook_id: str = Webh
     openapi_extra=scope("webhooks:write"),
     summary="Delete a webhook",
 )
-def delete_webhook(request: Request, webhook_id: str = WebhookId) -> Response:
-    WebhookService().delete(principal_of(request).workspace_id, webhook_id)
+def delete_webhook(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> Response:
+    WebhookService().delete(workspace_id, webhook_id)
     return Response(status_code=204)
 
 
@@ -221,8 +221,8 @@ def delete_webhook(request: Request, webhook_id: str = WebhookId) -> Response:
     openapi_extra=scope("webhooks:write", idempotent=False),
     summary="Send a test event",
 )
-def send_test_event(request: Request, webhook_id: str = WebhookId) -> JSONResponse:
-    event_id = WebhookService().send_test(principal_of(request).workspace_id, webhook_id)
+def send_test_event(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> JSONResponse:
+    event_id = WebhookService().send_test(workspace_id, webhook_id)
     return respond(TestQueuedView(event_id=event_id, status="queued", message=TEST_QUEUED_MESSAGE))
 
 
@@ -232,8 +232,8 @@ def send_test_event(request: Request, webhook_id: str = WebhookId) -> JSONRespon
     openapi_extra=scope("webhooks:write", idempotent=False),
     summary="Pause a webhook (extension)",
 )
-def pause_webhook(request: Request, webhook_id: str = WebhookId) -> JSONResponse:
-    return respond(webhook_view(WebhookService().set_active(principal_of(request).workspace_id, webhook_id, False)))
+def pause_webhook(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> JSONResponse:
+    return respond(webhook_view(WebhookService().set_active(workspace_id, webhook_id, False)))
 
 
 @router.post(
@@ -242,8 +242,8 @@ def pause_webhook(request: Request, webhook_id: str = WebhookId) -> JSONResponse
     openapi_extra=scope("webhooks:write", idempotent=False),
     summary="Resume a webhook (extension)",
 )
-def resume_webhook(request: Request, webhook_id: str = WebhookId) -> JSONResponse:
-    return respond(webhook_view(WebhookService().set_active(principal_of(request).workspace_id, webhook_id, True)))
+def resume_webhook(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> JSONResponse:
+    return respond(webhook_view(WebhookService().set_active(workspace_id, webhook_id, True)))
 
 
 @router.post(
@@ -254,8 +254,8 @@ def resume_webhook(request: Request, webhook_id: str = WebhookId) -> JSONRespons
     description="Returns the new secret once. The previous secret keeps signing alongside it for 24 hours "
     "(two `v1=` values in X-Warmy-Signature, the new one first).",
 )
-def rotate_secret(request: Request, webhook_id: str = WebhookId) -> JSONResponse:
-    webhook, secret, expires = WebhookService().rotate_secret(principal_of(request).workspace_id, webhook_id)
+def rotate_secret(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> JSONResponse:
+    webhook, secret, expires = WebhookService().rotate_secret(workspace_id, webhook_id)
     return respond(
         RotatedView(id=webhook.id, secret=secret, previous_secret_expires_at=expires), message=ROTATED_MESSAGE
     )
@@ -270,15 +270,13 @@ def rotate_secret(request: Request, webhook_id: str = WebhookId) -> JSONResponse
     "the response body truncated to 1 KB.",
 )
 def list_deliveries(
-    request: Request,
+    workspace_id: WorkspaceId,
     webhook_id: str = WebhookId,
     status: Literal["pending", "delivered", "failed", "cancelled"] | None = Query(None),
     limit: int = Query(50, ge=1, le=100),
     cursor: str | None = Query(None, max_length=2048),
 ) -> JSONResponse:
-    items, next_cursor = WebhookService().deliveries(
-        principal_of(request).workspace_id, webhook_id, status, limit, cursor
-    )
+    items, next_cursor = WebhookService().deliveries(workspace_id, webhook_id, status, limit, cursor)
     return respond_page([delivery_view(d) for d in items], next_cursor)
 
 
@@ -289,8 +287,10 @@ def list_deliveries(
     openapi_extra=scope("webhooks:write"),
     summary="Replay a dead-lettered delivery (extension)",
 )
-def replay_delivery(request: Request, webhook_id: str = WebhookId, delivery_id: str = DeliveryId) -> JSONResponse:
-    replay = WebhookService().replay(principal_of(request).workspace_id, webhook_id, delivery_id)
+def replay_delivery(
+    workspace_id: WorkspaceId, webhook_id: str = WebhookId, delivery_id: str = DeliveryId
+) -> JSONResponse:
+    replay = WebhookService().replay(workspace_id, webhook_id, delivery_id)
     return respond(delivery_view(replay), status_code=202)
 
 
