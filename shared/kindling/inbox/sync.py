@@ -203,7 +203,7 @@ class InboxSync:
     ) -> dict[str, str | None] | None:
         """Connect, sync every folder; returns the folders to remember (None to discover them again)."""
         try:
-            session = self._connect(self._endpoint(mailbox), self._tls or TlsPolicy(get_settings().mail_ca_file))
+            session = self._connect(self._endpoint(mailbox), self._tls or TlsPolicy.from_settings())
         except ImapSyncError as exc:
             self._connection_failed(mailbox, report, exc)
             return state.folders
@@ -277,6 +277,7 @@ class InboxSync:
             mailbox.imap_username,
             secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.imap_password_enc),
             mailbox.imap_security,
+            tls_pin=mailbox.imap_tls_pin,
         )
 
     def _connection_failed(self, mailbox: Mailbox, report: MailboxSyncReport, exc: ImapSyncError) -> None:

@@ -126,7 +126,7 @@ class Sender:
     @property
     def smtp(self) -> SmtpSender:
         if self._smtp is None:
-            self._smtp = SmtpSender(tls=TlsPolicy(extra_ca_file=get_settings().mail_ca_file))
+            self._smtp = SmtpSender(tls=TlsPolicy.from_settings())
         return self._smtp
 
     def _event_service(self) -> EventService:
@@ -311,7 +311,12 @@ class Sender:
         if cipher not in self._passwords:
             self._passwords[cipher] = self._secrets.decrypt(mailbox.workspace_id, mailbox.id, cipher)
         return Endpoint(
-            mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_username, self._passwords[cipher], mailbox.smtp_security
+            mailbox.smtp_host,
+            mailbox.smtp_port,
+            mailbox.smtp_username,
+            self._passwords[cipher],
+            mailbox.smtp_security,
+            tls_pin=mailbox.smtp_tls_pin,
         )
 
     def _build(self, job: SendJob, now: datetime) -> Outgoing:

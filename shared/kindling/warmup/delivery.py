@@ -34,7 +34,6 @@ from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
-from kindling.platform.settings import get_settings
 from kindling.sending import backoff, eligibility
 from kindling.sending.outcomes import Outcome
 from kindling.sending.repository import SendingRepository
@@ -110,7 +109,7 @@ class WarmupMailer:
     @property
     def smtp(self) -> SmtpSender:
         if self._smtp is None:
-            self._smtp = SmtpSender(tls=TlsPolicy(extra_ca_file=get_settings().mail_ca_file))
+            self._smtp = SmtpSender(tls=TlsPolicy.from_settings())
         return self._smtp
 
     def endpoint(self, mailbox: Mailbox) -> Endpoint:
@@ -120,7 +119,12 @@ class WarmupMailer:
             self._secrets = secrets
             self._passwords[cipher] = secrets.decrypt(mailbox.workspace_id, mailbox.id, cipher)
         return Endpoint(
-            mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_username, self._passwords[cipher], mailbox.smtp_security
+            mailbox.smtp_host,
+            mailbox.smtp_port,
+            mailbox.smtp_username,
+            self._passwords[cipher],
+            mailbox.smtp_security,
+            tls_pin=mailbox.smtp_tls_pin,
         )
 
     def outgoing(

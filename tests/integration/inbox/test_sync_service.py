@@ -91,7 +91,7 @@ class World:
 
     @property
     def tls(self) -> TlsPolicy:
-        return TlsPolicy(str(self.lab.ca_path))
+        return TlsPolicy(str(self.lab.ca_path), allow_private_addresses=True)
 
     def inbox(self) -> InboxService:
         def on_warmup(_: Any, mailbox: Mailbox, folder: str, fetched: FetchedMessage, found: Classification) -> None:

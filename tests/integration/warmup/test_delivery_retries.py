@@ -342,7 +342,7 @@ def test_a_bounce_report_after_acceptance_counts_bounced_once(world: World) -> N
     world.lab.append(sender.email_address, "INBOX", hard)  # the remote MTA reported twice
     soft = warmup_dsn(sender.email_address, second.email, jobs[1], status="4.2.2", action="delayed")
     world.lab.append(sender.email_address, "INBOX", soft)
-    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path)), clock=world.clock)
+    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path), allow_private_addresses=True), clock=world.clock)
     for _ in range(2):
         assert syncer.sync(sender.workspace_id, sender.id).outcome == "synced"
     _, rows = WarmupRepository().load(sender.workspace_id, sender.id)
@@ -374,7 +374,7 @@ def test_a_rescue_by_another_mailbox_on_the_same_inbox_still_counts_spam(world: 
         sent_at=NOON,
     ).as_bytes()
     world.lab.append(account.email, "Junk", raw)
-    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path)), clock=world.clock)
+    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path), allow_private_addresses=True), clock=world.clock)
     for _ in range(2):
         for mailbox in (twin, recipient):
             assert syncer.sync(mailbox.workspace_id, mailbox.id).outcome == "synced"
