@@ -54,6 +54,9 @@ from kindling.platform.settings import get_settings
 
 AUTH_CODES = frozenset({"auth_failed", "app_password_required", "imap_disabled", "mailbox_not_found"})
 AUTH_FAILURE_LIMIT = 10
+# The server no longer presents the certificate pinned at test time: deterministic, and only the user can accept
+# it (a re-test), so the mailbox goes to `error` at once instead of failing every sync in silence.
+CERTIFICATE_CODES = frozenset({"tls_certificate_changed"})
 LEASE = timedelta(minutes=3)  # longer than the sync function's timeout (120 s): a crashed sync frees it
 IMAP_TIMEOUT = 20.0
 SYNC_LIMITS = SyncLimits(max_messages=100)  # per folder per pass; a pass repeats while time remains
@@ -282,6 +285,9 @@ class InboxSync:
 
     def _connection_failed(self, mailbox: Mailbox, report: MailboxSyncReport, exc: ImapSyncError) -> None:
         report.error_code = exc.code
+        if exc.code in CERTIFICATE_CODES:
+            report.outcome = "mailbox_error" if self._mark_error(mailbox, exc) else "connection_error"
+            return
         if exc.code not in AUTH_CODES:
             report.outcome = "connection_error"
             return
@@ -291,7 +297,8 @@ class InboxSync:
             report.outcome = "mailbox_error"
 
     def _mark_error(self, mailbox: Mailbox, exc: ImapSyncError) -> bool:
-        """The mailbox goes to `error` with the login's code, unless it changed meanwhile (new credentials)."""
+        """The mailbox goes to `error` with the login's (or the certificate's) code, unless it changed meanwhile
+        (new credentials, a re-test)."""
         current = mailbox
         for _ in range(5):
             if current.status != "connected" or current.generation != mailbox.generation:
@@ -314,7 +321,9 @@ class InboxSync:
                 current = self._mailboxes.get(mailbox.workspace_id, mailbox.id)
                 continue
             get_logger().warning(
-                "mailbox disabled after repeated IMAP login failures",
+                "mailbox disabled: its IMAP server's certificate changed"
+                if exc.code in CERTIFICATE_CODES
+                else "mailbox disabled after repeated IMAP login failures",
                 extra={"mailbox_id": mailbox.id, "code": exc.code, "failures": AUTH_FAILURE_LIMIT},
             )
             return True

@@ -92,17 +92,21 @@ class BatchReport:
     connections: int = 0
     logins: int = 0
     self_signed: bool = False  # the server's certificate was the self-signed one pinned at test time
+    refused: str | None = None  # the trust rules refused the server: `tls_certificate_changed`, `private_address`
 
     def by_key(self) -> dict[str, SendResult]:
         return {result.key: result for result in self.results}
 
 
 class _OpenFailed(Exception):
-    def __init__(self, classified: Classified, *, connected: bool, authenticated: bool | None) -> None:
+    def __init__(
+        self, classified: Classified, *, connected: bool, authenticated: bool | None, refused: str | None = None
+    ) -> None:
         super().__init__(classified.detail)
         self.classified = classified
         self.connected = connected
         self.authenticated = authenticated
+        self.refused = refused
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -114,7 +118,10 @@ def _refused(code: str, detail: str) -> _OpenFailed:
     hint is kindling.mailboxes.connection.HINTS[code])."""
     text = f"{code}: {detail}"
     return _OpenFailed(
-        Classified(Outcome.CONNECTION_FAILED, Stage.CONNECT, detail=text), connected=False, authenticated=None
+        Classified(Outcome.CONNECTION_FAILED, Stage.CONNECT, detail=text),
+        connected=False,
+        authenticated=None,
+        refused=code,
     )
 
 
@@ -180,6 +187,7 @@ class SmtpSender:
                     except _OpenFailed as failed:
                         report.connected = failed.connected
                         report.authenticated = failed.authenticated
+                        report.refused = failed.refused
                         leave_the_rest(failed.classified)
                         break
                 index = pending[0]
