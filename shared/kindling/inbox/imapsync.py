@@ -213,7 +213,7 @@ class ImapSession:
             addresses = policy.addresses_of(endpoint.host, endpoint.port)
         except AddressRefused as exc:
             raise ImapSyncError(classify_exception(exc), exc.message) from exc
-        pin = endpoint.tls_pin if endpoint.security != "none" else None
+        pin = endpoint.pin
         if pin is None:
             return cls._connect_once(endpoint, policy.verifying(), addresses, PeerTrust(), timeout, ignore_capabilities)
         try:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import aiosmtplib
 
+from kindling.mailboxes.providers import provider_from_host
 from kindling.platform.addresses import AddressRefused, Resolver, resolve_checked
 from kindling.platform.settings import Settings, get_settings
 
@@ -110,6 +111,14 @@ class Endpoint:
     password: str
     security: Security
     tls_pin: str | None = None  # "sha256:<hex>" of the self-signed certificate trusted at test time
+
+    @property
+    def pin(self) -> str | None:
+        """The pin this connection honours: none without TLS, and none on a big provider's host (their
+        certificates are CA-signed, so a self-signed one there is never trusted, pinned or not)."""
+        if self.tls_pin is None or self.security == "none" or not may_trust_on_first_use(self.host):
+            return None
+        return self.tls_pin
 
     def __repr__(self) -> str:
         return f"Endpoint(host={self.host!r}, port={self.port}, username={self.username!r}, security={self.security})"
@@ -323,6 +332,13 @@ def error_text(exc: BaseException) -> str:
 
 
 # --- trust: certificates and addresses --------------------------------------------------------------------
+
+
+def may_trust_on_first_use(host: str) -> bool:
+    """Whether a self-signed certificate from `host` may be pinned at all. The big providers' hosts (Google,
+    Microsoft, Yahoo, Zoho) always present CA-signed certificates: a self-signed one there is someone in the middle,
+    so it is refused even at first use and no password goes to it."""
+    return provider_from_host(host) is None
 
 
 def certificate_fingerprint(der: bytes) -> str:
@@ -542,7 +558,7 @@ class ConnectionTester:
             addresses = await asyncio.to_thread(self.tls.addresses_of, endpoint.host, endpoint.port)
         except AddressRefused as exc:
             return failed(exc)
-        pin = endpoint.tls_pin if endpoint.security != "none" else None
+        pin = endpoint.pin
         changed: CertificateChanged | None = None
         if pin is not None:
             try:
@@ -577,6 +593,9 @@ class ConnectionTester:
                 error=issue("tls_certificate_changed", f"new certificate {changed.seen}; pinned {pin}"),
                 tls=TlsInfo(self_signed=True, fingerprint=pin),
             )
+        if not may_trust_on_first_use(endpoint.host):
+            detail = f"self-signed certificate from {endpoint.host}, whose provider only uses CA-signed certificates"
+            return ProbeResult(ok=False, error=issue("certificate_invalid", detail))
         # A self-signed certificate, first use (or a re-pin): accepted, and its fingerprint becomes the pin.
         warnings = [issue("self_signed_certificate")]
         if changed is not None:

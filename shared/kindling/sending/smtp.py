@@ -250,10 +250,11 @@ class SmtpSender:
         except AddressRefused as exc:
             code = "private_address" if exc.code == "private_address" else "dns_not_found"
             raise _refused(code, exc.message) from exc
-        if ep.tls_pin is None or ep.security == "none":
+        pin = ep.pin
+        if pin is None:
             return await self._open_with(ep, self._verifying_context(), addresses, PeerTrust(), report)
         try:
-            client = await self._open_with(ep, TlsPolicy.unverified(), addresses, PeerTrust(ep.tls_pin), report)
+            client = await self._open_with(ep, TlsPolicy.unverified(), addresses, PeerTrust(pin), report)
         except _OpenFailed as failed:
             changed = failed.__cause__
             if not isinstance(changed, CertificateChanged):

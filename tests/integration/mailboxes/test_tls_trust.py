@@ -131,6 +131,21 @@ def test_a_pinned_host_that_moved_to_a_ca_signed_certificate_still_connects(mail
     assert result.ok and result.tls == TlsInfo(self_signed=False) and result.warnings == []
 
 
+def test_a_self_signed_certificate_on_a_big_providers_host_is_never_trusted(
+    mail_servers: MailServers, self_signed: tuple[Pem, Pem]
+) -> None:
+    """smtp.gmail.com answered by someone with a self-signed certificate (DNS spoofed here by the test's resolver):
+    even a first test refuses it, and the password never leaves."""
+    first, _ = self_signed
+    t = trust_tester(mail_servers, resolver=resolver_to("127.0.0.1"))
+    before = len(mail_servers.accounts.logins)
+    with smtp_server("starttls", mail_servers.accounts, first) as port:
+        for repin in (False, True):
+            result = smtp(t, port, "starttls", host="smtp.gmail.com", pin=first.fingerprint if repin else None)
+            assert codes(result) == ("certificate_invalid", []), result
+    assert mail_servers.accounts.logins[before:] == []
+
+
 @pytest.fixture
 def relay(mail_servers: MailServers, self_signed: tuple[Pem, Pem]) -> Iterator[tuple[TlsRelay, TlsRelay]]:
     """Self-signed IMAPS in front of Dovecot's plain IMAP port: one relay per certificate."""

@@ -12,11 +12,13 @@ from pydantic import ValidationError
 from kindling.mailboxes.connection import (
     HINTS,
     CertificateChanged,
+    Endpoint,
     PeerTrust,
     TlsInfo,
     certificate_fingerprint,
     classify_exception,
     error_text,
+    may_trust_on_first_use,
     sanitize_detail,
 )
 from kindling.mailboxes.models import MailboxTestRequest
@@ -140,3 +142,36 @@ def test_mailbox_hosts(host: str, stored: str) -> None:
 def test_bad_mailbox_hosts(host: str) -> None:
     with pytest.raises(ValidationError):
         MailboxTestRequest(email_address="a@lab.test", smtp_password="x", smtp_host=host)
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("smtp.gmail.com", False),
+        ("imap.gmail.com", False),
+        ("smtp.office365.com", False),
+        ("outlook.office365.com", False),
+        ("smtp.mail.yahoo.com", False),
+        ("imap.zoho.eu", False),
+        ("mail.example-hosting.com", True),
+        ("127.0.0.1", True),
+        ("gmail.com.attacker.test", True),  # only the provider's own domains
+    ],
+)
+def test_trust_on_first_use_is_never_offered_for_the_big_providers(host: str, allowed: bool) -> None:
+    assert may_trust_on_first_use(host) is allowed
+
+
+@pytest.mark.parametrize(
+    ("host", "security", "stored", "honoured"),
+    [
+        ("mail.example-hosting.com", "starttls", ABC_SHA256, ABC_SHA256),
+        ("mail.example-hosting.com", "ssl", ABC_SHA256, ABC_SHA256),
+        ("mail.example-hosting.com", "none", ABC_SHA256, None),  # no TLS, nothing to pin
+        ("mail.example-hosting.com", "ssl", None, None),
+        ("smtp.gmail.com", "starttls", ABC_SHA256, None),  # every connection (sender, sync) ignores it there
+    ],
+)
+def test_the_pin_a_connection_honours(host: str, security: str, stored: str | None, honoured: str | None) -> None:
+    endpoint = Endpoint(host, 587, "u", "p", security, tls_pin=stored)  # type: ignore[arg-type]
+    assert endpoint.pin == honoured
