@@ -45,7 +45,7 @@ from kindling.mailboxes.connection import Endpoint, TlsPolicy, issue
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
-from kindling.mailboxes.service import describe
+from kindling.mailboxes.service import describe, mark_certificate_changed
 from kindling.platform import aws
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
@@ -286,7 +286,8 @@ class InboxSync:
     def _connection_failed(self, mailbox: Mailbox, report: MailboxSyncReport, exc: ImapSyncError) -> None:
         report.error_code = exc.code
         if exc.code in CERTIFICATE_CODES:
-            report.outcome = "mailbox_error" if self._mark_error(mailbox, exc) else "connection_error"
+            marked = mark_certificate_changed(self._mailboxes, mailbox, "imap", self._now())
+            report.outcome = "mailbox_error" if marked else "connection_error"
             return
         if exc.code not in AUTH_CODES:
             report.outcome = "connection_error"
@@ -297,8 +298,7 @@ class InboxSync:
             report.outcome = "mailbox_error"
 
     def _mark_error(self, mailbox: Mailbox, exc: ImapSyncError) -> bool:
-        """The mailbox goes to `error` with the login's (or the certificate's) code, unless it changed meanwhile
-        (new credentials, a re-test)."""
+        """The mailbox goes to `error` with the login's code, unless it changed meanwhile (new credentials)."""
         current = mailbox
         for _ in range(5):
             if current.status != "connected" or current.generation != mailbox.generation:
@@ -321,9 +321,7 @@ class InboxSync:
                 current = self._mailboxes.get(mailbox.workspace_id, mailbox.id)
                 continue
             get_logger().warning(
-                "mailbox disabled: its IMAP server's certificate changed"
-                if exc.code in CERTIFICATE_CODES
-                else "mailbox disabled after repeated IMAP login failures",
+                "mailbox disabled after repeated IMAP login failures",
                 extra={"mailbox_id": mailbox.id, "code": exc.code, "failures": AUTH_FAILURE_LIMIT},
             )
             return True

@@ -23,9 +23,11 @@ from kindling.mailboxes.connection import (
     ConnectionTester,
     ConnectionTestResult,
     Endpoint,
+    Protocol_,
     TestIssue,
     TlsPolicy,
     default_security,
+    issue,
 )
 from kindling.mailboxes.models import (
     CREDENTIAL_FIELDS,
@@ -485,3 +487,40 @@ def describe(protocol: str, found: TestIssue) -> str:
     if found.detail:
         text += f" Server said: {found.detail}"
     return text[:1000]
+
+
+def mark_certificate_changed(
+    repository: MailboxRepository, mailbox: Mailbox, protocol: Protocol_, now: datetime
+) -> bool:
+    """A connection (campaign sender, warmup delivery, inbox sync) met another certificate than the one pinned for
+    `protocol`: the mailbox goes to `error` with `tls_certificate_changed` and its hint, since only the user's
+    re-test can accept the new certificate. Not when the mailbox changed meanwhile (no longer connected, or that
+    endpoint re-pinned). True when it did."""
+    code = "tls_certificate_changed"
+    pinned = mailbox.smtp_tls_pin if protocol == "smtp" else mailbox.imap_tls_pin
+    current = mailbox
+    for _ in range(_MAX_ATTEMPTS):
+        if current.status != "connected" or (current.smtp_tls_pin if protocol == "smtp" else current.imap_tls_pin) != (
+            pinned
+        ):
+            return False
+        updated = current.model_copy(
+            update={
+                "status": "error",
+                "last_test_code": code,
+                "last_test_error": describe(protocol, issue(code)),
+                "health_status": "error",
+                "health_reasons": [code],
+                "updated_at": now,
+            }
+        )
+        try:
+            repository.replace(updated, current.version)
+        except Stale:
+            current = repository.get(mailbox.workspace_id, mailbox.id)
+            continue
+        get_logger().warning(
+            "mailbox disabled: its server's certificate changed", extra={"mailbox_id": mailbox.id, "protocol": protocol}
+        )
+        return True
+    return False

@@ -30,10 +30,11 @@ from typing import Any
 from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
 from kindling.events.service import EventService
-from kindling.mailboxes.connection import HINTS, Endpoint, TlsPolicy
+from kindling.mailboxes.connection import Endpoint, TlsPolicy
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
+from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform import table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
@@ -572,12 +573,8 @@ class Sender:
                 self._disable(mailbox, now)
         if report.refused == "tls_certificate_changed":
             # Not the certificate pinned at test time (nothing was sent): only the user's re-test can accept it.
-            self._disable(
-                mailbox,
-                now,
-                code="tls_certificate_changed",
-                error=f"tls_certificate_changed (SMTP): {HINTS['tls_certificate_changed']}",
-            )
+            self._mailbox_cache.pop((mailbox.workspace_id, mailbox.id), None)
+            mark_certificate_changed(self._mailboxes, mailbox, "smtp", now)
         key = circuit.host_key(mailbox.smtp_host)
         before = circuits.get(key, circuit.HostCircuit())
         after = circuit.observe_host(before, connected=report.connected, now=now)
@@ -585,34 +582,26 @@ class Sender:
             self._repo.save_host_circuit(mailbox.smtp_host, after)
             circuits[key] = after
 
-    def _disable(
-        self,
-        mailbox: Mailbox,
-        now: datetime,
-        *,
-        code: str = "auth_failed",
-        error: str = "SMTP authentication failed 10 times in a row",
-    ) -> None:
-        """The mailbox's status becomes `error` (decisions.md): after 10 consecutive refused logins, or at once when
-        the server no longer presents the pinned certificate (unless the mailbox was re-tested meanwhile)."""
+    def _disable(self, mailbox: Mailbox, now: datetime) -> None:
+        """10 consecutive refused logins: the mailbox's status becomes `error` (decisions.md)."""
         self._mailbox_cache.pop((mailbox.workspace_id, mailbox.id), None)
         for _ in range(4):
             current = self._mailboxes.get(mailbox.workspace_id, mailbox.id)
             if current.status == circuit.DISABLED_STATUS or current.is_deleted:
                 return
-            if code == "tls_certificate_changed" and current.smtp_tls_pin != mailbox.smtp_tls_pin:
-                return  # re-tested (re-pinned) since this batch read the mailbox
             changed = current.model_copy(
                 update={
                     "status": circuit.DISABLED_STATUS,
-                    "last_test_error": error,
-                    "last_test_code": code,
+                    "last_test_error": "SMTP authentication failed 10 times in a row",
+                    "last_test_code": "auth_failed",
                     "updated_at": now,
                 }
             )
             try:
                 self._mailboxes.replace(changed, current.version)
-                get_logger().error("mailbox disabled", extra={"mailbox_id": mailbox.id, "code": code})
+                get_logger().error(
+                    "mailbox disabled after repeated authentication failures", extra={"mailbox_id": mailbox.id}
+                )
                 return
             except Stale:
                 continue
