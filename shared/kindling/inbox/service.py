@@ -71,7 +71,6 @@ from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import Conflict, NotFound, Unprocessable, ValidationFailed, field_error
 from kindling.platform.observability import get_logger
-from kindling.platform.settings import get_settings
 from kindling.prospects.fields import InvalidEmail, normalize_email
 from kindling.prospects.repository import ProspectRepository
 from kindling.sending.compose import POLICY, html_to_text, one_line, reply_subject, thread_headers
@@ -822,8 +821,9 @@ class InboxService:
             mailbox.smtp_username,
             secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.smtp_password_enc),
             mailbox.smtp_security,
+            tls_pin=mailbox.smtp_tls_pin,
         )
-        sender = SmtpSender(tls=self._tls or TlsPolicy(extra_ca_file=get_settings().mail_ca_file))
+        sender = SmtpSender(tls=self._tls or TlsPolicy.from_settings())
         batch = Batch(
             mailbox.id, endpoint, [Outgoing(f"{n}", mailbox.email_address, r.email, data) for n, r in enumerate(to)]
         )

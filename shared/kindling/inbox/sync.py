@@ -45,7 +45,7 @@ from kindling.mail.imapsync import (
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
-from kindling.mailboxes.service import describe
+from kindling.mailboxes.service import describe, mark_certificate_changed
 from kindling.platform import aws
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
@@ -56,6 +56,9 @@ from kindling.warmup.receiving import WarmupReceiver
 
 AUTH_CODES = frozenset({"auth_failed", "app_password_required", "imap_disabled", "mailbox_not_found"})
 AUTH_FAILURE_LIMIT = 10
+# The server no longer presents the certificate pinned at test time: deterministic, and only the user can accept
+# it (a re-test), so the mailbox goes to `error` at once instead of failing every sync in silence.
+CERTIFICATE_CODES = frozenset({"tls_certificate_changed"})
 LEASE = timedelta(minutes=3)  # longer than the sync function's timeout (120 s): a crashed sync frees it
 IMAP_TIMEOUT = 20.0
 SYNC_LIMITS = SyncLimits(max_messages=100)  # per folder per pass; a pass repeats while time remains
@@ -203,7 +206,7 @@ class InboxSync:
     ) -> dict[str, str | None] | None:
         """Connect, sync every folder; returns the folders to remember (None to discover them again)."""
         try:
-            session = self._connect(self._endpoint(mailbox), self._tls or TlsPolicy(get_settings().mail_ca_file))
+            session = self._connect(self._endpoint(mailbox), self._tls or TlsPolicy.from_settings())
         except ImapSyncError as exc:
             self._connection_failed(mailbox, report, exc)
             return state.folders
@@ -277,10 +280,15 @@ class InboxSync:
             mailbox.imap_username,
             secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.imap_password_enc),
             mailbox.imap_security,
+            tls_pin=mailbox.imap_tls_pin,
         )
 
     def _connection_failed(self, mailbox: Mailbox, report: MailboxSyncReport, exc: ImapSyncError) -> None:
         report.error_code = exc.code
+        if exc.code in CERTIFICATE_CODES:
+            marked = mark_certificate_changed(self._mailboxes, mailbox, "imap", self._now())
+            report.outcome = "mailbox_error" if marked else "connection_error"
+            return
         if exc.code not in AUTH_CODES:
             report.outcome = "connection_error"
             return

@@ -1,7 +1,8 @@
 """Wire protocols and message formats: SMTP and IMAP sessions, MIME parsing, delivery and complaint reports,
 outcome classification. Nothing here touches DynamoDB; it imports only `kindling.platform` and itself.
 
-- `connection`: endpoints, TLS policy, the SMTP/IMAP connection tester and its failure classes.
+- `connection`: endpoints, TLS policy and certificate pins, the SMTP/IMAP connection tester and its failure classes.
+- `providers`: the mail provider of a host or a domain (host suffixes, consumer domains, MX records) and presets.
 - `smtp`: one pooled SMTP session per mailbox (`SmtpSender`), batches of `Outgoing` messages.
 - `outcomes`: a reply code or exception -> `Outcome` (delivered, soft retry, hard bounce, auth failure...).
 - `imapproto`: pure IMAP wire helpers (response tokenizer, FETCH/STATUS/LIST parsing, BODYSTRUCTURE).

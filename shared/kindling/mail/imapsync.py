@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import imaplib
-import socket
 import ssl
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,7 +32,18 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TYPE_CHECKING, Any, Literal
 
-from kindling.mail.connection import HINTS, Endpoint, TlsPolicy, classify_exception, classify_reply
+from kindling.mail.connection import (
+    HINTS,
+    CertificateChanged,
+    Endpoint,
+    GuardedIMAP4,
+    PeerTrust,
+    TlsPolicy,
+    classify_exception,
+    classify_reply,
+    error_text,
+    sanitize_detail,
+)
 from kindling.mail.imapproto import (
     Attachment,
     FolderInfo,
@@ -52,6 +62,7 @@ from kindling.mail.imapproto import (
     text_of,
 )
 from kindling.mail.parsing import TEXT_LIMIT, ParsedMessage, parse_message
+from kindling.platform.addresses import AddressRefused
 
 if TYPE_CHECKING:  # typeshed's name for bytes-like; typing_extensions is not a runtime dependency
     from typing_extensions import Buffer
@@ -117,22 +128,22 @@ class Meter:
         return MeterReading(self.commands, self.bytes_sent, self.bytes_received, dict(self.by_command))
 
 
-class _MeteredIMAP4(imaplib.IMAP4):
-    """imaplib.IMAP4 counting commands and bytes; `implicit_tls` makes it an IMAPS client (as IMAP4_SSL does)."""
+class _MeteredIMAP4(GuardedIMAP4):
+    """The guarded IMAP client (checked address, implicit TLS or not) counting commands and bytes."""
 
     def __init__(
-        self, host: str, port: int, *, timeout: float, meter: Meter, implicit_tls: ssl.SSLContext | None
+        self,
+        host: str,
+        port: int,
+        *,
+        addresses: tuple[str, ...],
+        timeout: float,
+        meter: Meter,
+        implicit_tls: ssl.SSLContext | None,
     ) -> None:
         # Set before super().__init__, which connects, reads the greeting and sends CAPABILITY.
         self.meter = meter
-        self._implicit_tls = implicit_tls
-        super().__init__(host, port, timeout)
-
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        sock = super()._create_socket(timeout)  # type: ignore[misc]
-        if self._implicit_tls is None:
-            return sock  # type: ignore[no-any-return]
-        return self._implicit_tls.wrap_socket(sock, server_hostname=self.host)
+        super().__init__(host, port, addresses=addresses, timeout=timeout, implicit_tls=implicit_tls)
 
     def send(self, data: Buffer) -> None:
         self.meter.bytes_sent += len(memoryview(data))
@@ -192,28 +203,59 @@ class ImapSession:
         *,
         timeout: float = 30.0,
         ignore_capabilities: frozenset[str] = frozenset(),
-        allow_self_signed: bool = True,
     ) -> ImapSession:
-        """Connect, secure and log in; a self-signed certificate is accepted with a warning (as the tester does)."""
+        """Check the address, connect, secure and log in. A pinned endpoint (`tls_pin`) must present exactly its
+        pinned self-signed certificate (or, failing that, a CA-signed one): anything else is
+        `tls_certificate_changed` before LOGIN. Without a pin the certificate must verify; a self-signed one is
+        `self_signed_certificate` (a connection test pins it)."""
         policy = tls or TlsPolicy()
         try:
-            return cls._connect_once(endpoint, policy.verifying(), timeout, ignore_capabilities)
+            addresses = policy.addresses_of(endpoint.host, endpoint.port)
+        except AddressRefused as exc:
+            raise ImapSyncError(classify_exception(exc), exc.message) from exc
+        pin = endpoint.pin
+        if pin is None:
+            return cls._connect_once(endpoint, policy.verifying(), addresses, PeerTrust(), timeout, ignore_capabilities)
+        try:
+            session = cls._connect_once(
+                endpoint, TlsPolicy.unverified(), addresses, PeerTrust(pin), timeout, ignore_capabilities
+            )
         except ImapSyncError as exc:
-            if exc.code != "self_signed_certificate" or not allow_self_signed:
+            if exc.code != "tls_certificate_changed":
                 raise
-        session = cls._connect_once(endpoint, TlsPolicy.unverified(), timeout, ignore_capabilities)
-        session.warnings.append("self_signed_certificate")
-        return session
+            changed = exc
+        else:
+            session.warnings.append("self_signed_certificate")
+            return session
+        try:
+            return cls._connect_once(endpoint, policy.verifying(), addresses, PeerTrust(), timeout, ignore_capabilities)
+        except ImapSyncError as exc:
+            if exc.code == "self_signed_certificate":
+                raise changed from None
+            raise
 
     @classmethod
-    def _connect_once(cls, ep: Endpoint, ctx: ssl.SSLContext, timeout: float, ignore: frozenset[str]) -> ImapSession:
+    def _connect_once(
+        cls,
+        ep: Endpoint,
+        ctx: ssl.SSLContext,
+        addresses: tuple[str, ...],
+        trust: PeerTrust,
+        timeout: float,
+        ignore: frozenset[str],
+    ) -> ImapSession:
         meter = Meter()
         try:
             imap = _MeteredIMAP4(
-                ep.host, ep.port, timeout=timeout, meter=meter, implicit_tls=ctx if ep.security == "ssl" else None
+                ep.host,
+                ep.port,
+                addresses=addresses,
+                timeout=timeout,
+                meter=meter,
+                implicit_tls=ctx if ep.security == "ssl" else None,
             )
         except Exception as exc:
-            raise ImapSyncError(classify_exception(exc), _scrub(str(exc), ep.password)) from exc
+            raise ImapSyncError(classify_exception(exc), _scrub(error_text(exc), ep.password)) from exc
         session = cls(imap, ignore_capabilities=ignore)
         try:
             if ep.security == "starttls":
@@ -221,7 +263,18 @@ class ImapSession:
                     raise ImapSyncError("starttls_unsupported", "CAPABILITY did not offer STARTTLS")
                 with session._io():
                     imap.starttls(ssl_context=ctx)
+            if ep.security != "none":
+                try:
+                    trust.check(imap.peer_certificate())  # before LOGIN sends the password
+                except CertificateChanged as exc:
+                    with contextlib.suppress(OSError):
+                        imap.shutdown()  # not even LOGOUT over a channel we do not trust
+                    raise ImapSyncError("tls_certificate_changed", str(exc)) from exc
             session.login(ep.username, ep.password)
+        except ImapSyncError as exc:
+            if exc.code != "tls_certificate_changed":
+                session.close()
+            raise
         except BaseException:
             session.close()
             raise
@@ -283,17 +336,17 @@ class ImapSession:
         except ImapSyncError:
             raise
         except ImapParseError as exc:
-            raise ImapSyncError("protocol_error", str(exc)[:300]) from exc
+            raise ImapSyncError("protocol_error", sanitize_detail(str(exc))) from exc
         except Exception as exc:
-            raise ImapSyncError(classify_exception(exc), str(exc)[:300]) from exc
+            raise ImapSyncError(classify_exception(exc), sanitize_detail(str(exc))) from exc
 
     def _ok(self, typ: str, data: Sequence[object], what: str, folder: str | None = None) -> None:
         if typ == "OK":
             return
         text = _wire_text(data)
         if folder is not None and ("NONEXISTENT" in text.upper() or "doesn't exist" in text or "not exist" in text):
-            raise ImapSyncError("folder_not_found", f"{folder}: {text}"[:300])
-        raise ImapSyncError("protocol_error", f"{what} failed: {text}"[:300])
+            raise ImapSyncError("folder_not_found", sanitize_detail(f"{folder}: {text}"))
+        raise ImapSyncError("protocol_error", sanitize_detail(f"{what} failed: {text}"))
 
     def status(self, folder: str) -> MailboxStatus:
         items = "UIDNEXT UIDVALIDITY HIGHESTMODSEQ" if self.has("CONDSTORE") else "UIDNEXT UIDVALIDITY"
@@ -381,7 +434,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _scrub(text: str, secret: str) -> str:
-    return (text.replace(secret, "***") if secret else text)[:300]
+    return sanitize_detail(text, (secret,))
 
 
 # --- folder discovery -----------------------------------------------------------------------------------

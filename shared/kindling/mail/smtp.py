@@ -1,8 +1,10 @@
 """The SMTP session layer: send batches of prepared messages, one reused connection per mailbox per batch.
 
-Per mailbox: connect (implicit TLS, STARTTLS or plain, with the TLS and CA handling of
-kindling.mail.connection), EHLO and AUTH once, then MAIL / RCPT / DATA per message, RSET after a refused
-message, QUIT at the end. Every message gets a classified result (kindling.mail.outcomes):
+Per mailbox: connect (implicit TLS, STARTTLS or plain, with the address check, TLS verification and certificate
+pinning of kindling.mail.connection: a self-signed certificate is accepted only when it is the one pinned at
+test time, checked before EHLO/AUTH; nothing falls back to an unverified connection), EHLO and AUTH once, then
+MAIL / RCPT / DATA per message, RSET after a refused message, QUIT at the end. Every message gets a classified
+result (kindling.mail.outcomes):
 
 - a refusal (hard bounce, rejected content, soft 4xx) resets the envelope and the batch goes on;
 - a rate limit stops the batch: the remaining messages come back `rate_limited`, unattempted;
@@ -23,9 +25,20 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from kindling.mail.connection import DEFAULT_STEP_TIMEOUT, Endpoint, TlsPolicy
+from kindling.mail.connection import (
+    DEFAULT_STEP_TIMEOUT,
+    CertificateChanged,
+    Endpoint,
+    PeerTrust,
+    TlsPolicy,
+    dial,
+    sanitize_detail,
+    smtp_client,
+    smtp_peer_certificate,
+)
 from kindling.mail.connection import classify_exception as classify_connection_error
 from kindling.mail.outcomes import Classified, Outcome, Stage, classify_exception, classify_reply
+from kindling.platform.addresses import AddressRefused
 
 MAX_DETAIL = 300
 # Only these mean "the transport failed"; anything else is a bug and propagates.
@@ -78,24 +91,38 @@ class BatchReport:
     authenticated: bool | None = None  # the last login: True, False (refused), None (never got that far)
     connections: int = 0
     logins: int = 0
-    self_signed: bool = False  # the server's certificate was self-signed (accepted, as the help center says)
+    self_signed: bool = False  # the server's certificate was the self-signed one pinned at test time
+    refused: str | None = None  # the trust rules refused the server: `tls_certificate_changed`, `private_address`
 
     def by_key(self) -> dict[str, SendResult]:
         return {result.key: result for result in self.results}
 
 
 class _OpenFailed(Exception):
-    def __init__(self, classified: Classified, *, connected: bool, authenticated: bool | None) -> None:
+    def __init__(
+        self, classified: Classified, *, connected: bool, authenticated: bool | None, refused: str | None = None
+    ) -> None:
         super().__init__(classified.detail)
         self.classified = classified
         self.connected = connected
         self.authenticated = authenticated
+        self.refused = refused
 
 
 def _scrub(text: str, secret: str) -> str:
-    if secret:
-        text = text.replace(secret, "***")
-    return " ".join(text.split())[:MAX_DETAIL]
+    return sanitize_detail(text, (secret,), MAX_DETAIL)
+
+
+def _refused(code: str, detail: str) -> _OpenFailed:
+    """A connection the trust rules refused before any credential was sent (`<code>: <detail>`; the code's
+    hint is kindling.mail.connection.HINTS[code])."""
+    text = f"{code}: {detail}"
+    return _OpenFailed(
+        Classified(Outcome.CONNECTION_FAILED, Stage.CONNECT, detail=text),
+        connected=False,
+        authenticated=None,
+        refused=code,
+    )
 
 
 class SmtpSender:
@@ -105,12 +132,10 @@ class SmtpSender:
         tls: TlsPolicy | None = None,
         timeout: float = DEFAULT_STEP_TIMEOUT,
         local_hostname: str = "kindling.local",
-        accept_self_signed: bool = True,
     ) -> None:
         self.tls = tls or TlsPolicy()
         self.timeout = timeout
         self.local_hostname = local_hostname
-        self.accept_self_signed = accept_self_signed
         self._verifying: ssl.SSLContext | None = None
 
     def _verifying_context(self) -> ssl.SSLContext:
@@ -139,7 +164,6 @@ class SmtpSender:
         ep = batch.endpoint
         client: aiosmtplib.SMTP | None = None
         reconnects_left = 1
-        context: ssl.SSLContext | None = None
         cleared: set[int] = set()  # messages the caller's gate let through (asked once, even across a reconnect)
 
         def leave_the_rest(classified: Classified) -> None:
@@ -159,10 +183,11 @@ class SmtpSender:
             while pending:
                 if client is None:
                     try:
-                        client, context = await self._open(ep, context, report)
+                        client = await self._open(ep, report)
                     except _OpenFailed as failed:
                         report.connected = failed.connected
                         report.authenticated = failed.authenticated
+                        report.refused = failed.refused
                         leave_the_rest(failed.classified)
                         break
                 index = pending[0]
@@ -217,45 +242,57 @@ class SmtpSender:
         return report
 
     # -- one connection ---------------------------------------------------------------------------------------
-    async def _open(
-        self, ep: Endpoint, context: ssl.SSLContext | None, report: BatchReport
-    ) -> tuple[aiosmtplib.SMTP, ssl.SSLContext]:
-        """Connect, secure and log in; retried once without verification for a self-signed certificate."""
-        ctx = context or self._verifying_context()
+    async def _open(self, ep: Endpoint, report: BatchReport) -> aiosmtplib.SMTP:
+        """Check the address, connect, secure and log in: a pinned endpoint must present its pinned certificate
+        (or, failing that, a CA-signed one); any other endpoint a CA-signed one."""
         try:
-            return await self._open_with(ep, ctx, report), ctx
+            addresses = await asyncio.to_thread(self.tls.addresses_of, ep.host, ep.port)
+        except AddressRefused as exc:
+            code = "private_address" if exc.code == "private_address" else "dns_not_found"
+            raise _refused(code, exc.message) from exc
+        pin = ep.pin
+        if pin is None:
+            return await self._open_with(ep, self._verifying_context(), addresses, PeerTrust(), report)
+        try:
+            client = await self._open_with(ep, TlsPolicy.unverified(), addresses, PeerTrust(pin), report)
+        except _OpenFailed as failed:
+            changed = failed.__cause__
+            if not isinstance(changed, CertificateChanged):
+                raise
+        else:
+            report.self_signed = True
+            return client
+        try:
+            return await self._open_with(ep, self._verifying_context(), addresses, PeerTrust(), report)
         except _OpenFailed as failed:
             cause = failed.__cause__
-            if (
-                context is None
-                and self.accept_self_signed
-                and cause is not None
-                and classify_connection_error(cause) == "self_signed_certificate"
-            ):
-                report.self_signed = True
-                unverified = TlsPolicy.unverified()
-                return await self._open_with(ep, unverified, report), unverified
+            if cause is not None and classify_connection_error(cause) == "self_signed_certificate":
+                raise _refused("tls_certificate_changed", str(changed)) from changed
             raise
 
-    async def _open_with(self, ep: Endpoint, ctx: ssl.SSLContext, report: BatchReport) -> aiosmtplib.SMTP:
+    async def _open_with(
+        self, ep: Endpoint, ctx: ssl.SSLContext, addresses: tuple[str, ...], trust: PeerTrust, report: BatchReport
+    ) -> aiosmtplib.SMTP:
         report.connections += 1
         report.connected = False
         report.authenticated = None
-        client = aiosmtplib.SMTP(
-            hostname=ep.host,
-            port=ep.port,
-            local_hostname=self.local_hostname,
-            timeout=self.timeout,
-            use_tls=ep.security == "ssl",
-            start_tls=False,
-            tls_context=ctx,
-        )
+        try:
+            sock = await dial(addresses, ep.port, self.timeout)
+        except TRANSPORT_ERRORS as exc:
+            raise _OpenFailed(classify_exception(exc, Stage.CONNECT), connected=False, authenticated=None) from exc
+        client = smtp_client(ep, sock, ctx, self.timeout, self.local_hostname)
         try:
             await client.connect()
+            if ep.security == "ssl":
+                trust.check(smtp_peer_certificate(client))
             await client.ehlo()
             if ep.security == "starttls":
                 await client.starttls(tls_context=ctx)
+                trust.check(smtp_peer_certificate(client))  # before EHLO and AUTH go over the new channel
                 await client.ehlo()
+        except CertificateChanged as exc:
+            client.close()  # the client owns the socket from connect() on (its transport closes it)
+            raise _refused("tls_certificate_changed", str(exc)) from exc
         except TRANSPORT_ERRORS as exc:
             client.close()
             raise _OpenFailed(classify_exception(exc, Stage.CONNECT), connected=False, authenticated=None) from exc

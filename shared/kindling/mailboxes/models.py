@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -10,7 +11,7 @@ import email_validator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kindling.mail.connection import Security
-from kindling.mailboxes.providers import Provider
+from kindling.mail.providers import Provider
 from kindling.platform.models import PatchModel
 from kindling.platform.settings import get_settings
 
@@ -38,6 +39,11 @@ def _email(value: str) -> str:
 
 def _host(value: str) -> str:
     value = value.strip()
+    try:
+        # An IP literal (IPv6 with or without brackets) is a host too; the address rules judge it later.
+        return str(ipaddress.ip_address(value[1:-1] if value.startswith("[") and value.endswith("]") else value))
+    except ValueError:
+        pass
     if not _HOST_RE.match(value):
         raise ValueError("not a valid host name")
     return value.lower().rstrip(".")
@@ -81,6 +87,11 @@ class Mailbox(BaseModel):
     imap_security: Security
     imap_password_enc: str
     imap_folders: dict[str, str] = Field(default_factory=dict)
+    # Trust on first use: the SHA-256 fingerprint ("sha256:<hex>") of the self-signed certificate each endpoint
+    # presented at its last successful test; later connections accept exactly that certificate. None: the
+    # endpoint's certificate must verify (CA-signed, host name checked). Cleared when the host or port changes.
+    smtp_tls_pin: str | None = None
+    imap_tls_pin: str | None = None
     last_tested_at: datetime | None = None
     last_test_error: str | None = None
     last_test_code: str | None = None
@@ -197,3 +208,8 @@ class TestResultView(BaseModel):
     smtp_error: TestErrorView | None = None
     imap_error: TestErrorView | None = None
     warnings: list[TestErrorView] | None = None
+    tls: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description="Per endpoint (`smtp`, `imap`) whose certificate is self-signed: `self_signed`, `fingerprint` "
+        "(the pinned certificate's SHA-256), and `changed` + `previous_fingerprint` when a re-test replaced a pin.",
+    )

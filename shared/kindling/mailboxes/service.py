@@ -22,10 +22,13 @@ from kindling.mail.connection import (
     ConnectionTester,
     ConnectionTestResult,
     Endpoint,
+    Protocol_,
     TestIssue,
     TlsPolicy,
     default_security,
+    issue,
 )
+from kindling.mail.providers import PRESETS, MxResolver, Provider, detect_provider, dns_mx_resolver
 from kindling.mailboxes.checks import CheckQueue, SqsCheckQueue
 from kindling.mailboxes.models import (
     CREDENTIAL_FIELDS,
@@ -34,9 +37,9 @@ from kindling.mailboxes.models import (
     MailboxTestRequest,
     MailboxUpdate,
 )
-from kindling.mailboxes.providers import PRESETS, MxResolver, Provider, detect_provider, dns_mx_resolver
 from kindling.mailboxes.repository import ClaimAction, MailboxPage, MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
+from kindling.platform.addresses import AddressRefused, Resolver, resolve_checked
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import Conflict, InvalidStatus, ValidationFailed, field_error
 from kindling.platform.ids import new_uuid
@@ -74,7 +77,7 @@ class ResolvedConnection:
 
 
 def default_tester() -> ConnectionTester:
-    return ConnectionTester(tls=TlsPolicy(extra_ca_file=get_settings().mail_ca_file))
+    return ConnectionTester(tls=TlsPolicy.from_settings())
 
 
 class MailboxService:
@@ -86,6 +89,7 @@ class MailboxService:
         tester: ConnectionTester | None = None,
         resolver: MxResolver | None = None,
         clock: Clock | None = None,
+        address_resolver: Resolver | None = None,
     ) -> None:
         self._repo = repository or MailboxRepository()
         self._secrets = secrets or KmsSecretBox()
@@ -95,6 +99,7 @@ class MailboxService:
             resolver = dns_mx_resolver()
         self._resolver = resolver
         self._clock = clock
+        self._address_resolver = address_resolver
 
     def _now(self) -> datetime:
         return (self._clock or get_clock()).now()
@@ -148,6 +153,24 @@ class MailboxService:
             ),
         )
 
+    def check_addresses(self, conn: ResolvedConnection) -> None:
+        """The address rules (kindling.platform.addresses) on both hosts, before anything is saved or dialled:
+        a host resolving to a private, loopback, link-local... address is a 400 `validation_error` whose detail
+        code is `private_address`. A host that does not resolve is left to the connection test (`dns_not_found`).
+        The connections themselves check again, on the address they dial."""
+        settings = get_settings()
+        if settings.allow_private_targets:
+            return
+        errors = []
+        for name, endpoint in (("smtp_host", conn.smtp), ("imap_host", conn.imap)):
+            try:
+                resolve_checked(endpoint.host, endpoint.port, allow_private=False, resolver=self._address_resolver)
+            except AddressRefused as exc:
+                if exc.code == "private_address":
+                    errors.append(field_error(name, exc.message, "private_address"))
+        if errors:
+            raise ValidationFailed("The request is invalid.", details=errors)
+
     def _endpoints(self, mailbox: Mailbox) -> tuple[Endpoint, Endpoint]:
         ws, mid = mailbox.workspace_id, mailbox.id
         return (
@@ -157,6 +180,7 @@ class MailboxService:
                 mailbox.smtp_username,
                 self._secrets.decrypt(ws, mid, mailbox.smtp_password_enc),
                 mailbox.smtp_security,
+                tls_pin=mailbox.smtp_tls_pin,
             ),
             Endpoint(
                 mailbox.imap_host,
@@ -164,11 +188,23 @@ class MailboxService:
                 mailbox.imap_username,
                 self._secrets.decrypt(ws, mid, mailbox.imap_password_enc),
                 mailbox.imap_security,
+                tls_pin=mailbox.imap_tls_pin,
             ),
         )
 
-    def _connection_fields(self, workspace_id: str, mailbox_id: str, conn: ResolvedConnection) -> dict[str, Any]:
+    def _connection_fields(
+        self, workspace_id: str, mailbox_id: str, conn: ResolvedConnection, current: Mailbox | None = None
+    ) -> dict[str, Any]:
+        """The stored connection settings; a certificate pin survives only while its host and port stay."""
+
+        def pin(host: str, port: int, pinned: str | None, endpoint: Endpoint) -> str | None:
+            return pinned if (host, port) == (endpoint.host, endpoint.port) else None
+
+        smtp_pin = pin(current.smtp_host, current.smtp_port, current.smtp_tls_pin, conn.smtp) if current else None
+        imap_pin = pin(current.imap_host, current.imap_port, current.imap_tls_pin, conn.imap) if current else None
         return {
+            "smtp_tls_pin": smtp_pin,
+            "imap_tls_pin": imap_pin,
             "provider": conn.provider,
             "smtp_host": conn.smtp.host,
             "smtp_port": conn.smtp.port,
@@ -186,6 +222,7 @@ class MailboxService:
     def create(self, workspace_id: str, body: MailboxCreate) -> tuple[Mailbox, bool]:
         """(mailbox, created). A soft-deleted mailbox with the same email is restored instead (created=False)."""
         conn = self.resolve_connection(body)
+        self.check_addresses(conn)
         existing = self._repo.find_by_email(workspace_id, body.email_address)
         if any(not m.is_deleted for m in existing):
             raise Conflict(f"A mailbox with email {body.email_address} already exists.")
@@ -199,7 +236,7 @@ class MailboxService:
         }
         if existing:
             previous = existing[0]
-            fields = self._connection_fields(workspace_id, previous.id, conn)
+            fields = self._connection_fields(workspace_id, previous.id, conn, previous)
             fields.update({k: v for k, v in profile.items() if k in body.model_fields_set})
             mailbox = self._reactivate(previous, fields, warmup_pending=body.auto_enable_warmup)
             return self._mark_testing(mailbox), False
@@ -288,7 +325,9 @@ class MailboxService:
                 imap_security=changes.get("imap_security", imap.security if "imap_port" not in changes else None),
                 imap_password=changes.get("imap_password", imap.password),
             )
-            fields.update(self._connection_fields(workspace_id, mailbox_id, self.resolve_connection(merged)))
+            conn = self.resolve_connection(merged)
+            self.check_addresses(conn)
+            fields.update(self._connection_fields(workspace_id, mailbox_id, conn, current))
 
         def change(m: Mailbox) -> tuple[Mailbox, ClaimAction]:
             if m.is_deleted:
@@ -333,10 +372,16 @@ class MailboxService:
     # --- connection tests ----------------------------------------------------------------------------------
     def test_credentials(self, body: MailboxTestRequest) -> ConnectionTestResult:
         conn = self.resolve_connection(body)
+        self.check_addresses(conn)
         return self.tester.run(conn.smtp, conn.imap)
 
     def retest(self, workspace_id: str, mailbox_id: str) -> tuple[Mailbox, ConnectionTestResult]:
-        """Synchronous re-test with the stored credentials; the mailbox status follows the result."""
+        """Synchronous re-test with the stored credentials; the mailbox status follows the result.
+
+        The user's explicit re-test is how a changed self-signed certificate is accepted: the new certificate is
+        pinned, and the result says so (a `tls_certificate_changed` warning, `tls.changed`). The background
+        check (create, restore, credential change) never re-pins: there a changed certificate is an error.
+        """
         mailbox = self._repo.get(workspace_id, mailbox_id)
         if mailbox.is_deleted:
             raise InvalidStatus(f"Mailbox {mailbox_id} is deleted; restore it first.")
@@ -348,7 +393,7 @@ class MailboxService:
 
         mailbox = self._mutate(workspace_id, mailbox_id, bump, first=mailbox)
         smtp, imap = self._endpoints(mailbox)
-        result = self.tester.run(smtp, imap)
+        result = self.tester.run(smtp, imap, repin=True)
         return self._record_result(mailbox, mailbox.generation, result), result
 
     def run_check(self, workspace_id: str, mailbox_id: str, generation: int) -> Mailbox | None:
@@ -379,6 +424,11 @@ class MailboxService:
             if m.is_deleted or m.generation != generation:
                 return None
             update: dict[str, Any] = {"last_tested_at": now, "updated_at": now}
+            # Each endpoint that connected keeps what it trusted: the self-signed certificate's pin, or none.
+            if result.smtp.ok:
+                update["smtp_tls_pin"] = result.smtp.tls.pin if result.smtp.tls else None
+            if result.imap.ok:
+                update["imap_tls_pin"] = result.imap.tls.pin if result.imap.tls else None
             if failure is None:
                 update.update(
                     status="connected",
@@ -437,3 +487,40 @@ def describe(protocol: str, found: TestIssue) -> str:
     if found.detail:
         text += f" Server said: {found.detail}"
     return text[:1000]
+
+
+def mark_certificate_changed(
+    repository: MailboxRepository, mailbox: Mailbox, protocol: Protocol_, now: datetime
+) -> bool:
+    """A connection (campaign sender, warmup delivery, inbox sync) met another certificate than the one pinned for
+    `protocol`: the mailbox goes to `error` with `tls_certificate_changed` and its hint, since only the user's
+    re-test can accept the new certificate. Not when the mailbox changed meanwhile (no longer connected, or that
+    endpoint re-pinned). True when it did."""
+    code = "tls_certificate_changed"
+    pinned = mailbox.smtp_tls_pin if protocol == "smtp" else mailbox.imap_tls_pin
+    current = mailbox
+    for _ in range(_MAX_ATTEMPTS):
+        if current.status != "connected" or (current.smtp_tls_pin if protocol == "smtp" else current.imap_tls_pin) != (
+            pinned
+        ):
+            return False
+        updated = current.model_copy(
+            update={
+                "status": "error",
+                "last_test_code": code,
+                "last_test_error": describe(protocol, issue(code)),
+                "health_status": "error",
+                "health_reasons": [code],
+                "updated_at": now,
+            }
+        )
+        try:
+            repository.replace(updated, current.version)
+        except Stale:
+            current = repository.get(mailbox.workspace_id, mailbox.id)
+            continue
+        get_logger().warning(
+            "mailbox disabled: its server's certificate changed", extra={"mailbox_id": mailbox.id, "protocol": protocol}
+        )
+        return True
+    return False

@@ -37,6 +37,7 @@ from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
+from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform import table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
@@ -156,7 +157,7 @@ class Sender:
     @property
     def smtp(self) -> SmtpSender:
         if self._smtp is None:
-            self._smtp = SmtpSender(tls=TlsPolicy(extra_ca_file=get_settings().mail_ca_file))
+            self._smtp = SmtpSender(tls=TlsPolicy.from_settings())
         return self._smtp
 
     def _event_service(self) -> EventService:
@@ -323,7 +324,12 @@ class Sender:
         if cipher not in self._passwords:
             self._passwords[cipher] = self._secrets.decrypt(mailbox.workspace_id, mailbox.id, cipher)
         return Endpoint(
-            mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_username, self._passwords[cipher], mailbox.smtp_security
+            mailbox.smtp_host,
+            mailbox.smtp_port,
+            mailbox.smtp_username,
+            self._passwords[cipher],
+            mailbox.smtp_security,
+            tls_pin=mailbox.smtp_tls_pin,
         )
 
     def _build(self, job: SendMessage, now: datetime) -> Outgoing:
@@ -575,6 +581,10 @@ class Sender:
             failures = self._repo.auth_result(workspace_id, mailbox.id, failed=report.authenticated is False)
             if circuit.AuthGuard(failures).disable_mailbox:
                 self._disable(mailbox, now)
+        if report.refused == "tls_certificate_changed":
+            # Not the certificate pinned at test time (nothing was sent): only the user's re-test can accept it.
+            self._mailbox_cache.pop((mailbox.workspace_id, mailbox.id), None)
+            mark_certificate_changed(self._mailboxes, mailbox, "smtp", now)
         key = circuit.host_key(mailbox.smtp_host)
         before = circuits.get(key, circuit.HostCircuit())
         after = circuit.observe_host(before, connected=report.connected, now=now)

@@ -33,9 +33,9 @@ from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
+from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
-from kindling.platform.settings import get_settings
 from kindling.sending import backoff, eligibility
 from kindling.sending.messages import SqsSendQueue
 from kindling.sending.repository import SendingRepository
@@ -111,7 +111,7 @@ class WarmupMailer:
     @property
     def smtp(self) -> SmtpSender:
         if self._smtp is None:
-            self._smtp = SmtpSender(tls=TlsPolicy(extra_ca_file=get_settings().mail_ca_file))
+            self._smtp = SmtpSender(tls=TlsPolicy.from_settings())
         return self._smtp
 
     def endpoint(self, mailbox: Mailbox) -> Endpoint:
@@ -121,7 +121,12 @@ class WarmupMailer:
             self._secrets = secrets
             self._passwords[cipher] = secrets.decrypt(mailbox.workspace_id, mailbox.id, cipher)
         return Endpoint(
-            mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_username, self._passwords[cipher], mailbox.smtp_security
+            mailbox.smtp_host,
+            mailbox.smtp_port,
+            mailbox.smtp_username,
+            self._passwords[cipher],
+            mailbox.smtp_security,
+            tls_pin=mailbox.smtp_tls_pin,
         )
 
     def outgoing(
@@ -183,6 +188,7 @@ class WarmupDelivery:
                 grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(job)
         releases: Counter[tuple[str, str, str]] = Counter()
         batches: list[Batch] = []
+        senders: dict[str, Mailbox] = {}
         for (ws, mid), group in grouped.items():
             try:
                 mailbox = self._mailboxes.get(ws, mid)
@@ -204,7 +210,8 @@ class WarmupDelivery:
                     )
                 )
             batches.append(Batch(mid, self._mailer.endpoint(mailbox), messages))
-        retries = self._send(batches, distinct, now, result, releases) if batches else []
+            senders[mid] = mailbox
+        retries = self._send(batches, distinct, now, result, releases, senders) if batches else []
         for (ws, mid, day), count in releases.items():
             self._sending.release_mailbox(ws, mid, day, 0, {}, warmup=count)
         if early or retries:
@@ -218,6 +225,7 @@ class WarmupDelivery:
         now: datetime,
         result: DeliveryResult,
         releases: Counter[tuple[str, str, str]],
+        senders: dict[str, Mailbox],
     ) -> list[WarmupSendMessage]:
         """SMTP for the batches and their outcomes; returns the jobs to try again."""
         gated: set[str] = set()
@@ -232,6 +240,9 @@ class WarmupDelivery:
         backoff_until: dict[tuple[str, str], datetime | None] = {}
         retries: list[WarmupSendMessage] = []
         for report in reports:
+            if report.refused == "tls_certificate_changed":
+                # Not the certificate pinned at test time (nothing was sent): only the user's re-test accepts it.
+                mark_certificate_changed(self._mailboxes, senders[report.mailbox_id], "smtp", now)
             for res in report.results:
                 job = distinct[res.key]
                 result.outcomes[job.exchange_id] = str(res.outcome)

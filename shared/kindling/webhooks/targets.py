@@ -8,16 +8,20 @@ rule of deployed stages.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from kindling.platform.addresses import (
+    AddressRefused,
+    Resolver,
+    check_addresses,
+    forbidden_reason,
+    resolve_addresses,
+    system_resolver,
+)
 from kindling.platform.settings import Settings, get_settings
 
-Resolver = Callable[[str, int], list[str]]
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+__all__ = ["Resolver", "Target", "TargetRefused", "forbidden_reason", "parse_url", "resolve_target", "system_resolver"]
 
 MAX_URL_LENGTH = 2048
 
@@ -43,41 +47,6 @@ class Target:
     @property
     def address(self) -> str:
         return self.addresses[0]
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in seen:
-            seen.append(address)
-    return seen
-
-
-def forbidden_reason(address: str) -> str | None:
-    """Why an address may not be dialled (None when it is a public unicast address)."""
-    try:
-        ip: IpAddress = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return "not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            return forbidden_reason(str(mapped))
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local (cloud metadata)"
-    if ip.is_unspecified:
-        return "unspecified"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_private:
-        return "private"
-    if ip.is_reserved or not ip.is_global:
-        return "reserved"
-    return None
 
 
 def parse_url(url: str, settings: Settings | None = None) -> SplitResult:
@@ -108,25 +77,10 @@ def resolve_target(url: str, resolver: Resolver | None = None, settings: Setting
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        literal: IpAddress | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [str(literal)]
-    else:
-        try:
-            addresses = (resolver or system_resolver)(host, port)
-        except (OSError, UnicodeError) as exc:
-            raise TargetRefused("unresolvable_host", f"The host {host} could not be resolved.") from exc
-        if not addresses:
-            raise TargetRefused("unresolvable_host", f"The host {host} could not be resolved.")
-    if not settings.allow_private_targets:
-        for address in addresses:
-            reason = forbidden_reason(address)
-            if reason is not None:
-                raise TargetRefused(
-                    "private_address", f"The URL resolves to a {reason} address ({address}), which is not allowed."
-                )
+        addresses = resolve_addresses(host, port, resolver)
+        check_addresses(host, addresses, allow_private=settings.allow_private_targets)
+    except AddressRefused as exc:
+        raise TargetRefused(exc.code, exc.message) from exc
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

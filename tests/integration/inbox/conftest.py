@@ -35,7 +35,7 @@ def endpoint(account: MailAccount, password: str | None = None, port: int | None
 
 @pytest.fixture
 def tls(mail_lab: MailLab) -> TlsPolicy:
-    return TlsPolicy(str(mail_lab.ca_path))
+    return TlsPolicy(str(mail_lab.ca_path), allow_private_addresses=True)
 
 
 @pytest.fixture

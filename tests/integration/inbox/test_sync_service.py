@@ -61,6 +61,7 @@ from kindling.sending.repository import SendingRepository
 from kindling.suppressions.service import SuppressionService
 from kindling.warmup.blocklist import WarmupBlocklistRepository
 from tests.conftest import Tenant, make_tenant
+from tests.integration.mailboxes.servers import CertFactory, TlsRelay
 
 pytestmark = pytest.mark.mail
 
@@ -84,7 +85,7 @@ class World:
 
     @property
     def tls(self) -> TlsPolicy:
-        return TlsPolicy(str(self.lab.ca_path))
+        return TlsPolicy(str(self.lab.ca_path), allow_private_addresses=True)
 
     def inbox(self) -> InboxService:
         def on_warmup(_: Any, mailbox: Mailbox, folder: str, fetched: FetchedMessage, found: Classification) -> None:
@@ -637,6 +638,36 @@ def test_connection_errors_are_classified_and_acknowledged(world: World, clock: 
     summary = InboxRepository().sync_summary(world.workspace_id, mailbox.id)
     assert summary is not None and summary["last_error_code"] == "connection_refused"
     assert MailboxRepository().get(world.workspace_id, mailbox.id).status == "connected"
+
+
+def test_a_changed_certificate_marks_the_mailbox_error_before_any_login(
+    world: World, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Pinned at test time to one self-signed certificate; the IMAP endpoint now presents another (a relay with
+    its own certificate in front of the lab's IMAP port): no LOGIN, and the mailbox says why at once."""
+    certs = CertFactory(tmp_path / "certs")
+    pinned, impostor = certs.leaf("pinned", self_signed=True), certs.leaf("impostor", self_signed=True)
+    account = lab_account(world.lab, "pinned")
+    with TlsRelay(impostor, world.lab.imap_port) as relay:
+        mailbox = make_mailbox(
+            world.workspace_id,
+            account,
+            clock,
+            imap_host="127.0.0.1",
+            imap_port=relay.port,
+            imap_security="ssl",
+            imap_tls_pin=pinned.fingerprint,
+        )
+        report = world.sync(mailbox)
+    assert (report.outcome, report.error_code, report.auth_failures) == ("mailbox_error", "tls_certificate_changed", 0)
+    received = bytes(relay.received)
+    assert b"LOGIN" not in received.upper() and account.password.encode() not in received
+    stored = MailboxRepository().get(world.workspace_id, mailbox.id)
+    assert (stored.status, stored.last_test_code) == ("error", "tls_certificate_changed")
+    assert stored.last_test_error and stored.last_test_error.startswith(
+        "tls_certificate_changed (IMAP): The server's certificate changed since you tested this mailbox; re-test it"
+    )
+    assert stored.imap_tls_pin == pinned.fingerprint  # kept until the user's re-test replaces it
 
 
 # --- the Lambda handler ----------------------------------------------------------------------------------------

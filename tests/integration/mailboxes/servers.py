@@ -1,5 +1,7 @@
 """Real mail servers on 127.0.0.1 for the connection tests: aiosmtpd (AUTH over STARTTLS, implicit TLS or
-plain), a silent TCP listener (timeouts), a closed port, and TLS certificates generated here.
+plain), a silent TCP listener (timeouts), a closed port, a listener that only counts connections, a server
+that says one scripted banner, a TLS relay (any certificate in front of a plain server, recording what clients
+send), and TLS certificates generated here.
 
 The SMTP authenticator answers like real providers do: 535 5.7.8 for a wrong password, 534 5.7.9 for an
 account that needs an App Password, 535 5.7.139 when SMTP AUTH is disabled (Microsoft 365), 550 5.1.1 for
@@ -9,11 +11,13 @@ an unknown mailbox.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +40,11 @@ class Pem:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.cert, self.key)
         return ctx
+
+    @property
+    def fingerprint(self) -> str:
+        """ "sha256:" + the hex SHA-256 of the certificate's DER (computed here, not by the code under test)."""
+        return "sha256:" + hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.cert.read_text())).hexdigest()
 
 
 class CertFactory:
@@ -154,9 +163,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(kind: SmtpKind, accounts: Accounts, pem: Pem | None = None) -> Iterator[int]:
-    """Yield the port of an aiosmtpd server of `kind` on 127.0.0.1 (AUTH PLAIN and LOGIN)."""
-    port = free_port()
+def smtp_server(kind: SmtpKind, accounts: Accounts, pem: Pem | None = None, port: int | None = None) -> Iterator[int]:
+    """Yield the port of an aiosmtpd server of `kind` on 127.0.0.1 (AUTH PLAIN and LOGIN); `port` reuses one
+    (the same server coming back with another certificate)."""
+    port = port or free_port()
     server_kwargs: dict[str, Any] = {"authenticator": accounts, "auth_require_tls": kind == "starttls"}
     ssl_context = None
     if kind == "starttls":
@@ -186,3 +196,111 @@ def silent_port() -> Iterator[int]:
 def closed_port() -> int:
     """A port nothing listens on (bound then released; the kernel answers RST)."""
     return free_port()
+
+
+# --- listeners that record what reached them -------------------------------------------------------------
+class _Acceptor:
+    """A thread accepting connections on 127.0.0.1 and handing each to `serve` (in its own thread)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def serve(self, conn: socket.socket) -> None:
+        conn.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve_and_close, args=(conn,), daemon=True).start()
+
+    def _serve_and_close(self, conn: socket.socket) -> None:
+        try:
+            self.serve(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self) -> _Acceptor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+class CountingListener(_Acceptor):
+    """Counts the TCP connections it accepts (and closes them): proof that nothing was dialled."""
+
+
+class BannerServer(_Acceptor):
+    """Says `banner` to every client, then hangs up: a remote server's words, exactly as given."""
+
+    def __init__(self, banner: bytes) -> None:
+        super().__init__()
+        self.banner = banner
+
+    def serve(self, conn: socket.socket) -> None:
+        conn.sendall(self.banner)
+        conn.settimeout(2)
+        with suppress(TimeoutError, OSError):
+            conn.recv(1024)
+
+
+class TlsRelay(_Acceptor):
+    """Implicit TLS with `pem` in front of a plain-text server on `upstream_port` (Dovecot's IMAP port): the
+    relay a self-signed IMAPS server, or a machine in the middle, is. `received` is every byte clients sent
+    after the handshake, relayed or not."""
+
+    def __init__(self, pem: Pem, upstream_port: int) -> None:
+        super().__init__()
+        self.context = pem.server_context()
+        self.upstream_port = upstream_port
+        self.received = bytearray()
+        self._lock = threading.Lock()
+
+    def serve(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        try:
+            tls = self.context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        with tls, socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10) as upstream:
+            down = threading.Thread(target=self._pipe, args=(upstream, tls, False), daemon=True)
+            down.start()
+            self._pipe(tls, upstream, True)
+            down.join(timeout=10)
+
+    def _pipe(self, source: socket.socket, target: socket.socket, record: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except (OSError, ssl.SSLError):
+                data = b""
+            if not data:
+                for sock in (target, source):
+                    with suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
+            if record:
+                with self._lock:
+                    self.received += data
+            try:
+                target.sendall(data)
+            except OSError:
+                return

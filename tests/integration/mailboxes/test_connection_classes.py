@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kindling.mail.connection import ConnectionTester, Endpoint, ProbeResult, TlsPolicy
+from kindling.mail.connection import ConnectionTester, Endpoint, ProbeResult, TlsInfo, TlsPolicy
 from tests.integration.mailboxes.conftest import PASSWORD, USER, MailServers
 from tests.integration.mailboxes.servers import CertFactory, closed_port, silent_port, smtp_server
 
@@ -38,8 +38,9 @@ def assert_no_password(result: ProbeResult, password: str = PASSWORD) -> None:
 def test_smtp_starttls_and_implicit_tls_and_plain_log_in(mail_servers: MailServers) -> None:
     tester = mail_servers.tester()
     before = len(mail_servers.accounts.logins)
-    assert smtp(tester, mail_servers.starttls_port, "starttls") == ProbeResult(ok=True)
-    assert smtp(tester, mail_servers.ssl_port, "ssl") == ProbeResult(ok=True)
+    verified = ProbeResult(ok=True, tls=TlsInfo(self_signed=False))  # CA-signed, host name checked
+    assert smtp(tester, mail_servers.starttls_port, "starttls") == verified
+    assert smtp(tester, mail_servers.ssl_port, "ssl") == verified
     assert smtp(tester, mail_servers.plain_port, "none") == ProbeResult(ok=True)
     # The servers really saw three AUTHs (and _Sink would have failed any DATA).
     assert mail_servers.accounts.logins[before:] == [USER, USER, USER]
@@ -110,7 +111,7 @@ def test_unresolvable_host_is_dns_not_found(mail_servers: MailServers) -> None:
 
 
 def test_silent_server_is_timeout() -> None:
-    tester = ConnectionTester(step_timeout=0.5)
+    tester = ConnectionTester(step_timeout=0.5, tls=TlsPolicy(allow_private_addresses=True))
     with silent_port() as port:
         started = time.monotonic()
         assert code_of(smtp(tester, port, "starttls")) == "timeout"
@@ -154,7 +155,8 @@ def test_invalid_certificates_are_certificate_invalid(mail_servers: MailServers,
 
 
 def test_dovecot_certificate_from_an_untrusted_ca_is_certificate_invalid(mail_servers: MailServers) -> None:
-    tester = ConnectionTester(step_timeout=5, tls=TlsPolicy())  # system CAs only: the lab CA is unknown
+    # System CAs only: the lab CA is unknown.
+    tester = ConnectionTester(step_timeout=5, tls=TlsPolicy(allow_private_addresses=True))
     assert code_of(imap(tester, mail_servers.imaps_port, "ssl")) == "certificate_invalid"
 
 
@@ -169,6 +171,8 @@ def test_self_signed_certificate_is_accepted_with_a_warning(mail_servers: MailSe
             result = smtp(tester, port, security)
             assert result.ok, result.error
             assert [w.code for w in result.warnings] == ["self_signed_certificate"]
+            # Trust on first use: the certificate's fingerprint is reported, to be pinned.
+            assert result.tls == TlsInfo(self_signed=True, fingerprint=pem.fingerprint)
         # Still a real login behind the warning: a wrong password fails, warning kept.
         bad = smtp(tester, ssl_port, "ssl", password="nope")
         assert code_of(bad) == "auth_failed"

@@ -54,12 +54,15 @@ class ScriptedHandler:
     received_but_unanswered: list[Delivered] = field(default_factory=list)
     flaky_seen: set[str] = field(default_factory=set)
     ehlos: int = 0
+    ehlos_after_starttls: int = 0
     offer_auth: bool = True
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         self.ehlos += 1
+        if session.ssl is not None:
+            self.ehlos_after_starttls += 1
         session.host_name = hostname
         if not self.offer_auth:
             return [line for line in responses if not line[4:].upper().startswith("AUTH")]
@@ -114,12 +117,12 @@ class SinkServer:
     accounts: Accounts
     ca_file: str
 
-    def endpoint(self, password: str = PASSWORD, user: str = USER) -> Endpoint:
+    def endpoint(self, password: str = PASSWORD, user: str = USER, tls_pin: str | None = None) -> Endpoint:
         security = {"starttls": "starttls", "ssl": "ssl", "plain": "none"}[self.kind]
-        return Endpoint(LOCAL, self.port, user, password, security)  # type: ignore[arg-type]
+        return Endpoint(LOCAL, self.port, user, password, security, tls_pin=tls_pin)  # type: ignore[arg-type]
 
     def sender(self, timeout: float = 5.0) -> SmtpSender:
-        return SmtpSender(tls=TlsPolicy(self.ca_file), timeout=timeout)
+        return SmtpSender(tls=TlsPolicy(self.ca_file, allow_private_addresses=True), timeout=timeout)
 
     @property
     def logins(self) -> int:

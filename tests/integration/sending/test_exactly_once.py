@@ -13,6 +13,7 @@ import pytest
 import kindling.sending.sender as sender_module
 from devstack.moto_patches import serialise_dynamodb
 from kindling.enrollments.repository import EnrollmentRepository
+from kindling.mail.connection import TlsPolicy
 from kindling.mail.smtp import SmtpSender
 from kindling.sending.scheduler import Scheduler
 from kindling.sending.sender import BatchResult, Sender
@@ -79,7 +80,10 @@ def test_two_senders_racing_on_the_same_claimed_sends_send_each_once(world: Worl
             barriers[send_id].wait()  # both invocations are at this message's gate; neither has written yet
 
     sender_module.fault_hook = release_together
-    senders = [world.sender, Sender(smtp=SmtpSender(timeout=5.0), clock=world.clock)]
+    senders = [
+        world.sender,
+        Sender(smtp=SmtpSender(tls=TlsPolicy(allow_private_addresses=True), timeout=5.0), clock=world.clock),
+    ]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sender") as pool:
         futures = [pool.submit(sender.process, list(jobs)) for sender in senders]
         results: list[BatchResult] = [future.result(timeout=60) for future in futures]

@@ -118,6 +118,7 @@ def test_a_deployed_sender_without_a_public_base_url_refuses_and_sends_nothing(
     assert world.server.handler.delivered == []
 
     monkeypatch.setenv("KINDLING_STAGE", "test")
+    monkeypatch.setenv("KINDLING_ALLOW_PRIVATE_TARGETS", "true")  # the SMTP sink listens on loopback
     monkeypatch.setenv("KINDLING_PUBLIC_BASE_URL", "https://links.example.com")
     reset_settings()
     assert sender.handler(sqs_event(messages), None) == {"batchItemFailures": []}

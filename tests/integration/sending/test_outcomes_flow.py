@@ -14,7 +14,8 @@ from kindling.prospects.repository import ProspectRepository
 from kindling.sending.repository import SendingRepository
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import record_complaint
-from tests.integration.mailboxes.servers import free_port
+from tests.integration.mailboxes.servers import CertFactory, free_port
+from tests.integration.sending.conftest import sink_server
 from tests.integration.sending.world import World
 
 STEPS = [{"subject": "Hi", "body_html": "<p>One</p>"}, {"subject": "Two", "delay_days": 1}]
@@ -115,6 +116,34 @@ def test_ten_failed_logins_disable_the_mailbox(world: World) -> None:
     assert MailboxRepository().get(world.workspace_id, mailbox.id).status == "error"
     assert SendingRepository().mailbox_state(world.workspace_id, mailbox.id).auth_failures == 10
     assert world.delivered_to("x@x.test") == []
+
+
+def test_a_changed_certificate_disables_the_mailbox_before_any_login(world: World, sending_certs: CertFactory) -> None:
+    pinned = sending_certs.leaf("flow-pinned", self_signed=True)
+    impostor = sending_certs.leaf("flow-impostor", self_signed=True)
+    with sink_server("starttls", impostor, str(sending_certs.ca_file)) as server:
+        mailbox = world.mailbox()
+        repo = MailboxRepository()
+        current = repo.get(world.workspace_id, mailbox.id)
+        repo.replace(
+            current.model_copy(
+                update={"smtp_port": server.port, "smtp_security": "starttls", "smtp_tls_pin": pinned.fingerprint}
+            ),
+            current.version,
+        )
+        campaign = world.campaign([mailbox], STEPS, minutes_between_sends=0)
+        (lead,) = world.prospects(["z@z.test"])
+        world.enroll(campaign, [lead])
+        world.run(timedelta(hours=1))
+        assert server.logins == 0 and server.handler.delivered == []  # nothing after the handshake
+    stored = repo.get(world.workspace_id, mailbox.id)
+    assert (stored.status, stored.last_test_code) == ("error", "tls_certificate_changed")
+    assert stored.last_test_error == (
+        "tls_certificate_changed (SMTP): The server's certificate changed since you tested this mailbox; re-test it "
+        "to accept the new certificate if you trust it."
+    )
+    assert stored.smtp_tls_pin == pinned.fingerprint
+    assert world.send_record(campaign, lead, 0).status != "sent"
 
 
 def test_five_connection_failures_open_the_host_circuit(world: World) -> None:

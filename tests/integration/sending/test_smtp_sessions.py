@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Literal
 
 import pytest
 
-from kindling.mail.connection import Endpoint
+from kindling.mail.connection import Endpoint, TlsPolicy
 from kindling.mail.outcomes import Outcome, Stage
 from kindling.mail.smtp import Batch, BatchReport, Outgoing, SmtpSender
 from kindling.sending.circuit import AuthGuard, HostCircuit, observe_auth, observe_host
@@ -150,7 +151,7 @@ def test_only_one_reconnect_per_batch(starttls_server: SinkServer) -> None:
 
 def test_nothing_listening_is_a_connection_failure() -> None:
     port = closed_port()
-    sender = SmtpSender(timeout=2.0)
+    sender = SmtpSender(tls=TlsPolicy(allow_private_addresses=True), timeout=2.0)
     report = asyncio.run(
         sender.send_batch(Batch("mbx_1", Endpoint(LOCAL, port, USER, PASSWORD, "starttls"), [outgoing("a", "x@y.z")]))
     )
@@ -179,13 +180,48 @@ def test_a_server_without_auth_is_an_auth_failure(sending_certs: CertFactory) ->
         assert server.handler.delivered == []
 
 
-def test_a_self_signed_certificate_is_accepted_and_reported(sending_certs: CertFactory) -> None:
-    pem = sending_certs.leaf("sending-self-signed", self_signed=True)
-    with sink_server("starttls", pem, str(sending_certs.ca_file)) as server:
-        report = send(server, [outgoing("a", "one@example.com"), outgoing("b", "flaky@example.com")])
+def send_pinned(server: SinkServer, pin: str | None, messages: list[Outgoing]) -> BatchReport:
+    return asyncio.run(server.sender().send_batch(Batch("mbx_1", server.endpoint(tls_pin=pin), messages)))
+
+
+@pytest.mark.parametrize("kind", ["starttls", "ssl"])
+def test_a_self_signed_certificate_is_sent_to_only_when_it_is_the_pinned_one(
+    sending_certs: CertFactory, kind: Literal["starttls", "ssl"]
+) -> None:
+    pem = sending_certs.leaf(f"sending-self-signed-{kind}", self_signed=True)
+    with sink_server(kind, pem, str(sending_certs.ca_file)) as server:
+        # No pin (never tested, or tested before pinning existed): no fallback to an unverified session.
+        report = send_pinned(server, None, [outgoing("a", "one@example.com")])
+        assert outcomes(report) == [Outcome.CONNECTION_FAILED]
+        assert (server.logins, server.handler.delivered) == (0, [])
+        # The certificate pinned at test time: one connection, logged in, sent.
+        report = send_pinned(server, pem.fingerprint, [outgoing("b", "one@example.com"), outgoing("c", "flaky@x.io")])
         assert outcomes(report) == [Outcome.SENT, Outcome.SENT]
-        assert report.self_signed
-        assert report.connections == 3  # verified attempt refused, unverified session, one reconnect (flaky)
+        assert report.self_signed and report.connections == 2  # the session, and one reconnect (flaky)
+        assert server.logins == 2
+
+
+@pytest.mark.parametrize("kind", ["starttls", "ssl"])
+def test_another_self_signed_certificate_is_refused_before_ehlo_and_auth(
+    sending_certs: CertFactory, kind: Literal["starttls", "ssl"]
+) -> None:
+    pinned = sending_certs.leaf(f"sending-pinned-{kind}", self_signed=True)
+    impostor = sending_certs.leaf(f"sending-impostor-{kind}", self_signed=True)
+    with sink_server(kind, impostor, str(sending_certs.ca_file)) as server:
+        report = send_pinned(server, pinned.fingerprint, [outgoing("a", "one@example.com")])
+        assert outcomes(report) == [Outcome.CONNECTION_FAILED]
+        assert report.results[0].detail.startswith("tls_certificate_changed: ")
+        assert impostor.fingerprint in report.results[0].detail
+        assert not report.connected and report.authenticated is None and report.logins == 0
+        # On the server side: no AUTH (no password), and no command at all over the new TLS channel.
+        assert server.logins == 0 and server.handler.ehlos_after_starttls == 0
+        assert server.handler.delivered == []
+
+
+def test_a_pinned_host_that_moved_to_a_ca_signed_certificate_is_verified(starttls_server: SinkServer) -> None:
+    report = send_pinned(starttls_server, "sha256:" + "cd" * 32, [outgoing("a", "one@example.com")])
+    assert outcomes(report) == [Outcome.SENT]
+    assert not report.self_signed and report.connections == 2  # the pin did not match; the CA-signed one verified
 
 
 def test_an_untrusted_certificate_is_refused(sending_certs: CertFactory) -> None:
@@ -194,6 +230,16 @@ def test_an_untrusted_certificate_is_refused(sending_certs: CertFactory) -> None
         report = send(server, [outgoing("a", "one@example.com")])
         assert outcomes(report) == [Outcome.CONNECTION_FAILED]
         assert not report.connected and server.handler.delivered == []
+        assert server.logins == 0 and server.handler.ehlos_after_starttls == 0
+
+
+def test_private_addresses_are_not_dialled_unless_allowed(sending_certs: CertFactory) -> None:
+    with sink_server("starttls", sending_certs.leaf("sending-guard"), str(sending_certs.ca_file)) as server:
+        strict = SmtpSender(tls=TlsPolicy(str(sending_certs.ca_file)), timeout=5.0)  # the default: not allowed
+        report = asyncio.run(strict.send_batch(Batch("mbx_1", server.endpoint(), [outgoing("a", "one@example.com")])))
+        assert outcomes(report) == [Outcome.CONNECTION_FAILED]
+        assert report.results[0].detail.startswith("private_address: ")
+        assert report.connections == 0 and server.handler.ehlos == 0
 
 
 def test_batches_for_several_mailboxes_run_side_by_side(sending_certs: CertFactory) -> None:

@@ -24,6 +24,7 @@ from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import EnrollmentService
 from kindling.events.models import DomainEvent
 from kindling.events.service import EventService
+from kindling.mail.connection import TlsPolicy
 from kindling.mail.smtp import SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
@@ -113,7 +114,9 @@ class World:
     def __post_init__(self) -> None:
         events = EventService(publisher=self.published, clock=self.clock)
         self.scheduler = Scheduler(queue=self.queue, clock=self.clock, events=events)
-        self.sender = Sender(smtp=SmtpSender(timeout=5.0), clock=self.clock, events=events)
+        self.sender = Sender(
+            smtp=SmtpSender(tls=TlsPolicy(allow_private_addresses=True), timeout=5.0), clock=self.clock, events=events
+        )
         self.repo = SendingRepository()
         self.ledger = SendLedgerRepository()
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ from devstack.maillab.backend import MailLabError
 from kindling.inbox.sync import InboxSync
 from kindling.mail.connection import TlsPolicy
 from kindling.mailboxes.models import Mailbox
+from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
@@ -36,6 +38,7 @@ from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
 from kindling.warmup.repository import WarmupRepository
 from kindling.warmup.service import WarmupService
 from tests.conftest import make_tenant
+from tests.integration.mailboxes.servers import CertFactory
 from tests.integration.sending.conftest import PASSWORD, USER, sink_server
 from tests.integration.warmup.support import ListQueue, insert_mailbox
 
@@ -264,6 +267,33 @@ def test_a_permanent_refusal_fails_and_releases_at_once(world: World, mail_lab: 
     assert [d.rcpt_tos for d in server.handler.delivered] == [["fine@lab.test"]]
 
 
+def test_a_changed_certificate_sends_nothing_and_puts_the_mailbox_in_error(
+    world: World, tmp_path: Path, mail_lab: MailLab
+) -> None:
+    certs = CertFactory(tmp_path / "certs")
+    pinned, impostor = certs.leaf("warm-pinned", self_signed=True), certs.leaf("warm-impostor", self_signed=True)
+    with sink_server("starttls", impostor, str(mail_lab.ca_path)) as server:
+        sender = make_mailbox(
+            world.workspace_id,
+            USER,
+            PASSWORD,
+            None,
+            smtp_port=server.port,
+            smtp_security="starttls",
+            smtp_tls_pin=pinned.fingerprint,
+        )
+        jobs = world.enqueue(sender, ["fine@lab.test"])
+        result = world.delivery.process(jobs)
+        assert server.logins == 0 and server.handler.delivered == []  # refused before AUTH
+    assert result.outcomes == {jobs[0].exchange_id: "connection_failed"}
+    stored = MailboxRepository().get(world.workspace_id, sender.id)
+    assert (stored.status, stored.last_test_code, stored.health_status) == ("error", "tls_certificate_changed", "error")
+    assert stored.last_test_error == (
+        "tls_certificate_changed (SMTP): The server's certificate changed since you tested this mailbox; re-test it "
+        "to accept the new certificate if you trust it."
+    )
+
+
 def test_an_unusable_mailbox_releases_once(world: World) -> None:
     sender, recipient = world.sender(sending_enabled=False), world.account("rcpt")
     day = eligibility.day_key(NOON, "UTC")
@@ -342,7 +372,7 @@ def test_a_bounce_report_after_acceptance_counts_bounced_once(world: World) -> N
     world.lab.append(sender.email_address, "INBOX", hard)  # the remote MTA reported twice
     soft = warmup_dsn(sender.email_address, second.email, jobs[1], status="4.2.2", action="delayed")
     world.lab.append(sender.email_address, "INBOX", soft)
-    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path)), clock=world.clock)
+    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path), allow_private_addresses=True), clock=world.clock)
     for _ in range(2):
         assert syncer.sync(sender.workspace_id, sender.id).outcome == "synced"
     _, rows = WarmupRepository().load(sender.workspace_id, sender.id)
@@ -374,7 +404,7 @@ def test_a_rescue_by_another_mailbox_on_the_same_inbox_still_counts_spam(world: 
         sent_at=NOON,
     ).as_bytes()
     world.lab.append(account.email, "Junk", raw)
-    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path)), clock=world.clock)
+    syncer = InboxSync(tls=TlsPolicy(str(world.lab.ca_path), allow_private_addresses=True), clock=world.clock)
     for _ in range(2):
         for mailbox in (twin, recipient):
             assert syncer.sync(mailbox.workspace_id, mailbox.id).outcome == "synced"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from kindling.api.envelope import respond, respond_page
@@ -29,6 +29,20 @@ MailboxId = Path(max_length=64, description="The mailbox id (uuid).")
 _test_limit = Depends(extra_rate_limit("mailbox_test", lambda: get_settings().mailbox_test_rate_limit_per_minute))
 
 
+class EndpointTlsView(BaseModel):
+    """The certificate a mailbox endpoint is pinned to (trust on first use of a self-signed certificate)."""
+
+    self_signed: bool
+    fingerprint: str | None = Field(default=None, examples=["sha256:" + "0" * 64])
+
+
+class MailboxTlsView(BaseModel):
+    """Present when an endpoint uses a self-signed certificate: only that exact certificate is accepted."""
+
+    smtp: EndpointTlsView | None = None
+    imap: EndpointTlsView | None = None
+
+
 class MailboxView(BaseModel):
     id: str
     external_id: str | None
@@ -44,6 +58,7 @@ class MailboxView(BaseModel):
     daily_send_limit: int
     last_tested_at: Timestamp | None
     last_test_error: str | None
+    tls: MailboxTlsView | None = None
     signature: str | None
     provider: str
     created_at: Timestamp
@@ -71,11 +86,22 @@ def mailbox_view(mailbox: Mailbox) -> MailboxView:
         daily_send_limit=mailbox.daily_send_limit,
         last_tested_at=mailbox.last_tested_at,
         last_test_error=mailbox.last_test_error,
+        tls=_mailbox_tls(mailbox),
         signature=mailbox.signature,
         provider=mailbox.provider,
         created_at=mailbox.created_at,
         updated_at=mailbox.updated_at,
     )
+
+
+def _mailbox_tls(mailbox: Mailbox) -> MailboxTlsView | None:
+    if mailbox.smtp_tls_pin is None and mailbox.imap_tls_pin is None:
+        return None
+
+    def one(pin: str | None) -> EndpointTlsView | None:
+        return EndpointTlsView(self_signed=True, fingerprint=pin) if pin else None
+
+    return MailboxTlsView(smtp=one(mailbox.smtp_tls_pin), imap=one(mailbox.imap_tls_pin))
 
 
 def _issue(found: TestIssue) -> TestErrorView:
@@ -91,6 +117,9 @@ def test_result_view(result: ConnectionTestResult) -> dict[str, object]:
         out["imap_error"] = _issue(result.imap.error).model_dump(exclude_none=True)
     if result.warnings:
         out["warnings"] = [_issue(w).model_dump(exclude_none=True) for w in result.warnings]
+    tls = {name: probe.tls for name, probe in (("smtp", result.smtp), ("imap", result.imap)) if probe.tls}
+    if any(info.self_signed for info in tls.values()):
+        out["tls"] = {name: info.as_dict() for name, info in tls.items() if info.self_signed}
     return out
 
 
