@@ -118,6 +118,7 @@ class CampaignStateItem(TableModel):
     base_sent = NumberAttribute(null=True)
     base_bounced = NumberAttribute(null=True)
     base_complaints = NumberAttribute(null=True)
+    cooldown_extensions = NumberAttribute(null=True)  # failed re-checks in a row (safety.MAX_COOLDOWN_EXTENSIONS)
 
 
 class HostCircuitItem(TableModel):
@@ -819,9 +820,10 @@ class SendingRepository:
         until: datetime | None,
         *,
         baseline: tuple[int, int, int] | None = None,
+        extensions: int | None = None,
     ) -> None:
         """Record the cooldown's end (None: none) and, when given, the (sent, bounced, complaints) baseline later
-        checks measure from; watched at `until` so the re-check runs."""
+        checks measure from and the count of failed re-checks in a row; watched at `until` so the re-check runs."""
         pk = campaign_pk(workspace_id, campaign_id)
         actions: list[Any] = [
             CampaignStateItem.workspace_id.set(workspace_id),
@@ -839,6 +841,8 @@ class SendingRepository:
                 CampaignStateItem.base_bounced.set(baseline[1]),
                 CampaignStateItem.base_complaints.set(baseline[2]),
             ]
+        if extensions is not None:
+            actions.append(CampaignStateItem.cooldown_extensions.set(extensions))
         CampaignStateItem(pk=pk, sk=CAMPAIGN_STATE_SK).update(actions=actions)
 
     # --- mailbox health --------------------------------------------------------------------------------------------

@@ -155,6 +155,26 @@ def test_campaign_safety_cooldown_and_recheck(world: World) -> None:
     assert report.unparked == 1 and report.claimed == 1
 
 
+def test_a_cooldown_that_never_clears_pauses_with_safety_cooldown(world: World) -> None:
+    mailbox = world.mailbox()
+    campaign = world.campaign([mailbox], STEPS, minutes_between_sends=0)
+    campaigns = CampaignRepository()
+    campaigns.increment_stats(world.workspace_id, campaign.campaign_id, sent=50, bounced=3)
+    assert CampaignSafety().check(world.workspace_id, campaign.campaign_id, world.clock.now()) == "cooldown"
+    # A new bounce before each of the three re-checks: extended at 24 h and 48 h, paused at 72 h.
+    for expected in ("cooldown", "cooldown", "paused"):
+        campaigns.increment_stats(world.workspace_id, campaign.campaign_id, bounced=1)
+        world.tick(timedelta(hours=24, minutes=1))
+        assert campaigns.get(world.workspace_id, campaign.campaign_id).status == expected
+    paused = campaigns.get(world.workspace_id, campaign.campaign_id)
+    assert (paused.paused_reason, paused.paused_at) == ("safety_cooldown", world.clock.now())
+    # The engine never resumes a safety pause: a clean day later it is still paused and sends nothing.
+    world.enroll(campaign, world.prospects(["p@p.test"]))
+    world.tick(timedelta(hours=24, minutes=1))
+    assert world.tick(timedelta(minutes=1)).claimed == 0
+    assert campaigns.get(world.workspace_id, campaign.campaign_id).status == "paused"
+
+
 def test_three_spam_complaints_cool_the_campaign_down(world: World) -> None:
     mailbox = world.mailbox()
     campaign = world.campaign([mailbox], STEPS, minutes_between_sends=0)

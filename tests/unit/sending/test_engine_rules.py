@@ -72,6 +72,21 @@ def test_safety_measures_since_the_baseline_and_recovers_when_clean() -> None:
 
 
 @pytest.mark.parametrize(
+    ("clean", "extensions", "outcome"),
+    [
+        (True, 0, "recover"),
+        (True, 2, "recover"),  # a clean day always ends the cooldown
+        (False, 0, "extend"),  # first failed re-check: 48 h of cooldown
+        (False, 1, "extend"),  # second: 72 h
+        (False, 2, "pause"),  # third failed re-check in a row: paused with safety_cooldown, a person looks
+        (False, 5, "pause"),
+    ],
+)
+def test_safety_recheck_extends_twice_then_pauses(clean: bool, extensions: int, outcome: str) -> None:
+    assert safety.after_recheck(clean, extensions) == outcome
+
+
+@pytest.mark.parametrize(
     ("reason", "overrides", "stops"),
     [
         ("replied", {}, True),
