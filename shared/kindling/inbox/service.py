@@ -181,7 +181,7 @@ class EnrollmentStopper(Protocol):
 
     def complaint(self, workspace_id: str, campaign_id: str, at: datetime) -> None: ...
 
-    def bounced(self, workspace_id: str, campaign_id: str, at: datetime) -> None: ...
+    def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None: ...
 
 
 class SendingEngineStopper:
@@ -201,11 +201,15 @@ class SendingEngineStopper:
 
         record_complaint(workspace_id, campaign_id, at)
 
-    def bounced(self, workspace_id: str, campaign_id: str, at: datetime) -> None:
-        """A late bounce moves the bounce rate: re-check the campaign now rather than at its next send."""
+    def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None:
+        """A late bounce moves the bounce rate: re-check the campaign now rather than at its next send, and count it
+        for the workspace's Bounce Shield (its send was counted when it went out)."""
+        from kindling.bounceshield.service import BounceShieldService
         from kindling.sending.safety import CampaignSafety
 
         CampaignSafety().check(workspace_id, campaign_id, at)
+        if email is not None:
+            BounceShieldService().late_bounce(workspace_id, campaign_id, email, at)
 
 
 # (session, mailbox, folder, message, classification): the warmup issue's receiving-side actions.
@@ -519,7 +523,7 @@ class InboxService:
                     **counters,
                 )
             if "bounced" in counters:
-                self._stopper.bounced(ws, send.campaign_id, now)
+                self._stopper.bounced(ws, send.campaign_id, now, prospect_email)
 
     def _stop(self, ws: str, match: Match, actions: Actions, now: datetime) -> bool:
         if actions.stop is None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from kindling.bounceshield.service import Attempt, AttemptKind, BounceShieldService
 from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
 from kindling.events.service import EventService
@@ -176,6 +177,7 @@ class Sender:
         reports = self._smtp_send(ready, mailboxes, now, gated) if ready else []
         by_key = {r.key: r for report in reports for r in report.results}
         bounces: list[SendJob] = []
+        attempts: list[Attempt] = []
         for work in ready:
             job = work.job
             res = by_key.get(job.send_id)
@@ -189,12 +191,18 @@ class Sender:
             self._record(work, res.outcome, res.detail, now, expected, finals, advances, counters, result, until)
             if res.outcome is Outcome.HARD_BOUNCE:
                 bounces.append(job)
+            if res.outcome is not Outcome.UNKNOWN:
+                attempts.append(Attempt(job.workspace_id, job.campaign_id, job.recipient, attempt_kind(res.outcome)))
         for job in jobs:
             _fault("finish", job.send_id)
         dropped = self._repo.finish(finals, advances, counters)
         if dropped:
             get_logger().info("enrollments moved during SMTP were left alone", extra={"count": len(dropped)})
         self._after(jobs, reports, mailboxes, states, circuits, bounces, advances, now)
+        try:
+            BounceShieldService(events=self._event_service()).observe(attempts, now)
+        except Exception:
+            get_logger().exception("Bounce Shield and the failure-rate guard could not count a batch")
         return result
 
     # --- reads ---------------------------------------------------------------------------------------------------
@@ -615,3 +623,14 @@ class Sender:
             },
             now=now,
         )
+
+
+def attempt_kind(outcome: Outcome) -> AttemptKind:
+    """How Bounce Shield and the failure-rate guard count an SMTP outcome (decisions.md "Bounce Shield")."""
+    if outcome is Outcome.SENT:
+        return "sent"
+    if outcome is Outcome.HARD_BOUNCE:
+        return "bounced"
+    if outcome is Outcome.RATE_LIMITED:
+        return "deferred"
+    return "failed"
