@@ -67,7 +67,13 @@ def test_rate_limit_backs_the_mailbox_off_and_the_step_retries(world: World) -> 
     assert world.enrollment(campaign, lead).next_send_at == state.backoff.until
     assert world.tick(timedelta(seconds=30)).claimed == 0  # backing off
     report, result = world.run(timedelta(seconds=45))
-    assert report.claimed == 1 and result.retrying == 1  # the retry claims the same step again
+    # The retry claims the same step again, but busy.test deferred it: its domain waits 5 minutes for every
+    # mailbox (recipient-domain backoff), so the sender holds it without an SMTP attempt.
+    assert report.claimed == 1 and result.retrying == 1
+    assert result.outcomes[record.send_id] == "recipient_domain_backoff"
+    assert SendingRepository().mailbox_state(world.workspace_id, mailbox.id).backoff.level == 1
+    report, result = world.run(timedelta(minutes=4))  # 5 min 15 s after the first deferral
+    assert report.claimed == 1 and result.retrying == 1 and result.outcomes[record.send_id] == "rate_limited"
     assert SendingRepository().mailbox_state(world.workspace_id, mailbox.id).backoff.level == 2
     assert world.send_record(campaign, lead, 0).attempts == 2
 
