@@ -687,6 +687,26 @@ class SendingRepository:
             raise
         return True
 
+    def unassign_mailbox(self, item: EnrollmentItem, mailbox_id: str, when: datetime) -> bool:
+        """Clear the enrollment's mailbox (deleted) and move its next send to `when` (staying parked if it is), if it
+        is still as read and still assigned to `mailbox_id`; False otherwise (a repeated call finds it cleared)."""
+        actions: list[Any] = [EnrollmentItem.mailbox_id.remove(), EnrollmentItem.next_send_at.set(when)]
+        if item.due_pk and not item.due_pk.startswith(due.PARK_PREFIX):
+            due_pk, due_sk = due.send_due_keys(item.pk, item.sk, when)
+            actions += [EnrollmentItem.due_pk.set(due_pk), EnrollmentItem.due_sk.set(due_sk)]
+        condition = (
+            (EnrollmentItem.status == item.status)
+            & (EnrollmentItem.current_step == int(item.current_step or 0))
+            & (EnrollmentItem.mailbox_id == mailbox_id)
+        )
+        try:
+            EnrollmentItem(pk=item.pk, sk=item.sk).update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
     def unpark(self, item: EnrollmentItem) -> bool:
         """Back from the campaign's park into its due shard, at the due time it had."""
         shard, _ = due.send_due_keys(item.pk, item.sk, item.next_send_at or item.created_at)
