@@ -722,6 +722,7 @@ class InboxService:
         last_incoming = next((m for m in reversed(messages) if m.direction == "incoming"), None)
         to = (last_incoming.reply_to or last_incoming.from_email) if last_incoming else None
         to = to or conversation.contact_email
+        self._reply_gates(workspace_id, mailbox, to)
         thread: list[str] = []
         if parent is not None:
             thread = [*parent.references, *([parent.message_id] if parent.message_id else [])]
@@ -733,6 +734,20 @@ class InboxService:
         if message.message_id:
             self._repo.put_refs(workspace_id, mailbox.id, [message.message_id], conversation_id)
         return message
+
+    def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> None:
+        """A reply goes through the campaign sends' gates (kindling.sending.manual): suppression, the mailbox's
+        status, its caps and its pacer; it then counts against the mailbox's day."""
+        from kindling.sending.manual import reserve_manual_send
+        from kindling.suppressions.service import SuppressionService
+
+        if SuppressionService().check(workspace_id, to).blocked:
+            raise Unprocessable(
+                "The recipient is suppressed.",
+                code="recipient_suppressed",
+                details=[field_error("to", f"{to} is suppressed", "suppressed")],
+            )
+        reserve_manual_send(workspace_id, mailbox, to, self._now())
 
     def create(self, workspace_id: str, body: ConversationCreate) -> tuple[Conversation, list[InboxMessage]]:
         """A new conversation whose first message is sent now (to a non-suppressed address)."""
