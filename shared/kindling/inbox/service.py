@@ -180,7 +180,7 @@ class EnrollmentStopper(Protocol):
 
     def complaint(self, workspace_id: str, campaign_id: str, at: datetime) -> None: ...
 
-    def bounced(self, workspace_id: str, campaign_id: str, at: datetime) -> None: ...
+    def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None: ...
 
 
 class SendingEngineStopper:
@@ -200,11 +200,15 @@ class SendingEngineStopper:
 
         record_complaint(workspace_id, campaign_id, at)
 
-    def bounced(self, workspace_id: str, campaign_id: str, at: datetime) -> None:
-        """A late bounce moves the bounce rate: re-check the campaign now rather than at its next send."""
+    def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None:
+        """A late bounce moves the bounce rate: re-check the campaign now rather than at its next send, and count it
+        for the workspace's Bounce Shield (its send was counted when it went out)."""
+        from kindling.bounceshield.service import BounceShieldService
         from kindling.sending.safety import CampaignSafety
 
         CampaignSafety().check(workspace_id, campaign_id, at)
+        if email is not None:
+            BounceShieldService().late_bounce(workspace_id, campaign_id, email, at)
 
 
 # (session, mailbox, folder, message, classification): the warmup issue's receiving-side actions.
@@ -518,7 +522,7 @@ class InboxService:
                     **counters,
                 )
             if "bounced" in counters:
-                self._stopper.bounced(ws, send.campaign_id, now)
+                self._stopper.bounced(ws, send.campaign_id, now, prospect_email)
 
     def _stop(self, ws: str, match: Match, actions: Actions, now: datetime) -> bool:
         if actions.stop is None:
@@ -717,6 +721,7 @@ class InboxService:
         last_incoming = next((m for m in reversed(messages) if m.direction == "incoming"), None)
         to = (last_incoming.reply_to or last_incoming.from_email) if last_incoming else None
         to = to or conversation.contact_email
+        self._reply_gates(workspace_id, mailbox, to)
         thread: list[str] = []
         if parent is not None:
             thread = [*parent.references, *([parent.message_id] if parent.message_id else [])]
@@ -728,6 +733,20 @@ class InboxService:
         if message.message_id:
             self._repo.put_refs(workspace_id, mailbox.id, [message.message_id], conversation_id)
         return message
+
+    def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> None:
+        """A reply goes through the campaign sends' gates (kindling.sending.manual): suppression, the mailbox's
+        status, its caps and its pacer; it then counts against the mailbox's day."""
+        from kindling.sending.manual import reserve_manual_send
+        from kindling.suppressions.service import SuppressionService
+
+        if SuppressionService().check(workspace_id, to).blocked:
+            raise Unprocessable(
+                "The recipient is suppressed.",
+                code="recipient_suppressed",
+                details=[field_error("to", f"{to} is suppressed", "suppressed")],
+            )
+        reserve_manual_send(workspace_id, mailbox, to, self._now())
 
     def create(self, workspace_id: str, body: ConversationCreate) -> tuple[Conversation, list[InboxMessage]]:
         """A new conversation whose first message is sent now (to a non-suppressed address)."""
