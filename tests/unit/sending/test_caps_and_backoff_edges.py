@@ -3,13 +3,13 @@ mailbox that is not backing off keeping no success history. Numbers are the spec
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from kindling.sending.backoff import CLEAR, BackoffState, on_success
 from kindling.sending.circuit import HostCircuit, on_connection_failure
-from kindling.sending.eligibility import Reason, Snapshot, blocked_until, pacer_interval, remaining_today
+from kindling.sending.eligibility import Reason, Snapshot, blocked_until, local_day, pacer_interval, remaining_today
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 
@@ -68,3 +68,10 @@ def test_a_failure_below_the_threshold_keeps_the_pause_a_host_already_has() -> N
     paused_until = NOW + timedelta(minutes=3)
     assert on_connection_failure(HostCircuit(2, paused_until), NOW) == HostCircuit(3, paused_until)
     assert on_connection_failure(HostCircuit(4, None), NOW) == HostCircuit(5, NOW + timedelta(minutes=5))
+
+
+def test_a_naive_time_has_no_local_day() -> None:
+    with pytest.raises(ValueError, match=r"^an aware datetime is required$"):
+        local_day(datetime(2026, 6, 10, 9, 0), "UTC")
+    assert local_day(NOW, "Asia/Tokyo") == date(2026, 6, 10)
+    assert local_day(NOW + timedelta(hours=15), "Asia/Tokyo") == date(2026, 6, 11)

@@ -95,11 +95,12 @@ def test_clamp_counts_days_on_the_campaigns_clock_east_of_utc() -> None:
     assert clamp(when, schedule, scan_days=0) == local("Asia/Tokyo", 2026, 6, 11, 9, 0)
 
 
-def test_a_window_opening_in_the_spring_gap_on_the_last_scanned_day_opens_at_the_jump() -> None:
+@pytest.mark.parametrize("seconds", [0, 7])  # the search for the jump starts from `when`: both land on it exactly
+def test_a_window_opening_in_the_spring_gap_on_the_last_scanned_day_opens_at_the_jump(seconds: int) -> None:
     # New York skips 02:00-03:00 on Sunday 8 March 2026 (07:00 UTC). A Sunday-only window from 02:30 opens at the
     # jump, exactly 03:00 EDT = 07:00:00 UTC, found even when that Sunday is the last day scanned (1 + 7 days).
     schedule = Schedule.weekly("America/New_York", [7], (Window(150, 240),))
-    when = local("America/New_York", 2026, 3, 1, 5, 0)  # Sunday 1 March, after that day's window
+    when = local("America/New_York", 2026, 3, 1, 5, 0) + timedelta(seconds=seconds)  # Sunday 1 March, after its window
     assert clamp(when, schedule, scan_days=7) == datetime(2026, 3, 8, 7, 0, 0, tzinfo=UTC)
     assert clamp(when, schedule, scan_days=6) is None
 
