@@ -67,6 +67,7 @@ MODULES: tuple[Module, ...] = (
         "kindling/tracking/tokens.py",
         (
             "tests/unit/tracking/test_tokens.py",
+            "tests/unit/tracking/test_token_edges.py",
             "tests/unit/tracking/test_service.py",
             "tests/unit/sending/test_message.py",
         ),
@@ -74,13 +75,13 @@ MODULES: tuple[Module, ...] = (
     Module(
         "idempotency.rules",
         "kindling/idempotency/service.py",
-        ("tests/unit/platform/test_pure_rules.py",),
+        ("tests/unit/platform/test_pure_rules.py", "tests/unit/platform/test_idempotency_and_cursor_edges.py"),
         functions=("request_fingerprint", "validate_key", "_without_multipart_boundary"),
     ),
     Module(
         "platform.cursor",
         "kindling/platform/dynamo.py",
-        ("tests/unit/platform/test_pure_rules.py",),
+        ("tests/unit/platform/test_pure_rules.py", "tests/unit/platform/test_idempotency_and_cursor_edges.py"),
         functions=("encode_cursor", "decode_cursor"),
     ),
     # The LinkedIn limits join this table once they exist.

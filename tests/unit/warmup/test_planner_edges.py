@@ -76,6 +76,14 @@ def test_the_last_local_day_counts_east_of_utc() -> None:
     assert window_intervals(window, MON + 12 * H, MON + 20 * H) == [(MON + 17 * H, MON + 19 * H)]
 
 
+def test_an_overnight_window_opened_the_local_day_before_counts_west_of_utc() -> None:
+    # 21:00-20:00 in Los Angeles (UTC-7 in June): at 19:00 on Monday the window that opened on Sunday evening is
+    # still open until 20:00; Monday's opens at 21:00. 19:00 PDT on Monday is already Tuesday in UTC.
+    window = WarmupWindow(21, 20, "America/Los_Angeles")
+    start, end = MON + 26 * H, MON + 30 * H  # Monday 19:00-23:00 PDT
+    assert window_intervals(window, start, end) == [(start, start + H), (start + 2 * H, end)]
+
+
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match=r"^aware datetimes only$"):
         window_intervals(WarmupWindow(), MON, datetime(2026, 6, 9))
@@ -96,6 +104,7 @@ def test_sends_spread_over_several_pieces_of_window() -> None:
     # 09:00-10:00 on three days: 6 sends, two in each hour, each inside the window.
     times = plan(limit=6, window=WarmupWindow(9, 10), day_end=MON + 72 * H, pacer_interval=timedelta(minutes=1))
     assert len(times) == 6
+    assert list(times) == sorted(times)
     for day in range(3):
         opens = MON + timedelta(days=day) + 9 * H
         assert sum(opens <= t < opens + H for t in times) == 2
