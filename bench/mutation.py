@@ -205,7 +205,7 @@ def main(argv: list[str]) -> int:
     figures = {k: v for k, v in figures.items() if k.rpartition(".")[0] in names}  # drop modules no longer listed
     measured = sorted({k.rpartition(".")[0] for k in figures})
     summed = {
-        key: sum(int(figures[f"{n}.{key}"]) for n in measured)
+        key: sum(int(figures.get(f"{n}.{key}", 0)) for n in measured)
         for key in ("killed", "survived", "total", "survived_listed_equivalent", "survived_unexplained")
     }
     figures.update({f"all.{key}": value for key, value in summed.items()})
