@@ -15,7 +15,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 FN ?= api
 EVENT ?= events/$(FN).json
 
-.PHONY: dev test install install-system lint format typecheck validate build unit integration e2e bench invoke clean
+.PHONY: dev test install install-system lint format typecheck validate build unit integration e2e bench mutate invoke clean
 
 $(STAMP): requirements-dev.txt layers/dependencies/requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -79,6 +79,10 @@ test: install lint typecheck validate build
 
 bench: $(STAMP) install-system
 	$(BIN)/python -m bench
+
+# Mutation score of the pure rule modules (bench/mutation.py; MODULES=... runs only those). Not part of `make test`.
+mutate: $(STAMP)
+	$(BIN)/python -m bench.mutation $(MODULES)
 
 invoke: $(STAMP)
 	$(BIN)/python -m devstack.invoke $(FN) $(EVENT)

@@ -24,6 +24,24 @@ from kindling.platform.models import PatchModel
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "completed", "cooldown", "errored"]
 CAMPAIGN_STATUSES: tuple[str, ...] = ("draft", "scheduled", "running", "paused", "completed", "cooldown", "errored")
 Channel = Literal["email"]
+# Why a campaign is paused (issue 15; decisions.md "Campaign pause reasons"): stored with the status and the
+# instant in one conditional write. Only `mailbox_disconnected` (and the LinkedIn twin) is resumed by the engine.
+PausedReason = Literal[
+    "api",
+    "mailbox_disconnected",
+    "safety_cooldown",
+    "bounce_shield",
+    "high_failure_rate",
+    "linkedin_account_disconnected",
+]
+PAUSED_REASONS: tuple[str, ...] = (
+    "api",
+    "mailbox_disconnected",
+    "safety_cooldown",
+    "bounce_shield",
+    "high_failure_rate",
+    "linkedin_account_disconnected",
+)
 StepType = Literal["email"]
 RotationMode = Literal["round_robin", "weighted"]
 ROTATION_MODES: tuple[str, ...] = ("round_robin", "weighted")
@@ -243,6 +261,8 @@ class CampaignHeader(BaseModel):
         # Help center §7.8: a paused campaign without a reason is invisible to the auto-resume sweep.
         if self.status == "paused" and not (self.paused_reason and self.paused_at):
             raise ValueError("a paused campaign needs paused_reason and paused_at")
+        if self.paused_reason is not None and self.paused_reason not in PAUSED_REASONS:
+            raise ValueError(f"paused_reason must be one of {', '.join(PAUSED_REASONS)}")
         if self.status != "paused" and (self.paused_reason or self.paused_at):
             raise ValueError("only a paused campaign carries paused_reason/paused_at")
         return self

@@ -24,6 +24,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 
 from kindling.campaigns.models import (
+    PAUSED_REASONS,
     STAT_NAMES,
     CampaignHeader,
     CampaignRecord,
@@ -59,6 +60,11 @@ MAX_STEP_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for keys an
 
 class Stale(Exception):
     """The campaign changed since it was read."""
+
+
+class UnexplainedPause(ValueError):
+    """A write would store a paused campaign without its reason and instant (help center §7.8: such a campaign is
+    invisible to the auto-resume sweep). Records built with `model_copy` skip the model's validator; this does not."""
 
 
 class CampaignItem(TableModel):
@@ -99,7 +105,18 @@ def _due_at(header: CampaignHeader) -> datetime | None:
     return None
 
 
+def _check_pause(header: CampaignHeader) -> None:
+    if header.status == "paused":
+        if header.paused_reason not in PAUSED_REASONS or header.paused_at is None:
+            raise UnexplainedPause(
+                f"campaign {header.campaign_id}: paused needs a paused_reason among {PAUSED_REASONS} and paused_at"
+            )
+    elif header.paused_reason is not None or header.paused_at is not None:
+        raise UnexplainedPause(f"campaign {header.campaign_id}: only a paused campaign carries a pause reason")
+
+
 def _campaign_item(header: CampaignHeader, step_order: Sequence[str]) -> CampaignItem:
+    _check_pause(header)
     body = header.model_dump(mode="json", exclude=_HEADER_COLUMNS)
     body["step_order"] = list(step_order)
     pk = campaign_pk(header.workspace_id, header.campaign_id)
@@ -238,6 +255,7 @@ class CampaignRepository:
     def insert(self, record: CampaignRecord) -> None:
         """Steps first, the campaign item last (it is what makes the campaign visible), so a crash in between
         leaves unreachable step items at worst, never a campaign missing steps."""
+        _check_pause(record)
         ws, cid = record.workspace_id, record.campaign_id
         step_items = [_step_item(ws, cid, step) for step in record.steps]
         with CampaignPartItem.batch_write() as writer:
@@ -261,6 +279,7 @@ class CampaignRepository:
     ) -> CampaignRecord:
         """Write the campaign item (version = expected + 1, step order from `record.steps`) and the given step
         changes in one transaction, if nobody wrote since `expected_version`; `Stale` otherwise."""
+        _check_pause(record)  # status, reason and instant travel together in the one conditional put below
         saved = record.model_copy(update={"version": expected_version + 1})
         root = _campaign_item(saved.header(), [s.id for s in saved.steps])
         condition = CampaignItem.version == expected_version

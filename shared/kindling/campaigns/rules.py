@@ -15,6 +15,7 @@ from kindling.campaigns.models import (
     DEFAULT_FOLLOW_UP_DELAY_DAYS,
     CampaignSettings,
     SendingWindow,
+    StepRecord,
     VariantRecord,
     assign_variant,
 )
@@ -34,6 +35,7 @@ Action = Literal[
     "recover",  # engine: cooldown -> running after the 24 h re-check passes
     "complete",  # engine: endDate passed or every enrollment finished
     "fail",  # engine: unrecoverable error -> errored
+    "resume",  # engine: paused -> running when the pause's cause is gone (only `AUTO_RESUMABLE` reasons)
 ]
 ACTIONS: tuple[Action, ...] = (
     "start",
@@ -47,6 +49,7 @@ ACTIONS: tuple[Action, ...] = (
     "recover",
     "complete",
     "fail",
+    "resume",
 )
 
 # Actions that change the status: (status, action) -> the new status. `start` may land on `scheduled`
@@ -70,6 +73,7 @@ TRANSITIONS: Mapping[tuple[str, Action], str] = {
     ("running", "fail"): "errored",
     ("paused", "fail"): "errored",
     ("cooldown", "fail"): "errored",
+    ("paused", "resume"): "running",
 }
 
 # Actions that edit the campaign without changing its status: the statuses that allow them.
@@ -111,6 +115,26 @@ def refusal_message(status: str, action: Action) -> str:
         "edit_mailboxes": f"The mailboxes of a {status} campaign cannot change.",
     }
     return messages.get(action, f"Action {action} is not allowed on a {status} campaign.")
+
+
+# --- pause reasons ---------------------------------------------------------------------------------------------
+# The engine resumes a campaign by itself only when it paused it for a cause that can go away without a person:
+# its mailboxes came back. A pause by the user (`api`) or by safety (cooldown, Bounce Shield, failure rate) stays.
+AUTO_RESUMABLE: frozenset[str] = frozenset({"mailbox_disconnected", "linkedin_account_disconnected"})
+
+
+def may_auto_resume(status: str, paused_reason: str | None, cause: str) -> bool:
+    """Whether the engine may resume a campaign because `cause` has cleared: it must be paused for that cause."""
+    return status == "paused" and paused_reason == cause and cause in AUTO_RESUMABLE
+
+
+def cannot_continue(steps: Sequence[StepRecord]) -> str | None:
+    """Why a campaign can never send again whatever happens to its mailboxes (it goes to `errored`), or None."""
+    if not steps:
+        return "no_steps"
+    if not any(s.is_active for s in steps):
+        return "no_active_steps"
+    return None
 
 
 # --- variants --------------------------------------------------------------------------------------------------

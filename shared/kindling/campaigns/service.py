@@ -18,6 +18,7 @@ from kindling.campaigns.models import (
     MAX_MAILBOXES,
     MAX_STEPS,
     MAX_VARIANTS,
+    PAUSED_REASONS,
     CampaignCreate,
     CampaignHeader,
     CampaignMailbox,
@@ -501,6 +502,85 @@ class CampaignService:
             return record.model_copy(update=update)
 
         return self._mutate(workspace_id, campaign_id, action, change)
+
+    def auto_pause(self, workspace_id: str, campaign_id: str, reason: str) -> CampaignRecord:
+        """The engine pauses a campaign that can no longer send (one of `PAUSED_REASONS` other than `api`)."""
+        if reason not in PAUSED_REASONS or reason == API_PAUSE_REASON:
+            raise ValueError(f"not an engine pause reason: {reason}")
+        return self.transition(workspace_id, campaign_id, "auto_pause", reason=reason)
+
+    def _campaigns_in(self, workspace_id: str, statuses: Iterable[str]) -> list[CampaignHeader]:
+        found: list[CampaignHeader] = []
+        for status in statuses:
+            cursor: str | None = None
+            while True:
+                page, cursor = self._repo.list_page(workspace_id, status, 100, cursor)
+                found.extend(page)
+                if cursor is None:
+                    break
+        return found
+
+    def pause_campaigns_for_mailbox(
+        self, workspace_id: str, mailbox_id: str, reason: str = "mailbox_disconnected"
+    ) -> list[str]:
+        """A mailbox stopped working: every live campaign with it in its pool and no usable mailbox left pauses
+        with `reason` (ids returned). Campaigns that still have a usable mailbox keep sending from it."""
+        paused: list[str] = []
+        for header in self._campaigns_in(workspace_id, ("running", "scheduled", "cooldown")):
+            pool = [m.mailbox_id for m in header.mailboxes if m.active]
+            if mailbox_id not in pool or any(c.usable for c in self.mailbox_usability(workspace_id, pool)):
+                continue
+            try:
+                self.auto_pause(workspace_id, header.campaign_id, reason)
+            except (InvalidStatus, NotFound):
+                continue  # it moved on (paused by the user, completed) meanwhile
+            paused.append(header.campaign_id)
+        return paused
+
+    def resume_campaigns_paused_for(
+        self, workspace_id: str, reason: str = "mailbox_disconnected", mailbox_id: str | None = None
+    ) -> list[str]:
+        """The cause `reason` cleared (e.g. `mailbox_id` reconnected): resume the campaigns paused for exactly that
+        reason (with `mailbox_id` in their pool when given) once a pool mailbox is usable again. A campaign paused by
+        the user or by safety stays paused; one that can never send again (every step deleted) goes to `errored`.
+        The reason is re-checked inside the conditional write, so a user pause in between is never undone."""
+        if reason not in rules.AUTO_RESUMABLE:
+            raise ValueError(f"campaigns paused for {reason} are never resumed by the engine")
+        resumed: list[str] = []
+        for header in self._campaigns_in(workspace_id, ("paused",)):
+            pool = [m.mailbox_id for m in header.mailboxes if m.active]
+            if header.paused_reason != reason or (mailbox_id is not None and mailbox_id not in pool):
+                continue
+            if not any(c.usable for c in self.mailbox_usability(workspace_id, pool)):
+                continue
+            try:
+                if self._resume(workspace_id, header.campaign_id, reason).status == "running":
+                    resumed.append(header.campaign_id)
+            except (InvalidStatus, NotFound):
+                continue
+        return resumed
+
+    def _resume(self, workspace_id: str, campaign_id: str, reason: str) -> CampaignRecord:
+        record = self._repo.get(workspace_id, campaign_id)
+        problem = rules.cannot_continue(record.steps)
+        if problem is not None and rules.may_auto_resume(record.status, record.paused_reason, reason):
+            return self.transition(workspace_id, campaign_id, "fail", reason=problem)
+
+        def change(current: CampaignRecord, now: datetime) -> CampaignRecord:
+            if not rules.may_auto_resume(current.status, current.paused_reason, reason):
+                raise InvalidStatus(f"campaign {campaign_id} is no longer paused for {reason}")
+            return current.model_copy(
+                update={
+                    "status": "running",
+                    "paused_reason": None,
+                    "paused_at": None,
+                    "status_reason": f"{reason}_cleared",
+                    "started_at": current.started_at or now,
+                    "updated_at": now,
+                }
+            )
+
+        return self._mutate(workspace_id, campaign_id, "resume", change)
 
     def advance_due(self, now: datetime | None = None) -> int:
         """Engine tick: run scheduled campaigns whose start date came, complete those whose end date passed."""

@@ -36,6 +36,10 @@ PAYLOAD_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "prospect.suppressed": (("email", "reason", "suppressedAt"), ("prospectId",)),
     "limit.hit": (("limitType", "currentValue", "limitValue", "hitAt"), ("mailboxId", "campaignId", "domain")),
     "webhook.test": (("webhookId", "timestamp", "message"), ()),
+    "bounce_shield.activated": (
+        ("bounceRate", "thresholdPercent", "sent", "bounced", "activatedAt"),
+        ("windowType", "windowSends", "windowHours", "pausedCampaignIds", "blocklistedCount"),
+    ),
     "linkedin.reply_received": (
         ("campaignId", "enrollmentId", "linkedinAccountId", "messageText", "receivedAt"),
         ("prospectId", "prospectName", "prospectLinkedinUrl", "threadId", "campaignName"),
@@ -92,6 +96,8 @@ DEDUP_RULES: dict[str, DedupRule | None] = {
         lambda d: f"{d['limitType']}:{_limit_identifier(d)}", True, "one per limit type per identifier per day"
     ),
     "webhook.test": None,
+    # One per activation: the activation itself is a conditional write (kindling.bounceshield), so never twice.
+    "bounce_shield.activated": None,
     "linkedin.reply_received": DedupRule(lambda d: str(d["enrollmentId"]), False, "first reply per enrollment"),
     "linkedin.invite_accepted": DedupRule(lambda d: str(d["enrollmentId"]), False, "one per acceptance"),
     "linkedin.message_sent": None,

@@ -16,6 +16,7 @@ EMAIL_EVENTS: tuple[str, ...] = (
     "prospect.suppressed",
     "limit.hit",
     "webhook.test",
+    "bounce_shield.activated",  # Kindling (issue 15): the workspace's Bounce Shield tripped
 )
 # Reserved: accepted in subscriptions, emitted by the LinkedIn channel when it exists.
 LINKEDIN_EVENTS: tuple[str, ...] = (

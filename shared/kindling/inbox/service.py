@@ -42,6 +42,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from kindling.bounceshield.service import BounceShieldService
 from kindling.campaigns.repository import CampaignRepository
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
@@ -75,6 +76,7 @@ from kindling.prospects.fields import InvalidEmail, normalize_email
 from kindling.prospects.repository import ProspectRepository
 from kindling.sending.compose import POLICY, html_to_text, one_line, reply_subject, thread_headers
 from kindling.sending.ledger import SendLedgerRepository
+from kindling.sending.manual import reserve_manual_send
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import record_complaint, should_stop, stop_enrollment
 from kindling.suppressions.service import SuppressionService
@@ -193,7 +195,7 @@ class EnrollmentStopper(Protocol):
 
     def complaint(self, workspace_id: str, campaign_id: str, at: datetime) -> None: ...
 
-    def bounced(self, workspace_id: str, campaign_id: str, at: datetime) -> None: ...
+    def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None: ...
 
 
 class SendingEngineStopper:
@@ -207,9 +209,12 @@ class SendingEngineStopper:
         """Counted where campaign safety reads it, and the campaign re-checked at once (3 mean cooldown)."""
         record_complaint(workspace_id, campaign_id, at)
 
-    def bounced(self, workspace_id: str, campaign_id: str, at: datetime) -> None:
-        """A late bounce moves the bounce rate: re-check the campaign now rather than at its next send."""
+    def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None:
+        """A late bounce moves the bounce rate: re-check the campaign now rather than at its next send, and count it
+        for the workspace's Bounce Shield (its send was counted when it went out)."""
         CampaignSafety().check(workspace_id, campaign_id, at)
+        if email is not None:
+            BounceShieldService().late_bounce(workspace_id, campaign_id, email, at)
 
 
 # (session, mailbox, folder, message, classification): the warmup issue's receiving-side actions.
@@ -514,7 +519,7 @@ class InboxService:
                     **counters,
                 )
             if "bounced" in counters:
-                self._stopper.bounced(ws, send.campaign_id, now)
+                self._stopper.bounced(ws, send.campaign_id, now, prospect_email)
 
     def _stop(self, ws: str, match: Match, actions: Actions, now: datetime) -> bool:
         if actions.stop is None:
@@ -704,6 +709,7 @@ class InboxService:
         last_incoming = next((m for m in reversed(messages) if m.direction == "incoming"), None)
         to = (last_incoming.reply_to or last_incoming.from_email) if last_incoming else None
         to = to or conversation.contact_email
+        self._reply_gates(workspace_id, mailbox, to)
         thread: list[str] = []
         if parent is not None:
             thread = [*parent.references, *([parent.message_id] if parent.message_id else [])]
@@ -714,6 +720,18 @@ class InboxService:
         if message.message_id:
             self._repo.put_refs(workspace_id, mailbox.id, [message.message_id], conversation_id)
         return message
+
+    def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> None:
+        """A reply goes through the campaign sends' gates (kindling.sending.manual): suppression, the mailbox's
+        status, its caps and its pacer; it then counts against the mailbox's day."""
+
+        if SuppressionService().check(workspace_id, to).blocked:
+            raise Unprocessable(
+                "The recipient is suppressed.",
+                code="recipient_suppressed",
+                details=[field_error("to", f"{to} is suppressed", "suppressed")],
+            )
+        reserve_manual_send(workspace_id, mailbox, to, self._now())
 
     def create(self, workspace_id: str, body: ConversationCreate) -> tuple[Conversation, list[InboxMessage]]:
         """A new conversation whose first message is sent now (to a non-suppressed address)."""

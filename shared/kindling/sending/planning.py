@@ -58,6 +58,20 @@ class PoolMailbox:
 class Candidate:
     key: str  # the enrollment's item key, unique in the tick
     recipient_domain: str
+    # A `sendAsReply` follow-up: the mailbox that sent the thread. While it is usable (in the pool, active, connected,
+    # sending enabled) the follow-up goes from it or waits for it; only when it is gone does rotation pick another.
+    thread_mailbox: str | None = None
+
+
+# The verdicts that mean a thread's mailbox is gone for this campaign (not merely busy).
+_GONE = frozenset({eligibility.Reason.INACTIVE_ON_CAMPAIGN, eligibility.Reason.NOT_CONNECTED})
+_GONE |= {eligibility.Reason.SENDING_DISABLED}
+
+
+def sticks_to(candidate: Candidate, verdicts: Mapping[str, eligibility.Eligible | eligibility.Reason]) -> bool:
+    """Pure: does the candidate stay with its thread's mailbox (which must be in the pool and usable)?"""
+    mailbox = candidate.thread_mailbox
+    return mailbox is not None and mailbox in verdicts and verdicts[mailbox] not in _GONE
 
 
 @dataclass(frozen=True)
@@ -195,17 +209,23 @@ def plan_campaign(
     horizon = now + HORIZON
     for candidate in candidates:
         eligible: list[str] = []
-        blocks: list[tuple[eligibility.Reason | str, datetime | None]] = []
+        blocked: dict[str, tuple[eligibility.Reason | str, datetime | None]] = {}
+        verdicts: dict[str, eligibility.Eligible | eligibility.Reason] = {}
         for mailbox_id, box in mailboxes.items():
             snap = box.snapshot(now, campaign_sent, candidate.recipient_domain)
-            verdict = eligibility.check(snap)
+            verdict = verdicts[mailbox_id] = eligibility.check(snap)
             if isinstance(verdict, eligibility.Eligible):
                 if box.next_slot < horizon:
                     eligible.append(mailbox_id)
                 else:
-                    blocks.append((eligibility.Reason.PACER, box.next_slot))
+                    blocked[mailbox_id] = (eligibility.Reason.PACER, box.next_slot)
             else:
-                blocks.append((verdict, eligibility.blocked_until(snap, verdict)))
+                blocked[mailbox_id] = (verdict, eligibility.blocked_until(snap, verdict))
+        if sticks_to(candidate, verdicts):
+            # Thread stickiness: only the thread's mailbox may send the follow-up; when busy, wait for it.
+            eligible = [m for m in eligible if m == candidate.thread_mailbox]
+            blocked = {m: b for m, b in blocked.items() if m == candidate.thread_mailbox}
+        blocks = list(blocked.values())
         chosen = None
         if eligible:
             rng = rotation.seeded_rng(ctx.campaign_id, candidate.key, ctx.enrollment_seed)

@@ -113,6 +113,7 @@ class CampaignStateItem(TableModel):
     base_sent = NumberAttribute(null=True)
     base_bounced = NumberAttribute(null=True)
     base_complaints = NumberAttribute(null=True)
+    cooldown_extensions = NumberAttribute(null=True)  # failed re-checks in a row (safety.MAX_COOLDOWN_EXTENSIONS)
 
 
 class HostCircuitItem(TableModel):
@@ -681,6 +682,26 @@ class SendingRepository:
             raise
         return True
 
+    def unassign_mailbox(self, item: EnrollmentItem, mailbox_id: str, when: datetime) -> bool:
+        """Clear the enrollment's mailbox (deleted) and move its next send to `when` (staying parked if it is), if it
+        is still as read and still assigned to `mailbox_id`; False otherwise (a repeated call finds it cleared)."""
+        actions: list[Any] = [EnrollmentItem.mailbox_id.remove(), EnrollmentItem.next_send_at.set(when)]
+        if item.due_pk and not item.due_pk.startswith(keys.PARK_PREFIX):
+            due_pk, due_sk = keys.send_due_keys(item.pk, item.sk, when)
+            actions += [EnrollmentItem.due_pk.set(due_pk), EnrollmentItem.due_sk.set(due_sk)]
+        condition = (
+            (EnrollmentItem.status == item.status)
+            & (EnrollmentItem.current_step == int(item.current_step or 0))
+            & (EnrollmentItem.mailbox_id == mailbox_id)
+        )
+        try:
+            EnrollmentItem(pk=item.pk, sk=item.sk).update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
     def unpark(self, item: EnrollmentItem) -> bool:
         """Back from the campaign's park into its due shard, at the due time it had."""
         shard, _ = keys.send_due_keys(item.pk, item.sk, item.next_send_at or item.created_at)
@@ -813,9 +834,10 @@ class SendingRepository:
         until: datetime | None,
         *,
         baseline: tuple[int, int, int] | None = None,
+        extensions: int | None = None,
     ) -> None:
         """Record the cooldown's end (None: none) and, when given, the (sent, bounced, complaints) baseline later
-        checks measure from; watched at `until` so the re-check runs."""
+        checks measure from and the count of failed re-checks in a row; watched at `until` so the re-check runs."""
         pk = campaign_pk(workspace_id, campaign_id)
         actions: list[Any] = [
             CampaignStateItem.workspace_id.set(workspace_id),
@@ -833,6 +855,8 @@ class SendingRepository:
                 CampaignStateItem.base_bounced.set(baseline[1]),
                 CampaignStateItem.base_complaints.set(baseline[2]),
             ]
+        if extensions is not None:
+            actions.append(CampaignStateItem.cooldown_extensions.set(extensions))
         CampaignStateItem(pk=pk, sk=CAMPAIGN_STATE_SK).update(actions=actions)
 
     # --- mailbox health --------------------------------------------------------------------------------------------

@@ -6,7 +6,10 @@ Decided here, as the help center leaves it open:
   so a campaign that served its cooldown is not sent straight back by the same old bounces;
 - "better" at the re-check means no new bounce and no new complaint arrived during the cooldown (late bounce
   reports of sends made before it count against it): then the campaign resumes (`recover`) with a new
-  baseline; otherwise the cooldown is extended by another 24 hours.
+  baseline; otherwise the cooldown is extended by another 24 hours;
+- a cooldown is extended at most `MAX_COOLDOWN_EXTENSIONS` (2) times: the third failed re-check in a row (72 hours
+  of cooldown without a clean day) pauses the campaign with `pausedReason` `safety_cooldown` (issue 15). The engine
+  never resumes that pause; the user looks at the list and starts the campaign again.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ BOUNCE_RATE_LIMIT = 0.05
 MIN_SENDS = 50
 COMPLAINT_LIMIT = 3
 COOLDOWN = timedelta(hours=24)
+MAX_COOLDOWN_EXTENSIONS = 2
+SAFETY_PAUSE_REASON = "safety_cooldown"
 
 Verdict = Literal["ok", "bounce_rate", "spam_complaints"]
+Recheck = Literal["recover", "extend", "pause"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,14 @@ def assess(recent: Tally) -> Verdict:
 def recovered(at_cooldown: Tally, now: Tally) -> bool:
     """Pure: at the re-check, did the cooldown stay clean (no new bounce, no new complaint)?"""
     return now.bounced <= at_cooldown.bounced and now.complaints <= at_cooldown.complaints
+
+
+def after_recheck(clean: bool, extensions: int) -> Recheck:
+    """Pure: what a due re-check does, given whether the cooldown stayed clean and how many times it was already
+    extended in a row."""
+    if clean:
+        return "recover"
+    return "extend" if extensions < MAX_COOLDOWN_EXTENSIONS else "pause"
 
 
 def baseline_of(state: CampaignStateItem | None) -> Tally:
@@ -100,7 +114,11 @@ class CampaignSafety:
                 return None
             # The tally at cooldown becomes the baseline: the re-check compares with it.
             self._repo.set_cooldown(
-                workspace_id, campaign_id, now + COOLDOWN, baseline=(tally.sent, tally.bounced, tally.complaints)
+                workspace_id,
+                campaign_id,
+                now + COOLDOWN,
+                baseline=(tally.sent, tally.bounced, tally.complaints),
+                extensions=0,
             )
             get_logger().warning(
                 "campaign sent to cooldown", extra={"campaign_id": campaign_id, "reason": verdict, "tally": str(tally)}
@@ -109,17 +127,32 @@ class CampaignSafety:
         if record.status == "cooldown" and state is not None and state.cooldown_until is not None:
             if now < state.cooldown_until:
                 return None
-            if recovered(baseline_of(state), tally):
+            outcome = after_recheck(recovered(baseline_of(state), tally), int(state.cooldown_extensions or 0))
+            baseline = (tally.sent, tally.bounced, tally.complaints)
+            if outcome == "recover":
                 try:
                     self.service.transition(workspace_id, campaign_id, "recover", reason="cooldown_passed")
                 except InvalidStatus:
                     return None
-                self._repo.set_cooldown(
-                    workspace_id, campaign_id, None, baseline=(tally.sent, tally.bounced, tally.complaints)
-                )
+                self._repo.set_cooldown(workspace_id, campaign_id, None, baseline=baseline, extensions=0)
                 return "recover"
+            if outcome == "pause":
+                try:
+                    self.service.auto_pause(workspace_id, campaign_id, SAFETY_PAUSE_REASON)
+                except InvalidStatus:
+                    return None
+                self._repo.set_cooldown(workspace_id, campaign_id, None, baseline=baseline, extensions=0)
+                get_logger().warning(
+                    "campaign paused after its cooldown never cleared",
+                    extra={"campaign_id": campaign_id, "reason": SAFETY_PAUSE_REASON, "tally": str(tally)},
+                )
+                return "pause"
             self._repo.set_cooldown(
-                workspace_id, campaign_id, now + COOLDOWN, baseline=(tally.sent, tally.bounced, tally.complaints)
+                workspace_id,
+                campaign_id,
+                now + COOLDOWN,
+                baseline=baseline,
+                extensions=int(state.cooldown_extensions or 0) + 1,
             )
             return "extend"
         return None

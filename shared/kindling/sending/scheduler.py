@@ -286,7 +286,7 @@ class Scheduler:
         plan = planning.plan_campaign(
             ctx,
             pool,
-            [planning.Candidate(e.item.sk, email_domain(e.item.email)) for e in candidates],
+            [planning.Candidate(e.item.sk, email_domain(e.item.email), _thread_mailbox(e)) for e in candidates],
             now,
             schedule,
         )
@@ -697,7 +697,9 @@ class Scheduler:
             subject=subject,
             html=html,
             text=text,
-            send_as_reply=bool(step.send_as_reply) and step.step_index > 0,
+            # A follow-up threads under the earlier messages only from the mailbox that sent them; when rotation had
+            # to pick another (the thread's mailbox is gone), it starts a new thread.
+            send_as_reply=_thread_mailbox(entry) == mailbox.id,
             thread=thread if thread is not None else [str(m) for m in item.thread_message_ids or []],
             track_opens=settings.track_opens,
             track_clicks=settings.track_clicks,
@@ -752,6 +754,14 @@ class Scheduler:
             queued_at=now,
             token=job.token,
         )
+
+
+def _thread_mailbox(entry: _Due) -> str | None:
+    """The mailbox a `sendAsReply` follow-up sticks to: the one that sent the enrollment's thread so far."""
+    step = entry.step
+    if step is None or not step.send_as_reply or step.step_index == 0:
+        return None
+    return entry.item.mailbox_id or None
 
 
 def pick_variant(step: StepRecord, letter: str | None, enrollment_id: str) -> VariantRecord | None:

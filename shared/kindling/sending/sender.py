@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from kindling.bounceshield.service import Attempt, AttemptKind, BounceShieldService
 from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import campaign_service
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.mail.connection import Endpoint, TlsPolicy
-from kindling.mail.outcomes import Outcome
+from kindling.mail.outcomes import Outcome, Stage
 from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
@@ -46,10 +47,11 @@ from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import EmailRecordItem
-from kindling.sending import backoff, circuit, eligibility
+from kindling.sending import backoff, circuit, eligibility, recipient_backoff
 from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from kindling.sending.ledger import SendItem
 from kindling.sending.messages import SendMessage
+from kindling.sending.recipient_backoff_repository import RecipientBackoffRepository, domain_key, state_of
 from kindling.sending.repository import (
     Advance,
     Counters,
@@ -186,6 +188,10 @@ class Sender:
             for ws, mid in {(j.workspace_id, j.mailbox_id) for j in jobs}
         }
         circuits = self._repo.host_circuits({m.smtp_host for m in mailboxes.values()})
+        domains = {
+            (ws, dom): state_of(raw.get(domain_key(ws, dom)))
+            for ws, dom in {(j.workspace_id, email_domain(j.recipient)) for j in jobs}
+        }
         finals: list[LedgerFinal] = []
         advances: list[Advance] = []
         counters = Counters()
@@ -193,10 +199,13 @@ class Sender:
         for job in jobs:
             work = self._work(job, raw)
             verdict = self._precheck(work, mailboxes, states, circuits, now)
+            held = domains[(job.workspace_id, email_domain(job.recipient))]
+            if verdict is None and held.active(now):  # the domain deferred lately: every mailbox waits
+                verdict = Hold("recipient_domain_backoff", held.until or now + UNUSABLE_MAILBOX_RETRY)
             if verdict is None:
                 ready.append(work)
                 continue
-            if isinstance(verdict, Hold):  # not now: the mailbox cannot send; back to the scheduler later
+            if isinstance(verdict, Hold):  # not now: back to the scheduler later, nothing attempted
                 result.outcomes[job.send_id] = verdict.reason
                 self._retry(
                     work,
@@ -216,6 +225,7 @@ class Sender:
         reports = self._smtp_send(ready, mailboxes, now, gated) if ready else []
         by_key = {r.key: r for report in reports for r in report.results}
         bounces: list[SendMessage] = []
+        attempts: list[Attempt] = []
         for work in ready:
             job = work.job
             res = by_key.get(job.send_id)
@@ -229,12 +239,25 @@ class Sender:
             self._record(work, res.outcome, res.detail, now, expected, finals, advances, counters, result, until)
             if res.outcome is Outcome.HARD_BOUNCE:
                 bounces.append(job)
+            if res.outcome is not Outcome.UNKNOWN:
+                attempts.append(Attempt(job.workspace_id, job.campaign_id, job.recipient, attempt_kind(res.outcome)))
+        domain_results: dict[tuple[str, str], list[tuple[Outcome, Stage | None]]] = {}
+        for work in ready:
+            res = by_key.get(work.job.send_id)
+            if res is not None:
+                place = (work.job.workspace_id, email_domain(work.job.recipient))
+                domain_results.setdefault(place, []).append((res.outcome, res.stage))
         for job in jobs:
             _fault("finish", job.send_id)
         dropped = self._repo.finish(finals, advances, counters)
         if dropped:
             get_logger().info("enrollments moved during SMTP were left alone", extra={"count": len(dropped)})
         self._after(jobs, reports, mailboxes, states, circuits, bounces, advances, now)
+        self._recipient_domains(domain_results, domains, now)
+        try:
+            BounceShieldService(events=self._event_service()).observe(attempts, now)
+        except Exception:
+            get_logger().exception("Bounce Shield and the failure-rate guard could not count a batch")
         return result
 
     # --- reads ---------------------------------------------------------------------------------------------------
@@ -266,6 +289,7 @@ class Sender:
                 (prospect_email_pk(ws, job.recipient), table.ITEM_SK),
                 (suppressed_domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK),
                 self._repo.mailbox_state_key(ws, job.mailbox_id),
+                domain_key(ws, email_domain(job.recipient)),  # the recipient domain's backoff
             ]
         return self._repo.get_raw(keys)
 
@@ -522,6 +546,25 @@ class Sender:
             )
         )
 
+    def _recipient_domains(
+        self,
+        results: dict[tuple[str, str], list[tuple[Outcome, Stage | None]]],
+        known: dict[tuple[str, str], recipient_backoff.DomainBackoff],
+        now: datetime,
+    ) -> None:
+        """A domain that deferred backs off (for every mailbox of the workspace); one that accepted resets."""
+        repo = RecipientBackoffRepository()
+        for (ws, domain), outcomes in results.items():
+            verdict = recipient_backoff.domain_verdict(outcomes)
+            try:
+                if verdict == "deferred":
+                    after = repo.apply(ws, domain, lambda s: recipient_backoff.on_deferred(s, now), now)
+                    get_logger().info("recipient domain deferred", extra={"domain": domain, "level": after.level})
+                elif verdict == "accepted" and known.get((ws, domain), recipient_backoff.DomainBackoff()).level:
+                    repo.apply(ws, domain, recipient_backoff.on_accepted, now)
+            except Exception:
+                get_logger().exception("recording a recipient domain's backoff failed", extra={"domain": domain})
+
     # --- consequences --------------------------------------------------------------------------------------------
 
     def _after(
@@ -635,3 +678,14 @@ class Sender:
             },
             now=now,
         )
+
+
+def attempt_kind(outcome: Outcome) -> AttemptKind:
+    """How Bounce Shield and the failure-rate guard count an SMTP outcome (decisions.md "Bounce Shield")."""
+    if outcome is Outcome.SENT:
+        return "sent"
+    if outcome is Outcome.HARD_BOUNCE:
+        return "bounced"
+    if outcome is Outcome.RATE_LIMITED:
+        return "deferred"
+    return "failed"

@@ -39,6 +39,7 @@ _STYLE: dict[str, tuple[str, int, str | None, str | None, str]] = {
     "prospect.suppressed": ("Prospect suppressed", ORANGE, "reason", None, ""),
     "limit.hit": ("Sending limit reached", YELLOW, None, None, ""),
     "webhook.test": ("Test event", BLURPLE, "message", None, ""),
+    "bounce_shield.activated": ("Bounce Shield activated", RED, None, None, ""),
     "linkedin.reply_received": ("New LinkedIn reply", BLUE, "messageText", "prospectLinkedinUrl", "View on LinkedIn"),
     "linkedin.invite_accepted": (
         "New connection accepted",

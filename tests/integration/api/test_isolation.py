@@ -598,8 +598,19 @@ def new_conversation_from_foreign_mailbox(world: World, caller: Seeded, other: S
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", response.text
 
 
+def bounce_shield_is_per_workspace(world: World, caller: Seeded, other: Seeded) -> None:
+    """The caller's PATCH answers with its own settings and leaves the other's as they were. (It re-sends a value
+    the caller already has: an unchanged PATCH writes nothing, so the before/after comparison below holds.)"""
+    before = world.ok(other, "GET", "/api/v1/bounce-shield")
+    own = world.ok(caller, "PATCH", "/api/v1/bounce-shield", json_body={"thresholdPercent": 8})
+    assert not other.leaked_into(json.dumps(own)), own
+    assert world.ok(other, "GET", "/api/v1/bounce-shield") == before
+
+
 ROUTES: dict[str, Probe] = {
     "GET /api/v1/me": own_view("GET /api/v1/me"),
+    "GET /api/v1/bounce-shield": own_view("GET /api/v1/bounce-shield"),
+    "PATCH /api/v1/bounce-shield": bounce_shield_is_per_workspace,
     "GET /api/v1/jobs/{job_id}": foreign_ids("GET /api/v1/jobs/{job_id}"),
     "GET /api/v1/mailboxes": own_view("GET /api/v1/mailboxes"),
     "POST /api/v1/mailboxes": create_mailbox_with_the_others_address,

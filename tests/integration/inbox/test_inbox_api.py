@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import Message
 from typing import Any
 
@@ -18,6 +19,8 @@ from kindling.api.app import create_app
 from kindling.auth.service import AuthService
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
+from kindling.sending.repository import SendingRepository
+from kindling.suppressions.service import SuppressionService
 from tests.conftest import Tenant, make_tenant
 from tests.integration.inbox.test_sync_service import (  # noqa: F401  (fixtures reused as they are)
     World,
@@ -286,3 +289,44 @@ def test_scopes_and_workspace_isolation(world: World, api: Api) -> None:  # noqa
     reply_path = f"{path}/reply"
     assert api.call("POST", reply_path, token=intruder.token, json={"content": "<p>x</p>"}).status_code == 404
     assert api.data("GET", "/conversations", token=intruder.token) == []
+
+
+def test_a_reply_goes_through_the_campaign_gates_and_counts_against_the_day(world: World, api: Api) -> None:  # noqa: F811
+    seeded = seed(world)
+    pat_account: MailAccount = seeded["pat_account"]
+    path = f"/conversations/{seeded['pat']}/reply"
+    mailboxes, sending = MailboxRepository(), SendingRepository()
+    ws, mailbox_id = world.workspace_id, world.mailbox.id
+
+    def change_mailbox(**changes: Any) -> None:
+        current = mailboxes.get(ws, mailbox_id)
+        mailboxes.replace(current.model_copy(update=changes), current.version)
+
+    def sent_today() -> int:
+        return sending.mailbox_state(ws, mailbox_id).today(world.clock.now().date().isoformat())[0]
+
+    def refused(code: str) -> None:
+        before = len(messages_of(world, pat_account))
+        response = api.call("POST", path, json={"content": "<p>More</p>"})
+        assert response.status_code == 422 and response.json()["error"]["code"] == code, response.text
+        assert len(messages_of(world, pat_account)) == before  # nothing sent
+
+    change_mailbox(daily_send_limit=2)
+    api.data("POST", path, 201, json={"content": "<p>One</p>"})
+    assert sent_today() == 1  # the reply counts against the mailbox's day
+    # A campaign sharing the mailbox paces it at 5 minutes: a second reply right away waits.
+    state = sending.mailbox_state(ws, mailbox_id)
+    now = world.clock.now()
+    assert sending.register_intervals(ws, state, f'{{"c1": [5.0, "{now.isoformat()}"]}}')
+    refused("mailbox_paced")
+    world.clock.advance(timedelta(minutes=6))
+    api.data("POST", path, 201, json={"content": "<p>Two</p>"})
+    assert sent_today() == 2
+    world.clock.advance(timedelta(minutes=6))
+    refused("daily_limit_reached")  # 2 of 2 today
+    change_mailbox(daily_send_limit=50, status="disconnected")
+    refused("mailbox_unavailable")
+    change_mailbox(status="connected")
+    SuppressionService().suppress_emails(ws, [pat_account.email], reason="manual")
+    refused("recipient_suppressed")
+    assert sent_today() == 2

@@ -27,6 +27,9 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from devstack.maillab import MailAccount, MailLab
 from devstack.moto_patches import apply_moto_patches
 from devstack.runtime import free_port
+from kindling.bounceshield.models import BounceShieldUpdate
+from kindling.bounceshield.repository import BounceShieldRepository
+from kindling.bounceshield.service import BounceShieldService
 from kindling.campaigns.models import CampaignRecord, CampaignSettings, StepRecord, VariantRecord
 from kindling.campaigns.repository import CampaignRepository
 from kindling.enrollments.repository import EnrollmentRepository
@@ -467,6 +470,25 @@ def test_hard_bounce_dsn_bounces_suppresses_and_emits(world: World) -> None:
     (record,) = InboxRepository().bounces(world.workspace_id)
     assert (record.bounce_type, record.recipient, record.send_id) == ("hard", gone.email, sent.send_id)
     assert CampaignRepository().get(world.workspace_id, world.campaign.campaign_id).stats.bounced == 1
+
+
+def test_late_bounces_found_by_sync_activate_bounce_shield(world: World) -> None:
+    shield = BounceShieldService()
+    shield.update(world.workspace_id, BounceShieldUpdate(threshold_percent=8, window_type="sends", window_sends=20))
+    # The sender counted 20 sends this hour (it records its batches in the shield's hour bucket).
+    BounceShieldRepository().record(world.workspace_id, world.clock.now(), 20, [])
+    first, second = world.prospect("gone1@acme-corp.test"), world.prospect("gone2@acme-corp.test")
+    world.deliver(dsn(world.account.email, first.email, angle(world.send(first))))
+    world.sync()  # 1 of 20 = 5%: not above 8%
+    assert world.events("bounce_shield.activated") == []
+    assert CampaignRepository().get(world.workspace_id, world.campaign.campaign_id).status == "running"
+    world.deliver(dsn(world.account.email, second.email, angle(world.send(second))))
+    world.sync()  # 2 of 20 = 10%
+    (event,) = world.events("bounce_shield.activated")
+    assert (event["sent"], event["bounced"], event["bounceRate"]) == (20, 2, 10.0)
+    campaign = CampaignRepository().get(world.workspace_id, world.campaign.campaign_id)
+    assert (campaign.status, campaign.paused_reason) == ("paused", "bounce_shield")
+    assert event["pausedCampaignIds"] == [world.campaign.campaign_id]
 
 
 def test_soft_bounce_is_only_recorded(world: World) -> None:

@@ -68,7 +68,13 @@ def test_rate_limit_backs_the_mailbox_off_and_the_step_retries(world: World) -> 
     assert world.enrollment(campaign, lead).next_send_at == state.backoff.until
     assert world.tick(timedelta(seconds=30)).claimed == 0  # backing off
     report, result = world.run(timedelta(seconds=45))
-    assert report.claimed == 1 and result.retrying == 1  # the retry claims the same step again
+    # The retry claims the same step again, but busy.test deferred it: its domain waits 5 minutes for every
+    # mailbox (recipient-domain backoff), so the sender holds it without an SMTP attempt.
+    assert report.claimed == 1 and result.retrying == 1
+    assert result.outcomes[record.send_id] == "recipient_domain_backoff"
+    assert SendingRepository().mailbox_state(world.workspace_id, mailbox.id).backoff.level == 1
+    report, result = world.run(timedelta(minutes=4))  # 5 min 15 s after the first deferral
+    assert report.claimed == 1 and result.retrying == 1 and result.outcomes[record.send_id] == "rate_limited"
     assert SendingRepository().mailbox_state(world.workspace_id, mailbox.id).backoff.level == 2
     assert world.send_record(campaign, lead, 0).attempts == 2
 
@@ -182,6 +188,26 @@ def test_campaign_safety_cooldown_and_recheck(world: World) -> None:
     assert report.claimed == 0
     report = world.tick(timedelta(minutes=1))
     assert report.unparked == 1 and report.claimed == 1
+
+
+def test_a_cooldown_that_never_clears_pauses_with_safety_cooldown(world: World) -> None:
+    mailbox = world.mailbox()
+    campaign = world.campaign([mailbox], STEPS, minutes_between_sends=0)
+    campaigns = CampaignRepository()
+    campaigns.increment_stats(world.workspace_id, campaign.campaign_id, sent=50, bounced=3)
+    assert CampaignSafety().check(world.workspace_id, campaign.campaign_id, world.clock.now()) == "cooldown"
+    # A new bounce before each of the three re-checks: extended at 24 h and 48 h, paused at 72 h.
+    for expected in ("cooldown", "cooldown", "paused"):
+        campaigns.increment_stats(world.workspace_id, campaign.campaign_id, bounced=1)
+        world.tick(timedelta(hours=24, minutes=1))
+        assert campaigns.get(world.workspace_id, campaign.campaign_id).status == expected
+    paused = campaigns.get(world.workspace_id, campaign.campaign_id)
+    assert (paused.paused_reason, paused.paused_at) == ("safety_cooldown", world.clock.now())
+    # The engine never resumes a safety pause: a clean day later it is still paused and sends nothing.
+    world.enroll(campaign, world.prospects(["p@p.test"]))
+    world.tick(timedelta(hours=24, minutes=1))
+    assert world.tick(timedelta(minutes=1)).claimed == 0
+    assert campaigns.get(world.workspace_id, campaign.campaign_id).status == "paused"
 
 
 def test_three_spam_complaints_cool_the_campaign_down(world: World) -> None:

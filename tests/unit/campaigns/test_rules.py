@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "draft": {"start", "update", "edit_steps", "edit_mailboxes"},
     "scheduled": {"pause", "edit_mailboxes", "activate", "auto_pause", "complete", "fail"},
     "running": {"pause", "edit_mailboxes", "auto_pause", "cooldown", "complete", "fail"},
-    "paused": {"start", "update", "edit_steps", "edit_mailboxes", "complete", "fail"},
+    "paused": {"start", "update", "edit_steps", "edit_mailboxes", "complete", "fail", "resume"},
     "completed": set(),
     "cooldown": {"edit_mailboxes", "auto_pause", "recover", "complete", "fail"},
     "errored": set(),
@@ -48,6 +48,7 @@ TARGET = {
     ("cooldown", "auto_pause"): "paused",
     ("running", "cooldown"): "cooldown",
     ("cooldown", "recover"): "running",
+    ("paused", "resume"): "running",
 }
 
 
@@ -74,6 +75,56 @@ def test_status_machine(status: str, action: rules.Action) -> None:
 
 
 @pytest.mark.parametrize(
+    ("status", "paused_reason", "cause", "resumes"),
+    [
+        ("paused", "mailbox_disconnected", "mailbox_disconnected", True),
+        ("paused", "linkedin_account_disconnected", "linkedin_account_disconnected", True),
+        ("paused", "api", "mailbox_disconnected", False),  # the user paused it: stays paused
+        ("paused", "safety_cooldown", "mailbox_disconnected", False),
+        ("paused", "bounce_shield", "mailbox_disconnected", False),
+        ("paused", "high_failure_rate", "mailbox_disconnected", False),
+        ("paused", "api", "api", False),  # the engine never undoes a user pause
+        ("paused", "safety_cooldown", "safety_cooldown", False),
+        ("paused", "bounce_shield", "bounce_shield", False),
+        ("running", None, "mailbox_disconnected", False),
+        ("cooldown", None, "mailbox_disconnected", False),
+    ],
+)
+def test_only_disconnect_pauses_resume_by_themselves(
+    status: str, paused_reason: str | None, cause: str, resumes: bool
+) -> None:
+    assert rules.may_auto_resume(status, paused_reason, cause) is resumes
+
+
+def _active_step(index: int, active: bool) -> StepRecord:
+    return StepRecord.model_validate(
+        {
+            "id": f"s{index}",
+            "step_index": index,
+            "is_active": active,
+            "variants": [{"id": "v", "letter": "A", "subject": "s", "body_html": "b"}],
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("actives", "problem"),
+    [
+        ((), "no_steps"),
+        ((False,), "no_active_steps"),
+        ((False, False, False), "no_active_steps"),
+        ((False, True), None),
+        ((True,), None),
+    ],
+)
+def test_a_campaign_cannot_continue_without_an_active_step(actives: tuple[bool, ...], problem: str | None) -> None:
+    steps = [_active_step(i, active) for i, active in enumerate(actives)]
+    assert rules.cannot_continue(steps) == problem
+
+
+@pytest.mark.parametrize(
     ("start_date", "expected"),
     [
         (None, "running"),
@@ -94,6 +145,13 @@ def test_future_start_date_schedules(start_date: datetime | None, expected: str)
         ("paused", "api", None, False),
         ("running", None, None, True),
         ("running", "api", NOW, False),
+        ("paused", "mailbox_disconnected", NOW, True),
+        ("paused", "safety_cooldown", NOW, True),
+        ("paused", "bounce_shield", NOW, True),
+        ("paused", "high_failure_rate", NOW, True),
+        ("paused", "linkedin_account_disconnected", NOW, True),
+        ("paused", "because", NOW, False),  # not a known reason
+        ("paused", "", NOW, False),
     ],
 )
 def test_paused_rows_always_carry_a_reason(status: str, reason: str | None, at: datetime | None, ok: bool) -> None:

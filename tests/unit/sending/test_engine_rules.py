@@ -14,6 +14,7 @@ from kindling.platform import keys
 from kindling.sending import safety, watchdog
 from kindling.sending.compose import message_id
 from kindling.sending.ledger import send_id_for, send_id_of_message_id
+from kindling.sending.mailbox_release import next_send_after_deletion
 from kindling.sending.messages import SendMessage
 from kindling.sending.scheduler import pick_variant, thread_subject
 from kindling.sending.sender import soft_retry_delay
@@ -70,6 +71,21 @@ def test_safety_measures_since_the_baseline_and_recovers_when_clean() -> None:
     assert safety.recovered(at_cooldown, safety.Tally(100, 10, 0))
     assert not safety.recovered(at_cooldown, safety.Tally(100, 11, 0))
     assert not safety.recovered(at_cooldown, safety.Tally(100, 10, 1))
+
+
+@pytest.mark.parametrize(
+    ("clean", "extensions", "outcome"),
+    [
+        (True, 0, "recover"),
+        (True, 2, "recover"),  # a clean day always ends the cooldown
+        (False, 0, "extend"),  # first failed re-check: 48 h of cooldown
+        (False, 1, "extend"),  # second: 72 h
+        (False, 2, "pause"),  # third failed re-check in a row: paused with safety_cooldown, a person looks
+        (False, 5, "pause"),
+    ],
+)
+def test_safety_recheck_extends_twice_then_pauses(clean: bool, extensions: int, outcome: str) -> None:
+    assert safety.after_recheck(clean, extensions) == outcome
 
 
 @pytest.mark.parametrize(
@@ -166,3 +182,20 @@ def test_message_round_trip_and_refusals() -> None:
 def test_soft_retry_delays_and_skipped_is_final() -> None:
     assert [soft_retry_delay(n) for n in (1, 2, 3, 4, 9)] == [5 * M, 15 * M, 60 * M, 180 * M, 180 * M]
     assert not Outcome.SKIPPED.retryable
+
+
+@pytest.mark.parametrize(
+    ("next_send_hours", "expected_hours"),
+    [
+        (22, 23),  # due 22 h after the deletion: pushed out by 1 h
+        (0, 1),  # due right then: an hour later
+        (-3, 1),  # overdue: an hour after the deletion, not 2 h before it
+        (None, 1),  # no next send yet
+    ],
+)
+def test_a_deleted_mailbox_pushes_the_next_send_out_by_an_hour(
+    next_send_hours: int | None, expected_hours: int
+) -> None:
+    deleted = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+    planned = None if next_send_hours is None else deleted + timedelta(hours=next_send_hours)
+    assert next_send_after_deletion(planned, deleted) == deleted + timedelta(hours=expected_hours)

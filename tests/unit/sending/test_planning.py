@@ -175,3 +175,27 @@ def test_interval_memory() -> None:
     assert planning.active_intervals(raw, NOW + timedelta(hours=2)) == {"a": 5.0, "b": 15.0}
     assert planning.active_intervals(raw, NOW + timedelta(hours=24, minutes=30)) == {"b": 15.0}
     assert "a" not in planning.next_interval_state(raw, "b", 15, NOW + timedelta(days=2))
+
+
+@pytest.mark.parametrize(
+    ("thread_mailbox", "second", "assigned", "deferred_reason"),
+    [
+        (None, {}, "m1", None),  # a first message: rotation (round robin starts at m1)
+        ("m2", {}, "m2", None),  # a follow-up stays with the thread's mailbox
+        ("m2", {"daily_limit": 0}, None, "mailbox_daily_limit"),  # busy: it waits for it, never m1
+        ("m2", {"state": MailboxState("m2", backoff=BackoffState(1, NOW + timedelta(minutes=1)))}, None, "backoff"),
+        ("m2", {"status": "disconnected"}, "m1", None),  # gone: rotation picks another (a new thread)
+        ("m2", {"sending_enabled": False}, "m1", None),
+        ("m2", {"active_on_campaign": False}, "m1", None),
+        ("m9", {}, "m1", None),  # no longer in the pool
+    ],
+)
+def test_a_reply_follow_up_sticks_to_its_thread_mailbox_while_usable(
+    thread_mailbox: str | None, second: dict[str, object], assigned: str | None, deferred_reason: str | None
+) -> None:
+    ctx = planning.CampaignContext("c1", "seed", settings(rotation_mode="round_robin"), CampaignDay())
+    pool = [box("m1"), box("m2", **second)]
+    candidate = planning.Candidate("k0", "d.test", thread_mailbox)
+    result = planning.plan_campaign(ctx, pool, [candidate], NOW, planning.schedule_of(ctx.settings))
+    assert [a.mailbox_id for a in result.assignments] == ([assigned] if assigned else [])
+    assert [d.reason for d in result.deferrals] == ([deferred_reason] if deferred_reason else [])

@@ -17,6 +17,7 @@ ROUTER_MODULES: dict[str, tuple[str, ...]] = {
     "kindling.api.routes.campaigns": ("campaigns",),
     "kindling.api.routes.enrollments": ("campaigns",),
     "kindling.api.routes.warmup": ("warmup",),
+    "kindling.api.routes.bounce_shield": ("bounce-shield",),
 }
 
 

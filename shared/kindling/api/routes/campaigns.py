@@ -29,6 +29,7 @@ from kindling.campaigns.models import (
     CampaignStats,
     CampaignStatus,
     CampaignUpdate,
+    PausedReason,
     PreviewRequest,
     SendingWindow,
     StepCreate,
@@ -131,7 +132,7 @@ class CampaignSummaryView(_CamelOut):
     end_date: Timestamp | None
     created_at: Timestamp
     updated_at: Timestamp
-    paused_reason: str | None
+    paused_reason: PausedReason | None  # decisions.md "Campaign pause reasons"
     paused_at: Timestamp | None
     sending_windows: list[SendingWindow] | None
     minutes_between_sends: int

@@ -22,6 +22,7 @@ from kindling.mailboxes.models import (
 )
 from kindling.mailboxes.service import MailboxService
 from kindling.platform.settings import get_settings
+from kindling.sending import mailbox_release  # noqa: F401  (registers the sending engine's deletion listener)
 
 router = api_router("Mailboxes")
 

@@ -1,0 +1,1 @@
+"""Bounce Shield (help center §14): workspace-level bounce protection, and the per-campaign failure-rate guard."""
