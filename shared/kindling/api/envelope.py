@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from kindling.platform.jsonsafe import finite
 from kindling.platform.observability import request_id_var
 
 _SCHEMA_NAMES = {
@@ -44,6 +45,20 @@ def current_meta(**extra: Any) -> dict[str, Any]:
     return meta
 
 
+class FiniteJSONResponse(JSONResponse):
+    """A JSON response that renders a non-finite float (NaN, an infinity) as null instead of failing.
+
+    Requests carrying one are refused at the edge; this keeps a value stored before that (or written by
+    anything but the API) from turning every response that carries it into a 500.
+    """
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except ValueError:
+            return super().render(finite(content))
+
+
 def _dump(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
@@ -53,11 +68,11 @@ def _dump(value: Any) -> Any:
 
 
 def respond(data: Any, status_code: int = 200, **meta: Any) -> JSONResponse:
-    return JSONResponse({"data": _dump(data), "meta": current_meta(**meta)}, status_code=status_code)
+    return FiniteJSONResponse({"data": _dump(data), "meta": current_meta(**meta)}, status_code=status_code)
 
 
 def respond_page(items: list[Any], next_cursor: str | None, **meta: Any) -> JSONResponse:
-    return JSONResponse(
+    return FiniteJSONResponse(
         {
             "data": _dump(items),
             "pagination": {"has_more": next_cursor is not None, "next_cursor": next_cursor},
