@@ -109,3 +109,35 @@ def test_warmup_jobs_are_routed_apart_and_a_bad_one_fails_alone(world: World) ->
     response = load("sender").handler(sqs_event([message, stale_warmup]), None)
     assert response == {"batchItemFailures": [{"itemIdentifier": "warmup-v0"}]}
     assert [r for d in world.server.handler.delivered for r in d.rcpt_tos] == ["c@c.test"]
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_other_workspaces_are_sent(
+    world: World, clock: ManualClock, plain_server: SinkServer
+) -> None:
+    """Legacy data: a mailbox stored with a line break inside its address (before addresses were validated). Its
+    message cannot be built; that send is given up (failed, never retried), and the batch's other sends, this
+    workspace's and another's, go out."""
+    legacy = world.mailbox("legacy\r\nBcc: victim@v.test")
+    fine = world.mailbox("fine@lab.test")
+    other = World(new_workspace(), clock, plain_server)
+    neighbour = other.mailbox("neighbour@lab.test")
+    steps = [{"subject": "Hi", "body_html": "<p>Hi</p>"}]
+    legacy_campaign = world.campaign([legacy], steps, minutes_between_sends=0)
+    [legacy_prospect] = world.prospects(["l@l.test"])
+    world.enroll(legacy_campaign, [legacy_prospect])
+    world.enroll(world.campaign([fine], steps, minutes_between_sends=0), world.prospects(["f@f.test"]))
+    other.enroll(other.campaign([neighbour], steps, minutes_between_sends=0), other.prospects(["n@n.test"]))
+    assert load("scheduler").handler(json.loads((EVENTS / "scheduler.json").read_text()), None)["enqueued"] == 3
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=get_settings().send_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 3
+
+    response = load("sender").handler(sqs_event(messages), None)
+
+    assert response == {"batchItemFailures": []}
+    assert sorted(r for d in world.server.handler.delivered for r in d.rcpt_tos) == ["f@f.test", "n@n.test"]
+    record = world.send_record(legacy_campaign, legacy_prospect, 0)
+    assert (record.status, record.error_code) == ("failed", "rejected")
+    # Delivered again (SQS at least once): nothing is retried or sent twice.
+    assert load("sender").handler(sqs_event(messages), None) == {"batchItemFailures": []}
+    assert len(world.server.handler.delivered) == 2
