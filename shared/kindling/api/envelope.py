@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -34,6 +35,19 @@ def __getattr__(name: str) -> Any:
 
 # Set by idempotent routes while their endpoint runs, so create responses echo the key in `meta`.
 idempotency_key_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("idempotency_key", default=None)
+
+
+# Set by idempotent routes while their endpoint runs: a holder the endpoint may fill (`keep_for_replay`) with the
+# body to store for replays instead of the response it sends (a mutable holder, since sync endpoints run in a
+# worker thread on a copy of the context).
+replay_body_var: contextvars.ContextVar[dict[str, bytes] | None] = contextvars.ContextVar("replay_body", default=None)
+
+
+def keep_for_replay(content: dict[str, Any]) -> None:
+    """Store `content`, not the response sent, for replays of this idempotent request (e.g. without a secret)."""
+    holder = replay_body_var.get()
+    if holder is not None:
+        holder["body"] = json.dumps(content, separators=(",", ":")).encode()
 
 
 def current_meta(**extra: Any) -> dict[str, Any]:

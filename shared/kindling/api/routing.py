@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from kindling.api.envelope import idempotency_key_var
+from kindling.api.envelope import idempotency_key_var, replay_body_var
 from kindling.auth.models import Principal
 from kindling.auth.service import require_scope
 from kindling.idempotency.service import request_fingerprint, validate_key
@@ -126,6 +126,8 @@ class KindlingRoute(APIRoute):
                     headers={"Idempotent-Replayed": "true"},
                 )
             token = idempotency_key_var.set(key)
+            holder: dict[str, bytes] = {}
+            replay_token = replay_body_var.set(holder)
             try:
                 response = await endpoint(request)
             except BaseException:
@@ -133,9 +135,9 @@ class KindlingRoute(APIRoute):
                 raise
             finally:
                 idempotency_key_var.reset(token)
-            await run_in_threadpool(
-                service.finish, principal.workspace_id, key, response.status_code, bytes(response.body)
-            )
+                replay_body_var.reset(replay_token)
+            stored = holder.get("body", bytes(response.body))
+            await run_in_threadpool(service.finish, principal.workspace_id, key, response.status_code, stored)
             return response
 
         return handler
