@@ -57,7 +57,7 @@ from kindling.sending.repository import (
     SendingRepository,
     mailbox_state_from_raw,
 )
-from kindling.sending.smtp import Batch, Outgoing, SmtpSender
+from kindling.sending.smtp import Batch, Outgoing, SendResult, SmtpSender
 from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
 from kindling.suppressions.service import SuppressionService, decide
 from kindling.webhooks.catalog import emit_webhook_event
@@ -185,8 +185,9 @@ class Sender:
                 self._retry(work, now, when, finals, advances, expected="queued", code=verdict, detail=verdict)
                 result.retrying += 1
         gated: set[str] = set()
-        reports = self._smtp_send(ready, mailboxes, now, gated) if ready else []
-        by_key = {r.key: r for report in reports for r in report.results}
+        unbuildable: dict[str, SendResult] = {}
+        reports = self._smtp_send(ready, mailboxes, now, gated, unbuildable) if ready else []
+        by_key = {r.key: r for report in reports for r in report.results} | unbuildable
         bounces: list[SendJob] = []
         attempts: list[Attempt] = []
         for work in ready:
@@ -380,13 +381,29 @@ class Sender:
         return Outgoing(job.send_id, built.envelope_from, built.recipient, built.as_bytes())
 
     def _smtp_send(
-        self, ready: Sequence[_Work], mailboxes: dict[tuple[str, str], Mailbox], now: datetime, gated: set[str]
+        self,
+        ready: Sequence[_Work],
+        mailboxes: dict[tuple[str, str], Mailbox],
+        now: datetime,
+        gated: set[str],
+        unbuildable: dict[str, SendResult],
     ) -> list[Any]:
+        """SMTP for the ready jobs; a job whose message cannot be built lands in `unbuildable` as a rejection
+        (a permanent failure: the step is given up, never retried) and the rest of the batch goes out."""
         jobs = {w.job.send_id: w.job for w in ready}
         grouped: dict[tuple[str, str], list[Outgoing]] = {}
         for work in sorted(ready, key=lambda w: w.job.send_at):
             job = work.job
-            grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(self._build(job, now))
+            try:
+                outgoing = self._build(job, now)
+            except ValueError as exc:
+                get_logger().warning(
+                    "message cannot be built",
+                    extra={"workspace_id": job.workspace_id, "send_id": job.send_id, "error": str(exc)},
+                )
+                unbuildable[job.send_id] = SendResult(job.send_id, Outcome.REJECTED, detail=f"unbuildable: {exc}")
+                continue
+            grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(outgoing)
         batches = [
             Batch(mid, self._endpoint(mailboxes[(ws, mid)]), messages) for (ws, mid), messages in grouped.items()
         ]
