@@ -31,6 +31,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_PREFIX = "/api/"
 WORKSPACE_BUCKET = "api"
+# Requests whose API key is missing or wrong belong to no workspace: they are counted per source IP address, and
+# past this many in a minute the address gets 429 instead of 401 (valid keys from it are not affected).
+UNAUTHENTICATED_BUCKET = "unauthenticated"
+UNAUTHENTICATED_PER_MINUTE = 30
 
 
 def rate_limit_headers(decision: RateDecision) -> list[tuple[bytes, bytes]]:
@@ -113,6 +117,14 @@ class PlatformMiddleware:
         try:
             principal: Principal = await to_thread.run_sync(auth.authenticate, authorization)
         except KindlingError as exc:
+            refused = await to_thread.run_sync(
+                limiter.hit_source, source_ip(scope), UNAUTHENTICATED_BUCKET, UNAUTHENTICATED_PER_MINUTE
+            )
+            if not refused.allowed:
+                limited = refused.refusal(
+                    f"Unauthenticated requests are limited to {UNAUTHENTICATED_PER_MINUTE} a minute"
+                )
+                return 429, error_payload(limited.code, limited.message), rate_limit_headers(refused)
             # Nothing was counted against any workspace, so the window is full for this caller.
             _, reset = minute_window(get_clock().now())
             headers = rate_limit_headers(RateDecision(True, limit, limit, reset, 0))
@@ -140,6 +152,16 @@ class PlatformMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def source_ip(scope: Scope) -> str:
+    """The caller's address: the ASGI client, which Mangum fills from API Gateway's `requestContext.http.sourceIp`
+    (the TCP peer API Gateway saw). Never X-Forwarded-For: the caller writes that header, so it would let one
+    client spread its attempts over made-up addresses or spend another address's allowance."""
+    client = scope.get("client")
+    if client and client[0]:
+        return str(client[0])
+    return "unknown"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

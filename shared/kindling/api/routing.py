@@ -13,16 +13,17 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from kindling.api.envelope import idempotency_key_var
+from kindling.api.envelope import idempotency_key_var, replay_body_var
 from kindling.auth.models import Principal
 from kindling.auth.service import require_scope
 from kindling.idempotency.service import request_fingerprint, validate_key
+from kindling.platform.jsonsafe import NonFiniteNumber, loads_finite
 
 if TYPE_CHECKING:
     from kindling.idempotency.service import IdempotencyService
 from kindling.api.schemas import ErrorResponse
 from kindling.idempotency.service import IdempotencyService
-from kindling.platform.errors import Unauthorized
+from kindling.platform.errors import Unauthorized, ValidationFailed, field_error
 from kindling.ratelimit.service import RateLimiter
 
 SCOPE_KEY = "x-required-scope"
@@ -79,6 +80,34 @@ def _idempotency_service() -> IdempotencyService:
     return _idempotency
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+async def refuse_non_finite_numbers(request: Request) -> None:
+    """400 `validation_error` for a JSON body carrying NaN, Infinity or a number beyond a float's range.
+
+    FastAPI reads JSON bodies with Python's `json`, which accepts those literals; stored, they would make every
+    later response carrying them unrenderable. Bodies that are not JSON, or not valid JSON, are left to FastAPI.
+    """
+    if request.method not in _BODY_METHODS:
+        return
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type.lower():
+        return
+    body = await request.body()
+    if not body:
+        return
+    try:
+        loads_finite(body)
+    except NonFiniteNumber as exc:
+        raise ValidationFailed(
+            "The request body carries a number that is not finite.",
+            details=[{**field_error("body", str(exc), "non_finite_number"), "location": "body"}],
+        ) from None
+    except ValueError:
+        return
+
+
 class KindlingRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = super().get_route_handler()
@@ -89,6 +118,7 @@ class KindlingRoute(APIRoute):
         async def handler(request: Request) -> Response:
             if required_scope is not None:
                 require_scope(principal_of(request), required_scope)
+            await refuse_non_finite_numbers(request)
             key = request.headers.get("idempotency-key")
             if not idempotent or key is None:
                 return await endpoint(request)
@@ -105,6 +135,8 @@ class KindlingRoute(APIRoute):
                     headers={"Idempotent-Replayed": "true"},
                 )
             token = idempotency_key_var.set(key)
+            holder: dict[str, bytes] = {}
+            replay_token = replay_body_var.set(holder)
             try:
                 response = await endpoint(request)
             except BaseException:
@@ -112,9 +144,9 @@ class KindlingRoute(APIRoute):
                 raise
             finally:
                 idempotency_key_var.reset(token)
-            await run_in_threadpool(
-                service.finish, principal.workspace_id, key, response.status_code, bytes(response.body)
-            )
+                replay_body_var.reset(replay_token)
+            stored = holder.get("body", bytes(response.body))
+            await run_in_threadpool(service.finish, principal.workspace_id, key, response.status_code, stored)
             return response
 
         return handler

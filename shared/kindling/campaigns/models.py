@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.alias_generators import to_camel
 
 from kindling.platform.models import PatchModel
+from kindling.platform.text import SingleLine
 
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "completed", "cooldown", "errored"]
 CAMPAIGN_STATUSES: tuple[str, ...] = ("draft", "scheduled", "running", "paused", "completed", "cooldown", "errored")
@@ -93,7 +94,8 @@ Weekdays = Annotated[list[Weekday], Field(min_length=1, max_length=7), AfterVali
 DailySendLimit = Annotated[int, Field(ge=1, le=DAILY_SEND_LIMIT_MAX)]
 Weight = Annotated[int, Field(ge=0, le=1000)]
 MailboxWeight = Annotated[int, Field(ge=1, le=1000)]
-Subject = Annotated[str, Field(max_length=MAX_SUBJECT)]
+# A subject is a header: no CR/LF or other control characters.
+Subject = Annotated[SingleLine, Field(max_length=MAX_SUBJECT)]
 Body = Annotated[str, Field(max_length=MAX_BODY)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -322,7 +324,7 @@ class StepInput(_Camel):
 
     step_index: int = Field(ge=0, le=MAX_STEPS - 1)
     type: StepType = "email"
-    name: str | None = Field(default=None, max_length=200)
+    name: SingleLine | None = Field(default=None, max_length=200)
     subject: Subject | None = None
     body_html: Body | None = None
     body_text: Body | None = None
@@ -342,7 +344,7 @@ class StepCreate(StepInput):
 class StepUpdate(_Camel, PatchModel):
     """PATCH a step: subject/body change its first variant (the step's own content in the reference shape)."""
 
-    name: str | None = Field(default=None, max_length=200)
+    name: SingleLine | None = Field(default=None, max_length=200)
     subject: Subject | None = None
     body_html: Body | None = None
     body_text: Body | None = None
@@ -405,7 +407,7 @@ class SettingsInput(_Camel, PatchModel):
 
 
 class CampaignCreate(SettingsInput):
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     channel: Channel = "email"
     steps: list[StepInput] = Field(min_length=1, max_length=MAX_STEPS)
     mailbox_ids: list[Id] = Field(min_length=1, max_length=MAX_MAILBOXES)
@@ -436,7 +438,7 @@ class CampaignUpdate(SettingsInput):
     """PATCH /campaigns/{id} (draft or paused only). `mailboxIds` replaces the pool, keeping the settings of the
     mailboxes that stay."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=200)
     mailbox_ids: list[Id] | None = Field(default=None, min_length=1, max_length=MAX_MAILBOXES)
 
     @field_validator("name", mode="before")

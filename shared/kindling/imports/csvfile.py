@@ -17,9 +17,16 @@ from typing import BinaryIO
 MAX_ROWS = 10_000
 MAX_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 CHUNK_ROWS = 500
-CHUNK_CHARS = 200_000  # keeps a compressed chunk far below DynamoDB's 400 KB item limit
-FIELD_LIMIT = 32_768
+CHUNK_CHARS = 200_000  # UTF-8 bytes of a chunk's cells: keeps a chunk item below DynamoDB's 400 KB item limit
+FIELD_LIMIT = 32_768  # characters in one cell
+# Everything about the header is stored in the import item (columns, mapping) and every sample row with it, all
+# under DynamoDB's 400 KB item limit. Real CRM exports stay far below these: a few dozen columns, a few KB.
+MAX_COLUMNS = 200
+MAX_HEADER_BYTES = 16 * 1024  # the header row's cells, UTF-8
+MAX_ROW_BYTES = 64 * 1024  # one data row's cells, UTF-8 (a chunk item holds at least one whole row)
 SAMPLE_ROWS = 5
+SAMPLE_CELL_CHARS = 200  # the preview shows the start of a long cell
+SAMPLE_BYTES = 100 * 1024  # the preview's rows, UTF-8 (at least the first row always fits)
 
 
 class CsvProblem(ValueError):
@@ -86,6 +93,12 @@ def _records(stream: BinaryIO) -> Iterator[Row]:
         ) from exc
     except csv.Error as exc:
         message = str(exc)
+        if "field limit" in message:
+            raise CsvProblem(
+                "cell_too_large",
+                f"Line {reader.line_num} has a cell longer than {FIELD_LIMIT:,} characters.",
+                reader.line_num,
+            ) from exc
         if "NUL" in message:
             raise CsvProblem("binary_file", "The file contains binary data (NUL bytes).", reader.line_num) from exc
         raise CsvProblem("malformed_csv", f"Line {reader.line_num}: {message}.", reader.line_num) from exc
@@ -94,7 +107,20 @@ def _records(stream: BinaryIO) -> Iterator[Row]:
             text.detach()  # leave the underlying file open for the second pass
 
 
+def row_bytes(cells: list[str]) -> int:
+    """A row's size as stored: its cells in UTF-8 plus one byte per separator."""
+    return sum(len(c.encode("utf-8", "surrogatepass")) for c in cells) + len(cells)
+
+
 def _header(cells: list[str]) -> list[str]:
+    if len(cells) > MAX_COLUMNS:
+        raise CsvProblem(
+            "too_many_columns", f"The header has {len(cells):,} columns; at most {MAX_COLUMNS} are supported.", 1
+        )
+    if row_bytes(cells) > MAX_HEADER_BYTES:
+        raise CsvProblem(
+            "header_too_large", f"The header row is larger than {MAX_HEADER_BYTES // 1024} KB; shorten its names.", 1
+        )
     columns = [c.strip() for c in cells]
     seen: dict[str, int] = {}
     for position, name in enumerate(columns, start=1):
@@ -118,6 +144,7 @@ def scan(stream: BinaryIO) -> Scan:
         raise CsvProblem("empty_file", "The file has no header row.")
     columns = _header(first[1])
     result = Scan(columns=columns, total_rows=0)
+    sample_bytes = 0
     for line, cells in records:
         if len(cells) != len(columns):
             raise CsvProblem(
@@ -125,11 +152,16 @@ def scan(stream: BinaryIO) -> Scan:
                 f"Line {line} has {len(cells)} fields but the header has {len(columns)}.",
                 line,
             )
+        if row_bytes(cells) > MAX_ROW_BYTES:
+            raise CsvProblem("row_too_large", f"Line {line} is larger than {MAX_ROW_BYTES // 1024} KB.", line)
         result.total_rows += 1
         if result.total_rows > MAX_ROWS:
             raise CsvProblem("too_many_rows", f"The file has more than {MAX_ROWS:,} rows; split it.", line)
         if len(result.sample_rows) < SAMPLE_ROWS:
-            result.sample_rows.append(cells)
+            sample = [c[:SAMPLE_CELL_CHARS] for c in cells]
+            if not result.sample_rows or sample_bytes + row_bytes(sample) <= SAMPLE_BYTES:
+                result.sample_rows.append(sample)
+                sample_bytes += row_bytes(sample)
     if result.total_rows == 0:
         raise CsvProblem("no_rows", "The file has a header row but no data rows.")
     return result
@@ -142,7 +174,7 @@ def chunks(stream: BinaryIO, chunk_rows: int = CHUNK_ROWS, chunk_chars: int = CH
     index, rows, size = 0, [], 0
     for line, cells in records:
         rows.append((line, cells))
-        size += sum(len(c) for c in cells) + len(cells)
+        size += row_bytes(cells)
         if len(rows) >= chunk_rows or size >= chunk_chars:
             yield Chunk(index, rows)
             index, rows, size = index + 1, [], 0

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from kindling.platform.errors import ValidationFailed, field_error
+from kindling.platform.text import fold_lines
 from kindling.prospects.fields import BUILTIN_FIELDS, sanitize_custom_key
 
 CUSTOM_PREFIX = "custom:"
@@ -123,7 +124,11 @@ _FIELD_NAMES = {
 
 
 def row_fields(columns: list[str], mapping: dict[str, str | None], cells: list[str]) -> dict[str, Any]:
-    """A row as ProspectCreate input (snake_case names); empty cells are left out."""
+    """A row as ProspectCreate input (snake_case names); empty cells are left out.
+
+    A built-in field is one line (it can reach a mail header), so a multi-line spreadsheet cell mapped to one has
+    its line breaks and tabs folded into spaces; custom fields keep them. Other control characters are the
+    row's error (ProspectCreate refuses them)."""
     fields: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for column, value in zip(columns, cells, strict=True):
@@ -134,7 +139,7 @@ def row_fields(columns: list[str], mapping: dict[str, str | None], cells: list[s
         if target.startswith(CUSTOM_PREFIX):
             custom[target[len(CUSTOM_PREFIX) :]] = value
         else:
-            fields[_FIELD_NAMES.get(target, target)] = value
+            fields[_FIELD_NAMES.get(target, target)] = fold_lines(value)
     if custom:
         fields["custom_fields"] = custom
     return fields

@@ -81,7 +81,7 @@ class RowErrorItem(TableModel):
 
 
 def encode_rows(rows: list[tuple[int, int, list[str]]]) -> bytes:
-    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 6)
+    return zlib.compress(json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode(), 6)
 
 
 def decode_rows(data: bytes) -> list[tuple[int, int, list[str]]]:
@@ -110,8 +110,8 @@ class ImportRepository:
             import_id=record.id,
             status=record.status,
             file_name=record.file_name,
-            columns=json.dumps(record.columns),
-            sample_rows=json.dumps(record.sample_rows),
+            columns=json.dumps(record.columns, ensure_ascii=False),
+            sample_rows=json.dumps(record.sample_rows, ensure_ascii=False),
             total_rows=record.total_rows,
             chunk_count=record.chunk_count,
             list_id=record.list_id,
@@ -165,7 +165,7 @@ class ImportRepository:
         """pending_mapping -> processing, exactly once."""
         actions: list[Any] = [
             ImportItem.status.set("processing"),
-            ImportItem.mapping.set(json.dumps(mapping)),
+            ImportItem.mapping.set(json.dumps(mapping, ensure_ascii=False)),
             ImportItem.update_existing.set(update_existing),
         ]
         if list_id is not None:

@@ -14,6 +14,7 @@ from kindling.mail.connection import Security
 from kindling.mail.providers import Provider
 from kindling.platform.models import PatchModel
 from kindling.platform.settings import get_settings
+from kindling.platform.text import MultiLine, SingleLine
 
 MailboxStatus = Literal["created", "testing", "connected", "error", "disconnected", "deleted"]
 ACTIVE_STATUSES: tuple[str, ...] = ("created", "testing", "connected", "error", "disconnected")
@@ -52,7 +53,8 @@ def _host(value: str) -> str:
 EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 Host = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(_host)]
 Port = Annotated[int, Field(ge=1, le=65535)]
-Username = Annotated[str, Field(min_length=1, max_length=320)]
+# User names go into SMTP AUTH and IMAP LOGIN commands: a CR/LF there would start another command.
+Username = Annotated[SingleLine, Field(min_length=1, max_length=320)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 DailyLimit = Annotated[int, Field(ge=1, le=DAILY_SEND_LIMIT_MAX)]
 
@@ -140,9 +142,9 @@ class MailboxTestRequest(ConnectionFields):
 
 
 class MailboxCreate(MailboxTestRequest):
-    external_id: str | None = Field(default=None, max_length=255)
-    display_name: str | None = Field(default=None, max_length=255)
-    signature: str | None = Field(default=None, max_length=20000)
+    external_id: SingleLine | None = Field(default=None, max_length=255)
+    display_name: SingleLine | None = Field(default=None, max_length=255)
+    signature: MultiLine | None = Field(default=None, max_length=20000)
     daily_send_limit: DailyLimit = DEFAULT_DAILY_SEND_LIMIT
     sending_enabled: bool = True
     auto_enable_warmup: bool = False
@@ -181,9 +183,9 @@ class MailboxUpdate(ConnectionFields, PatchModel):
 
     smtp_password: Password | None = None
     imap_password: Password | None = None
-    external_id: str | None = Field(default=None, max_length=255)
-    display_name: str | None = Field(default=None, max_length=255)
-    signature: str | None = Field(default=None, max_length=20000)
+    external_id: SingleLine | None = Field(default=None, max_length=255)
+    display_name: SingleLine | None = Field(default=None, max_length=255)
+    signature: MultiLine | None = Field(default=None, max_length=20000)
     daily_send_limit: DailyLimit | None = None
     sending_enabled: bool | None = None
 

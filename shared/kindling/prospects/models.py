@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from kindling.platform.models import PatchModel
+from kindling.platform.text import SingleLine, control_character
 from kindling.prospects.fields import InvalidEmail, normalize_email, placeholder_email, sanitize_custom_key
 
 GlobalStatus = Literal["active", "unsubscribed", "bounced", "suppressed", "invalid"]
@@ -21,7 +22,8 @@ MAX_TEXT = 500
 MAX_CUSTOM_VALUE = 2000
 
 CustomValue = str | int | float | bool | None
-Text = str | None
+# Built-in fields reach mail headers (the recipient's name, template variables in subjects) and log lines.
+Text = SingleLine | None
 
 
 class _Camel(BaseModel):
@@ -41,6 +43,8 @@ def clean_custom_fields(value: dict[str, Any] | None) -> dict[str, CustomValue] 
             raise ValueError(f"custom field name {raw_key!r} has no letters or digits")
         if isinstance(item, str) and len(item) > MAX_CUSTOM_VALUE:
             raise ValueError(f"custom field {key!r} is longer than {MAX_CUSTOM_VALUE} characters")
+        if isinstance(item, str) and (bad := control_character(item, multiline=True)) is not None:
+            raise ValueError(f"custom field {key!r} has a control character ({bad}); only tab and line breaks may")
         cleaned[key] = item
     return cleaned
 
@@ -195,7 +199,7 @@ class ProspectList(BaseModel):
 
 
 class ListCreate(_Camel):
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
 
     @field_validator("name", mode="before")
@@ -205,7 +209,7 @@ class ListCreate(_Camel):
 
 
 class ListUpdate(_Camel, PatchModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=200)
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
 
     NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("name",)

@@ -34,6 +34,7 @@ from kindling.platform.dynamo import (
     transaction,
 )
 from kindling.platform.errors import NotFound
+from kindling.platform.jsonsafe import finite, loads_lenient
 from kindling.platform.keys import list_pk, member_sk, prospect_email_pk, prospect_pk, workspace_key
 from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
 
@@ -115,7 +116,7 @@ def prospect_item(prospect: Prospect) -> ProspectItem:
         city=prospect.city,
         industry=prospect.industry,
         global_status=prospect.global_status,
-        custom_fields=json.dumps(prospect.custom_fields, separators=(",", ":")),
+        custom_fields=json.dumps(finite(prospect.custom_fields), separators=(",", ":"), allow_nan=False),
         created_at=prospect.created_at,
         updated_at=prospect.updated_at,
     )
@@ -137,7 +138,7 @@ def prospect_from_item(workspace_id: str, item: ProspectItem) -> Prospect:
         city=item.city,
         industry=item.industry,
         global_status=item.global_status,  # type: ignore[arg-type]
-        custom_fields=json.loads(item.custom_fields or "{}"),
+        custom_fields=loads_lenient(item.custom_fields or "{}"),
         created_at=item.created_at,
         updated_at=item.updated_at,
     )

@@ -1,11 +1,12 @@
-"""Rate-limit window counters: pk `ws_x#RATE#<bucket>#<window start>`, ADD 1, expiring by TTL."""
+"""Rate-limit window counters, ADD 1, expiring by TTL: pk `ws_x#RATE#<bucket>#<window start>` per workspace, and
+`@RATE#<bucket>#<source ip>#<window start>` for requests that belong to no workspace (failed authentications)."""
 
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute
 
 from kindling.platform.dynamo import TableModel, bind_models
-from kindling.platform.keys import workspace_key
+from kindling.platform.keys import platform_key, workspace_key
 
 
 class RateWindowItem(TableModel):
@@ -18,6 +19,14 @@ class RateLimitRepository:
 
     def increment(self, workspace_id: str, bucket: str, window_start: int, expires_at: int) -> int:
         """Atomically count one hit in the window and return the new count (one UpdateItem)."""
-        item = RateWindowItem(pk=workspace_key(workspace_id, "RATE", bucket, str(window_start)), sk="#")
+        return self._add(workspace_key(workspace_id, "RATE", bucket, str(window_start)), expires_at)
+
+    def increment_source(self, source_ip: str, bucket: str, window_start: int, expires_at: int) -> int:
+        """The same for a source IP address (no workspace)."""
+        return self._add(platform_key("RATE", bucket, source_ip, str(window_start)), expires_at)
+
+    @staticmethod
+    def _add(pk: str, expires_at: int) -> int:
+        item = RateWindowItem(pk=pk, sk="#")
         item.update(actions=[RateWindowItem.hits.add(1), RateWindowItem.expires_at.set(expires_at)])
         return int(item.hits)

@@ -53,3 +53,10 @@ class RateLimiter:
         start, end = minute_window(now)
         count = self._repo.increment(workspace_id, bucket, start, end + _TTL_GRACE_SECONDS)
         return decide(count, limit, now.timestamp(), end)
+
+    def hit_source(self, source_ip: str, bucket: str, limit: int) -> RateDecision:
+        """One hit for a source IP address (requests that belong to no workspace)."""
+        now = (self._clock or get_clock()).now()
+        start, end = minute_window(now)
+        count = self._repo.increment_source(source_ip, bucket, start, end + _TTL_GRACE_SECONDS)
+        return decide(count, limit, now.timestamp(), end)

@@ -34,7 +34,7 @@ from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.mail.connection import Endpoint, TlsPolicy
 from kindling.mail.outcomes import Outcome, Stage
-from kindling.mail.smtp import Batch, Outgoing, SmtpSender
+from kindling.mail.smtp import Batch, Outgoing, SendResult, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
@@ -222,8 +222,9 @@ class Sender:
                 result.outcomes[job.send_id] = verdict
                 result.skipped += 1
         gated: set[str] = set()
-        reports = self._smtp_send(ready, mailboxes, now, gated) if ready else []
-        by_key = {r.key: r for report in reports for r in report.results}
+        unbuildable: dict[str, SendResult] = {}
+        reports = self._smtp_send(ready, mailboxes, now, gated, unbuildable) if ready else []
+        by_key = {r.key: r for report in reports for r in report.results} | unbuildable
         bounces: list[SendMessage] = []
         attempts: list[Attempt] = []
         for work in ready:
@@ -390,13 +391,29 @@ class Sender:
         return Outgoing(job.send_id, built.envelope_from, built.recipient, built.as_bytes())
 
     def _smtp_send(
-        self, ready: Sequence[_Work], mailboxes: dict[tuple[str, str], Mailbox], now: datetime, gated: set[str]
+        self,
+        ready: Sequence[_Work],
+        mailboxes: dict[tuple[str, str], Mailbox],
+        now: datetime,
+        gated: set[str],
+        unbuildable: dict[str, SendResult],
     ) -> list[Any]:
+        """SMTP for the ready jobs; a job whose message cannot be built lands in `unbuildable` as a rejection
+        (a permanent failure: the step is given up, never retried) and the rest of the batch goes out."""
         jobs = {w.job.send_id: w.job for w in ready}
         grouped: dict[tuple[str, str], list[Outgoing]] = {}
         for work in sorted(ready, key=lambda w: w.job.send_at):
             job = work.job
-            grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(self._build(job, now))
+            try:
+                outgoing = self._build(job, now)
+            except ValueError as exc:
+                get_logger().warning(
+                    "message cannot be built",
+                    extra={"workspace_id": job.workspace_id, "send_id": job.send_id, "error": str(exc)},
+                )
+                unbuildable[job.send_id] = SendResult(job.send_id, Outcome.REJECTED, detail=f"unbuildable: {exc}")
+                continue
+            grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(outgoing)
         batches = [
             Batch(mid, self._endpoint(mailboxes[(ws, mid)]), messages) for (ws, mid), messages in grouped.items()
         ]

@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
+from kindling.platform.text import fold_lines
 from kindling.warmup.seeds import seeded_rng, unit_fraction
 
 WARMUP_HEADER = "X-Kindling-Warmup"
@@ -288,8 +289,9 @@ def build_message(
 ) -> EmailMessage:
     """A plain-text RFC 5322 message carrying the email's subject, body and headers."""
     message = EmailMessage()
-    message["From"] = formataddr((from_name or "", from_address))
-    message["To"] = formataddr((to_name or "", to_address))
+    # Names stored before control characters were refused may carry CR/LF: folded, never a header break.
+    message["From"] = formataddr((fold_lines(from_name or ""), from_address))
+    message["To"] = formataddr((fold_lines(to_name or ""), to_address))
     message["Subject"] = email.subject
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = message_id

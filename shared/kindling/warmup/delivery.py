@@ -36,6 +36,7 @@ from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
+from kindling.platform.observability import get_logger
 from kindling.sending import backoff, eligibility
 from kindling.sending.messages import SqsSendQueue
 from kindling.sending.repository import SendingRepository
@@ -52,6 +53,10 @@ MAX_WARMUP_ATTEMPTS = 3  # tries in all of one warmup send (the first and two re
 # A job delivered this much before its send time goes back on the queue (SQS delays at most 15 minutes); less is
 # the queue's own imprecision.
 EARLY_TOLERANCE = timedelta(seconds=30)
+
+
+# The outcome of a job whose message cannot be built from what is stored (failed, never retried).
+UNBUILDABLE = "unbuildable"
 
 
 def reserved_day(job: WarmupSendMessage) -> str:
@@ -204,13 +209,31 @@ class WarmupDelivery:
             messages = []
             for job in sorted(group, key=lambda j: j.send_at):
                 email = compose_message(job.exchange_id, sender_name=job.from_name, recipient_name=job.recipient_name)
-                messages.append(
-                    self._mailer.outgoing(
+                try:
+                    outgoing = self._mailer.outgoing(
                         job.exchange_id, email, mailbox, job.recipient, job.recipient_name, reply=False, now=now
                     )
-                )
-            batches.append(Batch(mid, self._mailer.endpoint(mailbox), messages))
-            senders[mid] = mailbox
+                except ValueError as exc:
+                    # A message that cannot be built (an address stored with a line break...) never will be:
+                    # it fails alone, at once, and its reservation goes back; the rest of the batch goes out.
+                    get_logger().warning(
+                        "warmup message cannot be built",
+                        extra={
+                            "workspace_id": ws,
+                            "mailbox_id": mid,
+                            "exchange_id": job.exchange_id,
+                            "error": str(exc),
+                        },
+                    )
+                    if self._pool.move_exchange(job.exchange_id, "queued", "failed"):
+                        releases[(ws, mid, reserved_day(job))] += 1
+                    result.failed += 1
+                    result.outcomes[job.exchange_id] = UNBUILDABLE
+                    continue
+                messages.append(outgoing)
+            if messages:
+                batches.append(Batch(mid, self._mailer.endpoint(mailbox), messages))
+                senders[mid] = mailbox
         retries = self._send(batches, distinct, now, result, releases, senders) if batches else []
         for (ws, mid, day), count in releases.items():
             self._sending.release_mailbox(ws, mid, day, 0, {}, warmup=count)

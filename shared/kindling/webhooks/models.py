@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from kindling.events.catalog import SUBSCRIBABLE
 from kindling.platform.models import PatchModel
+from kindling.platform.text import SingleLine
 from kindling.webhooks.targets import MAX_URL_LENGTH
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]
@@ -36,7 +37,7 @@ CampaignFilter = Annotated[
     Field(max_length=MAX_CAMPAIGN_FILTERS),
     AfterValidator(_campaigns),
 ]
-Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)]
+Url = Annotated[SingleLine, Field(min_length=1, max_length=MAX_URL_LENGTH)]
 
 
 class _Api(BaseModel):

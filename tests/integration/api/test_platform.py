@@ -171,6 +171,39 @@ def test_rate_limit_counts_across_app_instances(
         assert_error(client.get("/api/v1/me", headers=tenant.headers), 429, "rate_limited")
 
 
+def test_bad_keys_are_rate_limited_per_source_ip_without_touching_valid_tenants(
+    tenant: Tenant, calls: Calls, clock: ManualClock
+) -> None:
+    """30 failed authentications a minute per source address, then 429 with Retry-After; valid keys (from any
+    address) and other addresses keep working, and X-Forwarded-For neither dodges nor spends anyone's budget."""
+    from tests.integration.api.conftest import widget_app
+
+    app = widget_app(calls)
+    bad = {"Authorization": "Bearer ws_" + "b" * 40}
+    with (
+        TestClient(app, client=("203.0.113.7", 40000)) as attacker,
+        TestClient(app, client=("198.51.100.20", 40000)) as office,
+    ):
+        for _ in range(30):
+            assert_error(attacker.get("/api/v1/me", headers=bad), 401, "unauthorized")
+        limited = attacker.get("/api/v1/me", headers=bad)
+        assert_error(limited, 429, "rate_limited")
+        window_end = int(clock.now().timestamp()) // 60 * 60 + 60
+        assert int(limited.headers["retry-after"]) == window_end - int(clock.now().timestamp())
+        assert limited.headers["x-ratelimit-limit"] == "30" and limited.headers["x-ratelimit-remaining"] == "0"
+        # A spoofed X-Forwarded-For does not move the attacker to a fresh bucket...
+        spoofed = attacker.get("/api/v1/me", headers={**bad, "X-Forwarded-For": "198.51.100.20"})
+        assert_error(spoofed, 429, "rate_limited")
+        # ...nor did it spend the office's budget: its own bad key is still a plain 401.
+        assert_error(office.get("/api/v1/me", headers=bad), 401, "unauthorized")
+        # A valid tenant is served from another address and from the limited one alike.
+        assert office.get("/api/v1/me", headers=tenant.headers).status_code == 200
+        assert attacker.get("/api/v1/me", headers=tenant.headers).status_code == 200
+        # The next window admits the address's failures as 401 again.
+        clock.advance(timedelta(seconds=61))
+        assert_error(attacker.get("/api/v1/me", headers=bad), 401, "unauthorized")
+
+
 # --- idempotency -----------------------------------------------------------------------------------
 
 

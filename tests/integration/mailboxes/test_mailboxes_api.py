@@ -406,3 +406,43 @@ def test_password_never_leaves_and_is_kms_encrypted(
             CiphertextBlob=base64.b64decode(stored),
             EncryptionContext={"workspace_id": tenant.workspace_id, "mailbox_id": "another"},
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"display_name": "Jordan\r\nBcc: victim@example.com"}, "display_name"),
+        ({"display_name": "Jordan\nLee"}, "display_name"),
+        ({"display_name": "Jordan\x00"}, "display_name"),
+        ({"external_id": "crm-1\r\nforged log line"}, "external_id"),
+        ({"smtp_username": "jordan@lab.test\r\nRSET"}, "smtp_username"),
+        ({"imap_username": "jordan@lab.test\r\na1 LOGOUT"}, "imap_username"),
+        ({"signature": "Jordan\x1b[2J"}, "signature"),
+        ({"signature": "Jordan\x0c"}, "signature"),
+        ({"signature": "Jordan\rLee"}, "signature"),
+    ],
+)
+def test_control_characters_in_header_bound_fields_are_refused(
+    stack: Stack, tenant: Tenant, mail_servers: MailServers, change: dict[str, Any], field: str
+) -> None:
+    response = create(stack.client, tenant, mail_servers.body(**change))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "validation_error"
+    assert [d["field"] for d in response.json()["error"]["details"]] == [field]
+    listed = stack.client.get("/api/v1/mailboxes", headers=tenant.headers).json()["data"]
+    assert listed == []
+
+
+def test_signature_may_span_lines_and_patch_refuses_a_display_name_with_a_line_break(
+    stack: Stack, tenant: Tenant, mail_servers: MailServers
+) -> None:
+    signature = "Jordan Lee\r\nKindling\n\tSales"
+    created = create(stack.client, tenant, mail_servers.body(display_name="Jordan", signature=signature))
+    assert created.status_code == 201, created.text
+    mailbox_id = created.json()["data"]["id"]
+    assert get(stack.client, tenant, mailbox_id)["signature"] == signature
+    url = f"/api/v1/mailboxes/{mailbox_id}"
+    refused = stack.client.patch(url, json={"display_name": "Jordan\r\nReply-To: x@evil.test"}, headers=tenant.headers)
+    assert refused.status_code == 400
+    assert [d["field"] for d in refused.json()["error"]["details"]] == ["display_name"]
+    assert get(stack.client, tenant, mailbox_id)["display_name"] == "Jordan"

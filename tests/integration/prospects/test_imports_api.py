@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,71 @@ def test_idempotency_key_replays_the_upload(api: Api) -> None:
     second = api.call("POST", "/api/v1/imports", files=files, headers=headers, data={"listName": "X"})
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert second.json()["data"]["id"] == first.json()["data"]["id"]
+
+
+def _csv(columns: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows", "code"),
+    [
+        # 201 columns: one more than the 200 supported.
+        (["email"] + [f"c{n}" for n in range(200)], [["a@acme.com"] + ["x"] * 200], "too_many_columns"),
+        # 5,000 columns, the shape that used to pass the 400 KB item limit and answer 500.
+        (["email"] + [f"column_{n:05d}" for n in range(4999)], [["a@acme.com"] + ["x"] * 4999], "too_many_columns"),
+        # A header over 16 KB in 100 columns.
+        (["email"] + [f"{n:03d}" + "h" * 170 for n in range(99)], [["a@acme.com"] + ["x"] * 99], "header_too_large"),
+        # One data row over 64 KB (three cells of 30,000 characters).
+        (["email", "a", "b", "c"], [["a@acme.com", "y" * 30_000, "y" * 30_000, "y" * 30_000]], "row_too_large"),
+        # One cell over 32,768 characters.
+        (["email", "notes"], [["a@acme.com", "z" * 40_000]], "cell_too_large"),
+    ],
+)
+def test_oversized_files_are_400_with_a_stable_code_and_write_nothing(
+    api: Api, columns: list[str], rows: list[list[str]], code: str
+) -> None:
+    response = upload(api, "wide.csv", _csv(columns, rows))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["details"][0]["field"] == "file"
+    assert import_items() == []
+
+
+def test_the_largest_accepted_file_imports_within_the_item_limit(api: Api) -> None:
+    # 200 columns with a header just under 16 KB, and rows just under 64 KB of non-ASCII text (2 bytes a char).
+    columns = ["email"] + [f"{n:03d}" + "c" * 76 for n in range(199)]
+    cell = "é" * 160  # 320 bytes
+    rows = [[f"p{n}@acme.com"] + [cell] * 199 for n in range(6)]
+    uploaded = upload(api, "largest.csv", _csv(columns, rows))
+    assert uploaded.status_code == 201, uploaded.text
+    record = uploaded.json()["data"]
+    preview = api.call("GET", f"/api/v1/imports/{record['id']}/mapping-preview")
+    assert preview.status_code == 200
+    assert len(preview.json()["data"]["sampleRows"]) >= 1
+    # A prospect holds at most 50 custom fields: the first 40 columns are kept, the others skipped.
+    result = confirm_and_run(api, record["id"], {"mapping": dict.fromkeys(columns[41:], "skip")})
+    assert result["status"] == "completed"
+    assert (result["created"], result["invalid"]) == (6, 0)
+    assert len(all_prospects(api)[0]["customFields"]) == 40
+
+
+def test_multi_line_cells_fold_into_one_line_fields_and_control_characters_fail_the_row(api: Api) -> None:
+    content = _csv(
+        ["email", "company", "firstName", "notes"],
+        [
+            ["ann@acme.com", "Acme\r\nInternational", "Ann", "line one\nline two"],
+            ["bob@acme.com", "Bobco", "Bob\x07", "ok"],
+        ],
+    )
+    record = upload(api, "cells.csv", content).json()["data"]
+    result = confirm_and_run(api, record["id"])
+    assert (result["created"], result["invalid"]) == (1, 1)
+    (ann,) = all_prospects(api)
+    assert ann["company"] == "Acme International"
+    assert ann["customFields"] == {"notes": "line one\nline two"}

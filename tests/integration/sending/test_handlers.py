@@ -15,8 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
+from kindling.platform.clock import ManualClock
 from kindling.platform.settings import SettingsError, get_settings, reset_settings
-from tests.integration.sending.world import World
+from tests.integration.sending.conftest import SinkServer
+from tests.integration.sending.world import World, new_workspace
 
 REPO = Path(__file__).resolve().parents[3]
 EVENTS = REPO / "events"
@@ -129,3 +131,35 @@ def test_a_deployed_sender_without_a_public_base_url_refuses_and_sends_nothing(
     html = message.get_body(("html",))
     assert html is not None and "https://links.example.com/t/o/" in html.get_content()  # the open pixel
     assert "127.0.0.1" not in delivered.content.decode()
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_other_workspaces_are_sent(
+    world: World, clock: ManualClock, plain_server: SinkServer
+) -> None:
+    """Legacy data: a mailbox stored with a line break inside its address (before addresses were validated). Its
+    message cannot be built; that send is given up (failed, never retried), and the batch's other sends, this
+    workspace's and another's, go out."""
+    legacy = world.mailbox("legacy\r\nBcc: victim@v.test")
+    fine = world.mailbox("fine@lab.test")
+    other = World(new_workspace(), clock, plain_server)
+    neighbour = other.mailbox("neighbour@lab.test")
+    steps = [{"subject": "Hi", "body_html": "<p>Hi</p>"}]
+    legacy_campaign = world.campaign([legacy], steps, minutes_between_sends=0)
+    [legacy_prospect] = world.prospects(["l@l.test"])
+    world.enroll(legacy_campaign, [legacy_prospect])
+    world.enroll(world.campaign([fine], steps, minutes_between_sends=0), world.prospects(["f@f.test"]))
+    other.enroll(other.campaign([neighbour], steps, minutes_between_sends=0), other.prospects(["n@n.test"]))
+    assert load("scheduler").handler(json.loads((EVENTS / "scheduler.json").read_text()), None)["enqueued"] == 3
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=get_settings().send_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 3
+
+    response = load("sender").handler(sqs_event(messages), None)
+
+    assert response == {"batchItemFailures": []}
+    assert sorted(r for d in world.server.handler.delivered for r in d.rcpt_tos) == ["f@f.test", "n@n.test"]
+    record = world.send_record(legacy_campaign, legacy_prospect, 0)
+    assert (record.status, record.error_code) == ("failed", "rejected")
+    # Delivered again (SQS at least once): nothing is retried or sent twice.
+    assert load("sender").handler(sqs_event(messages), None) == {"batchItemFailures": []}
+    assert len(world.server.handler.delivered) == 2

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from kindling.auth.scopes import ALL_SCOPES
@@ -170,11 +171,48 @@ def test_pause_and_resume(pipeline: Pipeline) -> None:
     assert resumed.json()["data"]["isActive"] is True
 
 
-def test_idempotent_create_returns_the_same_secret_once(pipeline: Pipeline) -> None:
+def _raw_table_text() -> str:
+    """Every item of the table as DynamoDB stores it (a boto3 scan, not the repositories)."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator("scan").paginate(TableName=client.list_tables()["TableNames"][0]):
+        items += page["Items"]
+    return json.dumps(items)
+
+
+def test_idempotent_create_shows_the_secret_once_and_never_stores_it_in_plaintext(pipeline: Pipeline) -> None:
     body = {"url": pipeline.receiver.url(), "events": ["*"]}
     headers = {**pipeline.tenant.headers, "Idempotency-Key": "create-wh-1"}
     first = pipeline.client.post("/api/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    secret = first.json()["data"]["secret"]
+    assert secret.startswith("whsec_")
+    assert secret not in _raw_table_text()
+
     second = pipeline.client.post("/api/v1/webhooks", json=body, headers=headers)
-    assert first.status_code == second.status_code == 201
-    assert first.json()["data"]["id"] == second.json()["data"]["id"]
+    assert second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true"
+    replay = second.json()
+    assert replay["data"]["id"] == first.json()["data"]["id"]
+    assert replay["data"]["url"] == body["url"]
+    assert replay["data"]["secret"] is None
+    assert replay["meta"]["secret_omitted"] is True
+    assert "secret_omitted" not in first.json()["meta"]
     assert len(pipeline.client.get("/api/v1/webhooks", headers=pipeline.tenant.headers).json()["data"]) == 1
+
+
+def test_idempotent_rotation_never_stores_the_new_secret_in_plaintext(pipeline: Pipeline) -> None:
+    created = pipeline.create()
+    url = f"/api/v1/webhooks/{created['id']}/rotate-secret"
+    headers = {**pipeline.tenant.headers, "Idempotency-Key": "rotate-wh-1"}
+    rotated = pipeline.client.post(url, headers=headers)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["data"]["secret"]
+    assert new.startswith("whsec_") and new != created["secret"]
+    raw = _raw_table_text()
+    assert new not in raw and created["secret"] not in raw
+
+    again = pipeline.client.post(url, headers=headers)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["data"]["secret"] is None and again.json()["meta"]["secret_omitted"] is True
+    assert again.json()["data"]["previousSecretExpiresAt"] == rotated.json()["data"]["previousSecretExpiresAt"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -23,6 +25,7 @@ from kindling.inbox.models import (
     ReplyRequest,
 )
 from kindling.inbox.service import InboxService
+from kindling.rendering.html import clean
 
 router = api_router("Inbox")
 
@@ -79,16 +82,25 @@ class ConversationDetailView(ConversationView):
     messages: list[MessageView]
 
 
-def message_view(message: InboxMessage) -> MessageView:
-    return MessageView.model_validate(message.model_dump(exclude={"conversation_id", "references", "reply_to"}))
+def message_view(message: InboxMessage, *, raw_html: bool = False) -> MessageView:
+    """The message as the API shows it. Its HTML went through the outbound allowlist sanitiser (nh3: no scripts,
+    event handlers or `javascript:` URLs) unless the caller asked for the raw source (`?format=raw`)."""
+    view = MessageView.model_validate(message.model_dump(exclude={"conversation_id", "references", "reply_to"}))
+    if view.html_body and not raw_html:
+        view.html_body = clean(view.html_body)
+    return view
 
 
 def conversation_view(conversation: Conversation) -> ConversationView:
     return ConversationView(**_conversation_fields(conversation))
 
 
-def detail_view(conversation: Conversation, messages: list[InboxMessage]) -> ConversationDetailView:
-    return ConversationDetailView(**_conversation_fields(conversation), messages=[message_view(m) for m in messages])
+def detail_view(
+    conversation: Conversation, messages: list[InboxMessage], *, raw_html: bool = False
+) -> ConversationDetailView:
+    return ConversationDetailView(
+        **_conversation_fields(conversation), messages=[message_view(m, raw_html=raw_html) for m in messages]
+    )
 
 
 def _conversation_fields(conversation: Conversation) -> dict[str, object]:
@@ -161,9 +173,18 @@ def create_conversation(workspace_id: WorkspaceId, body: ConversationCreate) -> 
     openapi_extra=scope("inbox:read"),
     summary="Get a conversation with its messages",
 )
-def get_conversation(workspace_id: WorkspaceId, conversation_id: str = ConversationId) -> JSONResponse:
+def get_conversation(
+    workspace_id: WorkspaceId,
+    conversation_id: str = ConversationId,
+    format: Literal["sanitized", "raw"] = Query(
+        default="sanitized",
+        description="`sanitized` (default): message HTML cleaned by the same allowlist as outgoing mail (no "
+        "scripts, event handlers or `javascript:` links). `raw`: the HTML exactly as received; never render it "
+        "unsanitised in a browser.",
+    ),
+) -> JSONResponse:
     conversation, messages = InboxService().get(workspace_id, conversation_id)
-    return respond(detail_view(conversation, messages))
+    return respond(detail_view(conversation, messages, raw_html=format == "raw"))
 
 
 @router.patch(

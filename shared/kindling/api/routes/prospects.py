@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from kindling.api.envelope import current_meta, respond, respond_page
+from kindling.api.envelope import FiniteJSONResponse, current_meta, respond, respond_page
 from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Meta, Timestamp
 from kindling.prospects.models import (
@@ -126,7 +126,7 @@ def list_prospects(
 )
 def create_prospect(workspace_id: WorkspaceId, body: ProspectCreate) -> JSONResponse:
     prospect, existed = ProspectService().create(workspace_id, body)
-    return JSONResponse(
+    return FiniteJSONResponse(
         {
             "data": prospect_view(prospect).model_dump(mode="json", by_alias=True),
             "alreadyExisted": existed,

@@ -3,14 +3,15 @@ and replays of dead-lettered deliveries (extensions from the outreach peer)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
 from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from kindling.api.envelope import current_meta, respond, respond_page
+from kindling.api.envelope import current_meta, keep_for_replay, respond, respond_page
 from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.webhooks.models import Delivery, Webhook, WebhookCreate, WebhookUpdate
@@ -143,6 +144,16 @@ def delivery_view(delivery: Delivery) -> DeliveryView:
     )
 
 
+def without_secret(content: dict[str, Any]) -> dict[str, Any]:
+    """The response as kept for an Idempotency-Key replay: the secret is shown once and never stored in plaintext,
+    so a replay carries `secret: null` and `meta.secret_omitted: true` (rotate the secret to get a new one)."""
+    return {
+        **content,
+        "data": {**content["data"], "secret": None},
+        "meta": {**content["meta"], "secret_omitted": True},
+    }
+
+
 @router.get(
     "/webhooks",
     response_model=ListEnvelope[WebhookView],
@@ -176,10 +187,9 @@ def create_webhook(workspace_id: WorkspaceId, body: WebhookCreate) -> JSONRespon
         secret=secret,
         created_at=webhook.created_at,
     )
-    return JSONResponse(
-        {"data": view.model_dump(mode="json", by_alias=True), "message": CREATED_MESSAGE, "meta": current_meta()},
-        status_code=201,
-    )
+    content = {"data": view.model_dump(mode="json", by_alias=True), "message": CREATED_MESSAGE, "meta": current_meta()}
+    keep_for_replay(without_secret(content))
+    return JSONResponse(content, status_code=201)
 
 
 @router.get(
@@ -256,9 +266,11 @@ def resume_webhook(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> JS
 )
 def rotate_secret(workspace_id: WorkspaceId, webhook_id: str = WebhookId) -> JSONResponse:
     webhook, secret, expires = WebhookService().rotate_secret(workspace_id, webhook_id)
-    return respond(
+    response = respond(
         RotatedView(id=webhook.id, secret=secret, previous_secret_expires_at=expires), message=ROTATED_MESSAGE
     )
+    keep_for_replay(without_secret(json.loads(bytes(response.body))))
+    return response
 
 
 @router.get(
