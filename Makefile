@@ -46,6 +46,7 @@ dev: $(STAMP) install-system
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=shared $(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

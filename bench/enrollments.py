@@ -29,9 +29,10 @@ def run() -> dict[str, float]:
     from kindling.auth.service import AuthService
     from kindling.campaigns.models import CampaignRecord, StepRecord, VariantRecord
     from kindling.campaigns.repository import CampaignRepository
+    from kindling.platform.dynamo import batch_write
     from kindling.platform.ids import new_uuid
     from kindling.prospects.models import Prospect
-    from kindling.prospects.repository import batch_write, new_email_record, prospect_item
+    from kindling.prospects.repository import new_email_record, prospect_item
     from tests.support.aws import moto_table
 
     apply_moto_patches()

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from devstack.maillab.certs import generate_certs
 from devstack.maillab.dovecot import DovecotServer
-from kindling.inbox.imapsync import KEY_FIELDS, FolderCursor, ImapSession, MeterReading, message_key, sync_folder
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.imapsync import KEY_FIELDS, FolderCursor, ImapSession, MeterReading, message_key, sync_folder
 
 SIZES = (100, 10_000, 50_000)
 NEW = 10

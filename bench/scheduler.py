@@ -3,7 +3,7 @@
 In-process, against moto (`mock_aws` with the local stack's emulator patches, the table from template.yaml), a
 real SMTP sink on 127.0.0.1 (aiosmtpd) and the real handlers:
 1. a campaign with 40 mailboxes and 1,000 enrollments, none due: one idle tick, its requests counted;
-2. 99,000 more enrollments, none due: the idle tick again (invariant 6: it must cost the same);
+2. 99,000 more enrollments, none due: the idle tick again (invariant cost-follows-due-work: it must cost the same);
 3. 1,000 of the 100,000 come due: one tick claims and queues them; the send queue is then drained through the
    sender handler in batches of 10 (as Lambda's poller does: receive, invoke, delete), over SMTP.
 
@@ -256,12 +256,13 @@ def run() -> dict[str, float]:
     from kindling.mailboxes.models import Mailbox
     from kindling.mailboxes.repository import MailboxRepository
     from kindling.mailboxes.secrets import KmsSecretBox
+    from kindling.platform import keys
     from kindling.platform.clock import ManualClock, set_clock
+    from kindling.platform.dynamo import batch_write
     from kindling.platform.ids import new_uuid, prefixed_id
     from kindling.platform.settings import get_settings
     from kindling.prospects.models import Prospect
-    from kindling.prospects.repository import batch_write, new_email_record, prospect_item
-    from kindling.sending import due
+    from kindling.prospects.repository import new_email_record, prospect_item
     from kindling.sending.scheduler import Scheduler
     from tests.integration.sending.conftest import PASSWORD, USER, sink_server
     from tests.integration.sending.world import clear_aws_extras, setup_aws_extras
@@ -370,7 +371,7 @@ def run() -> dict[str, float]:
                             )
                         )
                         item.next_send_at = when
-                        item.due_pk, item.due_sk = due.send_due_keys(item.pk, item.sk, when)
+                        item.due_pk, item.due_sk = keys.send_due_keys(item.pk, item.sk, when)
                         items.append(item)
                     batch_write(items)
 

@@ -1,8 +1,8 @@
-"""Sending throughput of the SMTP session layer (kindling.sending.smtp) vs a bare aiosmtplib loop, same run.
+"""Sending throughput of the SMTP session layer (kindling.mail.smtp) vs a bare aiosmtplib loop, same run.
 
 Server: one aiosmtpd on 127.0.0.1 with STARTTLS required and AUTH PLAIN/LOGIN (the mail lab's CA signs its
 certificate, so both clients verify it), counting what it accepts. Messages: MESSAGES campaign emails built once
-by kindling.sending.message (multipart text + HTML, tracked links, about 4 KB each), as EmailMessage objects.
+by kindling.sending.compose (multipart text + HTML, tracked links, about 4 KB each), as EmailMessage objects.
 
 - ours: SmtpSender.send_batch for one mailbox: connect, STARTTLS, AUTH once, then MAIL/RCPT/DATA per message,
   classified results; serialising each message (as_bytes) is inside the timing, as send_message does its own.
@@ -30,10 +30,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from devstack.maillab.certs import generate_certs
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
-from kindling.sending.message import POLICY, OutgoingEmail, Tracking, build_message
-from kindling.sending.outcomes import Outcome
-from kindling.sending.smtp import Batch, Outgoing, SmtpSender
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.outcomes import Outcome
+from kindling.mail.smtp import Batch, Outgoing, SmtpSender
+from kindling.sending.compose import POLICY, OutgoingEmail, Tracking, build_message
 
 MESSAGES = 1_000
 ROUNDS = 3

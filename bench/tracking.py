@@ -231,7 +231,7 @@ def child_environment(baseline_dir: str) -> dict[str, str]:
     """The environment of a child (the baselines' sources are written to `baseline_dir`)."""
     if str(REPO / "shared") not in sys.path:
         sys.path[:0] = [str(REPO / "shared")]
-    from kindling.tracking.tokens import open_token
+    from kindling.sending.tokens import open_token
 
     for name, source in BASELINES.items():
         (Path(baseline_dir) / f"{name}.py").write_text(source)

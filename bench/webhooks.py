@@ -131,8 +131,8 @@ def _emit(workspace_id: str, events: int, tag: str) -> None:
     """Record and publish `events` reply.received events. Straight through EventService, without the catalogue's
     dedup marker: that transaction is not what is measured here (and platform.dynamo.transaction() builds a new
     botocore client per call, ~0.4 s each, which would dominate the run)."""
+    from kindling.events.catalog import validate_payload
     from kindling.events.service import EventService
-    from kindling.webhooks.catalog import validate_payload
 
     service = EventService()
     for n in range(events):

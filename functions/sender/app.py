@@ -1,6 +1,6 @@
 """Sender Lambda: consumes the send queue and sends each batch with one SMTP connection per mailbox.
 
-Message body: a kindling.sending.jobs.SendJob. The whole batch is sent together (connections reused, one
+Message body: a kindling.sending.messages.SendMessage. The whole batch is sent together (connections reused, one
 final transaction); a body that is not a send job is reported as that record's failure (Powertools
 BatchProcessor, ReportBatchItemFailures) and reaches the dead-letter queue after its retries. A failure of the
 batch itself raises: every message comes back, and the ledger's gate keeps the ones already sent from going
@@ -18,10 +18,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kindling.platform.observability import get_logger, traced
 from kindling.platform.settings import get_settings
-from kindling.sending.jobs import SendJob
+from kindling.sending.messages import SendMessage
 from kindling.sending.sender import Sender
 from kindling.warmup.delivery import WarmupDelivery
-from kindling.warmup.engine import WarmupSendJob, is_warmup_body
+from kindling.warmup.messages import WarmupSendMessage, is_warmup_body
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # CloudWatch EMF through stdout, flushed per invocation: the dashboard's "Emails sent per minute".
@@ -45,25 +45,25 @@ def _get_warmup() -> WarmupDelivery:
     return _warmup
 
 
-def parse_warmup(records: list[dict[str, Any]]) -> tuple[list[WarmupSendJob], set[str]]:
+def parse_warmup(records: list[dict[str, Any]]) -> tuple[list[WarmupSendMessage], set[str]]:
     """The batch's warmup jobs (kind `warmup`, queued by the warmup tick) and the unreadable ones among them."""
-    jobs: list[WarmupSendJob] = []
+    jobs: list[WarmupSendMessage] = []
     bad: set[str] = set()
     for record in records:
         try:
-            jobs.append(WarmupSendJob.from_body(record["body"]))
+            jobs.append(WarmupSendMessage.from_body(record["body"]))
         except ValueError:
             bad.add(record["messageId"])
     return jobs, bad
 
 
-def parse(records: list[dict[str, Any]]) -> tuple[list[SendJob], set[str]]:
+def parse(records: list[dict[str, Any]]) -> tuple[list[SendMessage], set[str]]:
     """The batch's distinct jobs (a claim delivered twice in one batch is sent once) and the unreadable records."""
-    jobs: dict[tuple[str, str], SendJob] = {}
+    jobs: dict[tuple[str, str], SendMessage] = {}
     bad: set[str] = set()
     for record in records:
         try:
-            job = SendJob.from_body(record["body"])
+            job = SendMessage.from_body(record["body"])
         except ValueError:
             bad.add(record["messageId"])
             continue

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from kindling.auth.scopes import ALL_SCOPES
+from kindling.auth.service import AuthService
+from kindling.platform import aws
 from kindling.platform.clock import isoformat
+from kindling.platform.dynamo import bind_models
 from kindling.platform.errors import KindlingError
+from kindling.platform.settings import reset_settings
 
 DEV_STATE = Path(os.environ.get("KINDLING_DEV_STATE_DIR", ".kindling")) / "dev.json"
 
@@ -57,10 +61,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _configure_target(args: argparse.Namespace) -> None:
     """Point settings (and AWS endpoints) at the chosen deployment before any repository is built."""
-    from kindling.platform import aws
-    from kindling.platform.dynamo import bind_models
-    from kindling.platform.settings import reset_settings
-
     use_local = args.local or (not args.stage and not args.table and DEV_STATE.exists())
     if use_local:
         if not DEV_STATE.exists():
@@ -94,8 +94,6 @@ def _configure_target(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from kindling.auth.service import AuthService
-
     service = AuthService()
     if args.command == "create-workspace":
         workspace = service.create_workspace(args.name, args.timezone)

@@ -1,5 +1,5 @@
 """The API platform over real HTTP against the local stack: the admin CLI, auth, scopes, rate limit,
-idempotency, pagination and errors (the issue's "Done means" for the foundation)."""
+idempotency, pagination and errors."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from kindling.auth.scopes import ALL_SCOPES
 from kindling.auth.service import AuthService
 from kindling.platform.clock import ManualClock, set_clock
 from kindling.platform.settings import get_settings
+from kindling.sending.tokens import click_token, open_token, unsubscribe_token
 from kindling.tracking.pages import PIXEL_GIF
-from kindling.tracking.tokens import click_token, open_token, unsubscribe_token
 from tests.integration.tracking.builders import Scenario, scenario
 from tests.integration.webhooks.receiver import Receiver, running_receiver
 

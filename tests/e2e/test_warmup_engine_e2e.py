@@ -34,13 +34,13 @@ import pytest
 
 from devstack.maillab import MailAccount, MailLab
 from devstack.runtime import LocalStack
-from kindling.inbox.repository import WarmupBlocklistRepository
 from kindling.platform.clock import ManualClock, set_clock
 from kindling.sending.repository import SendingRepository
+from kindling.warmup.blocklist import WarmupBlocklistRepository
 from kindling.warmup.content import WARMUP_HEADER
 from kindling.warmup.delivery import message_id_for
-from kindling.warmup.engine import WarmupSendJob, is_warmup_body
 from kindling.warmup.health import score_counts
+from kindling.warmup.messages import WarmupSendMessage, is_warmup_body
 from kindling.warmup.protection import BlockedDomain
 from kindling.warmup.ramp import daily_volume
 from kindling.warmup.repository import WarmupRepository
@@ -69,14 +69,14 @@ def scheduled(stack: LocalStack, function: str, clock: ManualClock) -> Any:
     return stack.invoke(function, {**SCHEDULED, "time": clock.now().isoformat()})
 
 
-def collect_jobs(stack: LocalStack, seen: dict[str, WarmupSendJob]) -> None:
+def collect_jobs(stack: LocalStack, seen: dict[str, WarmupSendMessage]) -> None:
     """Every warmup job the sender function was handed (a redelivered one counted once, by exchange)."""
     for logical_id, event in list(stack.invocations):
         if logical_id != "SenderFunction" or not isinstance(event, dict):
             continue
         for record in event.get("Records", []):
             if is_warmup_body(record["body"]):
-                job = WarmupSendJob.from_body(record["body"])
+                job = WarmupSendMessage.from_body(record["body"])
                 seen.setdefault(job.exchange_id, job)
 
 
@@ -159,7 +159,7 @@ def test_three_days_of_warmup_through_the_scheduled_functions(local_stack: Local
         dropped: dict[tuple[str, date], int] = {}  # due sends still without an eligible peer at the day's last tick
         excluded_at_day_end: dict[date, dict[str, str]] = {}
         ramp: dict[tuple[str, date], int] = {}  # what the strategy's ramp (New Domain table, Maintenance) allows
-        jobs: dict[str, WarmupSendJob] = {}
+        jobs: dict[str, WarmupSendMessage] = {}
         checked_domains = skipped_domains = 0
         for step in range(DAYS * 96):
             now = clock.now()

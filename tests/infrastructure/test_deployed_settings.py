@@ -1,5 +1,5 @@
-"""template.yaml gives every function of every deployed stage settings that load (design invariant 8), and the
-functions that build links a public https base URL that is never the local fallback.
+"""Invariant no-local-values-deployed: template.yaml gives every function of every deployed stage settings that
+load, and the functions that build links a public https base URL that is never the local fallback.
 
 Each function's environment is resolved the way CloudFormation would for a stage (parameters, conditions,
 Globals merged, resource references replaced by deployed-looking values) and read by kindling's own

@@ -30,7 +30,7 @@ from kindling.platform.settings import reset_settings
 from tests.conftest import Tenant, make_tenant
 from tests.support.aws import moto_table
 
-# The issue's bar: no server error and no response outside the published schema. Schemathesis' "positive data
+# The bar: no server error and no response outside the published schema. Schemathesis' "positive data
 # acceptance" check is left out on purpose: opaque cursors and rules the schema cannot express (a mailbox email
 # already in use, an unknown id) rightly answer 400/404/409 to schema-valid input.
 CHECKS = [

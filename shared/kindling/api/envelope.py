@@ -12,27 +12,6 @@ from pydantic import BaseModel
 from kindling.platform.jsonsafe import finite
 from kindling.platform.observability import request_id_var
 
-_SCHEMA_NAMES = {
-    "Meta",
-    "Pagination",
-    "Envelope",
-    "ListEnvelope",
-    "ErrorDetail",
-    "ErrorBody",
-    "ErrorResponse",
-    "Timestamp",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The response models live in `schemas`; importing them from here still works (and stays lazy)."""
-    if name in _SCHEMA_NAMES:
-        from kindling.api import schemas
-
-        return getattr(schemas, name)
-    raise AttributeError(name)
-
-
 # Set by idempotent routes while their endpoint runs, so create responses echo the key in `meta`.
 idempotency_key_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("idempotency_key", default=None)
 

@@ -21,7 +21,10 @@ from kindling.platform.jsonsafe import NonFiniteNumber, loads_finite
 
 if TYPE_CHECKING:
     from kindling.idempotency.service import IdempotencyService
+from kindling.api.schemas import ErrorResponse
+from kindling.idempotency.service import IdempotencyService
 from kindling.platform.errors import Unauthorized, ValidationFailed, field_error
+from kindling.ratelimit.service import RateLimiter
 
 SCOPE_KEY = "x-required-scope"
 IDEMPOTENT_KEY = "x-idempotent"
@@ -37,8 +40,6 @@ _COMMON_ERROR_DESCRIPTIONS = {
 
 
 def common_errors() -> dict[int | str, dict[str, Any]]:
-    from kindling.api.schemas import ErrorResponse
-
     return {
         status: {"model": ErrorResponse, "description": description}
         for status, description in _COMMON_ERROR_DESCRIPTIONS.items()
@@ -75,8 +76,6 @@ _idempotency: IdempotencyService | None = None
 def _idempotency_service() -> IdempotencyService:
     global _idempotency
     if _idempotency is None:
-        from kindling.idempotency.service import IdempotencyService
-
         _idempotency = IdempotencyService()
     return _idempotency
 
@@ -162,7 +161,6 @@ def extra_rate_limit(bucket: str, per_minute: Callable[[], int]) -> Callable[[Re
 
     Usage: `dependencies=[Depends(extra_rate_limit("mailbox_test", lambda: settings.mailbox_test_limit))]`
     """
-    from kindling.ratelimit.service import RateLimiter
 
     async def dependency(request: Request) -> None:
         principal = principal_of(request)

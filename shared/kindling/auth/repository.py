@@ -16,8 +16,9 @@ from pynamodb.attributes import ListAttribute, UnicodeAttribute, UTCDateTimeAttr
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 
 from kindling.auth.models import ApiKey, Workspace
-from kindling.platform.dynamo import TableModel, bind_models, platform_key, transaction, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, transaction
 from kindling.platform.errors import Conflict, NotFound
+from kindling.platform.keys import api_key_hash_pk, api_key_pk, workspace_key, workspace_pk
 
 
 class WorkspaceItem(TableModel):
@@ -45,18 +46,6 @@ class ApiKeyHashItem(TableModel):
     revoked = UnicodeAttribute(default="no")
 
 
-def _workspace_pk(workspace_id: str) -> str:
-    return workspace_key(workspace_id, "WORKSPACE")
-
-
-def _key_pk(workspace_id: str, key_id: str) -> str:
-    return workspace_key(workspace_id, "APIKEY", key_id)
-
-
-def _hash_pk(key_hash: str) -> str:
-    return platform_key("APIKEYHASH", key_hash)
-
-
 def _to_workspace(item: WorkspaceItem) -> Workspace:
     return Workspace(id=item.pk.split("#", 1)[0], name=item.name, timezone=item.timezone, created_at=item.created_at)
 
@@ -79,7 +68,7 @@ class AuthRepository:
 
     def put_workspace(self, workspace: Workspace) -> None:
         item = WorkspaceItem(
-            pk=_workspace_pk(workspace.id),
+            pk=workspace_pk(workspace.id),
             name=workspace.name,
             timezone=workspace.timezone,
             created_at=workspace.created_at,
@@ -91,14 +80,14 @@ class AuthRepository:
 
     def get_workspace(self, workspace_id: str) -> Workspace:
         try:
-            return _to_workspace(WorkspaceItem.get(_workspace_pk(workspace_id), "#"))
+            return _to_workspace(WorkspaceItem.get(workspace_pk(workspace_id), "#"))
         except DoesNotExist as exc:
             raise NotFound(f"Workspace {workspace_id} not found.") from exc
 
     def put_key(self, key: ApiKey, key_hash: str) -> None:
         """Store the key and its hash pointer together, or neither."""
         key_item = ApiKeyItem(
-            pk=_key_pk(key.workspace_id, key.id),
+            pk=api_key_pk(key.workspace_id, key.id),
             gsi1pk=workspace_key(key.workspace_id, "APIKEY"),
             gsi1sk=f"{key.created_at.isoformat()}#{key.id}",
             key_id=key.id,
@@ -110,7 +99,7 @@ class AuthRepository:
             created_at=key.created_at,
         )
         pointer = ApiKeyHashItem(
-            pk=_hash_pk(key_hash),
+            pk=api_key_hash_pk(key_hash),
             workspace_id=key.workspace_id,
             key_id=key.id,
             name=key.name,
@@ -118,7 +107,7 @@ class AuthRepository:
         )
         try:
             with transaction() as tx:
-                tx.condition_check(WorkspaceItem, _workspace_pk(key.workspace_id), "#", WorkspaceItem.pk.exists())
+                tx.condition_check(WorkspaceItem, workspace_pk(key.workspace_id), "#", WorkspaceItem.pk.exists())
                 tx.save(key_item, condition=ApiKeyItem.pk.does_not_exist())
                 tx.save(pointer, condition=ApiKeyHashItem.pk.does_not_exist())
         except TransactWriteError as exc:
@@ -126,13 +115,13 @@ class AuthRepository:
 
     def find_by_hash(self, key_hash: str) -> ApiKeyHashItem | None:
         try:
-            return ApiKeyHashItem.get(_hash_pk(key_hash), "#")
+            return ApiKeyHashItem.get(api_key_hash_pk(key_hash), "#")
         except DoesNotExist:
             return None
 
     def get_key(self, workspace_id: str, key_id: str) -> tuple[ApiKey, str]:
         try:
-            item = ApiKeyItem.get(_key_pk(workspace_id, key_id), "#")
+            item = ApiKeyItem.get(api_key_pk(workspace_id, key_id), "#")
         except DoesNotExist as exc:
             raise NotFound(f"API key {key_id} not found.") from exc
         return _to_key(item), item.key_hash
@@ -147,12 +136,12 @@ class AuthRepository:
             return key
         with transaction() as tx:
             tx.update(
-                ApiKeyItem(pk=_key_pk(workspace_id, key_id), sk="#"),
+                ApiKeyItem(pk=api_key_pk(workspace_id, key_id), sk="#"),
                 actions=[ApiKeyItem.revoked_at.set(when)],
                 condition=ApiKeyItem.pk.exists(),
             )
             tx.update(
-                ApiKeyHashItem(pk=_hash_pk(key_hash), sk="#"),
+                ApiKeyHashItem(pk=api_key_hash_pk(key_hash), sk="#"),
                 actions=[ApiKeyHashItem.revoked.set("yes")],
                 condition=ApiKeyHashItem.pk.exists(),
             )

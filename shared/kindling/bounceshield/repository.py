@@ -21,7 +21,8 @@ from pynamodb.expressions.update import Action
 from kindling.bounceshield.models import BounceShieldSettings, BounceShieldState
 from kindling.bounceshield.rules import Bucket, hour_of
 from kindling.platform import table
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import workspace_key
 
 BUCKET_PREFIX = "H#"
 BUCKET_LIFETIME = timedelta(days=8)

@@ -20,10 +20,13 @@ from kindling.bounceshield import rules
 from kindling.bounceshield.models import BounceShieldState, BounceShieldUpdate
 from kindling.bounceshield.repository import BounceShieldRepository
 from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import InvalidStatus, NotFound
 from kindling.platform.observability import get_logger
+from kindling.suppressions.service import SuppressionService
 
 BOUNCE_SHIELD_REASON = "bounce_shield"
 HIGH_FAILURE_REASON = "high_failure_rate"
@@ -67,7 +70,7 @@ class BounceShieldService:
     @property
     def campaigns(self) -> CampaignService:
         if self._campaigns is None:
-            self._campaigns = CampaignService()
+            self._campaigns = campaign_service()
         return self._campaigns
 
     def _now(self) -> datetime:
@@ -151,15 +154,11 @@ class BounceShieldService:
                     continue  # already paused, finished or gone
                 activation.paused.append(campaign_id)
         if settings.auto_blocklist and emails:
-            from kindling.suppressions.service import SuppressionService
-
             result = SuppressionService(events=self._events).suppress_emails(
                 workspace_id, emails, reason=BOUNCE_SHIELD_REASON, source=BOUNCE_SHIELD_REASON
             )
             activation.blocklisted = result.suppressed_count
         if settings.notify:
-            from kindling.webhooks.catalog import emit_webhook_event
-
             data: dict[str, object] = {
                 "bounceRate": window.rate_percent,
                 "thresholdPercent": settings.threshold_percent,
@@ -174,7 +173,7 @@ class BounceShieldService:
                 settings.window_sends if settings.window_type == "sends" else settings.window_hours
             )
             events = self._events or EventService()
-            emit_webhook_event(events, workspace_id, "bounce_shield.activated", dict(data), now=now)
+            emit_event(events, workspace_id, "bounce_shield.activated", dict(data), now=now)
         return activation
 
     def check_failure_rate(self, workspace_id: str, campaign_id: str, now: datetime) -> bool:

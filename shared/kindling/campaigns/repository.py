@@ -40,15 +40,21 @@ from kindling.platform.dynamo import (
     condition_failed,
     query_page,
     transaction,
-    workspace_key,
 )
 from kindling.platform.errors import NotFound, ValidationFailed, field_error
+from kindling.platform.keys import (
+    CAMPAIGN_CHILD_PREFIX,
+    CAMPAIGN_DUE_PK,
+    CAMPAIGN_STATS_PREFIX,
+    CAMPAIGN_STATS_SK,
+    STEP_PREFIX,
+    campaign_pk,
+    step_sk,
+    step_stats_sk,
+    variant_stats_sk,
+    workspace_key,
+)
 
-CHILD_PREFIX = "C#"
-STEP_PREFIX = "C#STEP#"
-STATS_PREFIX = "C#STATS#"
-CAMPAIGN_STATS_SK = "C#STATS#C"
-DUE_PK = "DUE#CAMPAIGN"
 MAX_STEP_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for keys and attribute names
 
 
@@ -86,22 +92,6 @@ class CampaignPartItem(TableModel):
     unsubscribed = NumberAttribute(null=True)
 
 
-def campaign_pk(workspace_id: str, campaign_id: str) -> str:
-    return workspace_key(workspace_id, "CAMPAIGN", campaign_id)
-
-
-def step_sk(step_id: str) -> str:
-    return STEP_PREFIX + step_id
-
-
-def step_stats_sk(step_id: str) -> str:
-    return f"{STATS_PREFIX}S#{step_id}"
-
-
-def variant_stats_sk(step_id: str, letter: str) -> str:
-    return f"{STATS_PREFIX}V#{step_id}#{letter}"
-
-
 _HEADER_COLUMNS = {"campaign_id", "workspace_id", "name", "status", "version", "paused_reason", "paused_at"}
 _HEADER_COLUMNS |= {"created_at", "updated_at", "stats"}
 
@@ -136,7 +126,7 @@ def _campaign_item(header: CampaignHeader, step_order: Sequence[str]) -> Campaig
         sk=table.ITEM_SK,
         gsi1pk=workspace_key(header.workspace_id, "CAMPAIGN"),
         gsi1sk=f"{isoformat(header.created_at)}#{header.campaign_id}",
-        due_pk=DUE_PK if due is not None else None,
+        due_pk=CAMPAIGN_DUE_PK if due is not None else None,
         due_sk=f"{isoformat(due)}#{pk}" if due is not None else None,
         campaign_id=header.campaign_id,
         name=header.name,
@@ -198,17 +188,19 @@ class CampaignRepository:
         steps: dict[str, StepRecord] = {}
         step_stats: dict[str, CampaignStats] = {}
         variant_stats: dict[str, CampaignStats] = {}
-        for part in CampaignPartItem.query(pk, CampaignPartItem.sk.startswith(CHILD_PREFIX), consistent_read=True):
+        for part in CampaignPartItem.query(
+            pk, CampaignPartItem.sk.startswith(CAMPAIGN_CHILD_PREFIX), consistent_read=True
+        ):
             sk = part.sk
             if sk.startswith(STEP_PREFIX) and part.body:
                 step_id = sk[len(STEP_PREFIX) :]
                 steps[step_id] = StepRecord.model_validate({**json.loads(part.body), "step_index": 0})
             elif sk == CAMPAIGN_STATS_SK:
                 data["stats"] = _stats(part)
-            elif sk.startswith(STATS_PREFIX + "S#"):
-                step_stats[sk[len(STATS_PREFIX) + 2 :]] = _stats(part)
-            elif sk.startswith(STATS_PREFIX + "V#"):
-                variant_stats[sk[len(STATS_PREFIX) + 2 :]] = _stats(part)
+            elif sk.startswith(CAMPAIGN_STATS_PREFIX + "S#"):
+                step_stats[sk[len(CAMPAIGN_STATS_PREFIX) + 2 :]] = _stats(part)
+            elif sk.startswith(CAMPAIGN_STATS_PREFIX + "V#"):
+                variant_stats[sk[len(CAMPAIGN_STATS_PREFIX) + 2 :]] = _stats(part)
         ordered = [
             steps[step_id].model_copy(update={"step_index": index})
             for index, step_id in enumerate(sid for sid in order if sid in steps)
@@ -252,7 +244,7 @@ class CampaignRepository:
         """(workspace id, campaign id) of campaigns whose start or end instant is at or before `now`."""
         bind_models()
         upper = f"{isoformat(now)}#~"
-        results = CampaignItem.due.query(DUE_PK, CampaignItem.due_sk <= upper, limit=limit)
+        results = CampaignItem.due.query(CAMPAIGN_DUE_PK, CampaignItem.due_sk <= upper, limit=limit)
         out = []
         for item in results:
             if isinstance(item, CampaignItem):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from kindling.campaigns import rules, templates
 from kindling.campaigns.models import (
@@ -51,16 +51,37 @@ from kindling.platform.errors import (
     field_error,
 )
 from kindling.platform.ids import new_uuid
-
-if TYPE_CHECKING:
-    from kindling.enrollments.models import EnrollmentSummary, EnrollResult
+from kindling.prospects.repository import ProspectRepository
 
 _MAX_ATTEMPTS = 6
 API_PAUSE_REASON = "api"
 
 
+class EnrollmentCounts(Protocol):
+    """What campaigns read of an enrollment summary (`kindling.enrollments.models.EnrollmentSummary`)."""
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def custom_field_keys(self) -> frozenset[str]: ...
+
+    def count(self, status: str) -> int: ...
+
+
+class Enrolled(Protocol):
+    """What campaigns read of an enroll result (`kindling.enrollments.models.EnrollResult`)."""
+
+    @property
+    def enrolled(self) -> int: ...
+
+    @property
+    def suppressed(self) -> int: ...
+
+
 class Enrollments(Protocol):
-    """What campaigns need from the enrollments module (its `EnrollmentService`)."""
+    """What campaigns need from the enrollments package (its `EnrollmentService`, passed in by whoever builds a
+    `CampaignService`: enrollments sit above campaigns, so campaigns never import them)."""
 
     def enroll(
         self,
@@ -70,9 +91,9 @@ class Enrollments(Protocol):
         prospect_ids: Sequence[str] = (),
         list_ids: Sequence[str] = (),
         emails: Sequence[str] = (),
-    ) -> EnrollResult: ...
+    ) -> Enrolled: ...
 
-    def summary(self, workspace_id: str, campaign_id: str) -> EnrollmentSummary: ...
+    def summary(self, workspace_id: str, campaign_id: str) -> EnrollmentCounts: ...
 
 
 @dataclass(frozen=True)
@@ -279,7 +300,8 @@ class CampaignService:
         self,
         repository: CampaignRepository | None = None,
         mailboxes: MailboxRepository | None = None,
-        enrollments: Enrollments | None = None,
+        *,
+        enrollments: Enrollments,
         clock: Clock | None = None,
     ) -> None:
         self._repo = repository or CampaignRepository()
@@ -292,10 +314,6 @@ class CampaignService:
 
     @property
     def enrollments(self) -> Enrollments:
-        if self._enrollments is None:
-            from kindling.enrollments.service import EnrollmentService
-
-            self._enrollments = EnrollmentService()
         return self._enrollments
 
     # --- reads -------------------------------------------------------------------------------------------------
@@ -909,8 +927,6 @@ class CampaignService:
         prospect: dict[str, Any] | None = None
         custom: dict[str, Any] = {}
         if body.prospect_id:
-            from kindling.prospects.repository import ProspectRepository
-
             found = ProspectRepository().get(workspace_id, body.prospect_id)
             prospect = found.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
             custom.update(found.custom_fields)

@@ -1,7 +1,7 @@
 """Enrollment shapes: the enroll / unenroll requests and results (the reference's Enrollments section), one
 enrollment (a prospect in a campaign), the per-campaign summary and the change feed entries.
 
-Statuses (the issue, the campaign guide and the peer API's contact statuses, plus `stopped`):
+Statuses (the campaign guide and the peer API's contact statuses, plus `stopped`):
 - `pending`      enrolled, no step sent yet (the scheduler picks it up once the campaign runs)
 - `active`       at least one step sent, more to come
 - `replied`, `bounced`, `unsubscribed`   the sequence stopped on that outcome

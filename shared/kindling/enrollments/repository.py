@@ -43,34 +43,26 @@ from kindling.platform.clock import isoformat
 from kindling.platform.dynamo import (
     Page,
     TableModel,
+    batch_get_raw,
     bind_models,
     cancellation_codes,
     query_page,
     transaction,
-    workspace_key,
 )
-from kindling.prospects.repository import MemberItem, batch_get_raw, list_pk, prospect_pk
-from kindling.sending.due import send_due_keys  # pure keys; imports only the platform clock
+from kindling.platform.keys import (
+    ENROLL_PREFIX,
+    ENROLLMENT_SUMMARY_SK,
+    campaign_pk,
+    enrollment_changes_pk,
+    enrollment_listing_pk,
+    enrollment_sk,
+    list_pk,
+    prospect_pk,
+    send_due_keys,
+)
+from kindling.prospects.repository import MemberItem
 
 TRANSACTION_ITEMS = 99  # enrollments per transaction, plus the summary update (DynamoDB's limit is 100)
-SUMMARY_SK = "ENROLLMENTS"
-ENROLL_PREFIX = "ENROLL#"
-
-
-def campaign_pk(workspace_id: str, campaign_id: str) -> str:
-    return workspace_key(workspace_id, "CAMPAIGN", campaign_id)
-
-
-def enrollment_sk(prospect_id: str) -> str:
-    return ENROLL_PREFIX + prospect_id
-
-
-def listing_pk(workspace_id: str, campaign_id: str) -> str:
-    return workspace_key(workspace_id, "CAMPAIGN", campaign_id, "ENROLL")
-
-
-def changes_pk(workspace_id: str, campaign_id: str) -> str:
-    return workspace_key(workspace_id, "CAMPAIGN", campaign_id, "ENROLLUPD")
 
 
 def _ts(when: datetime) -> str:
@@ -125,9 +117,9 @@ def enrollment_item(enrollment: Enrollment) -> EnrollmentItem:
     item = EnrollmentItem(
         pk=campaign_pk(ws, cid),
         sk=enrollment_sk(pid),
-        gsi1pk=listing_pk(ws, cid),
+        gsi1pk=enrollment_listing_pk(ws, cid),
         gsi1sk=f"{_ts(enrollment.created_at)}#{pid}",
-        gsi2pk=changes_pk(ws, cid),
+        gsi2pk=enrollment_changes_pk(ws, cid),
         gsi2sk=f"{_ts(enrollment.updated_at)}#{pid}",
         enrollment_id=enrollment.id,
         campaign_id=cid,
@@ -240,7 +232,9 @@ class EnrollmentRepository:
 
     def summary(self, workspace_id: str, campaign_id: str) -> EnrollmentSummary:
         try:
-            item = EnrollmentSummaryItem.get(campaign_pk(workspace_id, campaign_id), SUMMARY_SK, consistent_read=True)
+            item = EnrollmentSummaryItem.get(
+                campaign_pk(workspace_id, campaign_id), ENROLLMENT_SUMMARY_SK, consistent_read=True
+            )
         except DoesNotExist:
             return EnrollmentSummary(counts=dict.fromkeys(ENROLLMENT_STATUSES, 0))
         counts = {status: int(getattr(item, f"n_{status}") or 0) for status in ENROLLMENT_STATUSES}
@@ -254,7 +248,7 @@ class EnrollmentRepository:
         """Newest enrollment first."""
         page: Page[Any] = query_page(
             EnrollmentItem.gsi1,
-            listing_pk(workspace_id, campaign_id),
+            enrollment_listing_pk(workspace_id, campaign_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
@@ -270,7 +264,7 @@ class EnrollmentRepository:
         """Enrollments updated at or after `since`, oldest change first (a client resumes from its last one)."""
         page: Page[Any] = query_page(
             EnrollmentItem.gsi2,
-            changes_pk(workspace_id, campaign_id),
+            enrollment_changes_pk(workspace_id, campaign_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
@@ -328,7 +322,7 @@ class EnrollmentRepository:
                         ],
                         condition=EnrollmentItem.status == "suppressed",
                     )
-                tx.update(EnrollmentSummaryItem(pk=pk, sk=SUMMARY_SK), actions=actions)
+                tx.update(EnrollmentSummaryItem(pk=pk, sk=ENROLLMENT_SUMMARY_SK), actions=actions)
         except TransactWriteError as exc:
             codes = cancellation_codes(exc)
             if not any(codes):
@@ -364,7 +358,7 @@ class EnrollmentRepository:
                         condition=EnrollmentItem.status == status,
                     )
                 tx.update(
-                    EnrollmentSummaryItem(pk=pk, sk=SUMMARY_SK),
+                    EnrollmentSummaryItem(pk=pk, sk=ENROLLMENT_SUMMARY_SK),
                     actions=[
                         EnrollmentSummaryItem.updated_at.set(when),
                         *(_counter(status).add(n) for status, n in delta.items() if n),

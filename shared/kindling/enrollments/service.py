@@ -24,6 +24,7 @@ from typing import Literal
 
 from kindling.campaigns.models import CampaignRecord, assign_variant
 from kindling.campaigns.repository import CampaignRepository
+from kindling.campaigns.service import CampaignService
 from kindling.enrollments.models import (
     IN_SEQUENCE,
     Enrollment,
@@ -34,6 +35,7 @@ from kindling.enrollments.models import (
     UnenrollResult,
 )
 from kindling.enrollments.repository import TRANSACTION_ITEMS, EnrollmentRepository, Refused
+from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import InvalidStatus
 from kindling.platform.ids import prefixed_id
@@ -344,3 +346,14 @@ class EnrollmentService:
     ) -> tuple[list[Enrollment], str | None]:
         self._campaigns.get(workspace_id, campaign_id)
         return self._repo.changes(workspace_id, campaign_id, since, limit, cursor)
+
+
+def campaign_service(
+    repository: CampaignRepository | None = None,
+    mailboxes: MailboxRepository | None = None,
+    *,
+    clock: Clock | None = None,
+) -> CampaignService:
+    """A `CampaignService` with the enrollments it reads: the one way the API and the engines build one
+    (campaigns sit below enrollments, so they are handed an `EnrollmentService` instead of importing it)."""
+    return CampaignService(repository, mailboxes, enrollments=EnrollmentService(), clock=clock)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Protocol
 
+from kindling.events.messages import event_message
 from kindling.events.models import DomainEvent
 from kindling.platform import aws
+from kindling.platform.queues import required_url, send_one
 from kindling.platform.settings import get_settings
 
 
@@ -16,10 +17,5 @@ class EventPublisher(Protocol):
 
 class WebhookQueuePublisher:
     def publish(self, event: DomainEvent) -> None:
-        url = get_settings().webhook_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_WEBHOOK_QUEUE_URL is not configured")
-        aws.client("sqs").send_message(
-            QueueUrl=url,
-            MessageBody=json.dumps({"kind": "event", "workspace_id": event.workspace_id, "event_id": event.id}),
-        )
+        url = required_url(get_settings().webhook_queue_url, "KINDLING_WEBHOOK_QUEUE_URL")
+        send_one(aws.client("sqs"), url, event_message(event.workspace_id, event.id))

@@ -17,11 +17,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from kindling.events.models import DomainEvent
 from kindling.platform.clock import epoch_seconds
-from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, transaction, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, transaction
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import UNPUBLISHED_DUE_PK, event_pk, workspace_key
 
 EVENT_RETENTION = timedelta(days=30)
-UNPUBLISHED_DUE_PK = "DUE#EVENTPUB"
 
 
 class EventItem(TableModel):
@@ -34,10 +34,6 @@ class EventItem(TableModel):
 
 class EventDedupItem(TableModel):
     event_id = UnicodeAttribute()
-
-
-def _event_pk(workspace_id: str, event_id: str) -> str:
-    return workspace_key(workspace_id, "EVENT", event_id)
 
 
 def _to_event(item: EventItem) -> DomainEvent:
@@ -58,7 +54,7 @@ class EventRepository:
     def record(self, event: DomainEvent, dedup_key: str | None, dedup_window: timedelta | None) -> bool:
         """Store the event; with a dedup key, only if no event with that key is live. False if deduplicated."""
         item = EventItem(
-            pk=_event_pk(event.workspace_id, event.id),
+            pk=event_pk(event.workspace_id, event.id),
             sk="#",
             gsi1pk=workspace_key(event.workspace_id, "EVENT"),
             gsi1sk=f"{event.occurred_at.isoformat()}#{event.id}",
@@ -94,7 +90,7 @@ class EventRepository:
         return True
 
     def mark_published(self, workspace_id: str, event_id: str) -> None:
-        EventItem(pk=_event_pk(workspace_id, event_id), sk="#").update(
+        EventItem(pk=event_pk(workspace_id, event_id), sk="#").update(
             actions=[EventItem.due_pk.remove(), EventItem.due_sk.remove()], condition=EventItem.pk.exists()
         )
 
@@ -109,6 +105,6 @@ class EventRepository:
 
     def get(self, workspace_id: str, event_id: str) -> DomainEvent:
         try:
-            return _to_event(EventItem.get(_event_pk(workspace_id, event_id), "#"))
+            return _to_event(EventItem.get(event_pk(workspace_id, event_id), "#"))
         except DoesNotExist as exc:
             raise NotFound(f"Event {event_id} not found.") from exc

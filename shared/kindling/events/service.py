@@ -1,4 +1,6 @@
-"""`emit()`: the one way any concept raises a domain event."""
+"""`EventService.emit`: record a domain event once (its dedup key guarded by a conditional write) and hand it to
+the webhook queue. Concepts and engines raise events through `kindling.events.catalog.emit_event`, which checks the
+payload against the catalogue and applies the type's dedup rule before calling `emit`."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import idempotency_pk
 
 
 class IdempotencyItem(TableModel):
@@ -28,10 +29,6 @@ class IdempotencyRecord:
     locked_until: int
 
 
-def _pk(workspace_id: str, key_digest: str) -> str:
-    return workspace_key(workspace_id, "IDEM", key_digest)
-
-
 class IdempotencyRepository:
     def __init__(self) -> None:
         bind_models()
@@ -47,7 +44,7 @@ class IdempotencyRepository:
     ) -> bool:
         """Claim the key for a new request. Fails when a live record (not expired, not abandoned) exists."""
         item = IdempotencyItem(
-            pk=_pk(workspace_id, key_digest),
+            pk=idempotency_pk(workspace_id, key_digest),
             sk="#",
             request_hash=request_hash,
             state="in_progress",
@@ -75,7 +72,7 @@ class IdempotencyRepository:
 
     def get(self, workspace_id: str, key_digest: str) -> IdempotencyRecord | None:
         try:
-            item = IdempotencyItem.get(_pk(workspace_id, key_digest), "#", consistent_read=True)
+            item = IdempotencyItem.get(idempotency_pk(workspace_id, key_digest), "#", consistent_read=True)
         except DoesNotExist:
             return None
         return IdempotencyRecord(
@@ -88,7 +85,7 @@ class IdempotencyRepository:
         )
 
     def complete(self, workspace_id: str, key_digest: str, status_code: int, body: str) -> None:
-        item = IdempotencyItem(pk=_pk(workspace_id, key_digest), sk="#")
+        item = IdempotencyItem(pk=idempotency_pk(workspace_id, key_digest), sk="#")
         item.update(
             actions=[
                 IdempotencyItem.state.set("complete"),
@@ -99,4 +96,4 @@ class IdempotencyRepository:
 
     def release(self, workspace_id: str, key_digest: str) -> None:
         """Forget a claim whose request failed with a server error, so the client can retry."""
-        IdempotencyItem(pk=_pk(workspace_id, key_digest), sk="#").delete()
+        IdempotencyItem(pk=idempotency_pk(workspace_id, key_digest), sk="#").delete()

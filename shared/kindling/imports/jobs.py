@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from kindling.imports.models import JOB_TYPE
+from kindling.imports.service import ImportService
 from kindling.jobs.models import ItemFailure
 from kindling.jobs.registry import BatchContext, JobType, register
 
 
 def process_import_batch(context: BatchContext) -> list[ItemFailure]:
-    from kindling.imports.service import ImportService
 
     return ImportService().process(context)
 

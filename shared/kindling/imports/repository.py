@@ -27,24 +27,17 @@ from kindling.imports.models import COUNTERS, MAX_ROW_ERRORS, ProspectImport, Ro
 from kindling.platform import table
 from kindling.platform.dynamo import (
     TableModel,
+    batch_write,
     bind_models,
     cancelled_by_condition,
     condition_failed,
     transaction,
-    workspace_key,
 )
 from kindling.platform.errors import InvalidStatus, NotFound
-from kindling.prospects.repository import ListItem, batch_write, list_pk
+from kindling.platform.keys import import_chunk_sk, import_pk, list_pk
+from kindling.prospects.repository import ListItem
 
 CHUNK_TTL = timedelta(days=7)
-
-
-def import_pk(workspace_id: str, import_id: str) -> str:
-    return workspace_key(workspace_id, "IMPORT", import_id)
-
-
-def chunk_sk(index: int) -> str:
-    return f"CHUNK#{index:05d}"
 
 
 class ImportItem(TableModel):
@@ -104,7 +97,7 @@ class ImportRepository:
     ) -> None:
         ChunkItem(
             pk=import_pk(workspace_id, import_id),
-            sk=chunk_sk(index),
+            sk=import_chunk_sk(index),
             data=encode_rows(rows),
             row_count=len(rows),
             expires_at=int((now + CHUNK_TTL).timestamp()),
@@ -193,7 +186,7 @@ class ImportRepository:
 
     def get_chunk(self, workspace_id: str, import_id: str, index: int) -> tuple[list[tuple[int, int, list[str]]], str]:
         try:
-            item = ChunkItem.get(import_pk(workspace_id, import_id), chunk_sk(index), consistent_read=True)
+            item = ChunkItem.get(import_pk(workspace_id, import_id), import_chunk_sk(index), consistent_read=True)
         except DoesNotExist as exc:
             raise NotFound(f"Import {import_id} has no chunk {index} (expired?).") from exc
         return decode_rows(item.data), item.state
@@ -213,7 +206,7 @@ class ImportRepository:
         try:
             with transaction() as tx:
                 tx.update(
-                    ChunkItem(pk=pk, sk=chunk_sk(index)),
+                    ChunkItem(pk=pk, sk=import_chunk_sk(index)),
                     actions=[ChunkItem.state.set("done")],
                     condition=ChunkItem.state == "pending",
                 )

@@ -32,17 +32,11 @@ from kindling.platform.clock import Clock, get_clock
 from kindling.platform.dynamo import TableModel
 from kindling.platform.errors import InvalidStatus, NotFound, PayloadTooLarge, ValidationFailed, field_error
 from kindling.platform.ids import new_uuid, prefixed_id
+from kindling.platform.keys import list_pk, member_sk
 from kindling.platform.observability import get_logger
 from kindling.prospects.fields import email_domain, is_placeholder
 from kindling.prospects.models import TEXT_FIELDS, ListCreate, Prospect, ProspectCreate
-from kindling.prospects.repository import (
-    MemberItem,
-    ProspectRepository,
-    list_pk,
-    member_sk,
-    new_email_record,
-    prospect_item,
-)
+from kindling.prospects.repository import MemberItem, ProspectRepository, new_email_record, prospect_item
 from kindling.prospects.service import ListService
 from kindling.suppressions.repository import SuppressionRepository
 from kindling.suppressions.service import decide

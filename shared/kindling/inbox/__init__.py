@@ -1,9 +1,7 @@
-"""Inbox sync engine core: incremental IMAP sync, message parsing, classification and reply labels.
+"""The product inbox: synced conversations and their messages, reply labels, and what an incoming message does
+(stop the sequence, suppress, record a bounce, emit reply.received), plus replying from a connected mailbox.
 
-- `imapproto`: pure IMAP wire helpers (response tokenizer, FETCH/STATUS/LIST parsing, BODYSTRUCTURE).
-- `imapsync`: a metered IMAP session, folder discovery, per-folder cursors, `sync_folder`, warmup actions.
-- `parsing`: MIME -> `ParsedMessage` (size-capped bodies, attachment metadata, reply text extraction).
-- `reports`: delivery reports (RFC 3464 DSNs and non-standard NDRs) and ARF complaints (RFC 5965).
-- `labels`: the reply label rule table (one table) and `is_positive`.
-- `classify`: warmup / complaint / bounce / out-of-office / reply decision for one message.
+- `sync`: one mailbox's sync run (folders, cursors) on top of `kindling.mail.imapsync`.
+- `service`: the decision for one classified message (`decide`) and its effects; the inbox API's reads.
+- `repository`, `models`: conversations, messages and per-folder sync cursors in the table.
 """

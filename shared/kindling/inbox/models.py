@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kindling.inbox.labels import POSITIVE_LABELS
+from kindling.mail.labels import POSITIVE_LABELS
 from kindling.platform.models import PatchModel
 
 Direction = Literal["incoming", "outgoing"]

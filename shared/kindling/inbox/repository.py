@@ -14,20 +14,16 @@ Workspace items:
 - effect:       pk `ws#INBOX#EFFECT#<digest>` sk `#`: a once-only side effect (a counter bump, a complaint) done.
 - bounce:       pk `ws#INBOX#BOUNCE#<mailbox id>#<message key>` sk `#`; gsi1 `ws#INBOXBOUNCE` / `<at>#...`.
 
-Platform items (the warmup blocklist is global, like the warmup pool):
-- `@WARMUP#BOUNCES#<domain>` sk `<at>#<digest of workspace + report>`: one hard bounce from that recipient
-  domain (TTL 8 days).
-- `@WARMUP#BLOCKLIST` sk `<domain>`: a blocklisted domain, its source and reason.
+The global warmup blocklist and its domain bounces live in `kindling.warmup.blocklist`.
 
-Connected mailboxes across workspaces come from the `due` index partition `DUE#MAILBOX#CONNECTED` (due_sk
-`<workspace id>#<mailbox id>`), which the mailbox repository keeps on connected mailboxes only.
+Connected mailboxes across workspaces (the sync fan-out) come from `MailboxRepository.connected_mailboxes`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,30 +31,25 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
-from kindling.inbox.imapsync import FolderCursor
 from kindling.inbox.models import Conversation, ConversationFilters, InboxMessage
-from kindling.mailboxes.repository import CONNECTED_DUE_PK
+from kindling.mail.imapsync import FolderCursor
 from kindling.platform import table
 from kindling.platform.clock import epoch_seconds, isoformat
 from kindling.platform.dynamo import (
     TableModel,
+    batch_get_raw,
     bind_models,
     cancelled_by_condition,
     condition_failed,
-    platform_key,
     query_page,
     transaction,
-    workspace_key,
 )
 from kindling.platform.errors import NotFound
-from kindling.prospects.repository import batch_get_raw
-from kindling.warmup.protection import BlockedDomain, BounceEvent, DomainBlocklist, normalize_domain
+from kindling.platform.keys import workspace_key
 
-CONNECTED_MAILBOXES_PK = CONNECTED_DUE_PK  # kept exact by the mailboxes repository on every save
 MESSAGE_PREFIX = "M#"
 CURSOR_PREFIX = "F#"
 STATE_SK = table.ITEM_SK
-DOMAIN_BOUNCE_TTL = timedelta(days=8)  # the rule looks 7 days back; a day of slack for clock skew
 _MAX_KEY_PART = 512  # longer Message-IDs are hashed (a partition key holds at most 2048 bytes)
 
 
@@ -169,18 +160,6 @@ class BounceItem(TableModel):
     send_id = UnicodeAttribute(null=True)
     warmup = BooleanAttribute(default=False)
     bounced_at = UTCDateTimeAttribute()
-
-
-class DomainBounceItem(TableModel):
-    domain = UnicodeAttribute()
-    bounced_at = UTCDateTimeAttribute()
-
-
-class BlocklistItem(TableModel):
-    domain = UnicodeAttribute()
-    source = UnicodeAttribute()
-    reason = UnicodeAttribute(null=True)
-    added_at = UTCDateTimeAttribute(null=True)
 
 
 # --- shapes ----------------------------------------------------------------------------------------------------
@@ -613,72 +592,3 @@ class InboxRepository:
                 )
             )
         return out
-
-    # --- the fan-out's access path -----------------------------------------------------------------------------
-    def connected_mailboxes(self) -> Iterator[tuple[str, str]]:
-        """(workspace id, mailbox id) of every connected mailbox, across workspaces (keys only are used)."""
-        bind_models()
-        for item in TableModel.due.query(CONNECTED_MAILBOXES_PK, attributes_to_get=["due_sk"], page_size=500):
-            workspace_id, _, mailbox_id = str(item.due_sk).partition("#")
-            if workspace_id and mailbox_id:
-                yield workspace_id, mailbox_id
-
-
-class WarmupBlocklistRepository:
-    """The global warmup domain blocklist (`kindling.warmup.protection`) and the bounces that feed its rule."""
-
-    BLOCKLIST_PK = platform_key("WARMUP", "BLOCKLIST")
-
-    def __init__(self) -> None:
-        bind_models()
-
-    def record_bounce(self, domain: str, at: datetime, source: str) -> None:
-        """One hard bounce from `domain`; `source` (workspace id + report key) makes a retry overwrite, not add."""
-        domain = normalize_domain(domain)
-        DomainBounceItem(
-            pk=platform_key("WARMUP", "BOUNCES", domain),
-            sk=f"{isoformat(at)}#{digest(source)}",
-            domain=domain,
-            bounced_at=at,
-            expires_at=epoch_seconds(at + DOMAIN_BOUNCE_TTL),
-        ).save()
-
-    def bounce_events(self, domain: str, since: datetime, now: datetime) -> list[BounceEvent]:
-        domain = normalize_domain(domain)
-        items = DomainBounceItem.query(
-            platform_key("WARMUP", "BOUNCES", domain),
-            DomainBounceItem.sk >= (isoformat(since) or ""),
-            consistent_read=True,
-        )
-        # TTL deletes lazily: compare expires_at too.
-        now_epoch = epoch_seconds(now)
-        return [
-            BounceEvent(item.domain, item.bounced_at)
-            for item in items
-            if item.expires_at is None or int(item.expires_at) > now_epoch
-        ]
-
-    def blocklist(self) -> DomainBlocklist:
-        entries = [
-            BlockedDomain(item.domain, item.source, item.reason, item.added_at)  # type: ignore[arg-type]
-            for item in BlocklistItem.query(self.BLOCKLIST_PK, consistent_read=True)
-        ]
-        return DomainBlocklist(entries)
-
-    def add(self, entry: BlockedDomain) -> bool:
-        """False when the domain was already on the list."""
-        domain = normalize_domain(entry.domain)
-        try:
-            BlocklistItem(
-                pk=self.BLOCKLIST_PK,
-                sk=domain,
-                domain=domain,
-                source=entry.source,
-                reason=entry.reason,
-                added_at=entry.added_at,
-            ).save(condition=BlocklistItem.pk.does_not_exist())
-        except PutError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True

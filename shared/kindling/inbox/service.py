@@ -42,8 +42,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from kindling.inbox.classify import Classification, Kind, classify
-from kindling.inbox.imapsync import FetchedMessage
+from kindling.bounceshield.service import BounceShieldService
+from kindling.campaigns.repository import CampaignRepository
+from kindling.events.catalog import emit_event
+from kindling.events.service import EventService
 from kindling.inbox.models import (
     BODY_LIMIT,
     SNIPPET_CHARS,
@@ -57,16 +59,29 @@ from kindling.inbox.models import (
     Recipient,
     ReplyRequest,
 )
-from kindling.inbox.parsing import ParsedMessage, truncate_utf8
-from kindling.inbox.repository import BounceRecord, InboxRepository, Stale, WarmupBlocklistRepository, digest
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.inbox.repository import BounceRecord, InboxRepository, Stale, digest
+from kindling.mail.classify import Classification, Kind, classify
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.imapsync import FetchedMessage
+from kindling.mail.outcomes import Outcome
+from kindling.mail.parsing import ParsedMessage, truncate_utf8
+from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import Conflict, NotFound, Unprocessable, ValidationFailed, field_error
 from kindling.platform.observability import get_logger
-from kindling.warmup.protection import BOUNCE_WINDOW, bounce_entries, domain_of
+from kindling.prospects.fields import InvalidEmail, normalize_email
+from kindling.prospects.repository import ProspectRepository
+from kindling.sending.compose import POLICY, html_to_text, one_line, reply_subject, thread_headers
+from kindling.sending.ledger import SendLedgerRepository
+from kindling.sending.manual import reserve_manual_send
+from kindling.sending.safety import CampaignSafety
+from kindling.sending.service import record_complaint, should_stop, stop_enrollment
+from kindling.suppressions.service import SuppressionService
+from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
+from kindling.warmup.protection import domain_of
 
 if TYPE_CHECKING:
     from kindling.campaigns.models import CampaignSettings
@@ -185,27 +200,18 @@ class EnrollmentStopper(Protocol):
 
 class SendingEngineStopper:
     def should_stop(self, settings: CampaignSettings, reason: StopReason) -> bool:
-        from kindling.sending.service import should_stop
-
         return should_stop(settings, reason)
 
     def stop(self, workspace_id: str, campaign_id: str, prospect_id: str, reason: StopReason, at: datetime) -> bool:
-        from kindling.sending.service import stop_enrollment
-
         return stop_enrollment(workspace_id, campaign_id, prospect_id, reason, at)
 
     def complaint(self, workspace_id: str, campaign_id: str, at: datetime) -> None:
         """Counted where campaign safety reads it, and the campaign re-checked at once (3 mean cooldown)."""
-        from kindling.sending.service import record_complaint
-
         record_complaint(workspace_id, campaign_id, at)
 
     def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None:
         """A late bounce moves the bounce rate: re-check the campaign now rather than at its next send, and count it
         for the workspace's Bounce Shield (its send was counted when it went out)."""
-        from kindling.bounceshield.service import BounceShieldService
-        from kindling.sending.safety import CampaignSafety
-
         CampaignSafety().check(workspace_id, campaign_id, at)
         if email is not None:
             BounceShieldService().late_bounce(workspace_id, campaign_id, email, at)
@@ -311,8 +317,6 @@ class InboxService:
 
     def _event_service(self) -> EventService:
         if self._events is None:
-            from kindling.events.service import EventService
-
             self._events = EventService()
         return self._events
 
@@ -409,8 +413,6 @@ class InboxService:
         return found.sender
 
     def _match(self, mailbox: Mailbox, found: Classification, now: datetime) -> Match | None:
-        from kindling.sending.ledger import SendLedgerRepository
-
         ledger = SendLedgerRepository()
         ws = mailbox.workspace_id
         if found.bounce is not None:
@@ -444,9 +446,6 @@ class InboxService:
         parsed: ParsedMessage,
         now: datetime,
     ) -> None:
-        from kindling.campaigns.repository import CampaignRepository
-        from kindling.webhooks.catalog import emit_webhook_event
-
         send = match.send
         events = self._event_service()
         campaigns = CampaignRepository()
@@ -455,11 +454,9 @@ class InboxService:
         # Events deduplicate at emission; counters go up once per effect marker (a crash between the marker and the
         # counter loses that one count rather than double it on the retry).
         if actions.record_reply:
-            from kindling.prospects.repository import ProspectRepository
-
             # Every other campaign that stops on replies skips this person from now on (checked at claim time).
             ProspectRepository().mark_replied(ws, prospect_email, now)
-            emit_webhook_event(
+            emit_event(
                 events,
                 ws,
                 "reply.received",
@@ -479,7 +476,7 @@ class InboxService:
                 counters["replied"] = 1
         if actions.emit_bounced and found.bounce is not None:
             reason = found.bounce.diagnostic or found.bounce.status
-            emit_webhook_event(
+            emit_event(
                 events,
                 ws,
                 "email.bounced",
@@ -497,7 +494,7 @@ class InboxService:
             if self._repo.claim_effect(ws, f"bounced:{send.send_id}", now):
                 counters["bounced"] = 1
         if actions.emit_unsubscribed:
-            emit_webhook_event(
+            emit_event(
                 events,
                 ws,
                 "email.unsubscribed",
@@ -527,7 +524,6 @@ class InboxService:
     def _stop(self, ws: str, match: Match, actions: Actions, now: datetime) -> bool:
         if actions.stop is None:
             return False
-        from kindling.campaigns.repository import CampaignRepository
 
         try:
             campaign = CampaignRepository().get(ws, match.campaign_id)
@@ -540,7 +536,6 @@ class InboxService:
     def _suppress(self, ws: str, address: str, actions: Actions) -> None:
         """The address goes on the blocklist (source unsubscribe / bounce / complaint), as the sender and the
         unsubscribe link do it: a prospect with that address becomes `suppressed` and `prospect.suppressed` fires."""
-        from kindling.suppressions.service import SuppressionService
 
         assert actions.suppress is not None
         try:
@@ -551,14 +546,7 @@ class InboxService:
             get_logger().warning("inbox: not an address to suppress", extra={"source": actions.suppress})
 
     def _count_domain_bounce(self, ws: str, domain: str, key: str, now: datetime) -> None:
-        blocklist = self._blocklist_repo()
-        blocklist.record_bounce(domain, now, f"{ws}#{key}")
-        events = blocklist.bounce_events(domain, now - BOUNCE_WINDOW, now)
-        for entry in bounce_entries(events, now, blocklist.blocklist()):
-            if blocklist.add(entry):
-                get_logger().info(
-                    "warmup blocklist: domain added", extra={"domain": entry.domain, "reason": entry.reason}
-                )
+        record_bounce(domain, now, f"{ws}#{key}", repository=self._blocklist_repo())
 
     # --- storing incoming messages -------------------------------------------------------------------------
 
@@ -725,7 +713,6 @@ class InboxService:
         thread: list[str] = []
         if parent is not None:
             thread = [*parent.references, *([parent.message_id] if parent.message_id else [])]
-        from kindling.sending.message import reply_subject
 
         subject = reply_subject(parent.subject if parent is not None and parent.subject else conversation.subject)
         message = self._send(mailbox, [Recipient(email=to)], subject, body.content, thread, conversation_id)
@@ -737,8 +724,6 @@ class InboxService:
     def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> None:
         """A reply goes through the campaign sends' gates (kindling.sending.manual): suppression, the mailbox's
         status, its caps and its pacer; it then counts against the mailbox's day."""
-        from kindling.sending.manual import reserve_manual_send
-        from kindling.suppressions.service import SuppressionService
 
         if SuppressionService().check(workspace_id, to).blocked:
             raise Unprocessable(
@@ -750,9 +735,6 @@ class InboxService:
 
     def create(self, workspace_id: str, body: ConversationCreate) -> tuple[Conversation, list[InboxMessage]]:
         """A new conversation whose first message is sent now (to a non-suppressed address)."""
-        from kindling.prospects.fields import InvalidEmail, normalize_email
-        from kindling.suppressions.service import SuppressionService
-
         recipients: list[Recipient] = []
         errors = []
         for index, item in enumerate(body.to):
@@ -832,10 +814,6 @@ class InboxService:
         thread: Sequence[str],
         conversation_id: str,
     ) -> InboxMessage:
-        from kindling.sending.message import POLICY, html_to_text, one_line, thread_headers
-        from kindling.sending.outcomes import Outcome
-        from kindling.sending.smtp import Batch, Outgoing, SmtpSender
-
         now = self._now()
         domain = mailbox.email_address.rsplit("@", 1)[-1]
         message_id = f"<{uuid.uuid4().hex}@{domain}>"

@@ -27,8 +27,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from kindling.inbox.classify import Classification
-from kindling.inbox.imapsync import (
+from kindling.inbox.repository import InboxRepository, SyncState, SyncSummary
+from kindling.inbox.service import InboxService, Processed, WarmupHook
+from kindling.mail.classify import Classification
+from kindling.mail.connection import Endpoint, TlsPolicy, issue
+from kindling.mail.imapsync import (
     FetchedMessage,
     FolderCursor,
     ImapSession,
@@ -39,9 +42,6 @@ from kindling.inbox.imapsync import (
     discover_folders,
     sync_folder,
 )
-from kindling.inbox.repository import InboxRepository, SyncState, SyncSummary
-from kindling.inbox.service import InboxService, Processed, WarmupHook
-from kindling.mailboxes.connection import Endpoint, TlsPolicy, issue
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
@@ -50,7 +50,9 @@ from kindling.platform import aws
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
+from kindling.platform.queues import QueueMessage, required_url, send_batches
 from kindling.platform.settings import get_settings
+from kindling.warmup.receiving import WarmupReceiver
 
 AUTH_CODES = frozenset({"auth_failed", "app_password_required", "imap_disabled", "mailbox_not_found"})
 AUTH_FAILURE_LIMIT = 10
@@ -124,8 +126,6 @@ def _warmup_hook(clock: Clock | None) -> WarmupHook:
 
     def hook(session: Any, mailbox: Mailbox, folder: str, fetched: FetchedMessage, found: Classification) -> None:
         if not built:
-            from kindling.warmup.receiving import WarmupReceiver
-
             built.append(WarmupReceiver(clock=clock))
         built[0](session, mailbox, folder, fetched, found)
 
@@ -343,22 +343,17 @@ def _folder_report(folder: str, mode: str, result: Any, cost: MeterReading) -> F
 class SyncFanout:
     """The schedule's work: one sync-queue message per connected mailbox, in batches of ten."""
 
-    def __init__(self, repository: InboxRepository | None = None) -> None:
-        self._repo = repository or InboxRepository()
+    def __init__(self, mailboxes: MailboxRepository | None = None) -> None:
+        self._mailboxes = mailboxes or MailboxRepository()
 
     def run(self) -> int:
-        url = get_settings().sync_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_SYNC_QUEUE_URL is not configured")
+        url = required_url(get_settings().sync_queue_url, "KINDLING_SYNC_QUEUE_URL")
         queued = 0
         failed: list[str] = []
-        for chunk in _chunks(self._repo.connected_mailboxes(), 10):
-            response = aws.client("sqs").send_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(n), "MessageBody": sync_message(ws, mb)} for n, (ws, mb) in enumerate(chunk)],
-            )
-            queued += len(response.get("Successful", []))
-            failed += [chunk[int(f["Id"])][1] for f in response.get("Failed", [])]
+        for chunk in _chunks(self._mailboxes.connected_mailboxes(), 10):
+            refused = send_batches(aws.client("sqs"), url, [QueueMessage(sync_message(ws, mb)) for ws, mb in chunk])
+            queued += len(chunk) - len(refused)
+            failed += [chunk[r.position][1] for r in refused]
         if failed:
             # Raising makes EventBridge retry the invocation; duplicates are harmless (the lease, the seen set).
             raise RuntimeError(f"{len(failed)} sync messages could not be queued (first: {failed[0]})")

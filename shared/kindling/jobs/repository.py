@@ -15,15 +15,9 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from kindling.jobs.models import MAX_ERRORS_SHOWN, ItemFailure, Job
-from kindling.platform.dynamo import (
-    TableModel,
-    bind_models,
-    cancelled_by_condition,
-    condition_failed,
-    transaction,
-    workspace_key,
-)
+from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, condition_failed, transaction
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import job_batch_sk, job_pk
 
 
 class JobItem(TableModel):
@@ -50,24 +44,16 @@ class JobErrorItem(TableModel):
     message = UnicodeAttribute()
 
 
-def _pk(workspace_id: str, job_id: str) -> str:
-    return workspace_key(workspace_id, "JOB", job_id)
-
-
-def _batch_sk(index: int) -> str:
-    return f"BATCH#{index:05d}"
-
-
 class JobRepository:
     def __init__(self) -> None:
         bind_models()
 
     def create(self, job: Job, batches: list[list[str]]) -> None:
         """Write the batches first, then the job record: a job that exists is always complete."""
-        pk = _pk(job.workspace_id, job.id)
+        pk = job_pk(job.workspace_id, job.id)
         with JobBatchItem.batch_write() as writer:
             for index, item_ids in enumerate(batches):
-                writer.save(JobBatchItem(pk=pk, sk=_batch_sk(index), item_ids=item_ids))
+                writer.save(JobBatchItem(pk=pk, sk=job_batch_sk(index), item_ids=item_ids))
         JobItem(
             pk=pk,
             sk="#",
@@ -80,7 +66,7 @@ class JobRepository:
         ).save(condition=JobItem.pk.does_not_exist())
 
     def get(self, workspace_id: str, job_id: str) -> Job:
-        pk = _pk(workspace_id, job_id)
+        pk = job_pk(workspace_id, job_id)
         try:
             item = JobItem.get(pk, "#", consistent_read=True)
         except DoesNotExist as exc:
@@ -107,7 +93,7 @@ class JobRepository:
 
     def get_batch(self, workspace_id: str, job_id: str, index: int) -> tuple[list[str], str]:
         try:
-            batch = JobBatchItem.get(_pk(workspace_id, job_id), _batch_sk(index), consistent_read=True)
+            batch = JobBatchItem.get(job_pk(workspace_id, job_id), job_batch_sk(index), consistent_read=True)
         except DoesNotExist as exc:
             raise NotFound(f"Job {job_id} has no batch {index}.") from exc
         return [str(i) for i in batch.item_ids or []], batch.state
@@ -116,11 +102,11 @@ class JobRepository:
         self, workspace_id: str, job_id: str, index: int, processed: int, failures: list[ItemFailure]
     ) -> bool:
         """Mark the batch done and count it, atomically and only once. False if it was already counted."""
-        pk = _pk(workspace_id, job_id)
+        pk = job_pk(workspace_id, job_id)
         try:
             with transaction() as tx:
                 tx.update(
-                    JobBatchItem(pk=pk, sk=_batch_sk(index)),
+                    JobBatchItem(pk=pk, sk=job_batch_sk(index)),
                     actions=[JobBatchItem.state.set("done")],
                     condition=JobBatchItem.state == "pending",
                 )
@@ -151,7 +137,7 @@ class JobRepository:
         if reason is not None:
             actions.append(JobItem.failure_reason.set(reason[:1000]))
         try:
-            JobItem(pk=_pk(workspace_id, job_id), sk="#").update(
+            JobItem(pk=job_pk(workspace_id, job_id), sk="#").update(
                 actions=actions, condition=JobItem.status == "processing"
             )
         except UpdateError as exc:

@@ -6,6 +6,7 @@ import json
 from typing import Protocol
 
 from kindling.platform import aws
+from kindling.platform.queues import required_url, send_one
 from kindling.platform.settings import get_settings
 
 
@@ -15,16 +16,9 @@ class CheckQueue(Protocol):
 
 class SqsCheckQueue:
     def enqueue(self, workspace_id: str, mailbox_id: str, generation: int) -> None:
-        url = get_settings().check_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_CHECK_QUEUE_URL is not configured")
-        aws.client("sqs").send_message(
-            QueueUrl=url,
-            MessageBody=json.dumps(
-                {"workspace_id": workspace_id, "mailbox_id": mailbox_id, "generation": generation},
-                separators=(",", ":"),
-            ),
-        )
+        url = required_url(get_settings().check_queue_url, "KINDLING_CHECK_QUEUE_URL")
+        body = {"workspace_id": workspace_id, "mailbox_id": mailbox_id, "generation": generation}
+        send_one(aws.client("sqs"), url, json.dumps(body, separators=(",", ":")))
 
 
 def parse_check_message(body: str) -> tuple[str, str, int]:

@@ -10,8 +10,8 @@ from typing import Annotated, Any, ClassVar, Literal
 import email_validator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from kindling.mailboxes.connection import Security
-from kindling.mailboxes.providers import Provider
+from kindling.mail.connection import Security
+from kindling.mail.providers import Provider
 from kindling.platform.models import PatchModel
 from kindling.platform.settings import get_settings
 from kindling.platform.text import MultiLine, SingleLine

@@ -10,6 +10,7 @@ Writes are optimistic: each carries the version it read; a concurrent writer mak
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,9 +26,9 @@ from kindling.platform.dynamo import (
     condition_failed,
     query_page,
     transaction,
-    workspace_key,
 )
 from kindling.platform.errors import Conflict, NotFound
+from kindling.platform.keys import CONNECTED_DUE_PK, mailbox_email_pk, mailbox_key, mailbox_pk, workspace_key
 
 ClaimAction = Literal["keep", "acquire", "release"]
 
@@ -58,31 +59,22 @@ class MailboxEmailClaim(TableModel):
     mailbox_id = UnicodeAttribute()
 
 
-def _pk(workspace_id: str, mailbox_id: str) -> str:
-    return workspace_key(workspace_id, "MAILBOX", mailbox_id)
-
-
-def _email_key(workspace_id: str, email: str) -> str:
-    return workspace_key(workspace_id, "MAILBOX_EMAIL", email.lower())
-
-
 _COLUMNS = {"id", "workspace_id", "status", "email_address", "version", "generation", "created_at", "updated_at"}
 
 
 # Connected mailboxes across workspaces, for the inbox sync fan-out: a sparse partition of the `due` index that
 # every save keeps exact (replace() writes the whole item, so a status change moves the mailbox in or out).
-CONNECTED_DUE_PK = "DUE#MAILBOX#CONNECTED"
 
 
 def _to_item(mailbox: Mailbox) -> MailboxItem:
     body = mailbox.model_dump(mode="json", exclude=_COLUMNS)
     sort = f"{mailbox.created_at.isoformat()}#{mailbox.id}"
     return MailboxItem(
-        pk=_pk(mailbox.workspace_id, mailbox.id),
+        pk=mailbox_pk(mailbox.workspace_id, mailbox.id),
         sk="#",
         gsi1pk=workspace_key(mailbox.workspace_id, "MAILBOX"),
         gsi1sk=sort,
-        gsi2pk=_email_key(mailbox.workspace_id, mailbox.email_address),
+        gsi2pk=mailbox_email_pk(mailbox.workspace_id, mailbox.email_address),
         gsi2sk=sort,
         mailbox_id=mailbox.id,
         status=mailbox.status,
@@ -96,11 +88,6 @@ def _to_item(mailbox: Mailbox) -> MailboxItem:
         due_pk=CONNECTED_DUE_PK if mailbox.status == "connected" else None,
         due_sk=f"{mailbox.workspace_id}#{mailbox.id}" if mailbox.status == "connected" else None,
     )
-
-
-def mailbox_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
-    """The mailbox item's key, for batch reads (BatchGetItem) outside this repository."""
-    return _pk(workspace_id, mailbox_id), "#"
 
 
 def mailbox_of_raw(workspace_id: str, mailbox_id: str, raw: dict[str, Any] | None) -> Mailbox:
@@ -140,7 +127,7 @@ class MailboxRepository:
                 tx.save(_to_item(mailbox), condition=MailboxItem.pk.does_not_exist())
                 tx.save(
                     MailboxEmailClaim(
-                        pk=_email_key(mailbox.workspace_id, mailbox.email_address), sk="#", mailbox_id=mailbox.id
+                        pk=mailbox_email_pk(mailbox.workspace_id, mailbox.email_address), sk="#", mailbox_id=mailbox.id
                     ),
                     condition=MailboxEmailClaim.pk.does_not_exist(),
                 )
@@ -172,7 +159,7 @@ class MailboxRepository:
                     raise Stale(mailbox.id) from exc
                 raise
             return saved
-        claim_key = _email_key(mailbox.workspace_id, mailbox.email_address)
+        claim_key = mailbox_email_pk(mailbox.workspace_id, mailbox.email_address)
         try:
             with transaction() as tx:
                 tx.save(item, condition=condition)
@@ -210,5 +197,13 @@ class MailboxRepository:
 
     def find_by_email(self, workspace_id: str, email: str) -> list[Mailbox]:
         """Every mailbox (deleted included) ever created with this email, newest first."""
-        items = MailboxItem.gsi2.query(_email_key(workspace_id, email), scan_index_forward=False)
+        items = MailboxItem.gsi2.query(mailbox_email_pk(workspace_id, email), scan_index_forward=False)
         return [_from_item(workspace_id, i) for i in items if isinstance(i, MailboxItem)]
+
+    def connected_mailboxes(self) -> Iterator[tuple[str, str]]:
+        """(workspace id, mailbox id) of every connected mailbox, across workspaces (keys only are read): the `due`
+        index partition `DUE#MAILBOX#CONNECTED`, due_sk `<workspace id>#<mailbox id>`, kept on every save."""
+        for item in TableModel.due.query(CONNECTED_DUE_PK, attributes_to_get=["due_sk"], page_size=500):
+            workspace_id, _, mailbox_id = str(item.due_sk).partition("#")
+            if workspace_id and mailbox_id:
+                yield workspace_id, mailbox_id

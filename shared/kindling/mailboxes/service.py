@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from kindling.mailboxes.checks import CheckQueue, SqsCheckQueue
-from kindling.mailboxes.connection import (
+from kindling.mail.connection import (
     ConnectionTester,
     ConnectionTestResult,
     Endpoint,
@@ -29,6 +28,8 @@ from kindling.mailboxes.connection import (
     default_security,
     issue,
 )
+from kindling.mail.providers import PRESETS, MxResolver, Provider, detect_provider, dns_mx_resolver
+from kindling.mailboxes.checks import CheckQueue, SqsCheckQueue
 from kindling.mailboxes.models import (
     CREDENTIAL_FIELDS,
     Mailbox,
@@ -36,7 +37,6 @@ from kindling.mailboxes.models import (
     MailboxTestRequest,
     MailboxUpdate,
 )
-from kindling.mailboxes.providers import PRESETS, MxResolver, Provider, detect_provider, dns_mx_resolver
 from kindling.mailboxes.repository import ClaimAction, MailboxPage, MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform.addresses import AddressRefused, Resolver, resolve_checked

@@ -1,5 +1,5 @@
-"""Which network addresses customer-supplied hosts may reach (invariant 7), for every outbound connection the
-platform makes on a customer's behalf: webhook URLs and mailbox SMTP/IMAP hosts.
+"""Which network addresses customer-supplied hosts may reach (invariant no-private-targets), for every outbound
+connection the platform makes on a customer's behalf: webhook URLs and mailbox SMTP/IMAP hosts.
 
 A host is resolved once, every resolved address is checked, and the caller dials the checked address it got
 back (never the name again), so a DNS rebinding between the check and the connection cannot reach the inside.

@@ -1,4 +1,5 @@
-"""pynamodb plumbing: lazy binding of models to the table, workspace-scoped keys, cursor pages.
+"""pynamodb plumbing: lazy binding of models to the table, workspace-scoped keys, cursor pages, batch reads and writes
+of any item types, transactions.
 
 Only repositories import this module. Models are declared with a placeholder table name and bound to
 the configured table on first use, so importing a model never reads the environment.
@@ -9,10 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -25,19 +26,6 @@ from pynamodb.transactions import TransactWrite
 from kindling.platform import aws, table
 from kindling.platform.errors import ValidationFailed, field_error
 from kindling.platform.settings import get_settings
-
-WORKSPACE_ID_RE = re.compile(r"^ws_[0-9a-z]{6,32}$")
-
-
-def workspace_key(workspace_id: str, *parts: str) -> str:
-    """`ws_abc#PART#PART`: every workspace item's partition key starts with its workspace id."""
-    if not isinstance(workspace_id, str) or not WORKSPACE_ID_RE.match(workspace_id):
-        raise ValueError(f"a workspace id is required, got {workspace_id!r}")
-    return "#".join((workspace_id, *parts))
-
-
-def platform_key(*parts: str) -> str:
-    return table.PLATFORM_PREFIX + "#".join(parts)
 
 
 class _Gsi1(GlobalSecondaryIndex["TableModel"]):  # type: ignore[no-untyped-call]
@@ -240,3 +228,50 @@ def query_page(
         last = items[-1]
         next_cursor = encode_cursor({name: str(getattr(last, name)) for name in key_attrs})
     return Page(items=items, next_cursor=next_cursor)
+
+
+# --- batches of any item types ---------------------------------------------------------------------------------
+Key = tuple[str, str]
+
+
+def _table_name() -> str:
+    bind_models()
+    return str(TableModel.Meta.table_name)
+
+
+def batch_get_raw(keys: Iterable[Key], attributes: Sequence[str] = ()) -> dict[Key, dict[str, Any]]:
+    """Strongly consistent BatchGetItem of any item types (100 keys per request); raw items by (pk, sk).
+
+    `attributes`, when given, projects the items to those attributes (plus the keys): big items cost less to
+    read and to deserialise."""
+    name = _table_name()
+    projection = {"attributes_to_get": [table.HASH_KEY, table.RANGE_KEY, *attributes]} if attributes else {}
+    connection = TableModel._get_connection()
+    wanted = [{table.HASH_KEY: {"S": pk}, table.RANGE_KEY: {"S": sk}} for pk, sk in dict.fromkeys(keys)]
+    found: dict[Key, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 100):
+        batch: list[dict[str, Any]] = wanted[start : start + 100]
+        attempt = 0
+        while batch:
+            response = connection.batch_get_item(batch, consistent_read=True, **projection)  # type: ignore[arg-type]
+            for raw in response.get("Responses", {}).get(name, []):
+                found[(raw[table.HASH_KEY]["S"], raw[table.RANGE_KEY]["S"])] = raw
+            batch = response.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
+            if batch:
+                attempt += 1
+                if attempt > 8:
+                    raise RuntimeError("BatchGetItem left keys unprocessed after 8 retries")
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+    return found
+
+
+def batch_write(puts: Sequence[TableModel], deletes: Sequence[TableModel] = ()) -> None:
+    """BatchWriteItem, 25 items per request (pynamodb resends unprocessed items)."""
+    if not puts and not deletes:
+        return
+    bind_models()
+    with TableModel.batch_write() as writer:
+        for item in puts:
+            writer.save(item)
+        for item in deletes:
+            writer.delete(item)

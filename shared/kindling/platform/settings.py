@@ -1,8 +1,8 @@
 """Settings read once from the environment into a validated model (lazily, never at import time).
 
 A deployed stage refuses, at construction, every value that only makes sense on the local stack or in tests
-(design invariant 8; the rules are in kindling.platform.stage_guard). Every function reads its settings on first
-use, so a misconfigured stage fails at cold start, naming the offending environment variables.
+(invariant no-local-values-deployed; the rules are in kindling.platform.stage_guard). Every function reads its
+settings on first use, so a misconfigured stage fails at cold start, naming the offending environment variables.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class Settings(BaseModel):
     rate_limit_per_minute: int = Field(default=60, ge=1)
     mailbox_test_rate_limit_per_minute: int = Field(default=10, ge=1)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
-    # The local stack allows private/loopback targets for customer URLs (invariant 7); deployed stages do not.
+    # The local stack allows private/loopback targets for customer URLs (invariant no-private-targets); deployed
+    # stages do not.
     allow_private_targets: bool = False
     # Where tracking, click and unsubscribe links point (see link_base_url); deployed: a public https URL.
     public_base_url: str | None = None

@@ -1,4 +1,4 @@
-"""Design invariant 8: settings that only make sense locally cannot be carried into a deployed stage.
+"""Invariant no-local-values-deployed: settings that only make sense locally cannot be carried into a deployed stage.
 
 The rules, in the standard library only: `kindling.platform.settings` applies them when its model is built, and a
 function that serves requests without loading Settings (the tracking function's lean open/click path) applies

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,34 +25,18 @@ from kindling.platform.clock import isoformat
 from kindling.platform.dynamo import (
     Page,
     TableModel,
+    batch_get_raw,
+    batch_write,
     bind_models,
     cancelled_by_condition,
     condition_failed,
     query_page,
     transaction,
-    workspace_key,
 )
 from kindling.platform.errors import NotFound
 from kindling.platform.jsonsafe import finite, loads_lenient
+from kindling.platform.keys import list_pk, member_sk, prospect_email_pk, prospect_pk, workspace_key
 from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
-
-Key = tuple[str, str]
-
-
-def prospect_pk(workspace_id: str, prospect_id: str) -> str:
-    return workspace_key(workspace_id, "PROSPECT", prospect_id)
-
-
-def email_pk(workspace_id: str, email: str) -> str:
-    return workspace_key(workspace_id, "EMAIL", email)
-
-
-def list_pk(workspace_id: str, list_id: str) -> str:
-    return workspace_key(workspace_id, "LIST", list_id)
-
-
-def member_sk(prospect_id: str) -> str:
-    return f"M#{prospect_id}"
 
 
 def _ts(when: datetime) -> str:
@@ -111,49 +94,6 @@ class MemberItem(TableModel):
     import_id = UnicodeAttribute(null=True)
 
 
-def _table_name() -> str:
-    bind_models()
-    return str(TableModel.Meta.table_name)
-
-
-def batch_get_raw(keys: Iterable[Key], attributes: Sequence[str] = ()) -> dict[Key, dict[str, Any]]:
-    """Strongly consistent BatchGetItem of any item types (100 keys per request); raw items by (pk, sk).
-
-    `attributes`, when given, projects the items to those attributes (plus the keys): big items cost less to
-    read and to deserialise."""
-    name = _table_name()
-    projection = {"attributes_to_get": [table.HASH_KEY, table.RANGE_KEY, *attributes]} if attributes else {}
-    connection = TableModel._get_connection()
-    wanted = [{table.HASH_KEY: {"S": pk}, table.RANGE_KEY: {"S": sk}} for pk, sk in dict.fromkeys(keys)]
-    found: dict[Key, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 100):
-        batch: list[dict[str, Any]] = wanted[start : start + 100]
-        attempt = 0
-        while batch:
-            response = connection.batch_get_item(batch, consistent_read=True, **projection)  # type: ignore[arg-type]
-            for raw in response.get("Responses", {}).get(name, []):
-                found[(raw[table.HASH_KEY]["S"], raw[table.RANGE_KEY]["S"])] = raw
-            batch = response.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
-            if batch:
-                attempt += 1
-                if attempt > 8:
-                    raise RuntimeError("BatchGetItem left keys unprocessed after 8 retries")
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-    return found
-
-
-def batch_write(puts: Sequence[TableModel], deletes: Sequence[TableModel] = ()) -> None:
-    """BatchWriteItem, 25 items per request (pynamodb resends unprocessed items)."""
-    if not puts and not deletes:
-        return
-    bind_models()
-    with TableModel.batch_write() as writer:
-        for item in puts:
-            writer.save(item)
-        for item in deletes:
-            writer.delete(item)
-
-
 def prospect_item(prospect: Prospect) -> ProspectItem:
     ws = prospect.workspace_id
     return ProspectItem(
@@ -208,7 +148,7 @@ def new_email_record(
     prospect: Prospect, import_id: str | None = None, import_row: int | None = None
 ) -> EmailRecordItem:
     return EmailRecordItem(
-        pk=email_pk(prospect.workspace_id, prospect.email),
+        pk=prospect_email_pk(prospect.workspace_id, prospect.email),
         sk=table.ITEM_SK,
         email=prospect.email,
         prospect_id=prospect.id,
@@ -249,20 +189,20 @@ class ProspectRepository:
         return {p.id: p for p in prospects}
 
     def email_records(self, workspace_id: str, emails: Iterable[str]) -> dict[str, EmailRecordItem]:
-        raw = batch_get_raw((email_pk(workspace_id, e), table.ITEM_SK) for e in emails)
+        raw = batch_get_raw((prospect_email_pk(workspace_id, e), table.ITEM_SK) for e in emails)
         records = [EmailRecordItem.from_raw_data(item) for item in raw.values()]
         return {r.email: r for r in records}
 
     def email_record(self, workspace_id: str, email: str) -> EmailRecordItem | None:
         try:
-            return EmailRecordItem.get(email_pk(workspace_id, email), table.ITEM_SK, consistent_read=True)
+            return EmailRecordItem.get(prospect_email_pk(workspace_id, email), table.ITEM_SK, consistent_read=True)
         except DoesNotExist:
             return None
 
     def mark_replied(self, workspace_id: str, email: str, when: datetime) -> None:
         """Record the first reply from this address (kept on its email record, which every send check reads)."""
         try:
-            EmailRecordItem(pk=email_pk(workspace_id, email), sk=table.ITEM_SK).update(
+            EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK).update(
                 actions=[EmailRecordItem.replied_at.set(EmailRecordItem.replied_at | when)],
                 condition=EmailRecordItem.pk.exists(),
             )
@@ -272,7 +212,7 @@ class ProspectRepository:
 
     def insert(self, prospect: Prospect) -> bool:
         """Write a new prospect and claim its email in one transaction; False when the email is taken."""
-        record = EmailRecordItem(pk=email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK)
+        record = EmailRecordItem(pk=prospect_email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK)
         try:
             with transaction() as tx:
                 tx.save(prospect_item(prospect), condition=ProspectItem.pk.does_not_exist())
@@ -297,7 +237,7 @@ class ProspectRepository:
             tx.save(prospect_item(prospect), condition=ProspectItem.pk.exists())
             if status_changed:
                 tx.update(
-                    EmailRecordItem(pk=email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK),
+                    EmailRecordItem(pk=prospect_email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK),
                     actions=[EmailRecordItem.prospect_status.set(prospect.global_status)],
                     condition=EmailRecordItem.prospect_id == prospect.id,
                 )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.ids import new_uuid, prefixed_id
@@ -22,7 +23,6 @@ from kindling.prospects.models import (
     ProspectUpdate,
 )
 from kindling.prospects.repository import ProspectRepository
-from kindling.webhooks.catalog import emit_webhook_event
 
 TRANSACTION_CHUNK = 99  # members per transaction, plus the list's count update
 
@@ -31,7 +31,7 @@ def emit_suppressed(
     events: EventService, workspace_id: str, prospect: Prospect, reason: str | None, when: datetime
 ) -> None:
     # Through the webhook catalogue, so the payload is checked and the type's dedup rule (inventory 30.1) applies.
-    emit_webhook_event(
+    emit_event(
         events,
         workspace_id,
         "prospect.suppressed",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute
 
-from kindling.platform.dynamo import TableModel, bind_models, platform_key, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models
+from kindling.platform.keys import platform_key, workspace_key
 
 
 class RateWindowItem(TableModel):

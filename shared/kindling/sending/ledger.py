@@ -1,7 +1,7 @@
 """The send ledger: one item per (enrollment, step), written by the scheduler's claim and moved by the sender.
 
 - send: pk `ws#SEND#<send id>` sk `#`. The send id is derived from (enrollment id, step id) and equals the local
-        part of the message's Message-ID (kindling.sending.message.message_id), so the claim that creates it
+        part of the message's Message-ID (kindling.sending.compose.message_id), so the claim that creates it
         with `attribute_not_exists` is what makes a step go out at most once, and a reply's In-Reply-To /
         References name the ledger item directly (no index lookup).
         gsi2 `ws#SENDTO#<mailbox id>#<recipient>` / `<queued at>#<send id>`: the latest send from a mailbox to an
@@ -27,18 +27,19 @@ from typing import Literal
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from kindling.campaigns.repository import (
+from kindling.campaigns.repository import CampaignPartItem
+from kindling.platform import table
+from kindling.platform.clock import isoformat
+from kindling.platform.dynamo import TableModel, batch_get_raw, bind_models, cancelled_by_condition, transaction
+from kindling.platform.errors import NotFound
+from kindling.platform.keys import (
     CAMPAIGN_STATS_SK,
-    CampaignPartItem,
     campaign_pk,
+    recipient_pk,
+    send_pk,
     step_stats_sk,
     variant_stats_sk,
 )
-from kindling.platform import table
-from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, transaction, workspace_key
-from kindling.platform.errors import NotFound
-from kindling.prospects.repository import batch_get_raw
 
 SendStatus = Literal["queued", "sending", "sent", "failed", "bounced", "skipped", "canceled", "unknown"]
 SEND_STATUSES: tuple[str, ...] = ("queued", "sending", "sent", "failed", "bounced", "skipped", "canceled", "unknown")
@@ -54,16 +55,8 @@ _HIT_COUNTER = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscrib
 
 def send_id_for(enrollment_id: str, step_id: str) -> str:
     """The deterministic id of the send of `step_id` to `enrollment_id`; the same digest as the Message-ID's
-    local part (kindling.sending.message.message_id), so every attempt of one step names one ledger item."""
+    local part (kindling.sending.compose.message_id), so every attempt of one step names one ledger item."""
     return hashlib.sha256(f"{enrollment_id}\x1f{step_id}".encode()).hexdigest()[:32]
-
-
-def send_pk(workspace_id: str, send_id: str) -> str:
-    return workspace_key(workspace_id, "SEND", send_id)
-
-
-def recipient_pk(workspace_id: str, mailbox_id: str, email: str) -> str:
-    return workspace_key(workspace_id, "SENDTO", mailbox_id, email.lower())
 
 
 def bare_message_id(value: str) -> str:

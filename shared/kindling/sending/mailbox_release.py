@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from kindling.campaigns.repository import CampaignRepository
-from kindling.campaigns.service import CampaignService
 from kindling.enrollments.models import IN_SEQUENCE
-from kindling.enrollments.repository import EnrollmentItem, listing_pk
+from kindling.enrollments.repository import EnrollmentItem
+from kindling.enrollments.service import campaign_service
 from kindling.mailboxes.service import RELEASE_DELAY, on_mailbox_deleted
+from kindling.platform.keys import enrollment_listing_pk
 from kindling.platform.observability import get_logger
 from kindling.sending.repository import SendingRepository
 
@@ -41,12 +42,12 @@ def release_deleted_mailbox(workspace_id: str, mailbox_id: str, deleted_at: date
     for header in headers:
         if header.mailbox(mailbox_id) is None:
             continue
-        for item in EnrollmentItem.gsi1.query(listing_pk(workspace_id, header.campaign_id)):
+        for item in EnrollmentItem.gsi1.query(enrollment_listing_pk(workspace_id, header.campaign_id)):
             if not isinstance(item, EnrollmentItem) or item.status not in IN_SEQUENCE or item.mailbox_id != mailbox_id:
                 continue
             when = next_send_after_deletion(item.next_send_at, deleted_at)
             released += int(repo.unassign_mailbox(item, mailbox_id, when))
-    paused = CampaignService().pause_campaigns_for_mailbox(workspace_id, mailbox_id)
+    paused = campaign_service().pause_campaigns_for_mailbox(workspace_id, mailbox_id)
     get_logger().info(
         "deleted mailbox released",
         extra={"mailbox_id": mailbox_id, "enrollments": released, "paused_campaigns": len(paused)},

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kindling.sending.outcomes import Outcome, Stage
+from kindling.mail.outcomes import Outcome, Stage
 
 BASE_DELAY = timedelta(minutes=5)
 MAX_DELAY = timedelta(hours=2)

@@ -16,7 +16,8 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 
 from kindling.platform import table
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import workspace_key
 from kindling.sending.recipient_backoff import DomainBackoff
 
 _ATTEMPTS = 5

@@ -30,46 +30,41 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
-from kindling.campaigns.repository import (
-    CAMPAIGN_STATS_SK,
-    CampaignPartItem,
-    campaign_pk,
-    step_stats_sk,
-    variant_stats_sk,
-)
-from kindling.enrollments.repository import (
-    SUMMARY_SK,
-    EnrollmentItem,
-    EnrollmentSummaryItem,
-    enrollment_sk,
-)
-from kindling.platform import table
+from kindling.campaigns.repository import CampaignPartItem
+from kindling.enrollments.repository import EnrollmentItem, EnrollmentSummaryItem
+from kindling.platform import keys, table
 from kindling.platform.clock import isoformat, parse_iso
 from kindling.platform.dynamo import (
     TableModel,
+    batch_get_raw,
     bind_models,
     cancellation_codes,
     condition_failed,
-    platform_key,
     transaction,
-    workspace_key,
 )
-from kindling.prospects.repository import batch_get_raw
-from kindling.sending import due
+from kindling.platform.keys import (
+    CAMPAIGN_STATE_SK,
+    CAMPAIGN_STATS_SK,
+    ENROLLMENT_SUMMARY_SK,
+    MAILBOX_DAY_PREFIX,
+    MAILBOX_STATE_SK,
+    campaign_pk,
+    enrollment_listing_pk,
+    enrollment_sk,
+    mailbox_pk,
+    platform_key,
+    recipient_pk,
+    send_pk,
+    step_stats_sk,
+    variant_stats_sk,
+)
 from kindling.sending.backoff import BackoffState
 from kindling.sending.circuit import HostCircuit, host_key
-from kindling.sending.ledger import SendItem, recipient_pk, send_pk
+from kindling.sending.ledger import SendItem
 
 Key = tuple[str, str]
-MAILBOX_STATE_SK = "SEND#STATE"
-CAMPAIGN_STATE_SK = "SEND#STATE"
-DAY_PREFIX = "SEND#DAY#"
 STATS_PREFIX = "SEND#STATS#"
 CONFLICT_RETRIES = 6  # a transaction cancelled only by concurrent transactions on the same items is retried
-
-
-def mailbox_pk(workspace_id: str, mailbox_id: str) -> str:
-    return workspace_key(workspace_id, "MAILBOX", mailbox_id)
 
 
 def host_pk(smtp_host: str) -> str:
@@ -292,17 +287,17 @@ class SendingRepository:
     def due_enrollments(self, shard: str, now: datetime, limit: int) -> list[EnrollmentItem]:
         """Enrollments of one due shard whose next send is at or before `now`, oldest first."""
         results = EnrollmentItem.due.query(
-            shard, EnrollmentItem.due_sk <= due.upper(now), limit=limit, page_size=min(limit, 1000)
+            shard, EnrollmentItem.due_sk <= keys.upper(now), limit=limit, page_size=min(limit, 1000)
         )
         return [item for item in results if isinstance(item, EnrollmentItem)]
 
     def parked_enrollments(self, workspace_id: str, campaign_id: str, limit: int) -> list[EnrollmentItem]:
-        results = EnrollmentItem.due.query(due.park_pk(workspace_id, campaign_id), limit=limit, page_size=limit)
+        results = EnrollmentItem.due.query(keys.park_pk(workspace_id, campaign_id), limit=limit, page_size=limit)
         return [item for item in results if isinstance(item, EnrollmentItem)]
 
     def watched_campaigns(self, now: datetime, limit: int = 500) -> list[CampaignStateItem]:
         results = CampaignStateItem.due.query(
-            due.CAMPAIGN_WATCH_PK, CampaignStateItem.due_sk <= due.upper(now), limit=limit
+            keys.CAMPAIGN_WATCH_PK, CampaignStateItem.due_sk <= keys.upper(now), limit=limit
         )
         return [item for item in results if isinstance(item, CampaignStateItem)]
 
@@ -324,7 +319,7 @@ class SendingRepository:
 
     @staticmethod
     def campaign_day_key(workspace_id: str, campaign_id: str, day: str) -> Key:
-        return campaign_pk(workspace_id, campaign_id), DAY_PREFIX + day
+        return campaign_pk(workspace_id, campaign_id), MAILBOX_DAY_PREFIX + day
 
     @staticmethod
     def host_key(smtp_host: str) -> Key:
@@ -625,7 +620,7 @@ class SendingRepository:
                     moves = [getattr(EnrollmentSummaryItem, f"n_{s}").add(n) for s, n in delta.items() if n]
                     if moves:
                         tx.update(
-                            EnrollmentSummaryItem(pk=campaign_pk(ws, cid), sk=SUMMARY_SK),
+                            EnrollmentSummaryItem(pk=campaign_pk(ws, cid), sk=ENROLLMENT_SUMMARY_SK),
                             actions=[*moves, EnrollmentSummaryItem.updated_at.set(advances[0].at)],
                         )
                 # One update per counter item: variants of a step share the step's and the campaign's items, and a
@@ -666,9 +661,9 @@ class SendingRepository:
                 EnrollmentItem.due_sk.remove(),
             ]
         elif park is not None:
-            actions = [EnrollmentItem.due_pk.set(due.park_pk(*park))]
+            actions = [EnrollmentItem.due_pk.set(keys.park_pk(*park))]
         else:
-            due_pk, due_sk = due.send_due_keys(pk, sk, when)
+            due_pk, due_sk = keys.send_due_keys(pk, sk, when)
             actions = [
                 EnrollmentItem.next_send_at.set(when),
                 EnrollmentItem.due_pk.set(due_pk),
@@ -691,8 +686,8 @@ class SendingRepository:
         """Clear the enrollment's mailbox (deleted) and move its next send to `when` (staying parked if it is), if it
         is still as read and still assigned to `mailbox_id`; False otherwise (a repeated call finds it cleared)."""
         actions: list[Any] = [EnrollmentItem.mailbox_id.remove(), EnrollmentItem.next_send_at.set(when)]
-        if item.due_pk and not item.due_pk.startswith(due.PARK_PREFIX):
-            due_pk, due_sk = due.send_due_keys(item.pk, item.sk, when)
+        if item.due_pk and not item.due_pk.startswith(keys.PARK_PREFIX):
+            due_pk, due_sk = keys.send_due_keys(item.pk, item.sk, when)
             actions += [EnrollmentItem.due_pk.set(due_pk), EnrollmentItem.due_sk.set(due_sk)]
         condition = (
             (EnrollmentItem.status == item.status)
@@ -709,7 +704,7 @@ class SendingRepository:
 
     def unpark(self, item: EnrollmentItem) -> bool:
         """Back from the campaign's park into its due shard, at the due time it had."""
-        shard, _ = due.send_due_keys(item.pk, item.sk, item.next_send_at or item.created_at)
+        shard, _ = keys.send_due_keys(item.pk, item.sk, item.next_send_at or item.created_at)
         try:
             EnrollmentItem(pk=item.pk, sk=item.sk).update(
                 actions=[EnrollmentItem.due_pk.set(shard)],
@@ -724,13 +719,12 @@ class SendingRepository:
     def schedule_pending(self, workspace_id: str, campaign_id: str, at: datetime) -> int:
         """Give every pending enrollment of a campaign without a next send one at `at` (enrollments written
         before the enrollment module set due keys itself). Reads the campaign's enrollment listing once."""
-        from kindling.enrollments.repository import listing_pk
 
         count = 0
-        for item in EnrollmentItem.gsi1.query(listing_pk(workspace_id, campaign_id)):
+        for item in EnrollmentItem.gsi1.query(enrollment_listing_pk(workspace_id, campaign_id)):
             if not isinstance(item, EnrollmentItem) or item.status != "pending" or item.due_pk:
                 continue
-            due_pk, due_sk = due.send_due_keys(item.pk, item.sk, at)
+            due_pk, due_sk = keys.send_due_keys(item.pk, item.sk, at)
             try:
                 EnrollmentItem(pk=item.pk, sk=item.sk).update(
                     actions=[
@@ -778,7 +772,7 @@ class SendingRepository:
                         condition=EnrollmentItem.status == current,
                     )
                     tx.update(
-                        EnrollmentSummaryItem(pk=pk, sk=SUMMARY_SK),
+                        EnrollmentSummaryItem(pk=pk, sk=ENROLLMENT_SUMMARY_SK),
                         actions=[
                             getattr(EnrollmentSummaryItem, f"n_{current}").add(-1),
                             getattr(EnrollmentSummaryItem, f"n_{target}").add(1),
@@ -805,8 +799,8 @@ class SendingRepository:
         actions: list[Any] = [
             CampaignStateItem.workspace_id.set(workspace_id),
             CampaignStateItem.campaign_id.set(campaign_id),
-            CampaignStateItem.due_pk.set(due.CAMPAIGN_WATCH_PK),
-            CampaignStateItem.due_sk.set(due.campaign_watch_sk(pk, when)),
+            CampaignStateItem.due_pk.set(keys.CAMPAIGN_WATCH_PK),
+            CampaignStateItem.due_sk.set(keys.campaign_watch_sk(pk, when)),
         ]
         if parked is not None:
             actions.append(CampaignStateItem.parked.set(parked))
@@ -852,8 +846,8 @@ class SendingRepository:
         ]
         if until is not None:
             actions += [
-                CampaignStateItem.due_pk.set(due.CAMPAIGN_WATCH_PK),
-                CampaignStateItem.due_sk.set(due.campaign_watch_sk(pk, until)),
+                CampaignStateItem.due_pk.set(keys.CAMPAIGN_WATCH_PK),
+                CampaignStateItem.due_sk.set(keys.campaign_watch_sk(pk, until)),
             ]
         if baseline is not None:
             actions += [
@@ -942,7 +936,7 @@ def _advance_actions(advance: Advance) -> list[Any]:
         actions.append(EnrollmentItem.mailbox_id.set(advance.mailbox_id))
     if advance.kind == "advance":
         assert advance.next_step_index is not None and advance.next_send_at is not None
-        due_pk, due_sk = due.send_due_keys(pk, sk, advance.next_send_at)
+        due_pk, due_sk = keys.send_due_keys(pk, sk, advance.next_send_at)
         actions += [
             EnrollmentItem.current_step.set(advance.next_step_index),
             EnrollmentItem.next_send_at.set(advance.next_send_at),
@@ -951,7 +945,7 @@ def _advance_actions(advance: Advance) -> list[Any]:
         ]
     elif advance.kind == "retry":
         assert advance.next_send_at is not None
-        due_pk, due_sk = due.send_due_keys(pk, sk, advance.next_send_at)
+        due_pk, due_sk = keys.send_due_keys(pk, sk, advance.next_send_at)
         actions += [
             EnrollmentItem.next_send_at.set(advance.next_send_at),
             EnrollmentItem.due_pk.set(due_pk),

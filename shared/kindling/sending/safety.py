@@ -20,6 +20,7 @@ from typing import Literal
 
 from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
 from kindling.platform.errors import InvalidStatus, NotFound
 from kindling.platform.observability import get_logger
 from kindling.sending.repository import CampaignStateItem, SendingRepository
@@ -91,7 +92,7 @@ class CampaignSafety:
     @property
     def service(self) -> CampaignService:
         if self._service is None:
-            self._service = CampaignService(repository=self._campaigns)
+            self._service = campaign_service(repository=self._campaigns)
         return self._service
 
     def check(self, workspace_id: str, campaign_id: str, now: datetime) -> str | None:

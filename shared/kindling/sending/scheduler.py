@@ -15,7 +15,6 @@ tick that meets it meanwhile finds its ledger item in flight (kindling.sending.w
 
 from __future__ import annotations
 
-import math
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -27,21 +26,23 @@ from kindling.campaigns.models import CampaignRecord, StepRecord, VariantRecord,
 from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
+from kindling.enrollments.service import campaign_service
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
-from kindling.platform import aws, table
+from kindling.platform import keys, table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import prospect_email_pk, prospect_pk, send_pk, suppressed_domain_pk
 from kindling.platform.observability import get_logger
-from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem, ProspectItem, email_pk, prospect_from_item, prospect_pk
+from kindling.prospects.repository import EmailRecordItem, ProspectItem, ProspectRepository, prospect_from_item
 from kindling.rendering import build_context, compile_template, render_email
-from kindling.sending import due, eligibility, planning, watchdog, windows
+from kindling.sending import eligibility, planning, watchdog, windows
 from kindling.sending.circuit import HostCircuit, host_key
-from kindling.sending.jobs import SendJob
 from kindling.sending.ledger import SendItem, send_id_for
+from kindling.sending.messages import SendMessage, SqsSendQueue
 from kindling.sending.repository import (
     Advance,
     CampaignDay,
@@ -53,10 +54,10 @@ from kindling.sending.repository import (
     mailbox_state_from_raw,
 )
 from kindling.sending.rotation import seeded_rng
+from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished, current_step
-from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
+from kindling.suppressions.repository import DomainSuppressionItem
 from kindling.suppressions.service import decide
-from kindling.webhooks.catalog import emit_webhook_event
 
 SHARD_LIMIT = 1000  # due enrollments read per shard per tick
 # Wall-clock budget of one tick (the function's timeout is 60 s): campaigns not reached in time stay due and are
@@ -64,41 +65,12 @@ SHARD_LIMIT = 1000  # due enrollments read per shard per tick
 TICK_BUDGET_SECONDS = 40.0
 WATCH_LIMIT = 200
 PARK_PAGE = 500
-MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling
 WORKSPACE_TIMEZONE = "UTC"  # decisions.md: mailbox counters count per day in the workspace's timezone (UTC default)
 TERMINAL = frozenset({"completed", "errored"})
 
 
 class SendQueue(Protocol):
-    def send(self, jobs: Sequence[SendJob], now: datetime) -> None: ...
-
-
-class SqsSendQueue:
-    """The send queue: 10 jobs per SendMessageBatch; a job waits in the queue until its pacer slot."""
-
-    def __init__(self, queue_url: str | None = None) -> None:
-        self._url = queue_url
-
-    def send(self, jobs: Sequence[SendJob], now: datetime) -> None:
-        url = self._url or get_settings().send_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_SEND_QUEUE_URL is not configured")
-        client = aws.client("sqs")
-        for start in range(0, len(jobs), 10):
-            chunk = jobs[start : start + 10]
-            entries = [
-                {
-                    "Id": str(i),
-                    "MessageBody": job.to_body(),
-                    "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, math.ceil((job.send_at - now).total_seconds()))),
-                }
-                for i, job in enumerate(chunk)
-            ]
-            response = client.send_message_batch(QueueUrl=url, Entries=entries)
-            failed = response.get("Failed") or []
-            if failed:
-                # The claims stand; the watchdog re-enqueues these after 10 minutes. Say so loudly now.
-                get_logger().error("send queue refused jobs", extra={"failed": failed})
+    def send(self, jobs: Sequence[SendMessage], now: datetime) -> None: ...
 
 
 @dataclass
@@ -161,7 +133,7 @@ class Scheduler:
     @property
     def campaign_service(self) -> CampaignService:
         if self._campaign_service is None:
-            self._campaign_service = CampaignService(repository=self._campaigns, mailboxes=self._mailboxes)
+            self._campaign_service = campaign_service(repository=self._campaigns, mailboxes=self._mailboxes)
         return self._campaign_service
 
     def _event_service(self) -> EventService:
@@ -177,7 +149,7 @@ class Scheduler:
         self.campaign_service.advance_due(now)
         self._watch(now, report)
         by_campaign: dict[tuple[str, str], list[EnrollmentItem]] = {}
-        for shard in due.send_shards():
+        for shard in keys.send_shards():
             for item in self._repo.due_enrollments(shard, now, self._shard_limit):
                 by_campaign.setdefault(_campaign_of(item), []).append(item)
                 report.due += 1
@@ -197,8 +169,6 @@ class Scheduler:
     # --- watched campaigns ---------------------------------------------------------------------------------------
 
     def _watch(self, now: datetime, report: TickReport) -> None:
-        from kindling.sending.safety import CampaignSafety
-
         watched = self._repo.watched_campaigns(now, WATCH_LIMIT)
         if not watched:
             return
@@ -275,8 +245,8 @@ class Scheduler:
             prospect = prospect_from_item(workspace_id, ProspectItem.from_raw_data(prospect_raw))
             entry.prospect = prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
             entry.custom = dict(prospect.custom_fields)
-            record_raw = raw.get((email_pk(workspace_id, prospect.email), table.ITEM_SK))
-            domain_raw = raw.get((domain_pk(workspace_id, email_domain(prospect.email)), table.ITEM_SK))
+            record_raw = raw.get((prospect_email_pk(workspace_id, prospect.email), table.ITEM_SK))
+            domain_raw = raw.get((suppressed_domain_pk(workspace_id, email_domain(prospect.email)), table.ITEM_SK))
             email_record = EmailRecordItem.from_raw_data(record_raw) if record_raw else None
             check = decide(
                 prospect.email,
@@ -329,7 +299,7 @@ class Scheduler:
         if not plan.assignments:
             return
         assignments = self._reserve(workspace_id, record, ctx.day, day, plan, pool, now, report)
-        jobs: list[SendJob] = []
+        jobs: list[SendMessage] = []
         released: dict[str, list[str]] = {}
         for assignment in assignments:
             entry = by_key[assignment.key]
@@ -369,8 +339,8 @@ class Scheduler:
             keys += [
                 self._repo.ledger_key(workspace_id, entry.send_id),
                 (prospect_pk(workspace_id, entry.item.prospect_id), table.ITEM_SK),
-                (email_pk(workspace_id, email), table.ITEM_SK),
-                (domain_pk(workspace_id, email_domain(email)), table.ITEM_SK),
+                (prospect_email_pk(workspace_id, email), table.ITEM_SK),
+                (suppressed_domain_pk(workspace_id, email_domain(email)), table.ITEM_SK),
             ]
         return self._repo.get_raw(keys)
 
@@ -536,7 +506,7 @@ class Scheduler:
         for data in events:
             data.update(mailboxId=mplan.mailbox_id, campaignId=campaign_id, hitAt=isoformat(now))
             try:
-                if emit_webhook_event(self._event_service(), workspace_id, "limit.hit", data, now=now) is not None:
+                if emit_event(self._event_service(), workspace_id, "limit.hit", data, now=now) is not None:
                     emitted += 1
             except Exception:  # an event must never cost a send
                 get_logger().exception("limit.hit could not be emitted", extra={"data": data})
@@ -651,7 +621,7 @@ class Scheduler:
 
     # --- jobs ------------------------------------------------------------------------------------------------------
 
-    def _requeue_job(self, workspace_id: str, record: CampaignRecord, entry: _Due, now: datetime) -> SendJob | None:
+    def _requeue_job(self, workspace_id: str, record: CampaignRecord, entry: _Due, now: datetime) -> SendMessage | None:
         """The job of a queued send whose message went missing, rebuilt under the same claim (token, mailbox)."""
         ledger = entry.ledger
         assert ledger is not None
@@ -674,8 +644,6 @@ class Scheduler:
         )
 
     def _prospect(self, workspace_id: str, entry: _Due) -> tuple[dict[str, Any], dict[str, Any]]:
-        from kindling.prospects.repository import ProspectRepository
-
         prospect = ProspectRepository().get(workspace_id, entry.item.prospect_id)
         return prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"}), dict(prospect.custom_fields)
 
@@ -691,7 +659,7 @@ class Scheduler:
         *,
         token: str,
         thread: list[str] | None = None,
-    ) -> SendJob | None:
+    ) -> SendMessage | None:
         item, step = entry.item, entry.step
         assert step is not None
         variant = pick_variant(step, item.variant, item.enrollment_id)
@@ -708,7 +676,7 @@ class Scheduler:
         nxt = current_step(record.steps, step.step_index + 1)
         settings = record.settings
         attempt = int(entry.ledger.attempts or 0) + 1 if entry.ledger is not None else 1
-        return SendJob(
+        return SendMessage(
             workspace_id=workspace_id,
             campaign_id=record.campaign_id,
             campaign_name=record.name,
@@ -764,9 +732,7 @@ class Scheduler:
         return rendered.subject, rendered.html, rendered.text
 
     @staticmethod
-    def _ledger_item(job: SendJob, entry: _Due, now: datetime) -> SendItem:
-        from kindling.sending.ledger import send_pk
-
+    def _ledger_item(job: SendMessage, entry: _Due, now: datetime) -> SendItem:
         previous = entry.ledger
         return SendItem(
             pk=send_pk(job.workspace_id, job.send_id),

@@ -7,7 +7,7 @@ Per batch:
 2. stale work is dropped: a duplicate or an earlier attempt's message (the ledger is not `queued` under this
    claim's token), an enrollment that stopped or moved on (the send is `canceled`), a suppressed recipient (the
    send is `skipped` and the sequence stops: the suppression check right before SMTP);
-3. SMTP per mailbox (kindling.sending.smtp); right before each message's MAIL FROM the gate moves its ledger
+3. SMTP per mailbox (kindling.mail.smtp); right before each message's MAIL FROM the gate moves its ledger
    item queued -> sending with a conditional write. Only one caller can pass it per claim, so a duplicate SQS
    delivery, a Lambda retry or a crash never produces a second DATA for the same step. A crash leaves the
    message that was in SMTP `sending` (the watchdog records it `unknown` and never resends it) and the ones
@@ -28,10 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kindling.bounceshield.service import Attempt, AttemptKind, BounceShieldService
-from kindling.campaigns.service import CampaignService
 from kindling.enrollments.repository import EnrollmentItem
+from kindling.enrollments.service import campaign_service
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.outcomes import Outcome, Stage
+from kindling.mail.smtp import Batch, Outgoing, SendResult, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
@@ -39,15 +42,15 @@ from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform import table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import campaign_pk, enrollment_sk, prospect_email_pk, suppressed_domain_pk
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem, email_pk
+from kindling.prospects.repository import EmailRecordItem
 from kindling.sending import backoff, circuit, eligibility, recipient_backoff
-from kindling.sending.jobs import SendJob
+from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from kindling.sending.ledger import SendItem
-from kindling.sending.message import OutgoingEmail, Tracking, build_message
-from kindling.sending.outcomes import Outcome, Stage
+from kindling.sending.messages import SendMessage
 from kindling.sending.recipient_backoff_repository import RecipientBackoffRepository, domain_key, state_of
 from kindling.sending.repository import (
     Advance,
@@ -57,10 +60,10 @@ from kindling.sending.repository import (
     SendingRepository,
     mailbox_state_from_raw,
 )
-from kindling.sending.smtp import Batch, Outgoing, SendResult, SmtpSender
-from kindling.suppressions.repository import DomainSuppressionItem, domain_pk
+from kindling.sending.safety import CampaignSafety
+from kindling.sending.service import complete_if_finished
+from kindling.suppressions.repository import DomainSuppressionItem
 from kindling.suppressions.service import SuppressionService, decide
-from kindling.webhooks.catalog import emit_webhook_event
 
 MAX_ATTEMPTS = 5  # a step refused softly this many times is given up (ledger `failed`, the sequence moves on)
 SOFT_RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3))
@@ -98,10 +101,37 @@ class BatchResult:
 
 @dataclass
 class _Work:
-    job: SendJob
+    job: SendMessage
     ledger: SendItem | None
     enrollment: EnrollmentItem | None
     blocked: bool
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a mailbox cannot send a queued message now, and when the scheduler tries again."""
+
+    reason: str  # mailbox_unusable / backoff / host_circuit_open
+    until: datetime
+
+
+def mailbox_hold(
+    mailbox: Mailbox | None, state: MailboxState | None, host: circuit.HostCircuit | None, now: datetime
+) -> Hold | None:
+    """The one reading of a mailbox's backoff and its SMTP host's circuit for a queued send; None when it may send.
+    The retry waits for the backoff, else the open circuit, else UNUSABLE_MAILBOX_RETRY (also for an unusable
+    mailbox whose backoff or circuit is what lifts first)."""
+    backoff_until = state.backoff.until if state is not None and state.backoff.active(now) else None
+    circuit_until = host.open_until if host is not None and host.is_open(now) else None
+    if mailbox is None or not mailbox.can_send:
+        reason = "mailbox_unusable"
+    elif backoff_until is not None:
+        reason = "backoff"
+    elif circuit_until is not None:
+        reason = "host_circuit_open"
+    else:
+        return None
+    return Hold(reason, backoff_until or circuit_until or now + UNUSABLE_MAILBOX_RETRY)
 
 
 class Sender:
@@ -139,9 +169,9 @@ class Sender:
 
     # --- a batch -------------------------------------------------------------------------------------------------
 
-    def process(self, jobs: Sequence[SendJob]) -> BatchResult:
+    def process(self, jobs: Sequence[SendMessage]) -> BatchResult:
         result = BatchResult()
-        distinct: dict[tuple[str, str], SendJob] = {}
+        distinct: dict[tuple[str, str], SendMessage] = {}
         for job in jobs:  # the same claim twice in one batch: one copy goes through, the others are duplicates
             if (job.send_id, job.token) in distinct:
                 result.skipped += 1
@@ -170,25 +200,32 @@ class Sender:
             work = self._work(job, raw)
             verdict = self._precheck(work, mailboxes, states, circuits, now)
             held = domains[(job.workspace_id, email_domain(job.recipient))]
-            if verdict is None and held.active(now):
-                verdict = "recipient_domain_backoff"  # the domain deferred lately: every mailbox waits
+            if verdict is None and held.active(now):  # the domain deferred lately: every mailbox waits
+                verdict = Hold("recipient_domain_backoff", held.until or now + UNUSABLE_MAILBOX_RETRY)
             if verdict is None:
                 ready.append(work)
                 continue
-            result.outcomes[job.send_id] = verdict
-            if verdict in ("duplicate", "stale", "suppressed"):
-                result.skipped += 1
-            else:  # not now: the mailbox cannot send; back to the scheduler later, nothing attempted
-                when = self._not_now_until(job, mailboxes, states, circuits, now)
-                if verdict == "recipient_domain_backoff" and held.until is not None:
-                    when = held.until
-                self._retry(work, now, when, finals, advances, expected="queued", code=verdict, detail=verdict)
+            if isinstance(verdict, Hold):  # not now: back to the scheduler later, nothing attempted
+                result.outcomes[job.send_id] = verdict.reason
+                self._retry(
+                    work,
+                    now,
+                    verdict.until,
+                    finals,
+                    advances,
+                    expected="queued",
+                    code=verdict.reason,
+                    detail=verdict.reason,
+                )
                 result.retrying += 1
+            else:
+                result.outcomes[job.send_id] = verdict
+                result.skipped += 1
         gated: set[str] = set()
         unbuildable: dict[str, SendResult] = {}
         reports = self._smtp_send(ready, mailboxes, now, gated, unbuildable) if ready else []
         by_key = {r.key: r for report in reports for r in report.results} | unbuildable
-        bounces: list[SendJob] = []
+        bounces: list[SendMessage] = []
         attempts: list[Attempt] = []
         for work in ready:
             job = work.job
@@ -226,7 +263,7 @@ class Sender:
 
     # --- reads ---------------------------------------------------------------------------------------------------
 
-    def _load_mailboxes(self, jobs: Sequence[SendJob]) -> dict[tuple[str, str], Mailbox]:
+    def _load_mailboxes(self, jobs: Sequence[SendMessage]) -> dict[tuple[str, str], Mailbox]:
         found: dict[tuple[str, str], Mailbox] = {}
         now = time.monotonic()
         for ws, mid in {(j.workspace_id, j.mailbox_id) for j in jobs}:
@@ -242,31 +279,27 @@ class Sender:
         return found
 
     def _read(
-        self, jobs: Sequence[SendJob], mailboxes: dict[tuple[str, str], Mailbox]
+        self, jobs: Sequence[SendMessage], mailboxes: dict[tuple[str, str], Mailbox]
     ) -> dict[tuple[str, str], dict[str, Any]]:
-        from kindling.enrollments.repository import campaign_pk, enrollment_sk
-
         keys: list[tuple[str, str]] = []
         for job in jobs:
             ws = job.workspace_id
             keys += [
                 self._repo.ledger_key(ws, job.send_id),
                 (campaign_pk(ws, job.campaign_id), enrollment_sk(job.prospect_id)),
-                (email_pk(ws, job.recipient), table.ITEM_SK),
-                (domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK),
+                (prospect_email_pk(ws, job.recipient), table.ITEM_SK),
+                (suppressed_domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK),
                 self._repo.mailbox_state_key(ws, job.mailbox_id),
                 domain_key(ws, email_domain(job.recipient)),  # the recipient domain's backoff
             ]
         return self._repo.get_raw(keys)
 
-    def _work(self, job: SendJob, raw: dict[tuple[str, str], dict[str, Any]]) -> _Work:
-        from kindling.enrollments.repository import campaign_pk, enrollment_sk
-
+    def _work(self, job: SendMessage, raw: dict[tuple[str, str], dict[str, Any]]) -> _Work:
         ws = job.workspace_id
         ledger_raw = raw.get(self._repo.ledger_key(ws, job.send_id))
         enrollment_raw = raw.get((campaign_pk(ws, job.campaign_id), enrollment_sk(job.prospect_id)))
-        record_raw = raw.get((email_pk(ws, job.recipient), table.ITEM_SK))
-        domain_raw = raw.get((domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK))
+        record_raw = raw.get((prospect_email_pk(ws, job.recipient), table.ITEM_SK))
+        domain_raw = raw.get((suppressed_domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK))
         check = decide(
             job.recipient,
             EmailRecordItem.from_raw_data(record_raw) if record_raw else None,
@@ -286,8 +319,9 @@ class Sender:
         states: dict[tuple[str, str], MailboxState],
         circuits: dict[str, circuit.HostCircuit],
         now: datetime,
-    ) -> str | None:
-        """None when the job may go to SMTP; else why not (duplicate / stale / suppressed / a mailbox reason)."""
+    ) -> str | Hold | None:
+        """None when the job may go to SMTP; else why it is skipped (duplicate / stale / suppressed) or the mailbox's
+        hold (unusable, backoff, host circuit) with when to try again."""
         job, ledger, enrollment = work.job, work.ledger, work.enrollment
         if ledger is None or ledger.status != "queued" or ledger.token != job.token:
             return "duplicate"  # another delivery of this claim got there first, or an older attempt's message
@@ -305,32 +339,8 @@ class Sender:
             )
             return "suppressed"
         mailbox = mailboxes.get((job.workspace_id, job.mailbox_id))
-        if mailbox is None or not mailbox.can_send:
-            return "mailbox_unusable"
-        state = states[(job.workspace_id, job.mailbox_id)]
-        if state.backoff.active(now):
-            return "backoff"
-        if circuits.get(circuit.host_key(mailbox.smtp_host), circuit.HostCircuit()).is_open(now):
-            return "host_circuit_open"
-        return None
-
-    def _not_now_until(
-        self,
-        job: SendJob,
-        mailboxes: dict[tuple[str, str], Mailbox],
-        states: dict[tuple[str, str], MailboxState],
-        circuits: dict[str, circuit.HostCircuit],
-        now: datetime,
-    ) -> datetime:
-        state = states.get((job.workspace_id, job.mailbox_id))
-        mailbox = mailboxes.get((job.workspace_id, job.mailbox_id))
-        if state is not None and state.backoff.active(now) and state.backoff.until is not None:
-            return state.backoff.until
-        if mailbox is not None:
-            host = circuits.get(circuit.host_key(mailbox.smtp_host))
-            if host is not None and host.is_open(now) and host.open_until is not None:
-                return host.open_until
-        return now + UNUSABLE_MAILBOX_RETRY
+        host = circuits.get(circuit.host_key(mailbox.smtp_host)) if mailbox is not None else None
+        return mailbox_hold(mailbox, states.get((job.workspace_id, job.mailbox_id)), host, now)
 
     # --- SMTP ------------------------------------------------------------------------------------------------------
 
@@ -347,7 +357,7 @@ class Sender:
             tls_pin=mailbox.smtp_tls_pin,
         )
 
-    def _build(self, job: SendJob, now: datetime) -> Outgoing:
+    def _build(self, job: SendMessage, now: datetime) -> Outgoing:
         settings = get_settings()
         if not settings.tracking_secret:
             raise RuntimeError("KINDLING_TRACKING_SECRET is not configured")
@@ -576,12 +586,12 @@ class Sender:
 
     def _after(
         self,
-        jobs: Sequence[SendJob],
+        jobs: Sequence[SendMessage],
         reports: Sequence[Any],
         mailboxes: dict[tuple[str, str], Mailbox],
         states: dict[tuple[str, str], MailboxState],
         circuits: dict[str, circuit.HostCircuit],
-        bounces: Sequence[SendJob],
+        bounces: Sequence[SendMessage],
         advances: Sequence[Advance],
         now: datetime,
     ) -> None:
@@ -600,10 +610,8 @@ class Sender:
                 self._bounced(job, now)
             except Exception:
                 log.exception("handling a hard bounce failed", extra={"send_id": job.send_id})
-        from kindling.sending.safety import CampaignSafety
-        from kindling.sending.service import complete_if_finished
 
-        service = CampaignService()
+        service = campaign_service()
         for ws, cid in {(j.workspace_id, j.campaign_id) for j in bounces}:
             CampaignSafety(self._repo, service=service).check(ws, cid, now)
         for ws, cid in {(a.workspace_id, a.campaign_id) for a in advances if a.kind in ("complete", "stop")}:
@@ -668,12 +676,12 @@ class Sender:
             except Stale:
                 continue
 
-    def _bounced(self, job: SendJob, now: datetime) -> None:
+    def _bounced(self, job: SendMessage, now: datetime) -> None:
         """Suppress the address (a hard bounce at RCPT) and announce it."""
         SuppressionService(events=self._event_service()).suppress_emails(
             job.workspace_id, [job.recipient], reason="hard_bounce", source="bounce"
         )
-        emit_webhook_event(
+        emit_event(
             self._event_service(),
             job.workspace_id,
             "email.bounced",

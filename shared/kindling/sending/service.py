@@ -9,16 +9,19 @@ called back; the sender's final write then leaves the stopped enrollment alone).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from kindling.campaigns.models import CampaignSettings, StepRecord
 from kindling.campaigns.repository import CampaignRepository
+from kindling.campaigns.service import CampaignService
 from kindling.enrollments.models import IN_SEQUENCE
 from kindling.enrollments.repository import EnrollmentRepository
+from kindling.enrollments.service import campaign_service
 from kindling.platform.errors import InvalidStatus, NotFound
 from kindling.platform.observability import get_logger
 from kindling.sending.ledger import send_id_for
 from kindling.sending.repository import SendingRepository
+from kindling.sending.safety import CampaignSafety
 
 StopReason = Literal["replied", "bounced", "unsubscribed", "suppressed", "stopped"]
 STOP_STATUSES: dict[str, str] = {
@@ -30,9 +33,6 @@ STOP_STATUSES: dict[str, str] = {
 }
 MAX_ATTEMPTS = 4
 COMPLETED_REASON = "all_enrollments_finished"
-
-if TYPE_CHECKING:
-    from kindling.campaigns.service import CampaignService
 
 
 def should_stop(settings: CampaignSettings, reason: StopReason) -> bool:
@@ -102,9 +102,7 @@ def complete_if_finished(
     if summary.total == 0 or summary.count("pending") + summary.count("active") > 0:
         return False
     if campaigns is None:
-        from kindling.campaigns.service import CampaignService
-
-        campaigns = CampaignService()
+        campaigns = campaign_service()
     try:
         campaigns.transition(workspace_id, campaign_id, "complete", reason=COMPLETED_REASON)
     except (InvalidStatus, NotFound):
@@ -115,7 +113,6 @@ def complete_if_finished(
 def record_complaint(workspace_id: str, campaign_id: str, at: datetime) -> int:
     """A spam complaint (an ARF report) about a campaign's email: counted, and the campaign re-checked at once
     (campaign safety: 3 complaints send it to cooldown). Returns the campaign's complaint count."""
-    from kindling.sending.safety import CampaignSafety
 
     count = SendingRepository().add_complaint(workspace_id, campaign_id)
     CampaignSafety().check(workspace_id, campaign_id, at)

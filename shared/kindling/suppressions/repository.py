@@ -20,26 +20,17 @@ from kindling.platform.clock import isoformat
 from kindling.platform.dynamo import (
     Page,
     TableModel,
+    batch_get_raw,
     bind_models,
     cancelled_by_condition,
     condition_failed,
     query_page,
     transaction,
-    workspace_key,
 )
+from kindling.platform.keys import prospect_email_pk, prospect_pk, suppressed_domain_pk, workspace_key
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import (
-    EmailRecordItem,
-    ProspectItem,
-    batch_get_raw,
-    email_pk,
-    prospect_pk,
-)
+from kindling.prospects.repository import EmailRecordItem, ProspectItem
 from kindling.suppressions.models import SuppressionEntry
-
-
-def domain_pk(workspace_id: str, domain: str) -> str:
-    return workspace_key(workspace_id, "SUPP_DOMAIN", domain)
 
 
 class DomainSuppressionItem(TableModel):
@@ -104,8 +95,8 @@ class SuppressionRepository:
     ) -> tuple[dict[str, EmailRecordItem], dict[str, DomainSuppressionItem]]:
         """Email records and domain entries of the addresses: one BatchGetItem per 50 addresses."""
         addresses = list(dict.fromkeys(emails))
-        keys = [(email_pk(workspace_id, e), table.ITEM_SK) for e in addresses]
-        keys += [(domain_pk(workspace_id, email_domain(e)), table.ITEM_SK) for e in addresses]
+        keys = [(prospect_email_pk(workspace_id, e), table.ITEM_SK) for e in addresses]
+        keys += [(suppressed_domain_pk(workspace_id, email_domain(e)), table.ITEM_SK) for e in addresses]
         raw = batch_get_raw(keys)
         records: dict[str, EmailRecordItem] = {}
         domains: dict[str, DomainSuppressionItem] = {}
@@ -120,7 +111,7 @@ class SuppressionRepository:
 
     def add_email_entry(self, workspace_id: str, email: str, entry: SuppressionEntry) -> bool:
         """Put the entry on the email record (created when absent); False when the address already has one."""
-        record = EmailRecordItem(pk=email_pk(workspace_id, email), sk=table.ITEM_SK)
+        record = EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK)
         try:
             record.update(
                 actions=[EmailRecordItem.email.set(email), *_entry_actions(EmailRecordItem, workspace_id, entry)],
@@ -155,7 +146,9 @@ class SuppressionRepository:
             condition = condition & EmailRecordItem.supp_id.does_not_exist()
         try:
             with transaction() as tx:
-                tx.update(EmailRecordItem(pk=email_pk(workspace_id, email), sk=table.ITEM_SK), actions, condition)
+                tx.update(
+                    EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK), actions, condition
+                )
                 tx.update(
                     ProspectItem(pk=prospect_pk(workspace_id, prospect_id), sk=table.ITEM_SK),
                     actions=[
@@ -173,7 +166,7 @@ class SuppressionRepository:
 
     def add_domain_entry(self, workspace_id: str, domain: str, entry: SuppressionEntry) -> bool:
         item = DomainSuppressionItem(
-            pk=domain_pk(workspace_id, domain),
+            pk=suppressed_domain_pk(workspace_id, domain),
             sk=table.ITEM_SK,
             supp_id=entry.id,
             supp_type="domain",
@@ -200,7 +193,7 @@ class SuppressionRepository:
         return None
 
     def delete_email_entry(self, workspace_id: str, email: str, entry_id: str) -> bool:
-        pk = email_pk(workspace_id, email)
+        pk = prospect_email_pk(workspace_id, email)
         try:
             record = EmailRecordItem.get(pk, table.ITEM_SK, consistent_read=True)
         except EmailRecordItem.DoesNotExist:
@@ -239,7 +232,7 @@ class SuppressionRepository:
 
     def delete_domain_entry(self, workspace_id: str, domain: str, entry_id: str) -> bool:
         try:
-            DomainSuppressionItem(pk=domain_pk(workspace_id, domain), sk=table.ITEM_SK).delete(
+            DomainSuppressionItem(pk=suppressed_domain_pk(workspace_id, domain), sk=table.ITEM_SK).delete(
                 condition=DomainSuppressionItem.supp_id == entry_id
             )
         except DeleteError as exc:

@@ -12,12 +12,13 @@ formats, as the pynamodb repositories that own them:
   kindling.tracking.scanners is one second). One UpdateItem per hit sets the new time and returns the previous
   one (ReturnValues UPDATED_OLD): DynamoDB applies updates to one item one at a time, so of a scanner's parallel
   fetches of every link each sees the time of another and only the first can count;
-- `email.opened` / `email.clicked` events (kindling.events.repository, kindling.webhooks.catalog): the dedup marker
+- `email.opened` / `email.clicked` events (kindling.events.repository, kindling.events.catalog): the dedup marker
   and the event written in one transaction, the marker conditional on absence (or its window being over), then
   the event published to the webhook queue and taken out of the unpublished (`due`) index, as `EventService.emit`
   does. The catalogue's payload fields and dedup rules for these two types are repeated here; a unit test holds
   them equal to the catalogue's.
 
+The keys of all these items come from kindling.platform.keys (standard library only), as the owners' do.
 Configuration comes from the same environment variables as kindling.platform.settings, read on first use.
 """
 
@@ -35,29 +36,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from kindling.events.messages import event_message
 from kindling.platform.clock import epoch_seconds, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.ids import prefixed_id
+from kindling.platform.keys import (
+    CAMPAIGN_STATS_SK,
+    UNPUBLISHED_DUE_PK,
+    campaign_pk,
+    hit_marker_pk,
+    send_pk,
+    step_stats_sk,
+    variant_stats_sk,
+    workspace_key,
+)
+from kindling.platform.queues import required_url, send_one
+from kindling.platform.table import ITEM_SK
 
 HitKind = Literal["open", "click", "unsubscribe"]
 
-ITEM_SK = "#"  # kindling.platform.table.ITEM_SK
 MARKER_TTL = timedelta(days=1)
 DEFAULT_TABLE = "kindling-local"  # kindling.platform.settings.Settings defaults
 DEFAULT_REGION = "us-east-1"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-_WORKSPACE_ID = re.compile(r"^ws_[0-9a-z]{6,32}$")  # kindling.platform.dynamo.WORKSPACE_ID_RE
 
 # kindling.sending.ledger
 _HIT_ATTRIBUTE: dict[str, str] = {"open": "opened_at", "click": "clicked_at", "unsubscribe": "unsubscribed_at"}
 _HIT_COUNTER: dict[str, str] = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}
-# kindling.campaigns.repository
-CAMPAIGN_STATS_SK = "C#STATS#C"
-_STATS_PREFIX = "C#STATS#"
 # kindling.events.repository
 EVENT_RETENTION = timedelta(days=30)
-UNPUBLISHED_DUE_PK = "DUE#EVENTPUB"
-# kindling.webhooks.catalog: (required, optional) payload fields, and "one per ... ever"
+# kindling.events.catalog: (required, optional) payload fields, and "one per ... ever"
 HIT_EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "email.opened": (("prospectId", "prospectEmail", "campaignId", "openedAt"), ("mailboxId", "stepIndex")),
     "email.clicked": (("prospectId", "prospectEmail", "campaignId", "url", "clickedAt"), ("mailboxId", "stepIndex")),
@@ -66,33 +74,6 @@ EVER = timedelta(days=36500)
 
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _own_lock = threading.RLock()
-
-
-def workspace_key(workspace_id: str, *parts: str) -> str:
-    """kindling.platform.dynamo.workspace_key: `ws_abc#PART#PART`."""
-    if not isinstance(workspace_id, str) or not _WORKSPACE_ID.match(workspace_id):
-        raise ValueError(f"a workspace id is required, got {workspace_id!r}")
-    return "#".join((workspace_id, *parts))
-
-
-def send_pk(workspace_id: str, send_id: str) -> str:
-    return workspace_key(workspace_id, "SEND", send_id)
-
-
-def marker_pk(workspace_id: str, send_id: str) -> str:
-    return workspace_key(workspace_id, "TRACKHIT", send_id)
-
-
-def campaign_pk(workspace_id: str, campaign_id: str) -> str:
-    return workspace_key(workspace_id, "CAMPAIGN", campaign_id)
-
-
-def step_stats_sk(step_id: str) -> str:
-    return f"{_STATS_PREFIX}S#{step_id}"
-
-
-def variant_stats_sk(step_id: str, letter: str) -> str:
-    return f"{_STATS_PREFIX}V#{step_id}#{letter}"
 
 
 def serialize_datetime(value: datetime) -> str:
@@ -123,7 +104,7 @@ def _digest(value: str) -> str:
 
 
 def validate_hit_payload(event_type: str, data: Mapping[str, Any]) -> None:
-    """kindling.webhooks.catalog.validate_payload for the two hit events."""
+    """kindling.events.catalog.validate_payload for the two hit events."""
     if event_type not in HIT_EVENT_FIELDS:
         raise ValueError(f"not a tracking hit event: {event_type!r}")
     required, optional = HIT_EVENT_FIELDS[event_type]
@@ -136,7 +117,7 @@ def validate_hit_payload(event_type: str, data: Mapping[str, Any]) -> None:
 
 
 def hit_dedup(event_type: str, data: Mapping[str, Any], now: datetime) -> tuple[str, timedelta]:
-    """kindling.webhooks.catalog.dedup_for for the two hit events: the first open per prospect per campaign, ever;
+    """kindling.events.catalog.dedup_for for the two hit events: the first open per prospect per campaign, ever;
     one click per URL per prospect per UTC day."""
     if event_type == "email.opened":
         return f"{data['prospectId']}:{data['campaignId']}", EVER
@@ -243,6 +224,7 @@ class TrackingStore:
         cached = self._clients.get(service)
         if cached is not None:
             return cached
+        # cold start: botocore loads on the first AWS call, not on import
         import boto3
 
         with _creation_lock():
@@ -322,7 +304,7 @@ class TrackingStore:
         """Record a hit on the send at `at`; returns the time of the hit before it (None for the first)."""
         response = self._client("dynamodb").update_item(
             TableName=self.table_name,
-            Key=self._key(marker_pk(workspace_id, send_id)),
+            Key=self._key(hit_marker_pk(workspace_id, send_id)),
             UpdateExpression="SET #last = :last, #expires = :expires ADD #hits :one",
             ExpressionAttributeNames={"#last": "last_hit_ms", "#expires": "expires_at", "#hits": "hits"},
             ExpressionAttributeValues={
@@ -338,7 +320,7 @@ class TrackingStore:
     # --- hit events ---------------------------------------------------------------------------------------------
 
     def emit_hit_event(self, workspace_id: str, event_type: str, data: dict[str, Any], *, now: datetime) -> bool:
-        """`emit_webhook_event` + `EventService.emit` for `email.opened` / `email.clicked`: the payload validated,
+        """`emit_event` + `EventService.emit` for `email.opened` / `email.clicked`: the payload validated,
         the event recorded under the catalogue's dedup rule, published and marked published. False when
         deduplicated (nothing written)."""
         validate_hit_payload(event_type, data)
@@ -396,12 +378,8 @@ class TrackingStore:
             if _cancelled_by_condition(exc, 0):
                 return False
             raise
-        if not self.webhook_queue_url:
-            raise RuntimeError("KINDLING_WEBHOOK_QUEUE_URL is not configured")
-        self._client("sqs").send_message(
-            QueueUrl=self.webhook_queue_url,
-            MessageBody=json.dumps({"kind": "event", "workspace_id": workspace_id, "event_id": event_id}),
-        )
+        url = required_url(self.webhook_queue_url, "KINDLING_WEBHOOK_QUEUE_URL")
+        send_one(self._client("sqs"), url, event_message(workspace_id, event_id))
         dynamodb.update_item(
             TableName=self.table_name,
             Key=self._key(event_pk),

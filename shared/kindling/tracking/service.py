@@ -1,6 +1,6 @@
 """Tracking rules: what an open, a click or an unsubscribe does (inventory 20-21, the reference's webhook dedup).
 
-Every entry point first verifies the signed token (kindling.tracking.tokens): a bad, tampered or foreign token is
+Every entry point first verifies the signed token (kindling.sending.tokens): a bad, tampered or foreign token is
 `InvalidToken` (404) before anything is read or written. Then:
 
 - open: the send's hit is judged (kindling.tracking.scanners); a person's first open of the send emits
@@ -19,7 +19,7 @@ Cold start: the open and the click import only the standard library and kindling
 calls that write the ledger's, the hit markers' and the events' items in their owners' formats); pydantic, pynamodb
 and the event service load only for an unsubscribe, which is rare, or when a test injects its own collaborators.
 Settings are the same environment variables kindling.platform.settings reads, plus
-KINDLING_TRACKING_SECRET_PREVIOUS (only verification needs it: kindling.tracking.tokens.live_secrets).
+KINDLING_TRACKING_SECRET_PREVIOUS (only verification needs it: kindling.sending.tokens.live_secrets).
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.observability import get_logger
 from kindling.platform.stage_guard import check_environment
+from kindling.sending.tokens import Kind, TokenPayload, live_secrets, verify
 from kindling.tracking.pages import PageState
 from kindling.tracking.repository import SendView, TrackingStore
 from kindling.tracking.scanners import HitVerdict, classify_hit
-from kindling.tracking.tokens import Kind, TokenPayload, live_secrets, verify
 
 if TYPE_CHECKING:
     from kindling.events.service import EventService
@@ -92,6 +93,7 @@ class EnrollmentStopper(Protocol):
 
 
 def _default_stopper(workspace_id: str, campaign_id: str, prospect_id: str, at: datetime) -> bool:
+    # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
     from kindling.campaigns.repository import CampaignRepository
     from kindling.sending.service import should_stop, stop_enrollment
 
@@ -157,6 +159,7 @@ class TrackingService:
 
     def _event_service(self) -> EventService:
         if self._events is None:
+            # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
             from kindling.events.service import EventService
 
             self._events = EventService()
@@ -164,6 +167,7 @@ class TrackingService:
 
     def _suppression_service(self) -> SuppressionService:
         if self._suppressions is None:
+            # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
             from kindling.suppressions.service import SuppressionService
 
             self._suppressions = SuppressionService(events=self._event_service(), clock=self._clock)
@@ -239,9 +243,10 @@ class TrackingService:
             data.update(mailboxId=record.mailbox_id, stepIndex=record.step_index)
         if self._own_events and event_type != "email.unsubscribed":
             return self._store().emit_hit_event(record.workspace_id, event_type, data, now=now)
-        from kindling.webhooks.catalog import emit_webhook_event
+        # cold start: pydantic and pynamodb load for an unsubscribe, not for an open or a click
+        from kindling.events.catalog import emit_event
 
-        emitted = emit_webhook_event(self._event_service(), record.workspace_id, event_type, data, now=now)
+        emitted = emit_event(self._event_service(), record.workspace_id, event_type, data, now=now)
         return emitted is not None
 
     # --- unsubscribe ------------------------------------------------------------------------------------------
@@ -269,6 +274,4 @@ class TrackingService:
 
 
 def _log_failure(message: str, exc: BaseException) -> None:
-    from kindling.platform.observability import get_logger
-
     get_logger().exception(message, exc_info=exc)

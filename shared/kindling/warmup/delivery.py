@@ -27,7 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.outcomes import Outcome
+from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
@@ -36,15 +38,15 @@ from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.sending import backoff, eligibility
-from kindling.sending.outcomes import Outcome
+from kindling.sending.messages import SqsSendQueue
 from kindling.sending.repository import SendingRepository
 from kindling.sending.sender import soft_retry_delay
-from kindling.sending.smtp import Batch, Outgoing, SmtpSender
+from kindling.warmup.blocklist import record_bounce
 from kindling.warmup.content import EXCHANGE_ID_RE, WarmupEmail, build_message, compose_message
 from kindling.warmup.counters import DailyCounters
-from kindling.warmup.engine import SqsWarmupQueue, WarmupQueue, WarmupSendJob
+from kindling.warmup.messages import WarmupQueue, WarmupSendMessage
 from kindling.warmup.pool_index import WarmupPoolRepository
-from kindling.warmup.protection import BOUNCE_WINDOW, bounce_entries, domain_of
+from kindling.warmup.protection import domain_of
 from kindling.warmup.repository import WarmupRepository
 
 MAX_WARMUP_ATTEMPTS = 3  # tries in all of one warmup send (the first and two retries)
@@ -57,7 +59,7 @@ EARLY_TOLERANCE = timedelta(seconds=30)
 UNBUILDABLE = "unbuildable"
 
 
-def reserved_day(job: WarmupSendJob) -> str:
+def reserved_day(job: WarmupSendMessage) -> str:
     """The sending engine's mailbox day (UTC) the tick reserved the send on, against the hard cap."""
     return eligibility.day_key(job.queued_at, "UTC")
 
@@ -173,19 +175,19 @@ class WarmupDelivery:
         self._mailboxes = mailboxes or MailboxRepository()
         self._mailer = mailer or WarmupMailer()
         self._clock = clock
-        self._queue = queue or SqsWarmupQueue()
+        self._queue = queue or SqsSendQueue()
         self._sending = sending or SendingRepository()
 
     def _now(self) -> datetime:
         return (self._clock or get_clock()).now()
 
-    def process(self, jobs: Sequence[WarmupSendJob]) -> DeliveryResult:
+    def process(self, jobs: Sequence[WarmupSendMessage]) -> DeliveryResult:
         result = DeliveryResult()
         now = self._now()
         distinct = {job.exchange_id: job for job in jobs}
         early = [job for job in distinct.values() if job.send_at > now + EARLY_TOLERANCE]
         result.deferred = len(early)
-        grouped: dict[tuple[str, str], list[WarmupSendJob]] = {}
+        grouped: dict[tuple[str, str], list[WarmupSendMessage]] = {}
         for job in distinct.values():
             if job.send_at <= now + EARLY_TOLERANCE:
                 grouped.setdefault((job.workspace_id, job.mailbox_id), []).append(job)
@@ -242,12 +244,12 @@ class WarmupDelivery:
     def _send(
         self,
         batches: list[Batch],
-        distinct: dict[str, WarmupSendJob],
+        distinct: dict[str, WarmupSendMessage],
         now: datetime,
         result: DeliveryResult,
         releases: Counter[tuple[str, str, str]],
         senders: dict[str, Mailbox],
-    ) -> list[WarmupSendJob]:
+    ) -> list[WarmupSendMessage]:
         """SMTP for the batches and their outcomes; returns the jobs to try again."""
         gated: set[str] = set()
 
@@ -259,7 +261,7 @@ class WarmupDelivery:
 
         reports = asyncio.run(self._mailer.smtp.send_batches(batches, before_send=gate))
         backoff_until: dict[tuple[str, str], datetime | None] = {}
-        retries: list[WarmupSendJob] = []
+        retries: list[WarmupSendMessage] = []
         for report in reports:
             if report.refused == "tls_certificate_changed":
                 # Not the certificate pinned at test time (nothing was sent): only the user's re-test accepts it.
@@ -301,18 +303,5 @@ class WarmupDelivery:
                     result.failed += 1
         return retries
 
-    def _count(self, job: WarmupSendJob, now: datetime, delta: DailyCounters) -> None:
+    def _count(self, job: WarmupSendMessage, now: datetime, delta: DailyCounters) -> None:
         self._warmup.add_day(job.workspace_id, job.mailbox_id, delta, last_sent_at=now)
-
-
-def record_bounce(domain: str, now: datetime, source: str) -> bool:
-    """One warmup bounce from `domain`; True when it blocklisted the domain (3 bounces within 7 days)."""
-    from kindling.inbox.repository import WarmupBlocklistRepository
-
-    blocklist = WarmupBlocklistRepository()
-    blocklist.record_bounce(domain, now, source)
-    added = False
-    for entry in bounce_entries(blocklist.bounce_events(domain, now - BOUNCE_WINDOW, now), now, blocklist.blocklist()):
-        added = blocklist.add(entry) or added
-        get_logger().warning("warmup domain blocklisted after bounces", extra={"domain": entry.domain})
-    return added

@@ -16,7 +16,7 @@ warmup-enabled connected mailboxes of every workspace). Per tick, for every mail
    blocklisted and MX-failing domains excluded, at most each recipient's share), then each sender's sends
    are claimed on its tick mark, reserved on the sending engine's mailbox state (warmup count, the pacer's
    next allowed time and last slot, the 500/day hard cap checked against campaign + warmup sends) and
-   queued on the send queue as `WarmupSendJob`s, one exchange item each. A send whose pacer slot falls
+   queued on the send queue as `WarmupSendMessage`s, one exchange item each. A send whose pacer slot falls
    beyond the horizon, or that the hard cap refuses, stays unclaimed for a later tick.
 
 The tick reads its members in BatchGetItems (100 keys each): every member's mailbox, tick mark and warmup state,
@@ -27,32 +27,30 @@ batch request are read one by one, so a failure stays the failure of the members
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from kindling.auth.repository import AuthRepository
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.repository import MailboxRepository, mailbox_key, mailbox_of_raw
-from kindling.platform import aws
-from kindling.platform.clock import Clock, get_clock, isoformat, parse_iso
+from kindling.mailboxes.repository import MailboxRepository, mailbox_of_raw
+from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import mailbox_key, warmup_day_key, warmup_state_key, warmup_tick_key
 from kindling.platform.observability import get_logger
-from kindling.platform.settings import get_settings
 from kindling.sending import eligibility, planning
+from kindling.sending.messages import SqsSendQueue
 from kindling.sending.repository import MailboxState, SendingRepository, mailbox_state_from_raw
+from kindling.warmup.blocklist import WarmupBlocklistRepository
 from kindling.warmup.content import exchange_id
 from kindling.warmup.counters import WINDOW_DAYS
 from kindling.warmup.health import band_for, health_score, recompute_due
+from kindling.warmup.messages import WarmupQueue, WarmupSendMessage
 from kindling.warmup.models import DayRow, WarmupState, as_speed
 from kindling.warmup.planner import HARD_CAP, WarmupWindow, day_bounds, plan_rng, plan_sends
 from kindling.warmup.pool import PoolMember, select_peers
-from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository, tick_key, tick_mark_of
+from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository, tick_mark_of
 from kindling.warmup.protection import (
     DnsLookup,
     PoolExclusions,
@@ -64,7 +62,7 @@ from kindling.warmup.protection import (
     smtp_probe,
 )
 from kindling.warmup.ramp import Transition, apply_health, next_day
-from kindling.warmup.repository import WarmupRepository, day_key, day_row_of, state_key, state_of
+from kindling.warmup.repository import WarmupRepository, day_row_of, state_of
 from kindling.warmup.seeds import seeded_rng
 from kindling.warmup.service import WarmupService, local_today
 from kindling.warmup.stats import effective_daily_limit
@@ -72,81 +70,9 @@ from kindling.warmup.stats import effective_daily_limit
 HORIZON = timedelta(minutes=15)  # the tick's rate: a tick queues what falls due before the next one
 WARMUP_PACER_MINUTES = 10.0  # warmup's own "minutes between sends" on the mailbox's pacer
 PACER_KEY = "warmup"  # warmup's entry in the mailbox state's pacer intervals
-MAX_DELAY_SECONDS = 900
-JOB_VERSION = 1
 REFRESH_MINUTES = 15  # ticks starting in the first 15 minutes of an hour refresh the pool (once an hour)
 BATCH_KEYS = 100  # keys per BatchGetItem call: a failed call sends only its own keys back to one-by-one reads
 Key = tuple[str, str]
-
-
-class WarmupSendJob(BaseModel):
-    """One warmup email for the sender function (body `kind: "warmup"`; campaign jobs have no `kind`)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    v: int = JOB_VERSION
-    kind: Literal["warmup"] = "warmup"
-    exchange_id: str
-    workspace_id: str
-    mailbox_id: str
-    day: date  # the sender's local day the send counts on
-    recipient: str
-    recipient_name: str | None = None
-    from_address: str
-    from_name: str | None = None
-    send_at: datetime
-    queued_at: datetime
-    attempt: int = 1  # 1 for the first try; a transient SMTP failure re-queues the job with attempt + 1
-
-    def to_body(self) -> str:
-        data: dict[str, Any] = self.model_dump(mode="json")
-        data["send_at"], data["queued_at"] = isoformat(self.send_at), isoformat(self.queued_at)
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_body(cls, body: str) -> WarmupSendJob:
-        data = json.loads(body)
-        if not isinstance(data, dict) or data.get("kind") != "warmup" or data.get("v") != JOB_VERSION:
-            raise ValueError("not a warmup send job of this version")
-        data["send_at"], data["queued_at"] = parse_iso(data["send_at"]), parse_iso(data["queued_at"])
-        return cls.model_validate(data)
-
-
-def is_warmup_body(body: str) -> bool:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("kind") == "warmup"
-
-
-class WarmupQueue(Protocol):
-    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None: ...
-
-
-class SqsWarmupQueue:
-    """The send queue (the sender function's), 10 jobs per request, each delayed until its slot."""
-
-    def __init__(self, queue_url: str | None = None) -> None:
-        self._url = queue_url
-
-    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None:
-        url = self._url or get_settings().send_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_SEND_QUEUE_URL is not configured")
-        client = aws.client("sqs")
-        for start in range(0, len(jobs), 10):
-            entries = [
-                {
-                    "Id": str(i),
-                    "MessageBody": job.to_body(),
-                    "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, math.ceil((job.send_at - now).total_seconds()))),
-                }
-                for i, job in enumerate(jobs[start : start + 10])
-            ]
-            failed = client.send_message_batch(QueueUrl=url, Entries=entries).get("Failed") or []
-            if failed:
-                get_logger().error("send queue refused warmup jobs", extra={"failed": failed})
 
 
 # --- pure rules --------------------------------------------------------------------------------------------------
@@ -271,7 +197,7 @@ class WarmupEngine:
         self._workspaces = workspaces or AuthRepository()
         self._service = service or WarmupService(self._warmup, self._mailboxes, self._workspaces, clock=clock)
         self._sending = sending or SendingRepository()
-        self._queue = queue or SqsWarmupQueue()
+        self._queue = queue or SqsSendQueue()
         self._clock = clock
         self._horizon = horizon
         self._timezones: dict[str, str] = {}
@@ -314,11 +240,9 @@ class WarmupEngine:
     def refresh_pool(self) -> int:
         """Add the connected mailboxes with warmup on that are not in the pool yet (warmup turned on through the
         API, the bulk job or the connection checker); returns how many joined. Leaving is the tick's job."""
-        from kindling.inbox.repository import InboxRepository
-
         listed = {(m.workspace_id, m.mailbox_id) for m in self._pool.members()}
         joined = 0
-        for ws, mid in InboxRepository().connected_mailboxes():
+        for ws, mid in self._mailboxes.connected_mailboxes():
             if (ws, mid) in listed:
                 continue
             try:
@@ -348,8 +272,8 @@ class WarmupEngine:
                 for m in listed_members
                 for key in (
                     mailbox_key(m.workspace_id, m.mailbox_id),
-                    tick_key(m.workspace_id, m.mailbox_id),
-                    state_key(m.workspace_id, m.mailbox_id),
+                    warmup_tick_key(m.workspace_id, m.mailbox_id),
+                    warmup_state_key(m.workspace_id, m.mailbox_id),
                 )
             ]
         )
@@ -371,7 +295,11 @@ class WarmupEngine:
                 for p in planned
                 for key in (
                     *([SendingRepository.mailbox_state_key(p.mailbox.workspace_id, p.mailbox.id)] if p.due else []),
-                    *([day_key(p.mailbox.workspace_id, p.mailbox.id, p.today)] if any_due and p.rows is None else []),
+                    *(
+                        [warmup_day_key(p.mailbox.workspace_id, p.mailbox.id, p.today)]
+                        if any_due and p.rows is None
+                        else []
+                    ),
                 )
             ]
         )
@@ -391,8 +319,6 @@ class WarmupEngine:
                 senders.append(sender)
         if not senders:
             return report
-        from kindling.inbox.repository import WarmupBlocklistRepository
-
         exclusions = PoolExclusions(WarmupBlocklistRepository().blocklist(), self._pool.domain_health())
         by_id = {m.mailbox_id: m for m in pool}
         selection = select_peers(
@@ -446,16 +372,16 @@ class WarmupEngine:
             report.removed += 1
             return None
         rows: list[DayRow] | None = None
-        if state_key(ws, mid) in batch.failed:
+        if warmup_state_key(ws, mid) in batch.failed:
             state, rows = self._warmup.load(ws, mid)
         else:
-            state = state_of(ws, mid, batch.found.get(state_key(ws, mid)))
+            state = state_of(ws, mid, batch.found.get(warmup_state_key(ws, mid)))
         timezone = self._timezone(ws, state)
         today = local_today(now, timezone)
-        if tick_key(ws, mid) in batch.failed:
+        if warmup_tick_key(ws, mid) in batch.failed:
             mark = self._pool.tick_mark(ws, mid)
         else:
-            mark = tick_mark_of(batch.found.get(tick_key(ws, mid)))
+            mark = tick_mark_of(batch.found.get(warmup_tick_key(ws, mid)))
         new_day = False
         if mark.day != today:
             fresh = TickMark(today, 0)
@@ -517,7 +443,7 @@ class WarmupEngine:
         ws, mid = mailbox.workspace_id, mailbox.id
         rows = entry.rows
         if rows is None and any_due:
-            row_key = day_key(ws, mid, today)
+            row_key = warmup_day_key(ws, mid, today)
             if row_key in batch.failed:
                 _, rows = self._warmup.load(ws, mid)
             else:
@@ -546,8 +472,8 @@ class WarmupEngine:
         mailbox = sender.mailbox
         ws, mid = mailbox.workspace_id, mailbox.id
         state = sender.sending
-        day_key = eligibility.day_key(now, "UTC")  # the sending engine's mailbox day
-        campaign, warm, _ = state.today(day_key)
+        warmup_day_key = eligibility.day_key(now, "UTC")  # the sending engine's mailbox day
+        campaign, warm, _ = state.today(warmup_day_key)
         room = max(0, HARD_CAP - campaign - warm)
         others = planning.active_intervals(state.intervals, now)
         others.pop(PACER_KEY, None)
@@ -567,7 +493,7 @@ class WarmupEngine:
         reserved = self._sending.reserve_mailbox(
             ws,
             state,
-            day_key,
+            warmup_day_key,
             sends=0,
             domains={},
             warmup=count,
@@ -579,7 +505,7 @@ class WarmupEngine:
             self._pool.claim(ws, mid, TickMark(sender.today, claimed), sender.today, sender.mark.claimed)
             report.waiting += count
             return
-        jobs: list[WarmupSendJob] = []
+        jobs: list[WarmupSendMessage] = []
         for (index, _), slot, recipient in zip(wanted[:count], keep, recipients, strict=False):
             exchange = exchange_id(mid, sender.today, index)
             self._pool.create_exchange(
@@ -587,7 +513,7 @@ class WarmupEngine:
                 now,
             )
             jobs.append(
-                WarmupSendJob(
+                WarmupSendMessage(
                     exchange_id=exchange,
                     workspace_id=ws,
                     mailbox_id=mid,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from kindling.jobs.models import ItemFailure
 from kindling.jobs.registry import BatchContext, JobType, register
 from kindling.warmup.models import JOB_TYPE, MAX_BULK_MAILBOXES
+from kindling.warmup.service import WarmupService
 
 
 def process_bulk_update_batch(context: BatchContext) -> list[ItemFailure]:
-    from kindling.warmup.service import WarmupService
 
     return WarmupService().process_bulk_batch(context)
 

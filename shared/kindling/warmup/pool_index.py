@@ -23,14 +23,19 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from kindling.platform import table
 from kindling.platform.clock import epoch_seconds
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, platform_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import (
+    WARMUP_DOMAINS_PK,
+    WARMUP_POOL_PK,
+    WARMUP_TICK_SK,
+    mailbox_pk,
+    warmup_exchange_pk,
+    warmup_pool_sk,
+    warmup_tick_key,
+)
 from kindling.warmup.pool import PoolMember
 from kindling.warmup.protection import DomainHealth, normalize_domain
-from kindling.warmup.repository import mailbox_pk
 
-POOL_PK = platform_key("WARMUP", "POOL")
-DOMAINS_PK = platform_key("WARMUP", "DOMAINS")
-TICK_SK = "WARMUP#TICK"
 EXCHANGE_TTL = timedelta(days=30)
 
 
@@ -86,25 +91,13 @@ class TickMark:
     claimed: int = 0
 
 
-def _pool_sk(workspace_id: str, mailbox_id: str) -> str:
-    return f"{workspace_id}#{mailbox_id}"
-
-
-def tick_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
-    return mailbox_pk(workspace_id, mailbox_id), TICK_SK
-
-
 def tick_mark_of(raw: dict[str, Any] | None) -> TickMark:
-    """The tick mark from a raw item of a batch read (`tick_key`); the empty mark when there is none."""
+    """The tick mark from a raw item of a batch read (`warmup_tick_key`); the empty mark when there is none."""
     return TickMark() if raw is None else _mark_of(TickItem.from_raw_data(raw))
 
 
 def _mark_of(item: TickItem) -> TickMark:
     return TickMark(date.fromisoformat(item.day) if item.day else None, int(item.claimed or 0))
-
-
-def _exchange_pk(exchange_id: str) -> str:
-    return platform_key("WARMUP", "EXCHANGE", exchange_id)
 
 
 class WarmupPoolRepository:
@@ -121,13 +114,13 @@ class WarmupPoolRepository:
                 provider=item.provider,
                 health_score=None if item.health_score is None else int(item.health_score),
             )
-            for item in PoolItem.query(POOL_PK, consistent_read=True)
+            for item in PoolItem.query(WARMUP_POOL_PK, consistent_read=True)
         ]
 
     def upsert(self, member: PoolMember) -> None:
         PoolItem(
-            pk=POOL_PK,
-            sk=_pool_sk(member.workspace_id, member.mailbox_id),
+            pk=WARMUP_POOL_PK,
+            sk=warmup_pool_sk(member.workspace_id, member.mailbox_id),
             workspace_id=member.workspace_id,
             mailbox_id=member.mailbox_id,
             domain=normalize_domain(member.domain),
@@ -136,12 +129,12 @@ class WarmupPoolRepository:
         ).save()
 
     def remove(self, workspace_id: str, mailbox_id: str) -> None:
-        PoolItem(pk=POOL_PK, sk=_pool_sk(workspace_id, mailbox_id)).delete()
+        PoolItem(pk=WARMUP_POOL_PK, sk=warmup_pool_sk(workspace_id, mailbox_id)).delete()
 
     # --- domain checks -----------------------------------------------------------------------------------------
     def domain_health(self) -> dict[str, DomainHealth]:
         found: dict[str, DomainHealth] = {}
-        for item in DomainHealthItem.query(DOMAINS_PK, consistent_read=True):
+        for item in DomainHealthItem.query(WARMUP_DOMAINS_PK, consistent_read=True):
             found[item.domain] = DomainHealth(
                 domain=item.domain,
                 excluded=bool(item.excluded),
@@ -155,7 +148,7 @@ class WarmupPoolRepository:
 
     def save_domain_health(self, state: DomainHealth) -> None:
         DomainHealthItem(
-            pk=DOMAINS_PK,
+            pk=WARMUP_DOMAINS_PK,
             sk=state.domain,
             domain=state.domain,
             excluded=int(state.excluded),
@@ -171,7 +164,7 @@ class WarmupPoolRepository:
         """False when the exchange exists already (a re-run tick)."""
         try:
             ExchangeItem(
-                pk=_exchange_pk(exchange.exchange_id),
+                pk=warmup_exchange_pk(exchange.exchange_id),
                 sk=table.ITEM_SK,
                 sender_workspace_id=exchange.sender_workspace_id,
                 sender_mailbox_id=exchange.sender_mailbox_id,
@@ -188,7 +181,7 @@ class WarmupPoolRepository:
 
     def exchange(self, exchange_id: str) -> Exchange | None:
         try:
-            item = ExchangeItem.get(_exchange_pk(exchange_id), table.ITEM_SK, consistent_read=True)
+            item = ExchangeItem.get(warmup_exchange_pk(exchange_id), table.ITEM_SK, consistent_read=True)
         except DoesNotExist:
             return None
         return Exchange(
@@ -229,7 +222,7 @@ class WarmupPoolRepository:
 
     def _conditional(self, exchange_id: str, actions: list[object], condition: object) -> bool:
         try:
-            ExchangeItem(pk=_exchange_pk(exchange_id), sk=table.ITEM_SK).update(
+            ExchangeItem(pk=warmup_exchange_pk(exchange_id), sk=table.ITEM_SK).update(
                 actions=actions,  # type: ignore[arg-type]
                 condition=condition,  # type: ignore[arg-type]
             )
@@ -242,14 +235,14 @@ class WarmupPoolRepository:
     # --- the sender's tick mark --------------------------------------------------------------------------------
     def tick_mark(self, workspace_id: str, mailbox_id: str) -> TickMark:
         try:
-            item = TickItem.get(*tick_key(workspace_id, mailbox_id), consistent_read=True)
+            item = TickItem.get(*warmup_tick_key(workspace_id, mailbox_id), consistent_read=True)
         except DoesNotExist:
             return TickMark()
         return _mark_of(item)
 
     def claim(self, workspace_id: str, mailbox_id: str, seen: TickMark, day: date, claimed: int) -> bool:
         """Move the mark from `seen` to (`day`, `claimed`) if nobody moved it since (one tick wins a send)."""
-        item = TickItem(pk=mailbox_pk(workspace_id, mailbox_id), sk=TICK_SK)
+        item = TickItem(pk=mailbox_pk(workspace_id, mailbox_id), sk=WARMUP_TICK_SK)
         if seen.day is None:
             condition = TickItem.pk.does_not_exist()
         else:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, Protocol
 
-from kindling.mailboxes.providers import is_reserved
+from kindling.mail.providers import is_reserved
 
 BOUNCE_LIMIT = 3
 BOUNCE_WINDOW = timedelta(days=7)

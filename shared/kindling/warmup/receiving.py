@@ -26,14 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from kindling.auth.repository import AuthRepository
-from kindling.inbox.classify import Classification
-from kindling.inbox.imapsync import FetchedMessage, mark_flagged, mark_seen, move_messages
-from kindling.inbox.parsing import ParsedMessage
+from kindling.mail.classify import Classification
+from kindling.mail.imapsync import FetchedMessage, mark_flagged, mark_seen, move_messages
+from kindling.mail.outcomes import Outcome
+from kindling.mail.parsing import ParsedMessage
+from kindling.mail.smtp import Batch
 from kindling.mailboxes.models import Mailbox
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.observability import get_logger
-from kindling.sending.outcomes import Outcome
-from kindling.sending.smtp import Batch
 from kindling.warmup.content import compose_reply, identify_warmup, should_reply
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.delivery import WarmupMailer, exchange_of_message_id

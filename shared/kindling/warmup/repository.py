@@ -18,12 +18,16 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed
+from kindling.platform.keys import (
+    WARMUP_DAY_PREFIX,
+    WARMUP_STATE_SK,
+    mailbox_pk,
+    warmup_day_sk,
+)
 from kindling.warmup.counters import COUNT_FIELDS, WINDOW_DAYS, DailyCounters
 from kindling.warmup.models import DayRow, WarmupState
 
-STATE_SK = "WARMUP#STATE"
-DAY_PREFIX = "WARMUP#DAY#"
 _STATE_COLUMNS = {"workspace_id", "mailbox_id", "version"}
 
 
@@ -51,31 +55,15 @@ class WarmupRow(TableModel):
     last_sent_at = UTCDateTimeAttribute(null=True)
 
 
-def mailbox_pk(workspace_id: str, mailbox_id: str) -> str:
-    return workspace_key(workspace_id, "MAILBOX", mailbox_id)
-
-
-def day_sk(day: date) -> str:
-    return DAY_PREFIX + day.isoformat()
-
-
-def state_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
-    return mailbox_pk(workspace_id, mailbox_id), STATE_SK
-
-
-def day_key(workspace_id: str, mailbox_id: str, day: date) -> tuple[str, str]:
-    return mailbox_pk(workspace_id, mailbox_id), day_sk(day)
-
-
 def state_of(workspace_id: str, mailbox_id: str, raw: dict[str, Any] | None) -> WarmupState:
-    """The state from a raw item of a batch read (`state_key`); the defaults when there is none."""
+    """The state from a raw item of a batch read (`warmup_state_key`); the defaults when there is none."""
     if raw is None:
         return WarmupState(workspace_id=workspace_id, mailbox_id=mailbox_id)
     return _state_from(workspace_id, mailbox_id, WarmupRow.from_raw_data(raw))
 
 
 def day_row_of(raw: dict[str, Any] | None) -> DayRow | None:
-    """The day row from a raw item of a batch read (`day_key`); None when there is none."""
+    """The day row from a raw item of a batch read (`warmup_day_key`); None when there is none."""
     if raw is None:
         return None
     row = WarmupRow.from_raw_data(raw)
@@ -103,7 +91,7 @@ class WarmupRepository:
     def get(self, workspace_id: str, mailbox_id: str) -> WarmupState:
         """The mailbox's warmup state; the defaults (version 0) when none is stored yet."""
         try:
-            row = WarmupRow.get(mailbox_pk(workspace_id, mailbox_id), STATE_SK, consistent_read=True)
+            row = WarmupRow.get(mailbox_pk(workspace_id, mailbox_id), WARMUP_STATE_SK, consistent_read=True)
         except (DoesNotExist, ValueError):
             return WarmupState(workspace_id=workspace_id, mailbox_id=mailbox_id)
         return _state_from(workspace_id, mailbox_id, row)
@@ -117,7 +105,7 @@ class WarmupRepository:
         pk = mailbox_pk(workspace_id, mailbox_id)
         rows = WarmupRow.query(
             pk,
-            WarmupRow.sk.between(DAY_PREFIX, STATE_SK),
+            WarmupRow.sk.between(WARMUP_DAY_PREFIX, WARMUP_STATE_SK),
             scan_index_forward=False,
             consistent_read=True,
             limit=days + 2,
@@ -125,7 +113,7 @@ class WarmupRepository:
         state: WarmupState | None = None
         day_rows: list[DayRow] = []
         for row in rows:
-            if row.sk == STATE_SK:
+            if row.sk == WARMUP_STATE_SK:
                 state = _state_from(workspace_id, mailbox_id, row)
             elif row.day:
                 day_rows.append(_day_from(row))
@@ -136,7 +124,7 @@ class WarmupRepository:
         saved = state.model_copy(update={"version": expected_version + 1})
         row = WarmupRow(
             pk=mailbox_pk(state.workspace_id, state.mailbox_id),
-            sk=STATE_SK,
+            sk=WARMUP_STATE_SK,
             mailbox_id=state.mailbox_id,
             version=saved.version,
             body=json.dumps(saved.model_dump(mode="json", exclude=_STATE_COLUMNS), separators=(",", ":")),
@@ -165,4 +153,4 @@ class WarmupRepository:
             actions.append(attribute.add(getattr(delta, name)))
         if last_sent_at is not None:
             actions.append(WarmupRow.last_sent_at.set(last_sent_at))
-        WarmupRow(pk=mailbox_pk(workspace_id, mailbox_id), sk=day_sk(delta.day)).update(actions=actions)
+        WarmupRow(pk=mailbox_pk(workspace_id, mailbox_id), sk=warmup_day_sk(delta.day)).update(actions=actions)

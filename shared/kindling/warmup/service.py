@@ -23,12 +23,15 @@ from zoneinfo import ZoneInfo
 from kindling.auth.repository import AuthRepository
 from kindling.jobs.models import ItemFailure, Job
 from kindling.jobs.registry import BatchContext
+from kindling.jobs.service import JobService
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.repository import Stale as MailboxStale
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import Conflict, InvalidStatus, KindlingError, ValidationFailed, field_error
 from kindling.platform.observability import get_logger
+from kindling.sending import eligibility
+from kindling.sending.repository import SendingRepository, mailbox_state_from_raw
 from kindling.warmup.models import (
     JOB_TYPE,
     MANUAL_OVERRIDE,
@@ -78,8 +81,6 @@ class CampaignSendsToday(Protocol):
 def sending_engine_campaign_sends(workspace_id: str, mailbox_ids: Sequence[str], now: datetime) -> dict[str, int]:
     """Today's campaign sends as the sending engine counts them against the hard cap: its per-mailbox state, on
     the engine's counter day (UTC), one BatchGetItem per 100 mailboxes. Warmup keeps no second copy of it."""
-    from kindling.sending import eligibility
-    from kindling.sending.repository import SendingRepository, mailbox_state_from_raw
 
     if not mailbox_ids:
         return {}
@@ -337,8 +338,6 @@ class WarmupService:
 
     # --- bulk update (the `bulk_warmup_update` job) ------------------------------------------------------
     def start_bulk_update(self, workspace_id: str, body: BulkWarmupUpdate) -> Job:
-        from kindling.jobs.service import JobService
-
         check_update(body.updates)
         params = {"updates": body.updates.model_dump(mode="json", exclude_unset=True)}
         return JobService().create(workspace_id, JOB_TYPE, body.mailbox_ids, params)

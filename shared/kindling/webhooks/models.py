@@ -8,9 +8,9 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from kindling.events.catalog import SUBSCRIBABLE
 from kindling.platform.models import PatchModel
 from kindling.platform.text import SingleLine
-from kindling.webhooks.catalog import SUBSCRIBABLE
 from kindling.webhooks.targets import MAX_URL_LENGTH
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]

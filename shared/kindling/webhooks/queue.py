@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from kindling.platform import aws
 from kindling.platform.clock import isoformat, parse_iso
 from kindling.platform.observability import get_logger
+from kindling.platform.queues import QueueMessage, required_url, send_batches
 from kindling.platform.settings import get_settings
 from kindling.webhooks.models import WebhookSnapshot
 
@@ -93,17 +94,8 @@ class DeliveryQueue(Protocol):
 
 class SqsDeliveryQueue:
     def send(self, messages: list[DeliveryMessage]) -> None:
-        url = get_settings().webhook_queue_url
-        if not url:
-            raise RuntimeError("KINDLING_WEBHOOK_QUEUE_URL is not configured")
-        sqs = aws.client("sqs")
+        url = required_url(get_settings().webhook_queue_url, "KINDLING_WEBHOOK_QUEUE_URL")
         # Ten per batch: a snapshot is at most ~3 KB (a 2 KB URL and two ciphertexts), far below the batch's cap.
-        for start in range(0, len(messages), 10):
-            chunk = messages[start : start + 10]
-            response = sqs.send_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(n), "MessageBody": m.body()} for n, m in enumerate(chunk)],
-            )
-            failed = response.get("Failed") or []
-            if failed:
-                raise RuntimeError(f"{len(failed)} delivery message(s) were not queued: {failed[0].get('Message')}")
+        refused = send_batches(aws.client("sqs"), url, [QueueMessage(m.body()) for m in messages])
+        if refused:
+            raise RuntimeError(f"{len(refused)} delivery message(s) were not queued: {refused[0].reason}")

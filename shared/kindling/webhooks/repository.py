@@ -23,13 +23,20 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kindling.platform.clock import epoch_seconds, isoformat
-from kindling.platform.dynamo import TableModel, bind_models, condition_failed, query_page, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, condition_failed, query_page
 from kindling.platform.errors import NotFound
+from kindling.platform.keys import (
+    WEBHOOK_DUE_PREFIX,
+    WEBHOOK_DUE_SHARDS,
+    webhook_delivery_pk,
+    webhook_due_shard,
+    webhook_due_sk,
+    webhook_pk,
+    workspace_key,
+)
 from kindling.webhooks.models import Attempt, Delivery, DeliveryStatus, Webhook
 
 DELIVERY_RETENTION = timedelta(days=30)
-DUE_SHARDS = 4
-_DUE_PREFIX = "DUE#WEBHOOK#"
 
 
 class WebhookItem(TableModel):
@@ -80,25 +87,8 @@ class DueDelivery:
     due_sk: str
 
 
-def _webhook_pk(workspace_id: str, webhook_id: str) -> str:
-    return workspace_key(workspace_id, "WEBHOOK", webhook_id)
-
-
-def _delivery_pk(workspace_id: str, delivery_id: str) -> str:
-    return workspace_key(workspace_id, "WHDELIVERY", delivery_id)
-
-
 def delivery_id_for(event_id: str, webhook_id: str) -> str:
     return "whd_" + hashlib.sha256(f"{event_id}|{webhook_id}".encode()).hexdigest()[:24]
-
-
-def due_shard(delivery_id: str) -> str:
-    shard = int(hashlib.sha256(delivery_id.encode()).hexdigest()[:8], 16) % DUE_SHARDS
-    return f"{_DUE_PREFIX}{shard:02d}"
-
-
-def due_sort_key(when: datetime, workspace_id: str, delivery_id: str) -> str:
-    return f"{isoformat(when)}#{workspace_id}#{delivery_id}"
 
 
 _WEBHOOK_COLUMNS = {"id", "workspace_id", "failure_count", "last_triggered_at", "created_at", "updated_at"}
@@ -106,7 +96,7 @@ _WEBHOOK_COLUMNS = {"id", "workspace_id", "failure_count", "last_triggered_at", 
 
 def _webhook_item(webhook: Webhook) -> WebhookItem:
     return WebhookItem(
-        pk=_webhook_pk(webhook.workspace_id, webhook.id),
+        pk=webhook_pk(webhook.workspace_id, webhook.id),
         sk="#",
         gsi1pk=workspace_key(webhook.workspace_id, "WEBHOOK"),
         gsi1sk=f"{webhook.created_at.isoformat()}#{webhook.id}",
@@ -145,7 +135,7 @@ def _attempt_json(attempt: Attempt) -> str:
 
 def _delivery_item(delivery: Delivery) -> DeliveryItem:
     item = DeliveryItem(
-        pk=_delivery_pk(delivery.workspace_id, delivery.id),
+        pk=webhook_delivery_pk(delivery.workspace_id, delivery.id),
         sk="#",
         gsi1pk=workspace_key(delivery.workspace_id, "WHDELIVERY", delivery.webhook_id),
         gsi1sk=f"{delivery.created_at.isoformat()}#{delivery.id}",
@@ -164,8 +154,8 @@ def _delivery_item(delivery: Delivery) -> DeliveryItem:
         expires_at=epoch_seconds(delivery.updated_at + DELIVERY_RETENTION),
     )
     if delivery.status == "pending" and delivery.next_attempt_at is not None:
-        item.due_pk = due_shard(delivery.id)
-        item.due_sk = due_sort_key(delivery.next_attempt_at, delivery.workspace_id, delivery.id)
+        item.due_pk = webhook_due_shard(delivery.id)
+        item.due_sk = webhook_due_sk(delivery.next_attempt_at, delivery.workspace_id, delivery.id)
     return item
 
 
@@ -205,7 +195,7 @@ class WebhookRepository:
 
     def get(self, workspace_id: str, webhook_id: str) -> Webhook:
         try:
-            item = WebhookItem.get(_webhook_pk(workspace_id, webhook_id), "#", consistent_read=True)
+            item = WebhookItem.get(webhook_pk(workspace_id, webhook_id), "#", consistent_read=True)
         except (DoesNotExist, ValueError) as exc:
             raise NotFound(f"Webhook {webhook_id} not found.") from exc
         return _webhook(workspace_id, item)
@@ -225,7 +215,7 @@ class WebhookRepository:
 
     def delete(self, workspace_id: str, webhook_id: str) -> None:
         try:
-            WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#").delete(condition=WebhookItem.pk.exists())
+            WebhookItem(pk=webhook_pk(workspace_id, webhook_id), sk="#").delete(condition=WebhookItem.pk.exists())
         except DeleteError as exc:
             if condition_failed(exc):
                 raise NotFound(f"Webhook {webhook_id} not found.") from exc
@@ -249,7 +239,7 @@ class WebhookRepository:
     def get_many(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Webhook]:
         """(workspace id, webhook id) -> webhook, for those that exist (BatchGetItem: 100 keys per request)."""
         found: dict[tuple[str, str], Webhook] = {}
-        wanted = [(_webhook_pk(ws, webhook_id), "#") for ws, webhook_id in sorted(keys)]
+        wanted = [(webhook_pk(ws, webhook_id), "#") for ws, webhook_id in sorted(keys)]
         for item in WebhookItem.batch_get(wanted, consistent_read=True):
             workspace_id = item.pk.split("#", 1)[0]
             found[(workspace_id, item.webhook_id)] = _webhook(workspace_id, item)
@@ -259,7 +249,7 @@ class WebhookRepository:
         """Set lastTriggeredAt to `when` unless it is already that late (concurrent deliverers never move it back)."""
         try:
             _update_quietly(
-                WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#"),
+                WebhookItem(pk=webhook_pk(workspace_id, webhook_id), sk="#"),
                 [WebhookItem.last_triggered_at.set(when)],
                 WebhookItem.pk.exists()
                 & (WebhookItem.last_triggered_at.does_not_exist() | (WebhookItem.last_triggered_at < when)),
@@ -271,7 +261,7 @@ class WebhookRepository:
     def record_failure(self, workspace_id: str, webhook_id: str) -> None:
         try:
             _update_quietly(
-                WebhookItem(pk=_webhook_pk(workspace_id, webhook_id), sk="#"),
+                WebhookItem(pk=webhook_pk(workspace_id, webhook_id), sk="#"),
                 [WebhookItem.failure_count.add(1)],
                 WebhookItem.pk.exists(),
             )
@@ -282,7 +272,7 @@ class WebhookRepository:
     # --- deliveries ----------------------------------------------------------------------------------------
     def get_delivery(self, workspace_id: str, delivery_id: str) -> Delivery:
         try:
-            item = DeliveryItem.get(_delivery_pk(workspace_id, delivery_id), "#", consistent_read=True)
+            item = DeliveryItem.get(webhook_delivery_pk(workspace_id, delivery_id), "#", consistent_read=True)
         except (DoesNotExist, ValueError) as exc:
             raise NotFound(f"Delivery {delivery_id} not found.") from exc
         return _delivery(workspace_id, item)
@@ -295,7 +285,7 @@ class WebhookRepository:
         The claim fails when the attempt was already recorded, the delivery is no longer pending, or another
         worker holds an unexpired claim on the same attempt (duplicate queue messages racing each other).
         """
-        item = DeliveryItem(pk=_delivery_pk(workspace_id, delivery_id), sk="#")
+        item = DeliveryItem(pk=webhook_delivery_pk(workspace_id, delivery_id), sk="#")
         free = (
             DeliveryItem.claimed_attempt.does_not_exist()
             | (DeliveryItem.claimed_attempt != attempt)
@@ -320,7 +310,7 @@ class WebhookRepository:
         if not deliveries:
             return []
         workspace_id = deliveries[0].workspace_id
-        keys = [(_delivery_pk(d.workspace_id, d.id), "#") for d in deliveries]
+        keys = [(webhook_delivery_pk(d.workspace_id, d.id), "#") for d in deliveries]
         existing = {
             i.delivery_id: _delivery(workspace_id, i) for i in DeliveryItem.batch_get(keys, consistent_read=True)
         }
@@ -367,8 +357,8 @@ class WebhookRepository:
         if status == "pending" and next_attempt_at is not None:
             actions += [
                 DeliveryItem.next_attempt_at.set(next_attempt_at),
-                DeliveryItem.due_pk.set(due_shard(delivery_id)),
-                DeliveryItem.due_sk.set(due_sort_key(next_attempt_at, workspace_id, delivery_id)),
+                DeliveryItem.due_pk.set(webhook_due_shard(delivery_id)),
+                DeliveryItem.due_sk.set(webhook_due_sk(next_attempt_at, workspace_id, delivery_id)),
             ]
         else:
             actions += [
@@ -384,7 +374,7 @@ class WebhookRepository:
             actions.append(DeliveryItem.reason.set(reason))
         try:
             _update_quietly(
-                DeliveryItem(pk=_delivery_pk(workspace_id, delivery_id), sk="#"),
+                DeliveryItem(pk=webhook_delivery_pk(workspace_id, delivery_id), sk="#"),
                 actions,
                 DeliveryItem.attempt_count == expected_attempt_count,
             )
@@ -413,8 +403,8 @@ class WebhookRepository:
         """Pending deliveries whose next attempt (or lease) is due, oldest first, across every shard."""
         bound = f"{isoformat(now)}#~"
         found: list[DueDelivery] = []
-        for shard in range(DUE_SHARDS):
-            due_pk = f"{_DUE_PREFIX}{shard:02d}"
+        for shard in range(WEBHOOK_DUE_SHARDS):
+            due_pk = f"{WEBHOOK_DUE_PREFIX}{shard:02d}"
             for item in DeliveryItem.due.query(due_pk, DeliveryItem.due_sk <= bound, limit=limit):
                 delivery = cast(DeliveryItem, item)
                 found.append(
@@ -434,10 +424,10 @@ class WebhookRepository:
 
         Returns the attempt count at lease time, or None when another sweep (or the deliverer) moved it first.
         """
-        item = DeliveryItem(pk=_delivery_pk(due.workspace_id, due.delivery_id), sk="#")
+        item = DeliveryItem(pk=webhook_delivery_pk(due.workspace_id, due.delivery_id), sk="#")
         try:
             item.update(
-                actions=[DeliveryItem.due_sk.set(due_sort_key(until, due.workspace_id, due.delivery_id))],
+                actions=[DeliveryItem.due_sk.set(webhook_due_sk(until, due.workspace_id, due.delivery_id))],
                 condition=(DeliveryItem.due_sk == due.due_sk) & (DeliveryItem.status == "pending"),
             )
         except UpdateError as exc:

@@ -1,4 +1,4 @@
-"""Webhook signing secrets, KMS-encrypted at rest (invariant 5) and bound to (workspace, webhook) by the
+"""Webhook signing secrets, KMS-encrypted at rest (invariant secrets-stay) and bound to (workspace, webhook) by the
 encryption context. Decryptions are cached per process by ciphertext (a rotation changes the ciphertext), so
 a warm deliverer does not call KMS on every delivery.
 """

@@ -1,5 +1,5 @@
-"""Customer URL rules (invariant 7): https in deployed stages, and never a private, loopback, link-local or
-metadata address — checked when the webhook is saved and again, on the resolved address actually dialled,
+"""Customer URL rules (invariant no-private-targets): https in deployed stages, and never a private, loopback,
+link-local or metadata address — checked when the webhook is saved and again, on the resolved address actually dialled,
 at every delivery (so a DNS rebinding between the two cannot reach the inside).
 
 `allow_private_targets` (true only on the local stack and in tests) lifts the address rule, not the scheme

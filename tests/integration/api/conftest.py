@@ -17,8 +17,9 @@ from kindling.api.app import create_app
 from kindling.api.envelope import respond, respond_page
 from kindling.api.routing import api_router, principal_of, scope
 from kindling.platform.clock import get_clock
-from kindling.platform.dynamo import TableModel, bind_models, query_page, workspace_key
+from kindling.platform.dynamo import TableModel, bind_models, query_page
 from kindling.platform.ids import prefixed_id
+from kindling.platform.keys import workspace_key
 
 
 class WidgetItem(TableModel):

@@ -30,6 +30,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kindling.api.app import create_app
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.inbox.models import Conversation, InboxMessage
 from kindling.inbox.repository import InboxRepository
@@ -41,7 +42,6 @@ from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
 from kindling.webhooks import secrets as webhook_secrets
-from kindling.webhooks.catalog import emit_webhook_event
 from tests.conftest import Tenant, make_tenant
 from tests.integration.webhooks.conftest import load_function, sqs_event
 from tests.integration.webhooks.receiver import Receiver, running_receiver
@@ -553,7 +553,7 @@ def reply_event(world: World, owner: Seeded) -> str:
         "messageId": f"<fan-out-{owner.tag}-{new_uuid()}@test>",
         "receivedAt": "2026-06-10T09:00:00.000Z",
     }
-    event = emit_webhook_event(EventService(), owner.tenant.workspace_id, "reply.received", data)
+    event = emit_event(EventService(), owner.tenant.workspace_id, "reply.received", data)
     assert event is not None
     world.pump_webhooks()
     return event.id

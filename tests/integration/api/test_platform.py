@@ -372,8 +372,9 @@ def test_cursor_pagination_walks_every_item_once_newest_first(
 def test_list_pages_default_to_50_and_allow_up_to_100(client: TestClient, tenant: Tenant, clock: ManualClock) -> None:
     """The contract's page size on a real list route: 50 when no limit is given, at most 100, 101 refused; and every
     list route the OpenAPI document publishes declares the same bounds."""
+    from kindling.platform.dynamo import batch_write
     from kindling.prospects.models import Prospect
-    from kindling.prospects.repository import batch_write, new_email_record, prospect_item
+    from kindling.prospects.repository import new_email_record, prospect_item
 
     now = clock.now()
     prospects = [

@@ -13,7 +13,7 @@ import pytest
 
 from kindling.auth.scopes import ALL_SCOPES
 from kindling.campaigns.repository import CampaignRepository
-from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
 from kindling.platform.clock import ManualClock, isoformat
 from tests.conftest import make_tenant
 from tests.integration.campaigns.conftest import MailboxFactory, set_mailbox
@@ -355,7 +355,7 @@ def test_future_start_date_schedules_then_the_engine_runs_it(
     assert api.call("POST", f"{path}/start").json()["data"]["status"] == "scheduled"
     assert api.call("POST", f"{path}/pause").json()["data"]["status"] == "paused"
     assert api.call("POST", f"{path}/start").json()["data"]["status"] == "scheduled"
-    service = CampaignService()
+    service = campaign_service()
     assert service.advance_due(clock.now()) == 0
     clock.set(start)
     assert service.advance_due(clock.now()) == 1
@@ -367,7 +367,7 @@ def test_end_date_completes_a_running_campaign(api: Api, mailbox_factory: Mailbo
     path = f"/api/v1/campaigns/{campaign['id']}"
     api.call("POST", f"{path}/start")
     clock.advance(timedelta(days=1, seconds=1))
-    assert CampaignService().advance_due(clock.now()) == 1
+    assert campaign_service().advance_due(clock.now()) == 1
     assert api.call("GET", path).json()["data"]["status"] == "completed"
     assert error_of(api.call("POST", f"{path}/start"))["code"] == "invalid_status"
 
@@ -380,7 +380,7 @@ def drive(api: Api, mailbox_id: str, status: str, clock: ManualClock) -> str:
         extra["startDate"] = isoformat(clock.now() + timedelta(days=3))
     campaign_id = str(create(api, [mailbox_id], **extra)["id"])
     ws = api.tenant.workspace_id
-    service = CampaignService()
+    service = campaign_service()
     if status != "draft":
         assert api.call("POST", f"/api/v1/campaigns/{campaign_id}/start").status_code == 200
     if status == "paused":
@@ -438,10 +438,10 @@ def test_status_machine_over_http(api: Api, mailbox_factory: MailboxFactory, clo
     mailbox = mailbox_factory()
     for action, (method, suffix, body) in API_ACTIONS.items():
         campaign_id = drive(api, mailbox.id, status, clock)
-        steps = CampaignService().get(api.tenant.workspace_id, campaign_id).steps
+        steps = campaign_service().get(api.tenant.workspace_id, campaign_id).steps
         if action == "delete_step":
             # The step to delete must not be the only one; added straight through the repository's record.
-            record = CampaignService().get(api.tenant.workspace_id, campaign_id)
+            record = campaign_service().get(api.tenant.workspace_id, campaign_id)
             extra = steps[0].model_copy(update={"id": "second-step", "step_index": 1, "delay_days": 1})
             CampaignRepository().save(
                 record.model_copy(update={"steps": [*steps, extra]}), record.version, step_puts=[extra]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kindling.campaigns.repository import CampaignRepository, UnexplainedPause
-from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
 from kindling.platform.clock import ManualClock, isoformat
 from tests.integration.campaigns.conftest import MailboxFactory, set_mailbox
 from tests.integration.prospects.conftest import Api
@@ -81,7 +81,7 @@ def test_a_pool_with_no_usable_mailbox_pauses_and_resumes_when_one_is_back(
     workspace_id = api.tenant.workspace_id
     first, second = mailbox_factory(), mailbox_factory()
     campaign_id = started(api, [first.id, second.id])
-    service = CampaignService()
+    service = campaign_service()
     set_mailbox(first, status="disconnected")
     assert service.pause_campaigns_for_mailbox(workspace_id, first.id) == []  # the second still sends
     assert shown(api, campaign_id)["status"] == "running"
@@ -112,7 +112,7 @@ def test_only_campaigns_paused_for_the_mailbox_are_resumed(api: Api, mailbox_fac
     by_shield = started(api, [mailbox.id], "paused by Bounce Shield")
     disconnected = started(api, [mailbox.id], "paused for its mailbox")
     elsewhere = started(api, [other.id], "paused for another mailbox")
-    service = CampaignService()
+    service = campaign_service()
     assert api.call("POST", f"/api/v1/campaigns/{by_user}/pause").status_code == 200
     service.auto_pause(workspace_id, by_safety, "safety_cooldown")
     service.auto_pause(workspace_id, by_shield, "bounce_shield")
@@ -142,7 +142,7 @@ def test_a_campaign_with_no_active_step_left_errs_instead_of_resuming(
     workspace_id = api.tenant.workspace_id
     mailbox = mailbox_factory()
     campaign_id = started(api, [mailbox.id])
-    service = CampaignService()
+    service = campaign_service()
     service.auto_pause(workspace_id, campaign_id, "mailbox_disconnected")
     (step,) = api.call("GET", f"/api/v1/campaigns/{campaign_id}/steps").json()["data"]
     patched = api.call("PATCH", f"/api/v1/campaigns/{campaign_id}/steps/{step['id']}", json={"isActive": False})

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from kindling.campaigns.models import assign_variant
-from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
 from kindling.platform.clock import ManualClock, isoformat
 from tests.integration.campaigns.conftest import MailboxFactory, set_mailbox
 from tests.integration.campaigns.test_campaigns_api import STEP0, create, error_of, prospect
@@ -135,7 +135,7 @@ def test_assignment_over_stored_variants_is_weighted(api: Api, mailbox_factory: 
     base = f"/api/v1/campaigns/{campaign['id']}/steps/{step_id}/variants"
     api.call("PATCH", f"{base}/A", json={"weight": 25})
     api.call("POST", base, json={"weight": 75})
-    step = CampaignService().get(api.tenant.workspace_id, campaign["id"]).steps[0]
+    step = campaign_service().get(api.tenant.workspace_id, campaign["id"]).steps[0]
     counts = Counter(assign_variant(step.variants, f"enr_{n}") for n in range(4000))
     assert abs(counts["B"] / 4000 - 0.75) < 0.03
 

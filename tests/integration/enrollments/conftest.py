@@ -19,10 +19,11 @@ from kindling.campaigns.models import CampaignRecord, StepRecord, VariantRecord
 from kindling.campaigns.repository import CampaignRepository
 from kindling.platform import aws as aws_clients
 from kindling.platform.clock import ManualClock, get_clock
+from kindling.platform.dynamo import batch_write
 from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
 from kindling.prospects.models import Prospect
-from kindling.prospects.repository import batch_write, new_email_record, prospect_item
+from kindling.prospects.repository import new_email_record, prospect_item
 from tests.conftest import Tenant, make_tenant
 
 

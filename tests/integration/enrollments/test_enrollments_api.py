@@ -11,14 +11,10 @@ import pytest
 
 from bench.support import count_aws_requests, total
 from kindling.auth.scopes import ALL_SCOPES
-from kindling.enrollments.repository import (
-    EnrollmentItem,
-    EnrollmentRepository,
-    campaign_pk,
-    enrollment_sk,
-)
+from kindling.enrollments.repository import EnrollmentItem, EnrollmentRepository
 from kindling.enrollments.service import EnrollmentService
 from kindling.platform.clock import ManualClock
+from kindling.platform.keys import campaign_pk, enrollment_sk
 from tests.conftest import make_tenant
 from tests.integration.enrollments.conftest import Api, make_campaign, seed_prospects
 

@@ -9,8 +9,8 @@ from email.utils import formatdate
 import pytest
 
 from devstack.maillab import MailAccount, MailLab
-from kindling.inbox.imapsync import ImapSession
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.imapsync import ImapSession
 
 Connect = Callable[..., ImapSession]
 

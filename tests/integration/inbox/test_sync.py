@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from devstack.maillab import MailAccount, MailLab
-from kindling.inbox.imapsync import FolderCursor, SyncLimits, mark_seen, sync_folder
+from kindling.mail.imapsync import FolderCursor, SyncLimits, mark_seen, sync_folder
 from tests.integration.inbox.conftest import Connect, append_all, message
 
 pytestmark = pytest.mark.mail

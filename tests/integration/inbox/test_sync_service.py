@@ -35,10 +35,8 @@ from kindling.campaigns.repository import CampaignRepository
 from kindling.enrollments.repository import EnrollmentRepository
 from kindling.enrollments.service import EnrollmentService
 from kindling.events.repository import EventItem
-from kindling.inbox.classify import Classification
-from kindling.inbox.imapsync import FetchedMessage, FolderCursor, ImapSyncError
 from kindling.inbox.models import ConversationFilters
-from kindling.inbox.repository import InboxRepository, SyncSummary, WarmupBlocklistRepository
+from kindling.inbox.repository import InboxRepository, SyncSummary
 from kindling.inbox.service import InboxService, campaign_conversation_id
 from kindling.inbox.sync import (
     InboxSync,
@@ -47,28 +45,24 @@ from kindling.inbox.sync import (
     parse_sync_message,
     sync_message,
 )
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.classify import Classification
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.imapsync import FetchedMessage, FolderCursor, ImapSyncError
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock, isoformat
-from kindling.platform.dynamo import workspace_key
 from kindling.platform.ids import new_uuid
+from kindling.platform.keys import recipient_pk, send_pk, workspace_key
 from kindling.platform.settings import reset_settings
 from kindling.prospects.models import Prospect, ProspectCreate
 from kindling.prospects.repository import ProspectRepository
 from kindling.prospects.service import ProspectService
-from kindling.sending.ledger import (
-    SendItem,
-    SendLedgerRepository,
-    SendRecord,
-    recipient_pk,
-    send_id_for,
-    send_pk,
-)
+from kindling.sending.ledger import SendItem, SendLedgerRepository, SendRecord, send_id_for
 from kindling.sending.repository import SendingRepository
 from kindling.suppressions.service import SuppressionService
+from kindling.warmup.blocklist import WarmupBlocklistRepository
 from tests.conftest import Tenant, make_tenant
 from tests.integration.mailboxes.servers import CertFactory, TlsRelay
 

@@ -7,9 +7,10 @@ import socket
 import pytest
 
 from devstack.maillab import MailAccount, MailLab
-from kindling.inbox.classify import classify
-from kindling.inbox.imapproto import parse_fetch
-from kindling.inbox.imapsync import (
+from kindling.mail.classify import classify
+from kindling.mail.connection import TlsPolicy
+from kindling.mail.imapproto import parse_fetch
+from kindling.mail.imapsync import (
     ImapSession,
     ImapSyncError,
     SyncFolders,
@@ -20,7 +21,6 @@ from kindling.inbox.imapsync import (
     store_flags,
     sync_folder,
 )
-from kindling.mailboxes.connection import TlsPolicy
 from tests.integration.inbox.conftest import Connect, append_all, endpoint, message
 
 pytestmark = pytest.mark.mail

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from devstack.maillab.certs import CertPaths, generate_certs
 from devstack.maillab.dovecot import DovecotServer
 from kindling.api.app import create_app
-from kindling.mailboxes.connection import ConnectionTester, TlsPolicy
+from kindling.mail.connection import ConnectionTester, TlsPolicy
 from kindling.platform import aws as platform_aws
 from kindling.platform.settings import reset_settings
 from tests.integration.mailboxes.servers import Accounts, CertFactory, Pem, smtp_server

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kindling.mailboxes.connection import ConnectionTester, Endpoint, ProbeResult, TlsInfo, TlsPolicy
+from kindling.mail.connection import ConnectionTester, Endpoint, ProbeResult, TlsInfo, TlsPolicy
 from tests.integration.mailboxes.conftest import PASSWORD, USER, MailServers
 from tests.integration.mailboxes.servers import CertFactory, closed_port, silent_port, smtp_server
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kindling.inbox.imapsync import ImapSession, ImapSyncError
-from kindling.mailboxes.connection import ConnectionTester, Endpoint, ProbeResult, TlsInfo, TlsPolicy
+from kindling.mail.connection import ConnectionTester, Endpoint, ProbeResult, TlsInfo, TlsPolicy
+from kindling.mail.imapsync import ImapSession, ImapSyncError
 from tests.integration.mailboxes.conftest import PASSWORD, USER, MailServers
 from tests.integration.mailboxes.servers import CountingListener, Pem, TlsRelay, smtp_server
 

@@ -26,9 +26,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import kindling.sending.sender as sender_module
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.smtp import Outgoing, SmtpSender
 from kindling.platform.clock import ManualClock
-from kindling.sending.smtp import Outgoing, SmtpSender
 from tests.integration.mailboxes.servers import Accounts, CertFactory, Pem, free_port
 from tests.integration.sending.world import World, clear_aws_extras, new_workspace, setup_aws_extras
 

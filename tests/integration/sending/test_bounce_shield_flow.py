@@ -9,7 +9,7 @@ from datetime import timedelta
 from kindling.bounceshield.models import BounceShieldUpdate
 from kindling.bounceshield.service import BounceShieldService
 from kindling.campaigns.repository import CampaignRepository
-from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
 from kindling.suppressions.repository import SuppressionRepository
 from tests.integration.sending.world import World
 
@@ -48,7 +48,7 @@ def test_bounces_above_the_threshold_pause_the_bouncing_campaign_blocklist_and_n
     state = BounceShieldService().get(world.workspace_id)
     assert state.activations == 1 and state.last_activated_at is not None
     # Started again by the user, the same old bounces do not pause it straight back.
-    CampaignService().start(world.workspace_id, bouncing.campaign_id)
+    campaign_service().start(world.workspace_id, bouncing.campaign_id)
     world.enroll(bouncing, world.prospects(["late@fine.test", "bounce9@gone.test"]))
     for _ in range(3):
         world.run(timedelta(minutes=5))

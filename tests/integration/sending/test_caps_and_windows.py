@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 from kindling.campaigns.models import SendingWindow
-from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.sending.repository import SendingRepository
 from kindling.suppressions.service import SuppressionService
@@ -179,7 +179,7 @@ def test_a_draft_campaign_parks_then_sends_once_started(world: World) -> None:
     report = world.tick()
     assert report.parked == 2 and report.claimed == 0
     assert world.tick(timedelta(minutes=1)).due == 0  # parked: not read again by the shard queries
-    CampaignService(clock=world.clock).start(world.workspace_id, campaign.campaign_id)
+    campaign_service(clock=world.clock).start(world.workspace_id, campaign.campaign_id)
     report = world.tick(timedelta(minutes=1))
     assert report.unparked == 2 and report.claimed == 2
     assert world.send().sent == 2

@@ -13,11 +13,11 @@ import pytest
 import kindling.sending.sender as sender_module
 from devstack.moto_patches import serialise_dynamodb
 from kindling.enrollments.repository import EnrollmentRepository
-from kindling.mailboxes.connection import TlsPolicy
+from kindling.mail.connection import TlsPolicy
+from kindling.mail.smtp import SmtpSender
 from kindling.sending.scheduler import Scheduler
 from kindling.sending.sender import BatchResult, Sender
 from kindling.sending.service import stop_enrollment
-from kindling.sending.smtp import SmtpSender
 from tests.integration.sending.world import World
 
 STEPS = [{"subject": "Hello {{firstName}}", "body_html": "<p>One</p>"}, {"subject": "Again", "delay_days": 1}]

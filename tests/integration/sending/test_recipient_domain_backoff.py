@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kindling.campaigns.service import CampaignService
+from kindling.enrollments.service import campaign_service
 from kindling.sending.recipient_backoff import DomainBackoff
 from kindling.sending.recipient_backoff_repository import RecipientBackoffRepository
 from kindling.sending.repository import SendingRepository
@@ -26,7 +26,7 @@ def test_a_deferring_domain_holds_every_mailbox_until_its_backoff_ends(world: Wo
     deferred_at = world.clock.now()
     assert domains.get(world.workspace_id, "busy.test") == DomainBackoff(1, deferred_at + timedelta(minutes=5))
     assert SendingRepository().mailbox_state(world.workspace_id, second.id).backoff.level == 0
-    CampaignService().pause(world.workspace_id, deferred.campaign_id)  # its own retry stays out of the way
+    campaign_service().pause(world.workspace_id, deferred.campaign_id)  # its own retry stays out of the way
 
     other = world.campaign([second], STEPS, minutes_between_sends=0)
     busy, elsewhere = world.prospects(["ada@busy.test", "bo@calm.test"])

@@ -8,11 +8,11 @@ from typing import Literal
 
 import pytest
 
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.outcomes import Outcome, Stage
+from kindling.mail.smtp import Batch, BatchReport, Outgoing, SmtpSender
 from kindling.sending.circuit import AuthGuard, HostCircuit, observe_auth, observe_host
-from kindling.sending.message import OutgoingEmail, Tracking, build_message
-from kindling.sending.outcomes import Outcome, Stage
-from kindling.sending.smtp import Batch, BatchReport, Outgoing, SmtpSender
+from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from tests.integration.mailboxes.servers import CertFactory, closed_port
 from tests.integration.sending.conftest import LOCAL, PASSWORD, USER, SinkServer, outgoing, sink_server
 

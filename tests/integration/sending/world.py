@@ -20,26 +20,28 @@ from kindling.campaigns.models import (
     VariantRecord,
 )
 from kindling.campaigns.repository import CampaignRepository
-from kindling.enrollments.repository import EnrollmentItem, campaign_pk, enrollment_sk
+from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import EnrollmentService
 from kindling.events.models import DomainEvent
 from kindling.events.service import EventService
-from kindling.mailboxes.connection import TlsPolicy
+from kindling.mail.connection import TlsPolicy
+from kindling.mail.smtp import SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform import aws as aws_clients
 from kindling.platform.clock import ManualClock
+from kindling.platform.dynamo import batch_write
 from kindling.platform.ids import new_uuid, prefixed_id
+from kindling.platform.keys import campaign_pk, enrollment_sk
 from kindling.platform.settings import reset_settings
 from kindling.prospects.models import Prospect
-from kindling.prospects.repository import batch_write, new_email_record, prospect_item
-from kindling.sending.jobs import SendJob
+from kindling.prospects.repository import new_email_record, prospect_item
 from kindling.sending.ledger import SendLedgerRepository, SendRecord, send_id_for
+from kindling.sending.messages import SendMessage
 from kindling.sending.repository import SendingRepository
 from kindling.sending.scheduler import Scheduler, TickReport
 from kindling.sending.sender import BatchResult, Sender
-from kindling.sending.smtp import SmtpSender
 
 if TYPE_CHECKING:  # the conftest imports this module for its `world` fixture
     from tests.integration.sending.conftest import SinkServer
@@ -64,15 +66,15 @@ class ListQueue:
     """The send queue as a list: what the scheduler enqueued, in order (delays recorded, not waited for)."""
 
     def __init__(self) -> None:
-        self.jobs: list[SendJob] = []
+        self.jobs: list[SendMessage] = []
         self.delays: list[float] = []
 
-    def send(self, jobs: Sequence[SendJob], now: datetime) -> None:
+    def send(self, jobs: Sequence[SendMessage], now: datetime) -> None:
         for job in jobs:
             self.jobs.append(job)
             self.delays.append((job.send_at - now).total_seconds())
 
-    def take(self) -> list[SendJob]:
+    def take(self) -> list[SendMessage]:
         taken, self.jobs, self.delays = self.jobs, [], []
         return taken
 
@@ -231,7 +233,7 @@ class World:
             self.clock.advance(advance)
         return self.scheduler.tick()
 
-    def send(self, jobs: Sequence[SendJob] | None = None) -> BatchResult:
+    def send(self, jobs: Sequence[SendMessage] | None = None) -> BatchResult:
         return self.sender.process(self.queue.take() if jobs is None else jobs)
 
     def run(self, advance: timedelta = timedelta(0)) -> tuple[TickReport, BatchResult]:
@@ -245,7 +247,7 @@ class World:
             campaign_pk(self.workspace_id, campaign.campaign_id), enrollment_sk(prospect.id), consistent_read=True
         )
 
-    def enrollment_of(self, job: SendJob) -> EnrollmentItem:
+    def enrollment_of(self, job: SendMessage) -> EnrollmentItem:
         return EnrollmentItem.get(
             campaign_pk(job.workspace_id, job.campaign_id), enrollment_sk(job.prospect_id), consistent_read=True
         )
@@ -263,6 +265,6 @@ def new_workspace() -> str:
     return prefixed_id("ws")
 
 
-def jobs_by_recipient(jobs: Sequence[SendJob]) -> Iterator[tuple[str, SendJob]]:
+def jobs_by_recipient(jobs: Sequence[SendMessage]) -> Iterator[tuple[str, SendMessage]]:
     for job in jobs:
         yield job.recipient, job

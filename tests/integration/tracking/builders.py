@@ -16,9 +16,10 @@ from kindling.enrollments.service import EnrollmentService
 from kindling.platform import table
 from kindling.platform.clock import get_clock
 from kindling.platform.ids import new_uuid
+from kindling.platform.keys import send_pk
 from kindling.prospects.models import Prospect, ProspectCreate
 from kindling.prospects.service import ProspectService
-from kindling.sending.ledger import SendItem, SendLedgerRepository, SendRecord, send_id_for, send_pk
+from kindling.sending.ledger import SendItem, SendLedgerRepository, SendRecord, send_id_for
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from kindling.events.repository import EventRepository
 from kindling.platform import aws as aws_clients
 from kindling.platform.clock import ManualClock
 from kindling.platform.settings import reset_settings
-from kindling.tracking.tokens import click_token, open_token, unsubscribe_token
+from kindling.sending.tokens import click_token, open_token, unsubscribe_token
 from tests.conftest import Tenant
 from tests.integration.sending.conftest import plain_server, world  # noqa: F401  (the sending tests' fixtures)
 from tests.integration.tracking.builders import Scenario, scenario

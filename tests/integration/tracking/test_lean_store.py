@@ -12,13 +12,13 @@ import boto3
 import pytest
 
 from kindling.campaigns.repository import CampaignRepository
+from kindling.events.catalog import emit_event
 from kindling.events.repository import EventRepository
 from kindling.events.service import EventService
 from kindling.platform.clock import isoformat
 from kindling.platform.errors import NotFound
 from kindling.sending.ledger import SendLedgerRepository
 from kindling.tracking.repository import TrackingStore
-from kindling.webhooks.catalog import emit_webhook_event
 from tests.integration.tracking.builders import write_send
 from tests.integration.tracking.conftest import Tracking, table_snapshot
 
@@ -74,10 +74,10 @@ def test_hit_events_are_stored_and_published_as_the_event_service_does(tracking:
     service_data = {"prospectId": "prs_service", **base, "openedAt": isoformat(now)}
     store = TrackingStore()
     assert store.emit_hit_event(ws, "email.opened", lean_data, now=now)
-    assert emit_webhook_event(EventService(), ws, "email.opened", service_data, now=now) is not None
+    assert emit_event(EventService(), ws, "email.opened", service_data, now=now) is not None
     # The catalogue's dedup: the first open per prospect per campaign, whichever path emits the repeat.
     assert not store.emit_hit_event(ws, "email.opened", service_data, now=now + timedelta(days=3))
-    assert emit_webhook_event(EventService(), ws, "email.opened", lean_data, now=now) is None
+    assert emit_event(EventService(), ws, "email.opened", lean_data, now=now) is None
 
     events = t.events()
     assert [e.data["prospectId"] for e in events] == ["prs_lean", "prs_service"]

@@ -13,8 +13,8 @@ import pytest
 from devstack.runtime import LocalStack
 from kindling.auth.service import AuthService
 from kindling.campaigns.repository import CampaignRepository
+from kindling.sending.tokens import click_token, open_token
 from kindling.tracking.pages import PIXEL_GIF
-from kindling.tracking.tokens import click_token, open_token
 from tests.integration.tracking.builders import Scenario, scenario
 
 BEFORE = "tracking-secret-before-rotation"  # test values, not credentials

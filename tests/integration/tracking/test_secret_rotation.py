@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from kindling.campaigns.repository import CampaignRepository
-from kindling.tracking.tokens import click_token, open_token, unsubscribe_token
+from kindling.sending.tokens import click_token, open_token, unsubscribe_token
 from tests.integration.tracking.conftest import SECRET, Tracking, load_handler, table_snapshot
 
 ROTATED = "tracking-secret-after-rotation"  # test values, not credentials

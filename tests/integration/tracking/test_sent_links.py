@@ -81,7 +81,7 @@ def test_after_a_rotation_new_emails_are_signed_with_the_current_secret(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kindling.platform.settings import reset_settings
-    from kindling.tracking.tokens import verify
+    from kindling.sending.tokens import verify
     from tests.integration.sending.world import TRACKING_SECRET
 
     rotated = "tracking-secret-after-rotation"  # a test value, not a credential

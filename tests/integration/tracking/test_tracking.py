@@ -14,9 +14,9 @@ from kindling.campaigns.repository import CampaignRepository
 from kindling.enrollments.repository import EnrollmentRepository
 from kindling.platform.clock import isoformat
 from kindling.sending.ledger import SendLedgerRepository
+from kindling.sending.tokens import Kind, TokenPayload, click_token, open_token, sign, unsubscribe_token
 from kindling.suppressions.service import SuppressionService
 from kindling.tracking.pages import PIXEL_GIF
-from kindling.tracking.tokens import Kind, TokenPayload, click_token, open_token, sign, unsubscribe_token
 from tests.integration.tracking.builders import scenario, write_send
 from tests.integration.tracking.conftest import CHROME, SECRET, Tracking, table_snapshot
 

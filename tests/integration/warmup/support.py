@@ -12,19 +12,19 @@ from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox
 from kindling.platform.ids import new_uuid
-from kindling.warmup.engine import WarmupSendJob
+from kindling.warmup.messages import WarmupSendMessage
 
 
 class ListQueue:
     """The send queue as a list of the warmup jobs put on it."""
 
     def __init__(self) -> None:
-        self.jobs: list[WarmupSendJob] = []
+        self.jobs: list[WarmupSendMessage] = []
 
-    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None:
+    def send(self, jobs: Sequence[WarmupSendMessage], now: datetime) -> None:
         self.jobs.extend(jobs)
 
-    def take(self) -> list[WarmupSendJob]:
+    def take(self) -> list[WarmupSendMessage]:
         taken, self.jobs = self.jobs, []
         return taken
 

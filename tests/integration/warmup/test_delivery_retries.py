@@ -22,7 +22,7 @@ import pytest
 from devstack.maillab import MailAccount, MailLab
 from devstack.maillab.backend import MailLabError
 from kindling.inbox.sync import InboxSync
-from kindling.mailboxes.connection import TlsPolicy
+from kindling.mail.connection import TlsPolicy
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform import aws as platform_aws
@@ -33,7 +33,7 @@ from kindling.sending import eligibility
 from kindling.sending.repository import SendingRepository
 from kindling.warmup.content import WARMUP_HEADER, build_message, compose_message
 from kindling.warmup.delivery import DeliveryResult, WarmupDelivery, message_id_for
-from kindling.warmup.engine import WarmupSendJob
+from kindling.warmup.messages import WarmupSendMessage
 from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
 from kindling.warmup.repository import WarmupRepository
 from kindling.warmup.service import WarmupService
@@ -100,7 +100,7 @@ class World:
 
     def enqueue(
         self, sender: Mailbox, recipients: Sequence[str], *, reserved: int | None = None
-    ) -> list[WarmupSendJob]:
+    ) -> list[WarmupSendMessage]:
         """What the tick does: one queued exchange per send and `reserved` warmup sends (default: one per send)
         on the sending engine's mailbox state for today (UTC), the day the 500/day hard cap counts them on."""
         now = self.clock.now()
@@ -117,7 +117,7 @@ class World:
                 Exchange(exchange, sender.workspace_id, sender.id, new_uuid(), now.date(), "queued"), now
             )
             jobs.append(
-                WarmupSendJob(
+                WarmupSendMessage(
                     exchange_id=exchange,
                     workspace_id=sender.workspace_id,
                     mailbox_id=sender.id,
@@ -133,12 +133,12 @@ class World:
     def reserved(self, sender: Mailbox, day: str) -> int:
         return self.sending.mailbox_state(sender.workspace_id, sender.id).today(day)[1]
 
-    def status(self, job: WarmupSendJob) -> str:
+    def status(self, job: WarmupSendMessage) -> str:
         exchange = self.pool.exchange(job.exchange_id)
         assert exchange is not None
         return exchange.status
 
-    def delivered(self, job: WarmupSendJob) -> int:
+    def delivered(self, job: WarmupSendMessage) -> int:
         """Copies of the job's email in the recipient's lab mailbox."""
         message_id = message_id_for(job.exchange_id, job.from_address)
         folder = self.lab.expected_folder(job.recipient, message_id)
@@ -187,7 +187,7 @@ def test_a_transient_refusal_is_retried_and_then_sends_once(world: World, monkey
     [retry] = world.queue.take()
     assert retry.attempt == 2 and retry.send_at == NOON + timedelta(minutes=5)
     assert retry.model_copy(update={"attempt": 1, "send_at": job.send_at}) == job
-    assert WarmupSendJob.from_body(retry.to_body()) == retry  # the attempt survives the queue
+    assert WarmupSendMessage.from_body(retry.to_body()) == retry  # the attempt survives the queue
     assert world.reserved(sender, day) == 1  # still reserved: the retry is today's send
     assert world.sending.releases == []
 
@@ -343,7 +343,7 @@ def test_a_message_delivered_twice_sends_once(world: World, monkeypatch: pytest.
     assert world.sending.releases == [] and world.queue.jobs == []
 
 
-def warmup_dsn(sender: str, recipient: str, job: WarmupSendJob, *, status: str, action: str) -> bytes:
+def warmup_dsn(sender: str, recipient: str, job: WarmupSendMessage, *, status: str, action: str) -> bytes:
     """A delivery status report about a warmup email, returned to its sender (the original's headers inside)."""
     boundary = f"dsn-{uuid.uuid4().hex[:8]}"
     original = message_id_for(job.exchange_id, job.from_address)

@@ -25,15 +25,15 @@ import pytest
 
 from devstack.maillab import MailAccount, MailLab
 from devstack.moto_patches import apply_moto_patches
-from kindling.inbox.imapproto import parse_fetch
-from kindling.inbox.repository import WarmupBlocklistRepository
 from kindling.inbox.sync import InboxSync, default_connect
-from kindling.mailboxes.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.imapproto import parse_fetch
 from kindling.mailboxes.models import Mailbox
 from kindling.platform import aws as platform_aws
 from kindling.platform.clock import ManualClock
 from kindling.platform.settings import reset_settings
 from kindling.sending.repository import SendingRepository
+from kindling.warmup.blocklist import WarmupBlocklistRepository
 from kindling.warmup.content import WARMUP_HEADER
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.delivery import WarmupDelivery, message_id_for

@@ -10,14 +10,14 @@ from typing import Any, NoReturn
 import pytest
 
 from bench.support import count_aws_requests, total
-from kindling.inbox.repository import WarmupBlocklistRepository
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
 from kindling.sending.repository import SendingRepository
-from kindling.warmup.delivery import record_bounce
-from kindling.warmup.engine import WarmupEngine, WarmupSendJob
+from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
+from kindling.warmup.engine import WarmupEngine
+from kindling.warmup.messages import WarmupSendMessage
 from kindling.warmup.models import WarmupState
 from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository
 from kindling.warmup.protection import DomainNotFound, MxRecord, ProbeResult
@@ -27,9 +27,9 @@ from tests.conftest import START, Tenant
 
 class ListQueue:
     def __init__(self) -> None:
-        self.jobs: list[WarmupSendJob] = []
+        self.jobs: list[WarmupSendMessage] = []
 
-    def send(self, jobs: Sequence[WarmupSendJob], now: datetime) -> None:
+    def send(self, jobs: Sequence[WarmupSendMessage], now: datetime) -> None:
         self.jobs.extend(jobs)
 
 

@@ -15,7 +15,7 @@ import pytest
 from kindling.mailboxes.models import Mailbox
 from kindling.sending import eligibility
 from kindling.warmup.delivery import message_id_for
-from kindling.warmup.engine import WarmupSendJob
+from kindling.warmup.engine import WarmupSendMessage
 from tests.conftest import make_tenant
 from tests.integration.warmup.support import insert_mailbox
 from tests.integration.warmup.test_delivery_retries import NOON, World, env, world  # noqa: F401  (fixtures)
@@ -35,7 +35,7 @@ def sender_function(world: World) -> ModuleType:  # noqa: F811
     return module
 
 
-def sqs_event(jobs: list[WarmupSendJob]) -> dict[str, Any]:
+def sqs_event(jobs: list[WarmupSendMessage]) -> dict[str, Any]:
     template = json.loads((REPO / "events" / "sender.json").read_text())["Records"][0]
     return {
         "Records": [

@@ -12,9 +12,9 @@ from email.utils import format_datetime
 import boto3
 import pytest
 
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.platform.settings import reset_settings
-from kindling.webhooks.catalog import emit_webhook_event
 from kindling.webhooks.queue import DeliveryMessage
 from kindling.webhooks.service import DeliveryService
 from tests.integration.webhooks.conftest import Pipeline
@@ -47,7 +47,7 @@ def reply(pipeline: Pipeline, prospect: str = "p1", campaign: str = "c1") -> str
         "messageId": "<m1@acme.test>",
         "receivedAt": "2026-06-10T09:00:00.000Z",
     }
-    event = emit_webhook_event(EventService(), pipeline.tenant.workspace_id, "reply.received", data)
+    event = emit_event(EventService(), pipeline.tenant.workspace_id, "reply.received", data)
     assert event is not None
     return event.id
 
@@ -193,7 +193,7 @@ def test_duplicate_and_lost_messages(pipeline: Pipeline) -> None:
         def send(self, messages: list[DeliveryMessage]) -> None:
             return None
 
-    event_id = emit_webhook_event(
+    event_id = emit_event(
         EventService(publisher=type("Nowhere", (), {"publish": lambda self, event: None})()),
         pipeline.tenant.workspace_id,
         "email.opened",
@@ -229,18 +229,18 @@ def test_dedup_windows_at_emission(pipeline: Pipeline) -> None:
     events, ws = EventService(), pipeline.tenant.workspace_id
     click = {"prospectId": "p1", "prospectEmail": "p1@acme.test", "campaignId": "c1", "url": "https://x.test/a",
              "clickedAt": "2026-06-10T09:00:00.000Z"}  # fmt: skip
-    assert emit_webhook_event(events, ws, "email.clicked", click) is not None
-    assert emit_webhook_event(events, ws, "email.clicked", click) is None
-    assert emit_webhook_event(events, ws, "email.clicked", {**click, "url": "https://x.test/b"}) is not None
+    assert emit_event(events, ws, "email.clicked", click) is not None
+    assert emit_event(events, ws, "email.clicked", click) is None
+    assert emit_event(events, ws, "email.clicked", {**click, "url": "https://x.test/b"}) is not None
     first_reply = reply(pipeline)
     with pytest.raises(AssertionError):
         reply(pipeline)  # one reply.received per prospect per campaign, ever
     pipeline.clock.advance(timedelta(hours=15))  # 2026-06-11 00:00 UTC: a new day
-    assert emit_webhook_event(events, ws, "email.clicked", click) is not None
+    assert emit_event(events, ws, "email.clicked", click) is not None
     pipeline.clock.advance(timedelta(days=400))
     with pytest.raises(AssertionError):
         reply(pipeline)
-    assert emit_webhook_event(events, ws, "webhook.test", {"webhookId": created["id"], "timestamp": "t",
+    assert emit_event(events, ws, "webhook.test", {"webhookId": created["id"], "timestamp": "t",
                                                           "message": "m"}) is not None  # fmt: skip
     pipeline.pump()
     types = [r.header("X-Warmy-Event-Type") for r in pipeline.receiver.received()]

@@ -11,13 +11,13 @@ from datetime import timedelta
 import boto3
 
 from bench.support import count_aws_requests
+from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.platform.clock import epoch_seconds
-from kindling.platform.dynamo import workspace_key
-from kindling.webhooks.catalog import emit_webhook_event
+from kindling.platform.keys import webhook_due_shard, webhook_due_sk, workspace_key
 from kindling.webhooks.models import Attempt
 from kindling.webhooks.queue import DeliveryMessage
-from kindling.webhooks.repository import DeliveryItem, WebhookRepository, due_shard, due_sort_key
+from kindling.webhooks.repository import DeliveryItem, WebhookRepository
 from kindling.webhooks.service import DeliveryService
 from tests.integration.webhooks.conftest import Pipeline
 from tests.integration.webhooks.receiver import Reply
@@ -42,7 +42,7 @@ def opened(pipeline: Pipeline, prospect: str, publish: bool = True) -> str:
     data = {"prospectId": prospect, "prospectEmail": f"{prospect}@acme.test", "campaignId": "c1",
             "openedAt": "2026-06-10T09:00:00.000Z"}  # fmt: skip
     events = EventService() if publish else EventService(publisher=Nowhere())
-    event = emit_webhook_event(events, pipeline.tenant.workspace_id, "email.opened", data)
+    event = emit_event(events, pipeline.tenant.workspace_id, "email.opened", data)
     assert event is not None
     return event.id
 
@@ -154,8 +154,8 @@ def test_a_delivery_of_the_earlier_layout_is_read_and_appended_to(pipeline: Pipe
         sk="#",
         gsi1pk=workspace_key(ws, "WHDELIVERY", created["id"]),
         gsi1sk=f"{now.isoformat()}#whd_old",
-        due_pk=due_shard("whd_old"),
-        due_sk=due_sort_key(now, ws, "whd_old"),
+        due_pk=webhook_due_shard("whd_old"),
+        due_sk=webhook_due_sk(now, ws, "whd_old"),
         delivery_id="whd_old",
         webhook_id=created["id"],
         status="pending",

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kindling.inbox.classify import classify_raw
 from kindling.inbox.service import NOTHING, Actions, conversation_label, decide
+from kindling.mail.classify import classify_raw
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "inbox"
 

@@ -8,8 +8,8 @@ import ssl
 import aiosmtplib
 import pytest
 
-from kindling.mailboxes.connection import classify_exception, classify_reply, default_security, discover_folders
-from kindling.mailboxes.providers import detect_provider
+from kindling.mail.connection import classify_exception, classify_reply, default_security, discover_folders
+from kindling.mail.providers import detect_provider
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import aiosmtplib
 import pytest
 from pydantic import ValidationError
 
-from kindling.mailboxes.connection import (
+from kindling.mail.connection import (
     HINTS,
     CertificateChanged,
     Endpoint,

@@ -12,8 +12,9 @@ from kindling.auth.service import hash_token, looks_like_token
 from kindling.idempotency.service import request_fingerprint, validate_key
 from kindling.platform import errors
 from kindling.platform.clock import ManualClock, isoformat, minute_window, parse_iso
-from kindling.platform.dynamo import decode_cursor, encode_cursor, workspace_key
+from kindling.platform.dynamo import decode_cursor, encode_cursor
 from kindling.platform.ids import api_key_token, prefixed_id, request_id
+from kindling.platform.keys import workspace_key
 from kindling.platform.settings import load_settings
 from kindling.ratelimit.service import decide
 

@@ -1,4 +1,4 @@
-"""Design invariant 8: settings that only make sense locally cannot be carried into a deployed stage.
+"""Invariant no-local-values-deployed: settings that only make sense locally cannot be carried into a deployed stage.
 
 Every local-only value x every deployed stage refuses to load, naming the environment variable; the local stack
 and the test stage accept each of them. Settings are validated at construction, so a function refuses at cold

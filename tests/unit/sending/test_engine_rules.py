@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kindling.campaigns.models import CampaignSettings, StepRecord, VariantRecord
-from kindling.sending import due, safety, watchdog
-from kindling.sending.jobs import SendJob
+from kindling.mail.outcomes import Outcome
+from kindling.platform import keys
+from kindling.sending import safety, watchdog
+from kindling.sending.compose import message_id
 from kindling.sending.ledger import send_id_for, send_id_of_message_id
 from kindling.sending.mailbox_release import next_send_after_deletion
-from kindling.sending.message import message_id
-from kindling.sending.outcomes import Outcome
+from kindling.sending.messages import SendMessage
 from kindling.sending.scheduler import pick_variant, thread_subject
 from kindling.sending.sender import soft_retry_delay
 from kindling.sending.service import current_step, should_stop
@@ -139,16 +140,18 @@ def test_send_ids_are_the_message_id_local_part() -> None:
 
 def test_due_keys() -> None:
     pk, sk = "ws_abcdef#CAMPAIGN#c1", "ENROLL#p1"
-    due_pk, due_sk = due.send_due_keys(pk, sk, NOW)
-    assert due_pk in due.send_shards() and due_sk == f"2026-06-10T09:00:00.000Z#{pk}#{sk}"
-    assert due.send_due_keys(pk, sk, NOW + M)[0] == due_pk  # the shard never changes for an item
-    assert due_sk <= due.upper(NOW) and due.send_due_keys(pk, sk, NOW + timedelta(milliseconds=1))[1] > due.upper(NOW)
-    spread = {due.send_due_keys(pk, f"ENROLL#p{i}", NOW)[0] for i in range(500)}
-    assert spread == set(due.send_shards())
+    due_pk, due_sk = keys.send_due_keys(pk, sk, NOW)
+    assert due_pk in keys.send_shards() and due_sk == f"2026-06-10T09:00:00.000Z#{pk}#{sk}"
+    assert keys.send_due_keys(pk, sk, NOW + M)[0] == due_pk  # the shard never changes for an item
+    assert due_sk <= keys.upper(NOW) and keys.send_due_keys(pk, sk, NOW + timedelta(milliseconds=1))[1] > keys.upper(
+        NOW
+    )
+    spread = {keys.send_due_keys(pk, f"ENROLL#p{i}", NOW)[0] for i in range(500)}
+    assert spread == set(keys.send_shards())
 
 
-def test_job_round_trip_and_refusals() -> None:
-    job = SendJob(
+def test_message_round_trip_and_refusals() -> None:
+    job = SendMessage(
         workspace_id="ws_abcdef",
         campaign_id="c1",
         enrollment_id="enr_1",
@@ -169,11 +172,11 @@ def test_job_round_trip_and_refusals() -> None:
         queued_at=NOW,
         next_send_at=None,
     )
-    assert SendJob.from_body(job.to_body()) == job
-    with pytest.raises(ValueError, match="not a send job"):
-        SendJob.from_body('{"v": 99}')
+    assert SendMessage.from_body(job.to_body()) == job
+    with pytest.raises(ValueError, match="not a send message"):
+        SendMessage.from_body('{"v": 99}')
     with pytest.raises(json.JSONDecodeError):
-        SendJob.from_body("not json")
+        SendMessage.from_body("not json")
 
 
 def test_soft_retry_delays_and_skipped_is_final() -> None:

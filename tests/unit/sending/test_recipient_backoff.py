@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kindling.mail.outcomes import Outcome, Stage
 from kindling.sending import recipient_backoff as rb
-from kindling.sending.outcomes import Outcome, Stage
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 

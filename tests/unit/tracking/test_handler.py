@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 import pytest
 
+from kindling.sending.tokens import click_token, open_token, unsubscribe_token
 from kindling.tracking.pages import PIXEL_GIF, PageState, unsubscribe_page
 from kindling.tracking.service import TrackingService
-from kindling.tracking.tokens import click_token, open_token, unsubscribe_token
 from tests.unit.tracking.fakes import SECRET, SEND_ID, WS, Rig, rig
 
 REPO = Path(__file__).resolve().parents[3]

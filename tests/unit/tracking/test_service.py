@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from kindling.platform.errors import NotFound
+from kindling.sending.tokens import Kind, TokenPayload, click_token, open_token, sign, unsubscribe_token
 from kindling.tracking.pages import PageState
 from kindling.tracking.scanners import HitReason
 from kindling.tracking.service import InvalidToken, Visitor
-from kindling.tracking.tokens import Kind, TokenPayload, click_token, open_token, sign, unsubscribe_token
 from tests.unit.tracking.fakes import NOW, SECRET, SEND_ID, SENT_AT, WS, rig, send_record
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from kindling.platform.settings import SettingsError
-from kindling.tracking.tokens import open_token
+from kindling.sending.tokens import open_token
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = json.loads((REPO / "events" / "tracking.json").read_text())

@@ -1,4 +1,4 @@
-"""Tracking tokens at their edges, against the format as documented (kindling.tracking.tokens' docstring):
+"""Tracking tokens at their edges, against the format as documented (kindling.sending.tokens' docstring):
 `<payload>.<tag>`, base64url without padding, payload the compact UTF-8 JSON `[1, kind, ws, send, url?, index?]`,
 tag HMAC-SHA256(secret, "kindling.track.v1." + payload) cut to 16 bytes. The test builds tokens itself from that
 description, so a change to the format fails here."""
@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from kindling.tracking.tokens import Kind, TokenPayload, click_token, is_redirectable, open_token, sign, verify
+from kindling.sending.tokens import Kind, TokenPayload, click_token, is_redirectable, open_token, sign, verify
 
 SECRET = "s3cret-tracking-key"
 

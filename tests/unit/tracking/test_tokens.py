@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kindling.tracking import tokens
-from kindling.tracking.tokens import (
+from kindling.sending import tokens
+from kindling.sending.tokens import (
     Kind,
     TokenPayload,
     click_token,
@@ -213,7 +213,7 @@ def test_the_module_imports_only_the_standard_library() -> None:
     # The tracking Lambda's cold start: importing tokens and scanners must not pull in third-party packages.
     code = (
         "import sys; before = set(sys.modules);"
-        "import kindling.tracking.tokens, kindling.tracking.scanners;"
+        "import kindling.sending.tokens, kindling.tracking.scanners;"
         "new = {m.split('.')[0] for m in set(sys.modules) - before};"
         "stdlib = set(sys.stdlib_module_names) | {'kindling', '_distutils_hack'};"
         "print(sorted(new - stdlib))"

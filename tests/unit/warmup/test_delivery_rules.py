@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from kindling.sending.outcomes import Outcome
+from kindling.mail.outcomes import Outcome
 from kindling.warmup.content import exchange_id
 from kindling.warmup.delivery import (
     exchange_of_message_id,
@@ -14,7 +14,7 @@ from kindling.warmup.delivery import (
     reserved_day,
     retry_decision,
 )
-from kindling.warmup.engine import WarmupSendJob
+from kindling.warmup.messages import WarmupSendMessage
 
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 LATE = datetime(2026, 6, 10, 23, 50, tzinfo=UTC)
@@ -75,7 +75,7 @@ def test_a_retry_is_judged_against_the_reserved_day_not_the_current_one() -> Non
     ],
 )
 def test_reserved_day_is_the_queue_time_in_utc(queued_at: datetime, expected: str) -> None:
-    job = WarmupSendJob(
+    job = WarmupSendMessage(
         exchange_id="x",
         workspace_id="w",
         mailbox_id="m",

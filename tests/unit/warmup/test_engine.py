@@ -9,7 +9,8 @@ import pytest
 
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.delivery import message_id_for
-from kindling.warmup.engine import WarmupSendJob, is_warmup_body, pace, refresh_state
+from kindling.warmup.engine import pace, refresh_state
+from kindling.warmup.messages import WarmupSendMessage, is_warmup_body
 from kindling.warmup.models import DayRow, WarmupState
 from kindling.warmup.pool_index import Exchange
 from kindling.warmup.receiving import placement, sender_delta
@@ -103,7 +104,7 @@ def test_a_mailbox_not_started_does_not_ramp() -> None:
 
 
 def test_job_body_round_trip_and_kind() -> None:
-    job = WarmupSendJob(
+    job = WarmupSendMessage(
         exchange_id="wx_abc",
         workspace_id="ws_abcdef",
         mailbox_id="mb1",
@@ -114,10 +115,10 @@ def test_job_body_round_trip_and_kind() -> None:
         queued_at=NOW - MINUTE,
     )
     body = job.to_body()
-    assert is_warmup_body(body) and WarmupSendJob.from_body(body) == job
+    assert is_warmup_body(body) and WarmupSendMessage.from_body(body) == job
     assert not is_warmup_body('{"v": 1, "send_id": "x"}') and not is_warmup_body("not json")
-    with pytest.raises(ValueError, match="not a warmup send job"):
-        WarmupSendJob.from_body('{"v": 1, "send_id": "x"}')
+    with pytest.raises(ValueError, match="not a warmup send message"):
+        WarmupSendMessage.from_body('{"v": 1, "send_id": "x"}')
 
 
 def test_message_ids_are_stable_per_exchange() -> None:

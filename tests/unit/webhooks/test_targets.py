@@ -1,4 +1,5 @@
-"""URL rules (invariant 7): private, loopback, link-local and metadata addresses are refused before any request."""
+"""URL rules (invariant no-private-targets): private, loopback, link-local and metadata addresses are refused
+before any request."""
 
 from __future__ import annotations
 

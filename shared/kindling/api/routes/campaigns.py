@@ -41,6 +41,7 @@ from kindling.campaigns.models import (
 )
 from kindling.campaigns.service import CampaignService, CampaignView, Preflight
 from kindling.campaigns.templates import derived_text
+from kindling.enrollments.service import EnrollmentService, campaign_service
 
 router = api_router("Campaigns")
 
@@ -293,7 +294,7 @@ def detail_view(view: CampaignView) -> CampaignDetailView:
 
 
 def _service() -> CampaignService:
-    return CampaignService()
+    return campaign_service()
 
 
 def _detail(service: CampaignService, record: CampaignRecord) -> CampaignDetailView:
@@ -428,7 +429,7 @@ def _send_counts(stats: CampaignStats | None) -> SendCounts:
 def campaign_stats(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> JSONResponse:
     service = _service()
     record = service.get(workspace_id, campaign_id)
-    summary = service.enrollments.summary(workspace_id, campaign_id)
+    summary = EnrollmentService().summary(workspace_id, campaign_id)
     steps = [
         StepStatsView(
             stepId=step.id,

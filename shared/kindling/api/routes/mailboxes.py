@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from kindling.api.envelope import respond, respond_page
 from kindling.api.routing import WorkspaceId, api_router, extra_rate_limit, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
-from kindling.mailboxes.connection import ConnectionTestResult, TestIssue
+from kindling.mail.connection import ConnectionTestResult, TestIssue
 from kindling.mailboxes.models import (
     Mailbox,
     MailboxCreate,

@@ -11,16 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from kindling.api.envelope import (
-    Envelope,
-    ListEnvelope,
-    Timestamp,
-    current_meta,
-    keep_for_replay,
-    respond,
-    respond_page,
-)
+from kindling.api.envelope import current_meta, keep_for_replay, respond, respond_page
 from kindling.api.routing import WorkspaceId, api_router, scope
+from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.webhooks.models import Delivery, Webhook, WebhookCreate, WebhookUpdate
 from kindling.webhooks.service import WebhookService
 

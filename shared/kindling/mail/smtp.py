@@ -1,10 +1,10 @@
 """The SMTP session layer: send batches of prepared messages, one reused connection per mailbox per batch.
 
 Per mailbox: connect (implicit TLS, STARTTLS or plain, with the address check, TLS verification and certificate
-pinning of kindling.mailboxes.connection: a self-signed certificate is accepted only when it is the one pinned at
+pinning of kindling.mail.connection: a self-signed certificate is accepted only when it is the one pinned at
 test time, checked before EHLO/AUTH; nothing falls back to an unverified connection), EHLO and AUTH once, then
 MAIL / RCPT / DATA per message, RSET after a refused message, QUIT at the end. Every message gets a classified
-result (kindling.sending.outcomes):
+result (kindling.mail.outcomes):
 
 - a refusal (hard bounce, rejected content, soft 4xx) resets the envelope and the batch goes on;
 - a rate limit stops the batch: the remaining messages come back `rate_limited`, unattempted;
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from kindling.mailboxes.connection import (
+from kindling.mail.connection import (
     DEFAULT_STEP_TIMEOUT,
     CertificateChanged,
     Endpoint,
@@ -36,9 +36,9 @@ from kindling.mailboxes.connection import (
     smtp_client,
     smtp_peer_certificate,
 )
-from kindling.mailboxes.connection import classify_exception as classify_connection_error
+from kindling.mail.connection import classify_exception as classify_connection_error
+from kindling.mail.outcomes import Classified, Outcome, Stage, classify_exception, classify_reply
 from kindling.platform.addresses import AddressRefused
-from kindling.sending.outcomes import Classified, Outcome, Stage, classify_exception, classify_reply
 
 MAX_DETAIL = 300
 # Only these mean "the transport failed"; anything else is a bug and propagates.
@@ -115,7 +115,7 @@ def _scrub(text: str, secret: str) -> str:
 
 def _refused(code: str, detail: str) -> _OpenFailed:
     """A connection the trust rules refused before any credential was sent (`<code>: <detail>`; the code's
-    hint is kindling.mailboxes.connection.HINTS[code])."""
+    hint is kindling.mail.connection.HINTS[code])."""
     text = f"{code}: {detail}"
     return _OpenFailed(
         Classified(Outcome.CONNECTION_FAILED, Stage.CONNECT, detail=text),

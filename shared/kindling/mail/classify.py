@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from kindling.inbox.labels import Label, is_positive, label_reply
-from kindling.inbox.parsing import ParsedMessage, decode_words, parse_message
-from kindling.inbox.reports import (
+from kindling.mail.labels import Label, is_positive, label_reply
+from kindling.mail.parsing import ParsedMessage, decode_words, parse_message
+from kindling.mail.reports import (
     WARMUP_HEADER,
     WARMUP_TAG,
     BounceReport,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from kindling.inbox.parsing import fold
+from kindling.mail.parsing import fold
 
 Label = Literal[
     "interested",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kindling.inbox.imapproto import Attachment
-from kindling.inbox.parsing import (
+from kindling.mail.imapproto import Attachment
+from kindling.mail.parsing import (
     extract_reply,
     fold,
     html_to_text,

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import aiosmtplib
 
-from kindling.mailboxes.providers import provider_from_host
+from kindling.mail.providers import provider_from_host
 from kindling.platform.addresses import AddressRefused, Resolver, resolve_checked
 from kindling.platform.settings import Settings, get_settings
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kindling.inbox.classify import auto_reply_header, classify, classify_raw
-from kindling.inbox.parsing import parse_message
+from kindling.mail.classify import auto_reply_header, classify, classify_raw
+from kindling.mail.parsing import parse_message
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "inbox"
 

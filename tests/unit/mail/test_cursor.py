@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from kindling.inbox.imapproto import FolderInfo, MailboxStatus, decode_mutf7
-from kindling.inbox.imapsync import (
+from kindling.mail.imapproto import FolderInfo, MailboxStatus, decode_mutf7
+from kindling.mail.imapsync import (
     FolderCursor,
     MeterReading,
     SyncFolders,

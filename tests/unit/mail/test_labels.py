@@ -6,7 +6,7 @@ from typing import get_args
 
 import pytest
 
-from kindling.inbox.labels import (
+from kindling.mail.labels import (
     POSITIVE_LABELS,
     PRIORITY,
     RULES,

@@ -6,7 +6,7 @@ Exchange, plain-text Gmail) are recognised by their sender or subject plus a fai
 from the human-readable part only (never from the returned copy of the original).
 
 Hard vs soft comes from the status code class: 5.x.x (or SMTP 5xx) is hard, 4.x.x (or 4xx) is soft, as
-the issue decides; "mailbox full" (5.2.2) is therefore hard. Without any code, the report's wording
+docs/decisions.md decides; "mailbox full" (5.2.2) is therefore hard. Without any code, the report's wording
 decides, and failing that the DSN Action (failed = hard, delayed = soft).
 
 Complaints: ARF (RFC 5965, ``report-type=feedback-report``); the original recipient comes from
@@ -23,7 +23,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 from typing import Literal
 
-from kindling.inbox.parsing import decode_words, html_to_text, message_ids, normalise_address
+from kindling.mail.parsing import decode_words, html_to_text, message_ids, normalise_address
 
 BounceType = Literal["hard", "soft"]
 WARMUP_TAG = re.compile(r"\[ref:\s?([A-Za-z0-9]{8})\]")

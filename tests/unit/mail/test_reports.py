@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kindling.inbox.reports import BounceReport, is_delivery_report, parse_bounce, parse_complaint
+from kindling.mail.reports import BounceReport, is_delivery_report, parse_bounce, parse_complaint
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "inbox"
 

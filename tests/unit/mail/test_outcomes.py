@@ -7,7 +7,7 @@ import ssl
 import aiosmtplib
 import pytest
 
-from kindling.sending.outcomes import Outcome, Stage, classify_exception, classify_reply, enhanced_status
+from kindling.mail.outcomes import Outcome, Stage, classify_exception, classify_reply, enhanced_status
 
 O = Outcome  # noqa: E741 - short aliases keep the tables readable
 S = Stage

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kindling.events.models import EVENT_TYPES
-from kindling.webhooks.catalog import (
+from kindling.events.catalog import (
     DEDUP_RULES,
     EMAIL_EVENTS,
     EVER,
@@ -16,6 +15,7 @@ from kindling.webhooks.catalog import (
     dedup_for,
     validate_payload,
 )
+from kindling.events.models import EVENT_TYPES
 
 NOW = datetime(2026, 6, 10, 9, 30, tzinfo=UTC)
 CLICK = {"prospectId": "p1", "prospectEmail": "a@b.test", "campaignId": "c1", "url": "https://x.test/a",

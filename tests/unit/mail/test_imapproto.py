@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kindling.inbox.imapproto import (
+from kindling.mail.imapproto import (
     Attachment,
     ImapParseError,
     MailboxStatus,

@@ -2,7 +2,7 @@
 
 Why stdlib imaplib (blocking) and not asyncio: the sync function handles one mailbox per invocation and
 talks to one server, command after command; nothing overlaps, so an event loop buys nothing. imaplib is
-already how `kindling.mailboxes.connection` speaks IMAP, it handles literals and STARTTLS, and a subclass
+already how `kindling.mail.connection` speaks IMAP, it handles literals and STARTTLS, and a subclass
 can meter every command and byte at the socket (`Meter`).
 
 Cost model (per folder, per sync):
@@ -32,7 +32,19 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TYPE_CHECKING, Any, Literal
 
-from kindling.inbox.imapproto import (
+from kindling.mail.connection import (
+    HINTS,
+    CertificateChanged,
+    Endpoint,
+    GuardedIMAP4,
+    PeerTrust,
+    TlsPolicy,
+    classify_exception,
+    classify_reply,
+    error_text,
+    sanitize_detail,
+)
+from kindling.mail.imapproto import (
     Attachment,
     FolderInfo,
     ImapParseError,
@@ -49,19 +61,7 @@ from kindling.inbox.imapproto import (
     quote_mailbox,
     text_of,
 )
-from kindling.inbox.parsing import TEXT_LIMIT, ParsedMessage, parse_message
-from kindling.mailboxes.connection import (
-    HINTS,
-    CertificateChanged,
-    Endpoint,
-    GuardedIMAP4,
-    PeerTrust,
-    TlsPolicy,
-    classify_exception,
-    classify_reply,
-    error_text,
-    sanitize_detail,
-)
+from kindling.mail.parsing import TEXT_LIMIT, ParsedMessage, parse_message
 from kindling.platform.addresses import AddressRefused
 
 if TYPE_CHECKING:  # typeshed's name for bytes-like; typing_extensions is not a runtime dependency

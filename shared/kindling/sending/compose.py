@@ -7,7 +7,7 @@ one-click unsubscribe headers plus a visible link in both parts (decisions.md), 
 rewriting when the campaign tracks them. No attachments (inventory 9.9).
 
 Tracking URLs: `{base}/t/o/{token}` (open pixel), `{base}/t/c/{token}` (click redirect), `{base}/u/{token}`
-(unsubscribe page and RFC 8058 POST target); tokens from kindling.tracking.tokens.
+(unsubscribe page and RFC 8058 POST target); tokens from kindling.sending.tokens.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from email.utils import format_datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from kindling.tracking import tokens
+from kindling.sending import tokens
 
 MAX_REFERENCES = 20
 _REPLY_PREFIX = re.compile(r"^\s*re\s*:", re.I)

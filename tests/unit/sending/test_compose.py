@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kindling.sending.message import (
+from kindling.sending.compose import (
     OutgoingEmail,
     Tracking,
     build_message,
@@ -22,7 +22,7 @@ from kindling.sending.message import (
     rewrite_links,
     thread_headers,
 )
-from kindling.tracking.tokens import Kind, verify
+from kindling.sending.tokens import Kind, verify
 
 SECRET = "tracking-secret-for-tests"
 BASE = "https://track.acme.test"

@@ -1,8 +1,8 @@
-"""The webhook event catalogue: subscribable types, payload fields, and the per-type dedup rules (inventory 30.1).
+"""The event catalogue: subscribable types, payload fields, and the per-type dedup rules (inventory 30.1).
 
 Dedup is enforced once, at emission, by `EventService`'s conditional write; this module is the one table of
-rules (key + window) every emitter uses through `emit_webhook_event`. "Per day" means the UTC calendar day:
-the key carries the date and the marker lives until the end of that day.
+rules (key + window) every emitter uses through `emit_event`, the way a concept or engine raises an event.
+"Per day" means the UTC calendar day: the key carries the date and the marker lives until the end of that day.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def dedup_for(event_type: str, data: Mapping[str, Any], now: datetime) -> tuple[
     return f"{key}:{day.isoformat()}", max(end_of_day - now, timedelta(seconds=1))
 
 
-def emit_webhook_event(
+def emit_event(
     events: EventService,
     workspace_id: str,
     event_type: str,

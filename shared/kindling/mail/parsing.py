@@ -21,7 +21,7 @@ from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datet
 from html.parser import HTMLParser
 from typing import Literal
 
-from kindling.inbox.imapproto import Attachment
+from kindling.mail.imapproto import Attachment
 
 TEXT_LIMIT = 64 * 1024
 

@@ -1,0 +1,278 @@
+"""The single table's keys: every partition, sort and index key that more than one module reads or writes, by
+table area. Standard library only (the tracking function imports it on its cold start); the schema itself (key
+attribute names, indexes, TTL) is `kindling.platform.table`, the batch and transaction helpers
+`kindling.platform.dynamo`. A key used by one repository alone may stay private to it.
+
+Workspace items start with the workspace id (`ws_x#TYPE#id`), so no query crosses workspaces; platform items
+(the warmup pool, the SMTP hosts, API key hashes) start with `@`.
+
+- mailbox partition `ws#MAILBOX#<id>`: the mailbox (`#`), its sending state (`SEND#STATE`, `SEND#DAY#...`),
+  its warmup state and days (`WARMUP#STATE`, `WARMUP#DAY#<date>`) and its warmup tick mark (`WARMUP#TICK`);
+- campaign partition `ws#CAMPAIGN#<id>`: the campaign (`#`), its steps (`C#STEP#<id>`), stats (`C#STATS#...`),
+  sending state (`SEND#STATE`), enrollment summary (`ENROLLMENTS`) and enrollments (`ENROLL#<prospect id>`);
+- the send ledger `ws#SEND#<send id>`; the tracking hit marker `ws#TRACKHIT#<send id>`;
+- prospects `ws#PROSPECT#<id>`, the email claim `ws#EMAIL#<email>`, lists `ws#LIST#<id>` (members `M#<id>`);
+- suppressed domains `ws#SUPP_DOMAIN#<domain>`; events `ws#EVENT#<id>`;
+- the sparse `due` index (below): time-ordered work across workspaces.
+
+The `due` index for sending work:
+- `DUE#SEND#<shard>` / `<iso next send>#<pk>#<sk>`: enrollments whose next step is due at that instant. Only
+  enrollments in the sequence with a next send carry these attributes, so the scheduler's tick reads what is
+  due (one query per shard), never what is merely enrolled. Shards spread the index's write load over
+  partitions; the shard is a stable hash of the item's key, so an item never moves between shards.
+- `DUE#PARK#<ws>#<campaign>` / same sort key: enrollments that came due while their campaign was not running
+  (draft, scheduled, paused, cooldown); moved back to their shard when it runs again.
+- `DUE#CAMPSEND` / `<next check>#<pk>`: per-campaign sending state to look at (parked enrollments, completion,
+  cooldown re-check).
+- `DUE#MAILBOX#CONNECTED` / `<ws>#<mailbox id>`: every connected mailbox (the inbox sync fan-out, the warmup pool).
+- `DUE#EVENTPUB` / `<at>#...`: events recorded but not yet handed to the webhook queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime
+
+from kindling.platform.clock import isoformat
+from kindling.platform.table import ITEM_SK, PLATFORM_PREFIX
+
+WORKSPACE_ID_RE = re.compile(r"^ws_[0-9a-z]{6,32}$")
+
+
+def workspace_key(workspace_id: str, *parts: str) -> str:
+    """`ws_abc#PART#PART`: every workspace item's partition key starts with its workspace id."""
+    if not isinstance(workspace_id, str) or not WORKSPACE_ID_RE.match(workspace_id):
+        raise ValueError(f"a workspace id is required, got {workspace_id!r}")
+    return "#".join((workspace_id, *parts))
+
+
+def platform_key(*parts: str) -> str:
+    return PLATFORM_PREFIX + "#".join(parts)
+
+
+# --- the mailbox partition -------------------------------------------------------------------------------------
+CONNECTED_DUE_PK = "DUE#MAILBOX#CONNECTED"
+MAILBOX_STATE_SK = "SEND#STATE"  # the sending engine's per-mailbox state
+MAILBOX_DAY_PREFIX = "SEND#DAY#"
+WARMUP_STATE_SK = "WARMUP#STATE"
+WARMUP_DAY_PREFIX = "WARMUP#DAY#"
+WARMUP_TICK_SK = "WARMUP#TICK"
+
+
+def mailbox_pk(workspace_id: str, mailbox_id: str) -> str:
+    return workspace_key(workspace_id, "MAILBOX", mailbox_id)
+
+
+def mailbox_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
+    """The mailbox item's key, for batch reads (BatchGetItem)."""
+    return mailbox_pk(workspace_id, mailbox_id), ITEM_SK
+
+
+def mailbox_email_pk(workspace_id: str, email: str) -> str:
+    return workspace_key(workspace_id, "MAILBOX_EMAIL", email.lower())
+
+
+def warmup_day_sk(day: date) -> str:
+    return WARMUP_DAY_PREFIX + day.isoformat()
+
+
+def warmup_state_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
+    return mailbox_pk(workspace_id, mailbox_id), WARMUP_STATE_SK
+
+
+def warmup_day_key(workspace_id: str, mailbox_id: str, day: date) -> tuple[str, str]:
+    return mailbox_pk(workspace_id, mailbox_id), warmup_day_sk(day)
+
+
+def warmup_tick_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
+    return mailbox_pk(workspace_id, mailbox_id), WARMUP_TICK_SK
+
+
+# --- the campaign partition ------------------------------------------------------------------------------------
+CAMPAIGN_CHILD_PREFIX = "C#"
+STEP_PREFIX = "C#STEP#"
+CAMPAIGN_STATS_PREFIX = "C#STATS#"
+CAMPAIGN_STATS_SK = "C#STATS#C"
+CAMPAIGN_STATE_SK = "SEND#STATE"  # the sending engine's per-campaign state
+ENROLLMENT_SUMMARY_SK = "ENROLLMENTS"
+ENROLL_PREFIX = "ENROLL#"
+
+
+def campaign_pk(workspace_id: str, campaign_id: str) -> str:
+    return workspace_key(workspace_id, "CAMPAIGN", campaign_id)
+
+
+def step_sk(step_id: str) -> str:
+    return STEP_PREFIX + step_id
+
+
+def step_stats_sk(step_id: str) -> str:
+    return f"{CAMPAIGN_STATS_PREFIX}S#{step_id}"
+
+
+def variant_stats_sk(step_id: str, letter: str) -> str:
+    return f"{CAMPAIGN_STATS_PREFIX}V#{step_id}#{letter}"
+
+
+def enrollment_sk(prospect_id: str) -> str:
+    return ENROLL_PREFIX + prospect_id
+
+
+def enrollment_listing_pk(workspace_id: str, campaign_id: str) -> str:
+    return workspace_key(workspace_id, "CAMPAIGN", campaign_id, "ENROLL")
+
+
+def enrollment_changes_pk(workspace_id: str, campaign_id: str) -> str:
+    return workspace_key(workspace_id, "CAMPAIGN", campaign_id, "ENROLLUPD")
+
+
+# --- the send ledger and tracking ------------------------------------------------------------------------------
+def send_pk(workspace_id: str, send_id: str) -> str:
+    return workspace_key(workspace_id, "SEND", send_id)
+
+
+def recipient_pk(workspace_id: str, mailbox_id: str, email: str) -> str:
+    return workspace_key(workspace_id, "SENDTO", mailbox_id, email.lower())
+
+
+def hit_marker_pk(workspace_id: str, send_id: str) -> str:
+    return workspace_key(workspace_id, "TRACKHIT", send_id)
+
+
+# --- prospects, lists, suppressions, events --------------------------------------------------------------------
+def prospect_pk(workspace_id: str, prospect_id: str) -> str:
+    return workspace_key(workspace_id, "PROSPECT", prospect_id)
+
+
+def prospect_email_pk(workspace_id: str, email: str) -> str:
+    return workspace_key(workspace_id, "EMAIL", email)
+
+
+def list_pk(workspace_id: str, list_id: str) -> str:
+    return workspace_key(workspace_id, "LIST", list_id)
+
+
+def member_sk(prospect_id: str) -> str:
+    return f"M#{prospect_id}"
+
+
+def suppressed_domain_pk(workspace_id: str, domain: str) -> str:
+    return workspace_key(workspace_id, "SUPP_DOMAIN", domain)
+
+
+def event_pk(workspace_id: str, event_id: str) -> str:
+    return workspace_key(workspace_id, "EVENT", event_id)
+
+
+UNPUBLISHED_DUE_PK = "DUE#EVENTPUB"
+
+
+# --- workspaces, API keys, jobs, imports, idempotency ----------------------------------------------------------
+def workspace_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "WORKSPACE")
+
+
+def api_key_pk(workspace_id: str, key_id: str) -> str:
+    return workspace_key(workspace_id, "APIKEY", key_id)
+
+
+def api_key_hash_pk(key_hash: str) -> str:
+    return platform_key("APIKEYHASH", key_hash)
+
+
+def job_pk(workspace_id: str, job_id: str) -> str:
+    return workspace_key(workspace_id, "JOB", job_id)
+
+
+def job_batch_sk(index: int) -> str:
+    return f"BATCH#{index:05d}"
+
+
+def import_pk(workspace_id: str, import_id: str) -> str:
+    return workspace_key(workspace_id, "IMPORT", import_id)
+
+
+def import_chunk_sk(index: int) -> str:
+    return f"CHUNK#{index:05d}"
+
+
+def idempotency_pk(workspace_id: str, key_digest: str) -> str:
+    return workspace_key(workspace_id, "IDEM", key_digest)
+
+
+# --- webhooks ----------------------------------------------------------------------------------------------------
+WEBHOOK_DUE_SHARDS = 4
+WEBHOOK_DUE_PREFIX = "DUE#WEBHOOK#"  # `due` partitions of delivery retries, sharded
+
+
+def webhook_pk(workspace_id: str, webhook_id: str) -> str:
+    return workspace_key(workspace_id, "WEBHOOK", webhook_id)
+
+
+def webhook_delivery_pk(workspace_id: str, delivery_id: str) -> str:
+    return workspace_key(workspace_id, "WHDELIVERY", delivery_id)
+
+
+def webhook_due_shard(delivery_id: str) -> str:
+    shard = int(hashlib.sha256(delivery_id.encode()).hexdigest()[:8], 16) % WEBHOOK_DUE_SHARDS
+    return f"{WEBHOOK_DUE_PREFIX}{shard:02d}"
+
+
+def webhook_due_sk(when: datetime, workspace_id: str, delivery_id: str) -> str:
+    return f"{isoformat(when)}#{workspace_id}#{delivery_id}"
+
+
+# --- the warmup pool (platform items) ----------------------------------------------------------------------------
+WARMUP_POOL_PK = platform_key("WARMUP", "POOL")
+WARMUP_DOMAINS_PK = platform_key("WARMUP", "DOMAINS")
+
+
+def warmup_pool_sk(workspace_id: str, mailbox_id: str) -> str:
+    return f"{workspace_id}#{mailbox_id}"
+
+
+def warmup_exchange_pk(exchange_id: str) -> str:
+    return platform_key("WARMUP", "EXCHANGE", exchange_id)
+
+
+CAMPAIGN_DUE_PK = "DUE#CAMPAIGN"  # campaigns whose start or end date comes due
+
+
+# --- the due index for sending work ----------------------------------------------------------------------------
+SEND_SHARDS = 16
+SEND_PREFIX = "DUE#SEND#"
+PARK_PREFIX = "DUE#PARK#"
+CAMPAIGN_WATCH_PK = "DUE#CAMPSEND"
+# Sorts after every "<iso>#..." key with the same instant: `due_sk <= upper(now)` includes everything due at now.
+_AFTER = "#~"
+
+
+def shard_of(key: str, shards: int) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % shards
+
+
+def send_shards() -> list[str]:
+    return [f"{SEND_PREFIX}{n:02d}" for n in range(SEND_SHARDS)]
+
+
+def instant(when: datetime) -> str:
+    return isoformat(when) or ""
+
+
+def upper(now: datetime) -> str:
+    """The inclusive upper bound of a due query at `now`."""
+    return instant(now) + _AFTER
+
+
+def send_due_keys(pk: str, sk: str, when: datetime) -> tuple[str, str]:
+    """(due_pk, due_sk) of an enrollment (item `pk`/`sk`) whose next step is due at `when`."""
+    return f"{SEND_PREFIX}{shard_of(pk + '|' + sk, SEND_SHARDS):02d}", f"{instant(when)}#{pk}#{sk}"
+
+
+def park_pk(workspace_id: str, campaign_id: str) -> str:
+    return f"{PARK_PREFIX}{workspace_id}#{campaign_id}"
+
+
+def campaign_watch_sk(pk: str, when: datetime) -> str:
+    return f"{instant(when)}#{pk}"
