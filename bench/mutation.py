@@ -63,13 +63,13 @@ MODULES: tuple[Module, ...] = (
     Module("webhooks.signing", "kindling/webhooks/signing.py", ("tests/unit/webhooks",)),
     Module("webhooks.retry", "kindling/webhooks/retry.py", ("tests/unit/webhooks",)),
     Module(
-        "tracking.tokens",
-        "kindling/tracking/tokens.py",
+        "tracking.tokens",  # the signed tracking tokens, which live beside the message builder
+        "kindling/sending/tokens.py",
         (
             "tests/unit/tracking/test_tokens.py",
             "tests/unit/tracking/test_token_edges.py",
             "tests/unit/tracking/test_service.py",
-            "tests/unit/sending/test_message.py",
+            "tests/unit/sending/test_compose.py",
         ),
     ),
     Module(
