@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -35,14 +35,7 @@ PausedReason = Literal[
     "high_failure_rate",
     "linkedin_account_disconnected",
 ]
-PAUSED_REASONS: tuple[str, ...] = (
-    "api",
-    "mailbox_disconnected",
-    "safety_cooldown",
-    "bounce_shield",
-    "high_failure_rate",
-    "linkedin_account_disconnected",
-)
+PAUSED_REASONS: tuple[str, ...] = get_args(PausedReason)
 StepType = Literal["email"]
 RotationMode = Literal["round_robin", "weighted"]
 ROTATION_MODES: tuple[str, ...] = ("round_robin", "weighted")

@@ -61,7 +61,7 @@ from kindling.inbox.models import (
 )
 from kindling.inbox.repository import BounceRecord, InboxRepository, Stale, digest
 from kindling.mail.classify import Classification, Kind, classify
-from kindling.mail.connection import Endpoint, TlsPolicy
+from kindling.mail.connection import TlsPolicy
 from kindling.mail.imapsync import FetchedMessage
 from kindling.mail.outcomes import Outcome
 from kindling.mail.parsing import ParsedMessage, truncate_utf8
@@ -833,14 +833,7 @@ class InboxService:
         data = msg.as_bytes(policy=POLICY)
 
         secrets = self._secrets or KmsSecretBox()
-        endpoint = Endpoint(
-            mailbox.smtp_host,
-            mailbox.smtp_port,
-            mailbox.smtp_username,
-            secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.smtp_password_enc),
-            mailbox.smtp_security,
-            tls_pin=mailbox.smtp_tls_pin,
-        )
+        endpoint = mailbox.smtp_endpoint(secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.smtp_password_enc))
         sender = SmtpSender(tls=self._tls or TlsPolicy.from_settings())
         batch = Batch(
             mailbox.id, endpoint, [Outgoing(f"{n}", mailbox.email_address, r.email, data) for n, r in enumerate(to)]

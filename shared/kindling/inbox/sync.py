@@ -274,14 +274,7 @@ class InboxSync:
 
     def _endpoint(self, mailbox: Mailbox) -> Endpoint:
         secrets = self._secrets or KmsSecretBox()
-        return Endpoint(
-            mailbox.imap_host,
-            mailbox.imap_port,
-            mailbox.imap_username,
-            secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.imap_password_enc),
-            mailbox.imap_security,
-            tls_pin=mailbox.imap_tls_pin,
-        )
+        return mailbox.imap_endpoint(secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.imap_password_enc))
 
     def _connection_failed(self, mailbox: Mailbox, report: MailboxSyncReport, exc: ImapSyncError) -> None:
         report.error_code = exc.code

@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import email_validator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from kindling.mail.connection import Security
+from kindling.mail.connection import Endpoint, Security
 from kindling.mail.providers import Provider
 from kindling.platform.models import PatchModel
 from kindling.platform.settings import get_settings
@@ -106,6 +106,19 @@ class Mailbox(BaseModel):
     @property
     def is_deleted(self) -> bool:
         return self.status == "deleted"
+
+    def smtp_endpoint(self, password: str) -> Endpoint:
+        """How to reach the mailbox's SMTP server: host, port, login with the decrypted password, the pinned
+        certificate (every SMTP caller builds it here, so none can forget the pin)."""
+        return Endpoint(
+            self.smtp_host, self.smtp_port, self.smtp_username, password, self.smtp_security, tls_pin=self.smtp_tls_pin
+        )
+
+    def imap_endpoint(self, password: str) -> Endpoint:
+        """How to reach the mailbox's IMAP server, as `smtp_endpoint` does for SMTP."""
+        return Endpoint(
+            self.imap_host, self.imap_port, self.imap_username, password, self.imap_security, tls_pin=self.imap_tls_pin
+        )
 
     @property
     def can_send(self) -> bool:

@@ -174,22 +174,8 @@ class MailboxService:
     def _endpoints(self, mailbox: Mailbox) -> tuple[Endpoint, Endpoint]:
         ws, mid = mailbox.workspace_id, mailbox.id
         return (
-            Endpoint(
-                mailbox.smtp_host,
-                mailbox.smtp_port,
-                mailbox.smtp_username,
-                self._secrets.decrypt(ws, mid, mailbox.smtp_password_enc),
-                mailbox.smtp_security,
-                tls_pin=mailbox.smtp_tls_pin,
-            ),
-            Endpoint(
-                mailbox.imap_host,
-                mailbox.imap_port,
-                mailbox.imap_username,
-                self._secrets.decrypt(ws, mid, mailbox.imap_password_enc),
-                mailbox.imap_security,
-                tls_pin=mailbox.imap_tls_pin,
-            ),
+            mailbox.smtp_endpoint(self._secrets.decrypt(ws, mid, mailbox.smtp_password_enc)),
+            mailbox.imap_endpoint(self._secrets.decrypt(ws, mid, mailbox.imap_password_enc)),
         )
 
     def _connection_fields(

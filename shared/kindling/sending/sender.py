@@ -348,14 +348,7 @@ class Sender:
         cipher = mailbox.smtp_password_enc
         if cipher not in self._passwords:
             self._passwords[cipher] = self._secrets.decrypt(mailbox.workspace_id, mailbox.id, cipher)
-        return Endpoint(
-            mailbox.smtp_host,
-            mailbox.smtp_port,
-            mailbox.smtp_username,
-            self._passwords[cipher],
-            mailbox.smtp_security,
-            tls_pin=mailbox.smtp_tls_pin,
-        )
+        return mailbox.smtp_endpoint(self._passwords[cipher])
 
     def _build(self, job: SendMessage, now: datetime) -> Outgoing:
         settings = get_settings()

@@ -125,14 +125,7 @@ class WarmupMailer:
             secrets = self._secrets or KmsSecretBox()
             self._secrets = secrets
             self._passwords[cipher] = secrets.decrypt(mailbox.workspace_id, mailbox.id, cipher)
-        return Endpoint(
-            mailbox.smtp_host,
-            mailbox.smtp_port,
-            mailbox.smtp_username,
-            self._passwords[cipher],
-            mailbox.smtp_security,
-            tls_pin=mailbox.smtp_tls_pin,
-        )
+        return mailbox.smtp_endpoint(self._passwords[cipher])
 
     def outgoing(
         self,

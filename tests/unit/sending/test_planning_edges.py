@@ -9,33 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kindling.campaigns.models import CampaignSettings, SendingWindow
+from kindling.campaigns.models import SendingWindow
 from kindling.sending import planning, windows
 from kindling.sending.repository import CampaignDay, MailboxState
+from tests.unit.sending.test_planning import box, settings
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)  # a Wednesday
 EVERY_DAY = [1, 2, 3, 4, 5, 6, 7]
 H = timedelta(hours=1)
-
-
-def settings(**overrides: object) -> CampaignSettings:
-    return CampaignSettings(**{"schedule_days": EVERY_DAY, "minutes_between_sends": 0, **overrides})  # type: ignore[arg-type]
-
-
-def box(mailbox_id: str, **overrides: object) -> planning.PoolMailbox:
-    values: dict[str, object] = {
-        "mailbox_id": mailbox_id,
-        "weight": 100,
-        "active_on_campaign": True,
-        "status": "connected",
-        "sending_enabled": True,
-        "daily_limit": 50,
-        "campaign_mailbox_limit": None,
-        "smtp_host": "smtp.example.test",
-        "state": MailboxState(mailbox_id),
-    }
-    values.update(overrides)
-    return planning.PoolMailbox(**values)  # type: ignore[arg-type]
 
 
 def plan(
