@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from kindling.platform import table
 from kindling.platform.clock import isoformat
@@ -156,6 +157,34 @@ def new_email_record(
         import_id=import_id,
         import_row=import_row,
     )
+
+
+def new_member(workspace_id: str, list_id: str, prospect_id: str, added_at: datetime, import_id: str) -> TableModel:
+    """A list member written by an import (the caller batches it with the chunk's other puts)."""
+    return MemberItem(
+        pk=list_pk(workspace_id, list_id),
+        sk=member_sk(prospect_id),
+        prospect_id=prospect_id,
+        added_at=added_at,
+        import_id=import_id,
+    )
+
+
+def add_to_member_count(tx: TransactWrite, workspace_id: str, list_id: str, new_members: int) -> None:
+    """Add a list's new members to its count inside the caller's transaction (the list must exist)."""
+    tx.update(
+        ListItem(pk=list_pk(workspace_id, list_id), sk=table.ITEM_SK),
+        actions=[ListItem.prospect_count.add(new_members)],
+        condition=ListItem.pk.exists(),
+    )
+
+
+def list_member_ids(workspace_id: str, list_id: str) -> Iterator[str]:
+    """Every member of a prospect list, in pages (only the keys are read)."""
+    for member in MemberItem.query(
+        list_pk(workspace_id, list_id), MemberItem.sk.startswith("M#"), attributes_to_get=["sk"]
+    ):
+        yield member.sk[2:]
 
 
 def list_from_item(workspace_id: str, item: ListItem) -> ProspectList:
