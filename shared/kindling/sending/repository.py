@@ -279,6 +279,16 @@ def _is_conflict_only(codes: list[str | None]) -> bool:
     return bool(codes) and "ConditionalCheckFailed" not in codes
 
 
+# The enrollment as the ledger reads and writes it: the scheduler and the sender hold what the ledger hands them
+# and give it back to the ledger's writes, they never build or query it themselves.
+EnrollmentState = EnrollmentItem
+
+
+def enrollment_from_raw(raw: dict[str, Any]) -> EnrollmentState:
+    """An enrollment from a batch read's raw item (the sender reads it with the send's other keys)."""
+    return EnrollmentItem.from_raw_data(raw)
+
+
 class SendingRepository:
     def __init__(self) -> None:
         bind_models()
