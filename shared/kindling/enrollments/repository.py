@@ -56,11 +56,10 @@ from kindling.platform.keys import (
     enrollment_changes_pk,
     enrollment_listing_pk,
     enrollment_sk,
-    list_pk,
     prospect_pk,
     send_due_keys,
 )
-from kindling.prospects.repository import MemberItem
+from kindling.prospects.repository import list_member_ids
 
 TRANSACTION_ITEMS = 99  # enrollments per transaction, plus the summary update (DynamoDB's limit is 100)
 
@@ -225,10 +224,7 @@ class EnrollmentRepository:
 
     def list_member_ids(self, workspace_id: str, list_id: str) -> Iterator[str]:
         """Every member of a prospect list, in pages (only the keys are read)."""
-        for member in MemberItem.query(
-            list_pk(workspace_id, list_id), MemberItem.sk.startswith("M#"), attributes_to_get=["sk"]
-        ):
-            yield member.sk[2:]
+        yield from list_member_ids(workspace_id, list_id)
 
     def summary(self, workspace_id: str, campaign_id: str) -> EnrollmentSummary:
         try:

@@ -34,8 +34,8 @@ from kindling.platform.dynamo import (
     transaction,
 )
 from kindling.platform.errors import InvalidStatus, NotFound
-from kindling.platform.keys import import_chunk_sk, import_pk, list_pk
-from kindling.prospects.repository import ListItem
+from kindling.platform.keys import import_chunk_sk, import_pk
+from kindling.prospects.repository import add_to_member_count
 
 CHUNK_TTL = timedelta(days=7)
 
@@ -219,11 +219,7 @@ class ImportRepository:
                     condition=ImportItem.pk.exists(),
                 )
                 if list_id is not None and new_members:
-                    tx.update(
-                        ListItem(pk=list_pk(workspace_id, list_id), sk=table.ITEM_SK),
-                        actions=[ListItem.prospect_count.add(new_members)],
-                        condition=ListItem.pk.exists(),
-                    )
+                    add_to_member_count(tx, workspace_id, list_id, new_members)
         except TransactWriteError as exc:
             if cancelled_by_condition(exc):
                 return False

@@ -32,11 +32,10 @@ from kindling.platform.clock import Clock, get_clock
 from kindling.platform.dynamo import TableModel
 from kindling.platform.errors import InvalidStatus, NotFound, PayloadTooLarge, ValidationFailed, field_error
 from kindling.platform.ids import new_uuid, prefixed_id
-from kindling.platform.keys import list_pk, member_sk
 from kindling.platform.observability import get_logger
 from kindling.prospects.fields import email_domain, is_placeholder
 from kindling.prospects.models import TEXT_FIELDS, ListCreate, Prospect, ProspectCreate
-from kindling.prospects.repository import MemberItem, ProspectRepository, new_email_record, prospect_item
+from kindling.prospects.repository import ProspectRepository, new_email_record, new_member, prospect_item
 from kindling.prospects.service import ListService
 from kindling.suppressions.repository import SuppressionRepository
 from kindling.suppressions.service import decide
@@ -289,16 +288,11 @@ class ImportService:
             fresh = set(members) - set(recovered) - set(to_merge)
             maybe = [m for m in members if m not in fresh]
             already = self._prospects.existing_members(ws, record.list_id, maybe) if maybe else set()
-            pk = list_pk(ws, record.list_id)
             for prospect_id in members:
                 if prospect_id in already:
                     continue
                 new_members += 1
-                puts.append(
-                    MemberItem(
-                        pk=pk, sk=member_sk(prospect_id), prospect_id=prospect_id, added_at=now, import_id=record.id
-                    )
-                )
+                puts.append(new_member(ws, record.list_id, prospect_id, now, record.id))
 
         errors.sort(key=lambda e: e.row)
         puts += self._repo.row_error_items(ws, record.id, errors[:MAX_ROW_ERRORS])

@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from kindling.platform import table
 from kindling.platform.clock import isoformat
@@ -156,6 +157,119 @@ def new_email_record(
         import_id=import_id,
         import_row=import_row,
     )
+
+
+def new_member(workspace_id: str, list_id: str, prospect_id: str, added_at: datetime, import_id: str) -> TableModel:
+    """A list member written by an import (the caller batches it with the chunk's other puts)."""
+    return MemberItem(
+        pk=list_pk(workspace_id, list_id),
+        sk=member_sk(prospect_id),
+        prospect_id=prospect_id,
+        added_at=added_at,
+        import_id=import_id,
+    )
+
+
+def add_to_member_count(tx: TransactWrite, workspace_id: str, list_id: str, new_members: int) -> None:
+    """Add a list's new members to its count inside the caller's transaction (the list must exist)."""
+    tx.update(
+        ListItem(pk=list_pk(workspace_id, list_id), sk=table.ITEM_SK),
+        actions=[ListItem.prospect_count.add(new_members)],
+        condition=ListItem.pk.exists(),
+    )
+
+
+def list_member_ids(workspace_id: str, list_id: str) -> Iterator[str]:
+    """Every member of a prospect list, in pages (only the keys are read)."""
+    for member in MemberItem.query(
+        list_pk(workspace_id, list_id), MemberItem.sk.startswith("M#"), attributes_to_get=["sk"]
+    ):
+        yield member.sk[2:]
+
+
+def prospect_from_raw(workspace_id: str, raw: dict[str, Any]) -> Prospect:
+    """A prospect from a batch read's raw item (the scheduler reads it with the enrollment's other keys)."""
+    return prospect_from_item(workspace_id, ProspectItem.from_raw_data(raw))
+
+
+def email_record_from_raw(raw: dict[str, Any]) -> EmailRecordItem:
+    """An email record from a batch read's raw item (the suppression check reads it with the domain entry)."""
+    return EmailRecordItem.from_raw_data(raw)
+
+
+def add_email_fields(workspace_id: str, email: str, fields: dict[str, Any]) -> bool:
+    """Set `fields` (a suppression entry's supp_* and index attributes) on the address's email record, created
+    when absent; False when the record already holds an entry (nothing written)."""
+    record = EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK)
+    try:
+        record.update(
+            actions=[EmailRecordItem.email.set(email), *_set_fields(fields)],
+            condition=EmailRecordItem.supp_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def set_status_in(
+    tx: TransactWrite,
+    workspace_id: str,
+    email: str,
+    prospect_id: str,
+    status: str,
+    when: datetime,
+    *,
+    unless: Sequence[str],
+    fields: dict[str, Any] | None,
+) -> None:
+    """In the caller's transaction: give the prospect (and its email record) `status` unless it already has one of
+    `unless`, and set `fields` (an email suppression entry) on the record when given, only if it holds none."""
+    actions: list[Any] = [EmailRecordItem.prospect_status.set(status)]
+    condition = (EmailRecordItem.prospect_id == prospect_id) & ~EmailRecordItem.prospect_status.is_in(*unless)
+    if fields is not None:
+        actions += _set_fields(fields)
+        condition = condition & EmailRecordItem.supp_id.does_not_exist()
+    tx.update(EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK), actions, condition)
+    tx.update(
+        ProspectItem(pk=prospect_pk(workspace_id, prospect_id), sk=table.ITEM_SK),
+        actions=[
+            ProspectItem.global_status.set(status),
+            ProspectItem.updated_at.set(when),
+            ProspectItem.gsi2sk.set(f"{isoformat(when)}#{prospect_id}"),
+        ],
+        condition=ProspectItem.pk.exists(),
+    )
+
+
+def remove_email_fields(workspace_id: str, email: str, entry_id: str, names: Sequence[str]) -> bool:
+    """Take the suppression entry `entry_id` off the address's email record: remove `names` when a prospect owns
+    the record, delete the record otherwise. False when the record holds no such entry."""
+    pk = prospect_email_pk(workspace_id, email)
+    try:
+        record = EmailRecordItem.get(pk, table.ITEM_SK, consistent_read=True)
+    except EmailRecordItem.DoesNotExist:
+        return False
+    if record.supp_id != entry_id:
+        return False
+    try:
+        if record.prospect_id:
+            record.update(
+                actions=[*(getattr(EmailRecordItem, name).remove() for name in names)],
+                condition=EmailRecordItem.supp_id == entry_id,
+            )
+        else:
+            record.delete(condition=EmailRecordItem.supp_id == entry_id)
+    except (UpdateError, DeleteError) as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def _set_fields(fields: dict[str, Any]) -> list[Any]:
+    return [getattr(EmailRecordItem, name).set(value) for name, value in fields.items()]
 
 
 def list_from_item(workspace_id: str, item: ListItem) -> ProspectList:

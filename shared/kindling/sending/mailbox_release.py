@@ -12,11 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from kindling.campaigns.repository import CampaignRepository
-from kindling.enrollments.models import IN_SEQUENCE
-from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import campaign_service
 from kindling.mailboxes.service import RELEASE_DELAY, on_mailbox_deleted
-from kindling.platform.keys import enrollment_listing_pk
 from kindling.platform.observability import get_logger
 from kindling.sending.repository import SendingRepository
 
@@ -42,9 +39,7 @@ def release_deleted_mailbox(workspace_id: str, mailbox_id: str, deleted_at: date
     for header in headers:
         if header.mailbox(mailbox_id) is None:
             continue
-        for item in EnrollmentItem.gsi1.query(enrollment_listing_pk(workspace_id, header.campaign_id)):
-            if not isinstance(item, EnrollmentItem) or item.status not in IN_SEQUENCE or item.mailbox_id != mailbox_id:
-                continue
+        for item in repo.assigned_enrollments(workspace_id, header.campaign_id, mailbox_id):
             when = next_send_after_deletion(item.next_send_at, deleted_at)
             released += int(repo.unassign_mailbox(item, mailbox_id, when))
     paused = campaign_service().pause_campaigns_for_mailbox(workspace_id, mailbox_id)

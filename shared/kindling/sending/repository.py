@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from kindling.campaigns.repository import CampaignPartItem
+from kindling.enrollments.models import IN_SEQUENCE
 from kindling.enrollments.repository import EnrollmentItem, EnrollmentSummaryItem
 from kindling.platform import keys, table
 from kindling.platform.clock import isoformat, parse_iso
@@ -276,6 +277,16 @@ class Cancelled(Exception):
 
 def _is_conflict_only(codes: list[str | None]) -> bool:
     return bool(codes) and "ConditionalCheckFailed" not in codes
+
+
+# The enrollment as the ledger reads and writes it: the scheduler and the sender hold what the ledger hands them
+# and give it back to the ledger's writes, they never build or query it themselves.
+EnrollmentState = EnrollmentItem
+
+
+def enrollment_from_raw(raw: dict[str, Any]) -> EnrollmentState:
+    """An enrollment from a batch read's raw item (the sender reads it with the send's other keys)."""
+    return EnrollmentItem.from_raw_data(raw)
 
 
 class SendingRepository:
@@ -681,6 +692,12 @@ class SendingRepository:
                 return False
             raise
         return True
+
+    def assigned_enrollments(self, workspace_id: str, campaign_id: str, mailbox_id: str) -> Iterator[EnrollmentItem]:
+        """The campaign's in-sequence enrollments assigned to `mailbox_id` (one read of the enrollment listing)."""
+        for item in EnrollmentItem.gsi1.query(enrollment_listing_pk(workspace_id, campaign_id)):
+            if isinstance(item, EnrollmentItem) and item.status in IN_SEQUENCE and item.mailbox_id == mailbox_id:
+                yield item
 
     def unassign_mailbox(self, item: EnrollmentItem, mailbox_id: str, when: datetime) -> bool:
         """Clear the enrollment's mailbox (deleted) and move its next send to `when` (staying parked if it is), if it

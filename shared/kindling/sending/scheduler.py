@@ -25,7 +25,6 @@ from typing import Any, Protocol
 from kindling.campaigns.models import CampaignRecord, StepRecord, VariantRecord, assign_variant
 from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
-from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import campaign_service
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
@@ -37,7 +36,7 @@ from kindling.platform.errors import NotFound
 from kindling.platform.keys import prospect_email_pk, prospect_pk, send_pk, suppressed_domain_pk
 from kindling.platform.observability import get_logger
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem, ProspectItem, ProspectRepository, prospect_from_item
+from kindling.prospects.repository import ProspectRepository, email_record_from_raw, prospect_from_raw
 from kindling.rendering import build_context, compile_template, render_email
 from kindling.sending import eligibility, planning, watchdog, windows
 from kindling.sending.circuit import HostCircuit, host_key
@@ -48,6 +47,7 @@ from kindling.sending.repository import (
     CampaignDay,
     CampaignDayItem,
     Counters,
+    EnrollmentState,
     LedgerFinal,
     SendingRepository,
     campaign_day_of,
@@ -56,7 +56,7 @@ from kindling.sending.repository import (
 from kindling.sending.rotation import seeded_rng
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished, current_step
-from kindling.suppressions.repository import DomainSuppressionItem
+from kindling.suppressions.repository import domain_entry_from_raw
 from kindling.suppressions.service import decide
 
 SHARD_LIMIT = 1000  # due enrollments read per shard per tick
@@ -96,7 +96,7 @@ class TickReport:
 
 @dataclass
 class _Due:
-    item: EnrollmentItem
+    item: EnrollmentState
     step: StepRecord | None = None
     send_id: str = ""
     ledger: SendItem | None = None
@@ -104,7 +104,7 @@ class _Due:
     custom: dict[str, Any] = field(default_factory=dict)
 
 
-def _campaign_of(item: EnrollmentItem) -> tuple[str, str]:
+def _campaign_of(item: EnrollmentState) -> tuple[str, str]:
     return item.pk.split("#", 1)[0], item.campaign_id
 
 
@@ -148,7 +148,7 @@ class Scheduler:
         report = TickReport()
         self.campaign_service.advance_due(now)
         self._watch(now, report)
-        by_campaign: dict[tuple[str, str], list[EnrollmentItem]] = {}
+        by_campaign: dict[tuple[str, str], list[EnrollmentState]] = {}
         for shard in keys.send_shards():
             for item in self._repo.due_enrollments(shard, now, self._shard_limit):
                 by_campaign.setdefault(_campaign_of(item), []).append(item)
@@ -190,7 +190,7 @@ class Scheduler:
                     report.retired += int(self._repo.move_due(item, None))
             self._repo.unwatch_campaign(ws, cid, state.due_sk or "")
 
-    def _parked(self, workspace_id: str, campaign_id: str) -> Iterable[EnrollmentItem]:
+    def _parked(self, workspace_id: str, campaign_id: str) -> Iterable[EnrollmentState]:
         while True:
             page = self._repo.parked_enrollments(workspace_id, campaign_id, PARK_PAGE)
             yield from page
@@ -200,7 +200,7 @@ class Scheduler:
     # --- one campaign's due enrollments ---------------------------------------------------------------------------
 
     def _campaign(
-        self, workspace_id: str, campaign_id: str, items: list[EnrollmentItem], now: datetime, report: TickReport
+        self, workspace_id: str, campaign_id: str, items: list[EnrollmentState], now: datetime, report: TickReport
     ) -> None:
         try:
             record = self._campaigns.get(workspace_id, campaign_id)
@@ -242,16 +242,16 @@ class Scheduler:
             if prospect_raw is None:
                 report.stopped += int(self._stop(workspace_id, campaign_id, entry, "stopped", "prospect_deleted", now))
                 continue
-            prospect = prospect_from_item(workspace_id, ProspectItem.from_raw_data(prospect_raw))
+            prospect = prospect_from_raw(workspace_id, prospect_raw)
             entry.prospect = prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
             entry.custom = dict(prospect.custom_fields)
             record_raw = raw.get((prospect_email_pk(workspace_id, prospect.email), table.ITEM_SK))
             domain_raw = raw.get((suppressed_domain_pk(workspace_id, email_domain(prospect.email)), table.ITEM_SK))
-            email_record = EmailRecordItem.from_raw_data(record_raw) if record_raw else None
+            email_record = email_record_from_raw(record_raw) if record_raw else None
             check = decide(
                 prospect.email,
                 email_record,
-                DomainSuppressionItem.from_raw_data(domain_raw) if domain_raw else None,
+                domain_entry_from_raw(domain_raw) if domain_raw else None,
             )
             if check.blocked:
                 # Suppression at claim time: never claimed, the sequence stops (the sender checks again before SMTP).

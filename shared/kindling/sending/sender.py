@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kindling.bounceshield.service import Attempt, AttemptKind, BounceShieldService
-from kindling.enrollments.repository import EnrollmentItem
 from kindling.enrollments.service import campaign_service
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
@@ -46,7 +45,7 @@ from kindling.platform.keys import campaign_pk, enrollment_sk, prospect_email_pk
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem
+from kindling.prospects.repository import email_record_from_raw
 from kindling.sending import backoff, circuit, eligibility, recipient_backoff
 from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from kindling.sending.ledger import SendItem
@@ -55,14 +54,16 @@ from kindling.sending.recipient_backoff_repository import RecipientBackoffReposi
 from kindling.sending.repository import (
     Advance,
     Counters,
+    EnrollmentState,
     LedgerFinal,
     MailboxState,
     SendingRepository,
+    enrollment_from_raw,
     mailbox_state_from_raw,
 )
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import complete_if_finished
-from kindling.suppressions.repository import DomainSuppressionItem
+from kindling.suppressions.repository import domain_entry_from_raw
 from kindling.suppressions.service import SuppressionService, decide
 
 MAX_ATTEMPTS = 5  # a step refused softly this many times is given up (ledger `failed`, the sequence moves on)
@@ -103,7 +104,7 @@ class BatchResult:
 class _Work:
     job: SendMessage
     ledger: SendItem | None
-    enrollment: EnrollmentItem | None
+    enrollment: EnrollmentState | None
     blocked: bool
 
 
@@ -302,13 +303,13 @@ class Sender:
         domain_raw = raw.get((suppressed_domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK))
         check = decide(
             job.recipient,
-            EmailRecordItem.from_raw_data(record_raw) if record_raw else None,
-            DomainSuppressionItem.from_raw_data(domain_raw) if domain_raw else None,
+            email_record_from_raw(record_raw) if record_raw else None,
+            domain_entry_from_raw(domain_raw) if domain_raw else None,
         )
         return _Work(
             job,
             SendItem.from_raw_data(ledger_raw) if ledger_raw else None,
-            EnrollmentItem.from_raw_data(enrollment_raw) if enrollment_raw else None,
+            enrollment_from_raw(enrollment_raw) if enrollment_raw else None,
             check.blocked,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -11,6 +11,39 @@ from pydantic.alias_generators import to_camel
 SuppressionType = Literal["email", "domain"]
 SuppressionSource = Literal["api", "unsubscribe", "bounce", "complaint", "import", "manual"]
 BlockReason = Literal["email", "domain", "prospect_status"]
+
+
+class SuppressionFields(Protocol):
+    """The supp_* attributes a stored entry carries: the domain entry, or an email record holding an email entry."""
+
+    @property
+    def supp_id(self) -> str | None: ...
+    @property
+    def supp_type(self) -> str | None: ...
+    @property
+    def supp_value(self) -> str | None: ...
+    @property
+    def supp_reason(self) -> str | None: ...
+    @property
+    def supp_source(self) -> str | None: ...
+    @property
+    def supp_created_at(self) -> datetime | None: ...
+
+
+class EmailRecordView(SuppressionFields, Protocol):
+    """What the suppression check reads from an address's email record (kept by prospects.repository)."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def prospect_id(self) -> str | None: ...
+    @property
+    def prospect_status(self) -> str | None: ...
+    # The import that created the prospect, and its row: an import reads them with its suppression check.
+    @property
+    def import_id(self) -> str | None: ...
+    @property
+    def import_row(self) -> float | None: ...
 
 
 class _Camel(BaseModel):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 
 from kindling.platform import table
 from kindling.platform.clock import isoformat
@@ -27,10 +27,10 @@ from kindling.platform.dynamo import (
     query_page,
     transaction,
 )
-from kindling.platform.keys import prospect_email_pk, prospect_pk, suppressed_domain_pk, workspace_key
+from kindling.platform.keys import prospect_email_pk, suppressed_domain_pk, workspace_key
 from kindling.prospects.fields import email_domain
-from kindling.prospects.repository import EmailRecordItem, ProspectItem
-from kindling.suppressions.models import SuppressionEntry
+from kindling.prospects.repository import add_email_fields, email_record_from_raw, remove_email_fields, set_status_in
+from kindling.suppressions.models import EmailRecordView, SuppressionEntry, SuppressionFields
 
 
 class DomainSuppressionItem(TableModel):
@@ -44,6 +44,11 @@ class DomainSuppressionItem(TableModel):
     supp_created_at = UTCDateTimeAttribute(null=True)
 
 
+def domain_entry_from_raw(raw: dict[str, Any]) -> DomainSuppressionItem:
+    """A domain entry from a batch read's raw item (the send checks read it with the email record)."""
+    return DomainSuppressionItem.from_raw_data(raw)
+
+
 def _index_attrs(workspace_id: str, entry: SuppressionEntry) -> dict[str, str]:
     return {
         "gsi1pk": workspace_key(workspace_id, "SUPP"),
@@ -53,7 +58,7 @@ def _index_attrs(workspace_id: str, entry: SuppressionEntry) -> dict[str, str]:
     }
 
 
-def entry_of(item: EmailRecordItem | DomainSuppressionItem) -> SuppressionEntry | None:
+def entry_of(item: SuppressionFields) -> SuppressionEntry | None:
     if not item.supp_id or item.supp_created_at is None:
         return None
     return SuppressionEntry(
@@ -70,20 +75,32 @@ def entry_of(item: EmailRecordItem | DomainSuppressionItem) -> SuppressionEntry 
 SUPPRESSED_STATUSES: frozenset[str] = frozenset({"suppressed", "bounced", "unsubscribed"})
 
 
-def _entry_actions(model: type[EmailRecordItem], workspace_id: str, entry: SuppressionEntry) -> list[Any]:
-    index = _index_attrs(workspace_id, entry)
-    return [
-        model.supp_id.set(entry.id),
-        model.supp_type.set(entry.type),
-        model.supp_value.set(entry.value),
-        model.supp_source.set(entry.source),
-        model.supp_created_at.set(entry.created_at),
-        model.gsi1pk.set(index["gsi1pk"]),
-        model.gsi1sk.set(index["gsi1sk"]),
-        model.gsi2pk.set(index["gsi2pk"]),
-        model.gsi2sk.set(index["gsi2sk"]),
-        *([model.supp_reason.set(entry.reason)] if entry.reason else []),
-    ]
+def _entry_fields(workspace_id: str, entry: SuppressionEntry) -> dict[str, Any]:
+    """The attributes an email entry sets on the address's email record (in this order)."""
+    return {
+        "supp_id": entry.id,
+        "supp_type": entry.type,
+        "supp_value": entry.value,
+        "supp_source": entry.source,
+        "supp_created_at": entry.created_at,
+        **_index_attrs(workspace_id, entry),
+        **({"supp_reason": entry.reason} if entry.reason else {}),
+    }
+
+
+# What an email entry leaves on its record: removed when the entry is deleted and a prospect owns the record.
+_EMAIL_ENTRY_ATTRIBUTES = (
+    "supp_id",
+    "supp_type",
+    "supp_value",
+    "supp_reason",
+    "supp_source",
+    "supp_created_at",
+    "gsi1pk",
+    "gsi1sk",
+    "gsi2pk",
+    "gsi2sk",
+)
 
 
 class SuppressionRepository:
@@ -92,17 +109,17 @@ class SuppressionRepository:
 
     def lookup(
         self, workspace_id: str, emails: Iterable[str]
-    ) -> tuple[dict[str, EmailRecordItem], dict[str, DomainSuppressionItem]]:
+    ) -> tuple[dict[str, EmailRecordView], dict[str, DomainSuppressionItem]]:
         """Email records and domain entries of the addresses: one BatchGetItem per 50 addresses."""
         addresses = list(dict.fromkeys(emails))
         keys = [(prospect_email_pk(workspace_id, e), table.ITEM_SK) for e in addresses]
         keys += [(suppressed_domain_pk(workspace_id, email_domain(e)), table.ITEM_SK) for e in addresses]
         raw = batch_get_raw(keys)
-        records: dict[str, EmailRecordItem] = {}
+        records: dict[str, EmailRecordView] = {}
         domains: dict[str, DomainSuppressionItem] = {}
         for (pk, _), item in raw.items():
             if pk.startswith(workspace_key(workspace_id, "EMAIL") + "#"):
-                record = EmailRecordItem.from_raw_data(item)
+                record = email_record_from_raw(item)
                 records[record.email] = record
             else:
                 domain_item = DomainSuppressionItem.from_raw_data(item)
@@ -111,17 +128,7 @@ class SuppressionRepository:
 
     def add_email_entry(self, workspace_id: str, email: str, entry: SuppressionEntry) -> bool:
         """Put the entry on the email record (created when absent); False when the address already has one."""
-        record = EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK)
-        try:
-            record.update(
-                actions=[EmailRecordItem.email.set(email), *_entry_actions(EmailRecordItem, workspace_id, entry)],
-                condition=EmailRecordItem.supp_id.does_not_exist(),
-            )
-        except UpdateError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return add_email_fields(workspace_id, email, _entry_fields(workspace_id, entry))
 
     def suppress_prospect(
         self,
@@ -137,27 +144,11 @@ class SuppressionRepository:
 
         False when the prospect already had one of those statuses or the entry already existed (nothing written)."""
         assert status in SUPPRESSED_STATUSES
-        actions: list[Any] = [EmailRecordItem.prospect_status.set(status)]
-        condition = (EmailRecordItem.prospect_id == prospect_id) & ~EmailRecordItem.prospect_status.is_in(
-            *sorted(SUPPRESSED_STATUSES)
-        )
-        if entry is not None:
-            actions += _entry_actions(EmailRecordItem, workspace_id, entry)
-            condition = condition & EmailRecordItem.supp_id.does_not_exist()
+        fields = _entry_fields(workspace_id, entry) if entry is not None else None
         try:
             with transaction() as tx:
-                tx.update(
-                    EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK), actions, condition
-                )
-                tx.update(
-                    ProspectItem(pk=prospect_pk(workspace_id, prospect_id), sk=table.ITEM_SK),
-                    actions=[
-                        ProspectItem.global_status.set(status),
-                        ProspectItem.updated_at.set(when),
-                        ProspectItem.gsi2sk.set(f"{isoformat(when)}#{prospect_id}"),
-                    ],
-                    condition=ProspectItem.pk.exists(),
-                )
+                unless = sorted(SUPPRESSED_STATUSES)
+                set_status_in(tx, workspace_id, email, prospect_id, status, when, unless=unless, fields=fields)
         except TransactWriteError as exc:
             if cancelled_by_condition(exc):
                 return False
@@ -193,42 +184,7 @@ class SuppressionRepository:
         return None
 
     def delete_email_entry(self, workspace_id: str, email: str, entry_id: str) -> bool:
-        pk = prospect_email_pk(workspace_id, email)
-        try:
-            record = EmailRecordItem.get(pk, table.ITEM_SK, consistent_read=True)
-        except EmailRecordItem.DoesNotExist:
-            return False
-        if record.supp_id != entry_id:
-            return False
-        try:
-            if record.prospect_id:
-                record.update(
-                    actions=[
-                        *(
-                            getattr(EmailRecordItem, name).remove()
-                            for name in (
-                                "supp_id",
-                                "supp_type",
-                                "supp_value",
-                                "supp_reason",
-                                "supp_source",
-                                "supp_created_at",
-                                "gsi1pk",
-                                "gsi1sk",
-                                "gsi2pk",
-                                "gsi2sk",
-                            )
-                        )
-                    ],
-                    condition=EmailRecordItem.supp_id == entry_id,
-                )
-            else:
-                record.delete(condition=EmailRecordItem.supp_id == entry_id)
-        except (UpdateError, DeleteError) as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return remove_email_fields(workspace_id, email, entry_id, _EMAIL_ENTRY_ATTRIBUTES)
 
     def delete_domain_entry(self, workspace_id: str, domain: str, entry_id: str) -> bool:
         try:

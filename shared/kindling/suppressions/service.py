@@ -15,9 +15,9 @@ from kindling.platform.errors import Conflict, NotFound, ValidationFailed, field
 from kindling.platform.ids import prefixed_id
 from kindling.prospects.fields import InvalidEmail, email_domain, normalize_email
 from kindling.prospects.models import BLOCKING_STATUSES, Prospect
-from kindling.prospects.repository import EmailRecordItem
 from kindling.prospects.service import emit_suppressed
 from kindling.suppressions.models import (
+    EmailRecordView,
     SuppressionCheck,
     SuppressionCreate,
     SuppressionEntry,
@@ -42,7 +42,7 @@ def normalize_domain(raw: str) -> str:
 STATUS_BY_SOURCE: dict[str, str] = {"bounce": "bounced", "unsubscribe": "unsubscribed"}
 
 
-def decide(email: str, record: EmailRecordItem | None, domain_entry: DomainSuppressionItem | None) -> SuppressionCheck:
+def decide(email: str, record: EmailRecordView | None, domain_entry: DomainSuppressionItem | None) -> SuppressionCheck:
     """Pure: the check's answer from the two items (email entry first, then domain, then prospect status)."""
     prospect_id = record.prospect_id if record is not None else None
     status = record.prospect_status if record is not None else None
@@ -147,7 +147,7 @@ class SuppressionService:
         )
 
     def _suppress_one(
-        self, workspace_id: str, email: str, record: EmailRecordItem | None, reason: str | None, source: str
+        self, workspace_id: str, email: str, record: EmailRecordView | None, reason: str | None, source: str
     ) -> tuple[str, SuppressionEntry | None]:
         """('suppressed' | 'already' | 'not_found', the entry written if any).
 
