@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from kindling.platform.clock import isoformat
 from kindling.platform.table import ITEM_SK, PLATFORM_PREFIX
@@ -89,6 +89,18 @@ def warmup_tick_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
     return mailbox_pk(workspace_id, mailbox_id), WARMUP_TICK_SK
 
 
+MAILBOX_STATS_PREFIX = "SEND#STATS#"
+
+
+def send_day_sk(day: str) -> str:
+    """A day of the sending engine's counters (`SEND#DAY#<day>`), in a mailbox's or a campaign's partition."""
+    return MAILBOX_DAY_PREFIX + day
+
+
+def mailbox_stats_sk(day: str) -> str:
+    return MAILBOX_STATS_PREFIX + day
+
+
 # --- the campaign partition ------------------------------------------------------------------------------------
 CAMPAIGN_CHILD_PREFIX = "C#"
 STEP_PREFIX = "C#STEP#"
@@ -138,6 +150,105 @@ def recipient_pk(workspace_id: str, mailbox_id: str, email: str) -> str:
 
 def hit_marker_pk(workspace_id: str, send_id: str) -> str:
     return workspace_key(workspace_id, "TRACKHIT", send_id)
+
+
+def recipient_domain_key(workspace_id: str, domain: str) -> tuple[str, str]:
+    """A recipient domain's backoff state."""
+    return workspace_key(workspace_id, "RDOMAIN", domain.lower()), ITEM_SK
+
+
+def smtp_host_pk(host: str) -> str:
+    """An SMTP host's circuit (platform item); `host` as `kindling.sending.circuit.host_key` normalises it."""
+    return platform_key("SMTPHOST", host)
+
+
+# --- the inbox -------------------------------------------------------------------------------------------------
+INBOX_MESSAGE_PREFIX = "M#"  # a conversation's messages
+INBOX_CURSOR_PREFIX = "F#"  # a mailbox's folder cursors, in its sync partition
+_MAX_KEY_PART = 512  # longer Message-IDs are hashed (a partition key holds at most 2048 bytes)
+
+
+def _part(value: str) -> str:
+    if len(value) <= _MAX_KEY_PART:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def conversation_pk(workspace_id: str, conversation_id: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "CONV", conversation_id)
+
+
+def inbox_message_sk(message_id: str) -> str:
+    return INBOX_MESSAGE_PREFIX + message_id
+
+
+def inbox_cursor_sk(folder: str) -> str:
+    return INBOX_CURSOR_PREFIX + folder
+
+
+def message_ref_pk(workspace_id: str, mailbox_id: str, message_id: str) -> str:
+    """A Message-ID seen in a mailbox, pointing at its conversation."""
+    return workspace_key(workspace_id, "INBOX", "REF", mailbox_id, _part(message_id))
+
+
+def message_seen_pk(workspace_id: str, mailbox_id: str, key: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "SEEN", mailbox_id, _part(key))
+
+
+def inbox_sync_pk(workspace_id: str, mailbox_id: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "SYNC", mailbox_id)
+
+
+def inbox_effect_pk(workspace_id: str, effect_digest: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "EFFECT", effect_digest)
+
+
+def inbox_bounce_pk(workspace_id: str, mailbox_id: str, message_key: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "BOUNCE", mailbox_id, _part(message_key))
+
+
+def conversations_gsi_pk(workspace_id: str) -> str:
+    """gsi1: a workspace's conversations, most recent activity first."""
+    return workspace_key(workspace_id, "INBOXCONV")
+
+
+def campaign_conversations_gsi_pk(workspace_id: str, campaign_id: str) -> str:
+    """gsi2: a campaign's conversations (the campaign filter)."""
+    return workspace_key(workspace_id, "INBOXCONV", "C", campaign_id)
+
+
+def conversation_activity_sk(last_message_at: datetime | None, conversation_id: str) -> str:
+    return f"{isoformat(last_message_at)}#{conversation_id}"
+
+
+def bounces_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "INBOXBOUNCE")
+
+
+def bounce_gsi_sk(bounced_at: datetime, mailbox_id: str, key_digest: str) -> str:
+    return f"{isoformat(bounced_at)}#{mailbox_id}#{key_digest}"
+
+
+# --- bounce shield -----------------------------------------------------------------------------------------------
+HOUR_BUCKET_PREFIX = "H#"
+_HOUR_FORMAT = "%Y-%m-%dT%H:00Z"
+
+
+def bounce_shield_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "BOUNCESHIELD")
+
+
+def campaign_failures_pk(workspace_id: str, campaign_id: str) -> str:
+    return workspace_key(workspace_id, "FAILRATE", campaign_id)
+
+
+def hour_bucket_sk(moment: datetime) -> str:
+    """The hour (UTC) holding `moment`: `H#2026-06-10T09:00Z`."""
+    return HOUR_BUCKET_PREFIX + moment.astimezone(UTC).strftime(_HOUR_FORMAT)
+
+
+def hour_of_bucket(sk: str) -> datetime:
+    return datetime.strptime(sk[len(HOUR_BUCKET_PREFIX) :], _HOUR_FORMAT).replace(tzinfo=UTC)
 
 
 # --- prospects, lists, suppressions, events --------------------------------------------------------------------
