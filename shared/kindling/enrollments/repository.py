@@ -52,6 +52,7 @@ from kindling.platform.dynamo import (
 from kindling.platform.keys import (
     ENROLL_PREFIX,
     ENROLLMENT_SUMMARY_SK,
+    MEMBER_PREFIX,
     campaign_pk,
     enrollment_changes_pk,
     enrollment_listing_pk,
@@ -59,6 +60,7 @@ from kindling.platform.keys import (
     list_pk,
     prospect_pk,
     send_due_keys,
+    time_ordered_sk,
 )
 from kindling.prospects.repository import MemberItem
 
@@ -118,9 +120,9 @@ def enrollment_item(enrollment: Enrollment) -> EnrollmentItem:
         pk=campaign_pk(ws, cid),
         sk=enrollment_sk(pid),
         gsi1pk=enrollment_listing_pk(ws, cid),
-        gsi1sk=f"{_ts(enrollment.created_at)}#{pid}",
+        gsi1sk=time_ordered_sk(_ts(enrollment.created_at), pid),
         gsi2pk=enrollment_changes_pk(ws, cid),
-        gsi2sk=f"{_ts(enrollment.updated_at)}#{pid}",
+        gsi2sk=time_ordered_sk(_ts(enrollment.updated_at), pid),
         enrollment_id=enrollment.id,
         campaign_id=cid,
         prospect_id=pid,
@@ -226,7 +228,7 @@ class EnrollmentRepository:
     def list_member_ids(self, workspace_id: str, list_id: str) -> Iterator[str]:
         """Every member of a prospect list, in pages (only the keys are read)."""
         for member in MemberItem.query(
-            list_pk(workspace_id, list_id), MemberItem.sk.startswith("M#"), attributes_to_get=["sk"]
+            list_pk(workspace_id, list_id), MemberItem.sk.startswith(MEMBER_PREFIX), attributes_to_get=["sk"]
         ):
             yield member.sk[2:]
 
@@ -317,7 +319,7 @@ class EnrollmentRepository:
                             *_set_or_remove(EnrollmentItem.first_name, prospect.first_name),
                             *_set_or_remove(EnrollmentItem.last_name, prospect.last_name),
                             EnrollmentItem.updated_at.set(when),
-                            EnrollmentItem.gsi2sk.set(f"{_ts(when)}#{prospect.id}"),
+                            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(when), prospect.id)),
                             *_due_now(pk, enrollment_sk(prospect.id), when),
                         ],
                         condition=EnrollmentItem.status == "suppressed",
@@ -350,7 +352,7 @@ class EnrollmentRepository:
                             EnrollmentItem.previous_status.set(status),
                             EnrollmentItem.stopped_reason.set(reason),
                             EnrollmentItem.updated_at.set(when),
-                            EnrollmentItem.gsi2sk.set(f"{_ts(when)}#{prospect_id}"),
+                            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(when), prospect_id)),
                             EnrollmentItem.next_send_at.remove(),
                             EnrollmentItem.due_pk.remove(),
                             EnrollmentItem.due_sk.remove(),

@@ -1,7 +1,7 @@
-"""The single table's keys: every partition, sort and index key that more than one module reads or writes, by
-table area. Standard library only (the tracking function imports it on its cold start); the schema itself (key
-attribute names, indexes, TTL) is `kindling.platform.table`, the batch and transaction helpers
-`kindling.platform.dynamo`. A key used by one repository alone may stay private to it.
+"""The single table's keys: every partition, sort and index key, by table area; repositories build keys only
+through these (tests/unit/platform/test_keys.py holds that, and each key's stored format). Standard library only
+(the tracking function imports it on its cold start); the schema itself (key attribute names, indexes, TTL) is
+`kindling.platform.table`, the batch and transaction helpers `kindling.platform.dynamo`.
 
 Workspace items start with the workspace id (`ws_x#TYPE#id`), so no query crosses workspaces; platform items
 (the warmup pool, the SMTP hosts, API key hashes) start with `@`.
@@ -69,6 +69,11 @@ def mailbox_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
     return mailbox_pk(workspace_id, mailbox_id), ITEM_SK
 
 
+def connected_due_sk(workspace_id: str, mailbox_id: str) -> str:
+    """A connected mailbox's sort key under `CONNECTED_DUE_PK`."""
+    return f"{workspace_id}#{mailbox_id}"
+
+
 def mailbox_email_pk(workspace_id: str, email: str) -> str:
     return workspace_key(workspace_id, "MAILBOX_EMAIL", email.lower())
 
@@ -119,12 +124,16 @@ def step_sk(step_id: str) -> str:
     return STEP_PREFIX + step_id
 
 
+STEP_STATS_PREFIX = CAMPAIGN_STATS_PREFIX + "S#"
+VARIANT_STATS_PREFIX = CAMPAIGN_STATS_PREFIX + "V#"
+
+
 def step_stats_sk(step_id: str) -> str:
-    return f"{CAMPAIGN_STATS_PREFIX}S#{step_id}"
+    return STEP_STATS_PREFIX + step_id
 
 
 def variant_stats_sk(step_id: str, letter: str) -> str:
-    return f"{CAMPAIGN_STATS_PREFIX}V#{step_id}#{letter}"
+    return f"{VARIANT_STATS_PREFIX}{step_id}#{letter}"
 
 
 def enrollment_sk(prospect_id: str) -> str:
@@ -264,8 +273,11 @@ def list_pk(workspace_id: str, list_id: str) -> str:
     return workspace_key(workspace_id, "LIST", list_id)
 
 
+MEMBER_PREFIX = "M#"  # a list's members
+
+
 def member_sk(prospect_id: str) -> str:
-    return f"M#{prospect_id}"
+    return MEMBER_PREFIX + prospect_id
 
 
 def suppressed_domain_pk(workspace_id: str, domain: str) -> str:
@@ -300,12 +312,23 @@ def job_batch_sk(index: int) -> str:
     return f"BATCH#{index:05d}"
 
 
+ERROR_PREFIX = "ERR#"  # a job's or an import's per-item errors
+
+
+def job_error_sk(batch: int, n: int) -> str:
+    return f"{ERROR_PREFIX}{batch:05d}#{n:04d}"
+
+
 def import_pk(workspace_id: str, import_id: str) -> str:
     return workspace_key(workspace_id, "IMPORT", import_id)
 
 
 def import_chunk_sk(index: int) -> str:
     return f"CHUNK#{index:05d}"
+
+
+def import_row_error_sk(row: int) -> str:
+    return f"{ERROR_PREFIX}{row:06d}"
 
 
 def idempotency_pk(workspace_id: str, key_digest: str) -> str:
@@ -387,3 +410,84 @@ def park_pk(workspace_id: str, campaign_id: str) -> str:
 
 def campaign_watch_sk(pk: str, when: datetime) -> str:
     return f"{instant(when)}#{pk}"
+
+
+# --- the list indexes (gsi1 / gsi2): a workspace's items of one kind, in time order ------------------------------
+def time_ordered_sk(instant: str | None, item_id: str) -> str:
+    """`<instant>#<id>`, an index sort key; `instant` is formatted by its owner (that format is stored; a missing
+    instant has always been stored as `None`)."""
+    return f"{instant}#{item_id}"
+
+
+def prospects_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "PROSPECT")
+
+
+def prospects_updated_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "PROSPECT_UPDATED")
+
+
+def lists_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "LIST")
+
+
+def api_keys_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "APIKEY")
+
+
+def mailboxes_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "MAILBOX")
+
+
+def campaigns_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "CAMPAIGN")
+
+
+def events_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "EVENT")
+
+
+def webhooks_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "WEBHOOK")
+
+
+def webhook_deliveries_gsi_pk(workspace_id: str, webhook_id: str) -> str:
+    return workspace_key(workspace_id, "WHDELIVERY", webhook_id)
+
+
+def suppressions_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "SUPP")
+
+
+def suppression_ids_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "SUPP_ID")
+
+
+# --- other workspace and platform items -------------------------------------------------------------------------
+def prospect_email_prefix(workspace_id: str) -> str:
+    """What every `prospect_email_pk` of the workspace starts with."""
+    return workspace_key(workspace_id, "EMAIL") + "#"
+
+
+def event_dedup_pk(workspace_id: str, event_type: str, dedup_key: str) -> str:
+    return workspace_key(workspace_id, "EVTDEDUP", event_type, dedup_key)
+
+
+def unpublished_due_sk(instant: str, workspace_id: str, event_id: str) -> str:
+    """The `DUE#EVENTPUB` sort key of an event not yet handed to the webhook queue."""
+    return f"{instant}#{workspace_id}#{event_id}"
+
+
+def rate_window_pk(workspace_id: str, bucket: str, window_start: int) -> str:
+    return workspace_key(workspace_id, "RATE", bucket, str(window_start))
+
+
+def source_rate_window_pk(source_ip: str, bucket: str, window_start: int) -> str:
+    return platform_key("RATE", bucket, source_ip, str(window_start))
+
+
+WARMUP_BLOCKLIST_PK = platform_key("WARMUP", "BLOCKLIST")
+
+
+def warmup_bounces_pk(domain: str) -> str:
+    return platform_key("WARMUP", "BOUNCES", domain)

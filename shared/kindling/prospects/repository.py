@@ -35,7 +35,17 @@ from kindling.platform.dynamo import (
 )
 from kindling.platform.errors import NotFound
 from kindling.platform.jsonsafe import finite, loads_lenient
-from kindling.platform.keys import list_pk, member_sk, prospect_email_pk, prospect_pk, workspace_key
+from kindling.platform.keys import (
+    MEMBER_PREFIX,
+    list_pk,
+    lists_gsi_pk,
+    member_sk,
+    prospect_email_pk,
+    prospect_pk,
+    prospects_gsi_pk,
+    prospects_updated_gsi_pk,
+    time_ordered_sk,
+)
 from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
 
 
@@ -99,10 +109,10 @@ def prospect_item(prospect: Prospect) -> ProspectItem:
     return ProspectItem(
         pk=prospect_pk(ws, prospect.id),
         sk=table.ITEM_SK,
-        gsi1pk=workspace_key(ws, "PROSPECT"),
-        gsi1sk=f"{_ts(prospect.created_at)}#{prospect.id}",
-        gsi2pk=workspace_key(ws, "PROSPECT_UPDATED"),
-        gsi2sk=f"{_ts(prospect.updated_at)}#{prospect.id}",
+        gsi1pk=prospects_gsi_pk(ws),
+        gsi1sk=time_ordered_sk(_ts(prospect.created_at), prospect.id),
+        gsi2pk=prospects_updated_gsi_pk(ws),
+        gsi2sk=time_ordered_sk(_ts(prospect.updated_at), prospect.id),
         prospect_id=prospect.id,
         email=prospect.email,
         first_name=prospect.first_name,
@@ -251,7 +261,7 @@ class ProspectRepository:
         if filters.updated_since is not None:
             page: Page[Any] = query_page(
                 ProspectItem.gsi2,
-                workspace_key(workspace_id, "PROSPECT_UPDATED"),
+                prospects_updated_gsi_pk(workspace_id),
                 workspace_id=workspace_id,
                 limit=limit,
                 cursor=cursor,
@@ -263,7 +273,7 @@ class ProspectRepository:
         else:
             page = query_page(
                 ProspectItem.gsi1,
-                workspace_key(workspace_id, "PROSPECT"),
+                prospects_gsi_pk(workspace_id),
                 workspace_id=workspace_id,
                 limit=limit,
                 cursor=cursor,
@@ -284,7 +294,7 @@ class ProspectRepository:
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
-            range_condition=MemberItem.sk.startswith("M#"),
+            range_condition=MemberItem.sk.startswith(MEMBER_PREFIX),
             newest_first=False,
         )
         found = self.get_many(workspace_id, [m.prospect_id for m in page.items])
@@ -303,8 +313,8 @@ class ProspectRepository:
         ListItem(
             pk=list_pk(ws, prospect_list.id),
             sk=table.ITEM_SK,
-            gsi1pk=workspace_key(ws, "LIST"),
-            gsi1sk=f"{_ts(prospect_list.created_at)}#{prospect_list.id}",
+            gsi1pk=lists_gsi_pk(ws),
+            gsi1sk=time_ordered_sk(_ts(prospect_list.created_at), prospect_list.id),
             list_id=prospect_list.id,
             name=prospect_list.name,
             color=prospect_list.color,
@@ -323,7 +333,7 @@ class ProspectRepository:
     def lists_page(self, workspace_id: str, limit: int, cursor: str | None) -> tuple[list[ProspectList], str | None]:
         page: Page[Any] = query_page(
             ListItem.gsi1,
-            workspace_key(workspace_id, "LIST"),
+            lists_gsi_pk(workspace_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
@@ -354,7 +364,7 @@ class ProspectRepository:
             if condition_failed(exc):
                 raise NotFound(f"List {list_id} not found.") from exc
             raise
-        members = list(MemberItem.query(pk, MemberItem.sk.startswith("M#"), attributes_to_get=["pk", "sk"]))
+        members = list(MemberItem.query(pk, MemberItem.sk.startswith(MEMBER_PREFIX), attributes_to_get=["pk", "sk"]))
         batch_write([], members)
 
     def existing_members(self, workspace_id: str, list_id: str, prospect_ids: Iterable[str]) -> set[str]:

@@ -57,6 +57,7 @@ from kindling.platform.keys import (
     send_pk,
     smtp_host_pk,
     step_stats_sk,
+    time_ordered_sk,
     variant_stats_sk,
 )
 from kindling.sending.backoff import BackoffState
@@ -756,7 +757,7 @@ class SendingRepository:
             EnrollmentItem.status.set(target),
             EnrollmentItem.previous_status.set(current),
             EnrollmentItem.updated_at.set(at),
-            EnrollmentItem.gsi2sk.set(f"{_ts(at)}#{prospect_id}"),
+            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(at), prospect_id)),
             EnrollmentItem.next_send_at.remove(),
             EnrollmentItem.due_pk.remove(),
             EnrollmentItem.due_sk.remove(),
@@ -926,7 +927,7 @@ def _advance_actions(advance: Advance) -> list[Any]:
             EnrollmentItem.status.set(target),
             EnrollmentItem.previous_status.set(advance.previous_status),
             EnrollmentItem.updated_at.set(advance.at),
-            EnrollmentItem.gsi2sk.set(f"{_ts(advance.at)}#{advance.prospect_id}"),
+            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(advance.at), advance.prospect_id)),
         ]
     if advance.message_id is not None:
         actions.append(_append_thread(advance.message_id))
@@ -979,7 +980,7 @@ def _ledger_actions(final: LedgerFinal) -> list[Any]:
     if final.mailbox_id and final.recipient:
         actions += [
             SendItem.gsi2pk.set(recipient_pk(final.workspace_id, final.mailbox_id, final.recipient)),
-            SendItem.gsi2sk.set(f"{_ts(final.sent_at or final.at)}#{final.send_id}"),
+            SendItem.gsi2sk.set(time_ordered_sk(_ts(final.sent_at or final.at), final.send_id)),
         ]
     return actions
 

@@ -27,7 +27,15 @@ from kindling.platform.dynamo import (
     query_page,
     transaction,
 )
-from kindling.platform.keys import prospect_email_pk, prospect_pk, suppressed_domain_pk, workspace_key
+from kindling.platform.keys import (
+    prospect_email_pk,
+    prospect_email_prefix,
+    prospect_pk,
+    suppressed_domain_pk,
+    suppression_ids_gsi_pk,
+    suppressions_gsi_pk,
+    time_ordered_sk,
+)
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import EmailRecordItem, ProspectItem
 from kindling.suppressions.models import SuppressionEntry
@@ -46,9 +54,9 @@ class DomainSuppressionItem(TableModel):
 
 def _index_attrs(workspace_id: str, entry: SuppressionEntry) -> dict[str, str]:
     return {
-        "gsi1pk": workspace_key(workspace_id, "SUPP"),
-        "gsi1sk": f"{isoformat(entry.created_at)}#{entry.id}",
-        "gsi2pk": workspace_key(workspace_id, "SUPP_ID"),
+        "gsi1pk": suppressions_gsi_pk(workspace_id),
+        "gsi1sk": time_ordered_sk(isoformat(entry.created_at), entry.id),
+        "gsi2pk": suppression_ids_gsi_pk(workspace_id),
         "gsi2sk": entry.id,
     }
 
@@ -101,7 +109,7 @@ class SuppressionRepository:
         records: dict[str, EmailRecordItem] = {}
         domains: dict[str, DomainSuppressionItem] = {}
         for (pk, _), item in raw.items():
-            if pk.startswith(workspace_key(workspace_id, "EMAIL") + "#"):
+            if pk.startswith(prospect_email_prefix(workspace_id)):
                 record = EmailRecordItem.from_raw_data(item)
                 records[record.email] = record
             else:
@@ -154,7 +162,7 @@ class SuppressionRepository:
                     actions=[
                         ProspectItem.global_status.set(status),
                         ProspectItem.updated_at.set(when),
-                        ProspectItem.gsi2sk.set(f"{isoformat(when)}#{prospect_id}"),
+                        ProspectItem.gsi2sk.set(time_ordered_sk(isoformat(when), prospect_id)),
                     ],
                     condition=ProspectItem.pk.exists(),
                 )
@@ -186,7 +194,7 @@ class SuppressionRepository:
 
     def find(self, workspace_id: str, entry_id: str) -> SuppressionEntry | None:
         for item in DomainSuppressionItem.gsi2.query(
-            workspace_key(workspace_id, "SUPP_ID"), DomainSuppressionItem.gsi2sk == entry_id, limit=1
+            suppression_ids_gsi_pk(workspace_id), DomainSuppressionItem.gsi2sk == entry_id, limit=1
         ):
             assert isinstance(item, DomainSuppressionItem)
             return entry_of(item)
@@ -246,7 +254,7 @@ class SuppressionRepository:
     ) -> tuple[list[SuppressionEntry], str | None]:
         page: Page[Any] = query_page(
             DomainSuppressionItem.gsi1,
-            workspace_key(workspace_id, "SUPP"),
+            suppressions_gsi_pk(workspace_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
