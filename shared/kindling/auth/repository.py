@@ -18,7 +18,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from kindling.auth.models import ApiKey, Workspace
 from kindling.platform.dynamo import TableModel, bind_models, transaction
 from kindling.platform.errors import Conflict, NotFound
-from kindling.platform.keys import api_key_hash_pk, api_key_pk, workspace_key, workspace_pk
+from kindling.platform.keys import api_key_hash_pk, api_key_pk, api_keys_gsi_pk, time_ordered_sk, workspace_pk
 
 
 class WorkspaceItem(TableModel):
@@ -88,8 +88,8 @@ class AuthRepository:
         """Store the key and its hash pointer together, or neither."""
         key_item = ApiKeyItem(
             pk=api_key_pk(key.workspace_id, key.id),
-            gsi1pk=workspace_key(key.workspace_id, "APIKEY"),
-            gsi1sk=f"{key.created_at.isoformat()}#{key.id}",
+            gsi1pk=api_keys_gsi_pk(key.workspace_id),
+            gsi1sk=time_ordered_sk(key.created_at.isoformat(), key.id),
             key_id=key.id,
             workspace_id=key.workspace_id,
             name=key.name,
@@ -127,7 +127,7 @@ class AuthRepository:
         return _to_key(item), item.key_hash
 
     def list_keys(self, workspace_id: str) -> list[ApiKey]:
-        items = ApiKeyItem.gsi1.query(workspace_key(workspace_id, "APIKEY"))
+        items = ApiKeyItem.gsi1.query(api_keys_gsi_pk(workspace_id))
         return [_to_key(cast(ApiKeyItem, item)) for item in items]
 
     def revoke_key(self, workspace_id: str, key_id: str, when: datetime) -> ApiKey:

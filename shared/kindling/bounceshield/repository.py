@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -22,9 +22,8 @@ from kindling.bounceshield.models import BounceShieldSettings, BounceShieldState
 from kindling.bounceshield.rules import Bucket, hour_of
 from kindling.platform import table
 from kindling.platform.dynamo import TableModel, bind_models, condition_failed
-from kindling.platform.keys import workspace_key
+from kindling.platform.keys import bounce_shield_pk, campaign_failures_pk, hour_bucket_sk, hour_of_bucket
 
-BUCKET_PREFIX = "H#"
 BUCKET_LIFETIME = timedelta(days=8)
 FAILURE_BUCKET_LIFETIME = timedelta(days=2)
 
@@ -49,22 +48,6 @@ class FailureItem(TableModel):
     since = UTCDateTimeAttribute(null=True)
 
 
-def shield_pk(workspace_id: str) -> str:
-    return workspace_key(workspace_id, "BOUNCESHIELD")
-
-
-def failure_pk(workspace_id: str, campaign_id: str) -> str:
-    return workspace_key(workspace_id, "FAILRATE", campaign_id)
-
-
-def bucket_sk(hour: datetime) -> str:
-    return BUCKET_PREFIX + hour_of(hour).strftime("%Y-%m-%dT%H:00Z")
-
-
-def _hour_of_sk(sk: str) -> datetime:
-    return datetime.strptime(sk[len(BUCKET_PREFIX) :], "%Y-%m-%dT%H:00Z").replace(tzinfo=UTC)
-
-
 class BounceShieldRepository:
     def __init__(self) -> None:
         bind_models()
@@ -72,7 +55,7 @@ class BounceShieldRepository:
     # --- settings and state ------------------------------------------------------------------------------------
     def state(self, workspace_id: str) -> BounceShieldState:
         try:
-            item = ShieldItem.get(shield_pk(workspace_id), table.ITEM_SK, consistent_read=True)
+            item = ShieldItem.get(bounce_shield_pk(workspace_id), table.ITEM_SK, consistent_read=True)
         except DoesNotExist:
             return BounceShieldState()
         settings = BounceShieldSettings.model_validate(json.loads(item.body)) if item.body else BounceShieldSettings()
@@ -85,13 +68,13 @@ class BounceShieldRepository:
 
     def save_settings(self, workspace_id: str, settings: BounceShieldSettings, now: datetime) -> None:
         body = json.dumps(settings.model_dump(mode="json"), separators=(",", ":"))
-        ShieldItem(pk=shield_pk(workspace_id), sk=table.ITEM_SK).update(
+        ShieldItem(pk=bounce_shield_pk(workspace_id), sk=table.ITEM_SK).update(
             actions=[ShieldItem.body.set(body), ShieldItem.updated_at.set(now)]
         )
 
     def activate(self, workspace_id: str, seen_activations: int, now: datetime) -> bool:
         """Record one activation if nobody activated since `seen_activations` was read; False otherwise."""
-        item = ShieldItem(pk=shield_pk(workspace_id), sk=table.ITEM_SK)
+        item = ShieldItem(pk=bounce_shield_pk(workspace_id), sk=table.ITEM_SK)
         condition = ShieldItem.activations == seen_activations
         if seen_activations == 0:
             condition = condition | ShieldItem.activations.does_not_exist()
@@ -120,23 +103,23 @@ class BounceShieldRepository:
                 ShieldBucketItem.emails.add({email for email, _ in pairs}),
                 ShieldBucketItem.campaigns.add({campaign for _, campaign in pairs}),
             ]
-        ShieldBucketItem(pk=shield_pk(workspace_id), sk=bucket_sk(hour)).update(actions=actions)
+        ShieldBucketItem(pk=bounce_shield_pk(workspace_id), sk=hour_bucket_sk(hour)).update(actions=actions)
 
     def buckets(self, workspace_id: str, newest: datetime, oldest: datetime) -> list[ShieldBucketItem]:
         """The buckets from `oldest` to `newest` (hours), newest first."""
-        key = ShieldBucketItem.sk.between(bucket_sk(oldest), bucket_sk(newest))
-        pk = shield_pk(workspace_id)
+        key = ShieldBucketItem.sk.between(hour_bucket_sk(oldest), hour_bucket_sk(newest))
+        pk = bounce_shield_pk(workspace_id)
         return list(ShieldBucketItem.query(pk, key, scan_index_forward=False, consistent_read=True))
 
     @staticmethod
     def as_bucket(item: ShieldBucketItem) -> Bucket:
-        hour = _hour_of_sk(item.sk)
+        hour = hour_of_bucket(item.sk)
         return Bucket(hour, int(item.sent or 0), int(item.bounced or 0))
 
     # --- failure rate --------------------------------------------------------------------------------------------
     def record_attempts(self, workspace_id: str, campaign_id: str, at: datetime, attempts: int, failed: int) -> None:
         hour = hour_of(at)
-        FailureItem(pk=failure_pk(workspace_id, campaign_id), sk=bucket_sk(hour)).update(
+        FailureItem(pk=campaign_failures_pk(workspace_id, campaign_id), sk=hour_bucket_sk(hour)).update(
             actions=[
                 FailureItem.attempts.add(attempts),
                 FailureItem.failed.add(failed),
@@ -146,14 +129,14 @@ class BounceShieldRepository:
 
     def attempts_since(self, workspace_id: str, campaign_id: str, oldest: datetime) -> tuple[int, int]:
         """(attempts, failed) in the buckets from `oldest`'s hour on, after the window's last reset."""
-        pk = failure_pk(workspace_id, campaign_id)
+        pk = campaign_failures_pk(workspace_id, campaign_id)
         attempts = failed = 0
         since: datetime | None = None
         for item in FailureItem.query(pk, FailureItem.sk >= table.ITEM_SK, consistent_read=True):
             if item.sk == table.ITEM_SK:
                 since = item.since
                 continue
-            hour = _hour_of_sk(item.sk)
+            hour = hour_of_bucket(item.sk)
             if hour < hour_of(oldest) or (since is not None and hour <= hour_of(since)):
                 continue
             attempts += int(item.attempts or 0)
@@ -161,6 +144,6 @@ class BounceShieldRepository:
         return attempts, failed
 
     def reset_failures(self, workspace_id: str, campaign_id: str, now: datetime) -> None:
-        FailureItem(pk=failure_pk(workspace_id, campaign_id), sk=table.ITEM_SK).update(
+        FailureItem(pk=campaign_failures_pk(workspace_id, campaign_id), sk=table.ITEM_SK).update(
             actions=[FailureItem.since.set(now)]
         )

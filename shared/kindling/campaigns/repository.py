@@ -45,14 +45,17 @@ from kindling.platform.errors import NotFound, ValidationFailed, field_error
 from kindling.platform.keys import (
     CAMPAIGN_CHILD_PREFIX,
     CAMPAIGN_DUE_PK,
-    CAMPAIGN_STATS_PREFIX,
     CAMPAIGN_STATS_SK,
     STEP_PREFIX,
+    STEP_STATS_PREFIX,
+    VARIANT_STATS_PREFIX,
     campaign_pk,
+    campaigns_gsi_pk,
     step_sk,
     step_stats_sk,
+    time_ordered_sk,
+    upper,
     variant_stats_sk,
-    workspace_key,
 )
 
 MAX_STEP_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for keys and attribute names
@@ -124,10 +127,10 @@ def _campaign_item(header: CampaignHeader, step_order: Sequence[str]) -> Campaig
     return CampaignItem(
         pk=pk,
         sk=table.ITEM_SK,
-        gsi1pk=workspace_key(header.workspace_id, "CAMPAIGN"),
-        gsi1sk=f"{isoformat(header.created_at)}#{header.campaign_id}",
+        gsi1pk=campaigns_gsi_pk(header.workspace_id),
+        gsi1sk=time_ordered_sk(isoformat(header.created_at), header.campaign_id),
         due_pk=CAMPAIGN_DUE_PK if due is not None else None,
-        due_sk=f"{isoformat(due)}#{pk}" if due is not None else None,
+        due_sk=time_ordered_sk(isoformat(due), pk) if due is not None else None,
         campaign_id=header.campaign_id,
         name=header.name,
         status=header.status,
@@ -197,10 +200,10 @@ class CampaignRepository:
                 steps[step_id] = StepRecord.model_validate({**json.loads(part.body), "step_index": 0})
             elif sk == CAMPAIGN_STATS_SK:
                 data["stats"] = _stats(part)
-            elif sk.startswith(CAMPAIGN_STATS_PREFIX + "S#"):
-                step_stats[sk[len(CAMPAIGN_STATS_PREFIX) + 2 :]] = _stats(part)
-            elif sk.startswith(CAMPAIGN_STATS_PREFIX + "V#"):
-                variant_stats[sk[len(CAMPAIGN_STATS_PREFIX) + 2 :]] = _stats(part)
+            elif sk.startswith(STEP_STATS_PREFIX):
+                step_stats[sk[len(STEP_STATS_PREFIX) :]] = _stats(part)
+            elif sk.startswith(VARIANT_STATS_PREFIX):
+                variant_stats[sk[len(VARIANT_STATS_PREFIX) :]] = _stats(part)
         ordered = [
             steps[step_id].model_copy(update={"step_index": index})
             for index, step_id in enumerate(sid for sid in order if sid in steps)
@@ -215,7 +218,7 @@ class CampaignRepository:
         """Newest first, with the campaign counters (one BatchGetItem for the page)."""
         page = query_page(
             CampaignItem.gsi1,
-            workspace_key(workspace_id, "CAMPAIGN"),
+            campaigns_gsi_pk(workspace_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
@@ -243,8 +246,8 @@ class CampaignRepository:
     def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
         """(workspace id, campaign id) of campaigns whose start or end instant is at or before `now`."""
         bind_models()
-        upper = f"{isoformat(now)}#~"
-        results = CampaignItem.due.query(CAMPAIGN_DUE_PK, CampaignItem.due_sk <= upper, limit=limit)
+        bound = upper(now)
+        results = CampaignItem.due.query(CAMPAIGN_DUE_PK, CampaignItem.due_sk <= bound, limit=limit)
         out = []
         for item in results:
             if isinstance(item, CampaignItem):

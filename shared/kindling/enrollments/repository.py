@@ -58,6 +58,7 @@ from kindling.platform.keys import (
     enrollment_sk,
     prospect_pk,
     send_due_keys,
+    time_ordered_sk,
 )
 from kindling.prospects.repository import list_member_ids
 
@@ -117,9 +118,9 @@ def enrollment_item(enrollment: Enrollment) -> EnrollmentItem:
         pk=campaign_pk(ws, cid),
         sk=enrollment_sk(pid),
         gsi1pk=enrollment_listing_pk(ws, cid),
-        gsi1sk=f"{_ts(enrollment.created_at)}#{pid}",
+        gsi1sk=time_ordered_sk(_ts(enrollment.created_at), pid),
         gsi2pk=enrollment_changes_pk(ws, cid),
-        gsi2sk=f"{_ts(enrollment.updated_at)}#{pid}",
+        gsi2sk=time_ordered_sk(_ts(enrollment.updated_at), pid),
         enrollment_id=enrollment.id,
         campaign_id=cid,
         prospect_id=pid,
@@ -313,7 +314,7 @@ class EnrollmentRepository:
                             *_set_or_remove(EnrollmentItem.first_name, prospect.first_name),
                             *_set_or_remove(EnrollmentItem.last_name, prospect.last_name),
                             EnrollmentItem.updated_at.set(when),
-                            EnrollmentItem.gsi2sk.set(f"{_ts(when)}#{prospect.id}"),
+                            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(when), prospect.id)),
                             *_due_now(pk, enrollment_sk(prospect.id), when),
                         ],
                         condition=EnrollmentItem.status == "suppressed",
@@ -346,7 +347,7 @@ class EnrollmentRepository:
                             EnrollmentItem.previous_status.set(status),
                             EnrollmentItem.stopped_reason.set(reason),
                             EnrollmentItem.updated_at.set(when),
-                            EnrollmentItem.gsi2sk.set(f"{_ts(when)}#{prospect_id}"),
+                            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(when), prospect_id)),
                             EnrollmentItem.next_send_at.remove(),
                             EnrollmentItem.due_pk.remove(),
                             EnrollmentItem.due_sk.remove(),

@@ -19,7 +19,14 @@ from kindling.events.models import DomainEvent
 from kindling.platform.clock import epoch_seconds
 from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, transaction
 from kindling.platform.errors import NotFound
-from kindling.platform.keys import UNPUBLISHED_DUE_PK, event_pk, workspace_key
+from kindling.platform.keys import (
+    UNPUBLISHED_DUE_PK,
+    event_dedup_pk,
+    event_pk,
+    events_gsi_pk,
+    time_ordered_sk,
+    unpublished_due_sk,
+)
 
 EVENT_RETENTION = timedelta(days=30)
 
@@ -56,8 +63,8 @@ class EventRepository:
         item = EventItem(
             pk=event_pk(event.workspace_id, event.id),
             sk="#",
-            gsi1pk=workspace_key(event.workspace_id, "EVENT"),
-            gsi1sk=f"{event.occurred_at.isoformat()}#{event.id}",
+            gsi1pk=events_gsi_pk(event.workspace_id),
+            gsi1sk=time_ordered_sk(event.occurred_at.isoformat(), event.id),
             event_id=event.id,
             event_type=event.type,
             data=json.dumps(event.data, separators=(",", ":"), default=str),
@@ -66,14 +73,14 @@ class EventRepository:
             expires_at=epoch_seconds(event.occurred_at + EVENT_RETENTION),
             # Until published, the event sits in the due index so a sweep can re-publish it after a crash.
             due_pk=UNPUBLISHED_DUE_PK,
-            due_sk=f"{event.occurred_at.isoformat()}#{event.workspace_id}#{event.id}",
+            due_sk=unpublished_due_sk(event.occurred_at.isoformat(), event.workspace_id, event.id),
         )
         if dedup_key is None or dedup_window is None:
             item.save(condition=EventItem.pk.does_not_exist())
             return True
         now = epoch_seconds(event.occurred_at)
         marker = EventDedupItem(
-            pk=workspace_key(event.workspace_id, "EVTDEDUP", event.type, dedup_key),
+            pk=event_dedup_pk(event.workspace_id, event.type, dedup_key),
             sk="#",
             event_id=event.id,
             expires_at=epoch_seconds(event.occurred_at + dedup_window),

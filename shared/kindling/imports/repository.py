@@ -34,7 +34,7 @@ from kindling.platform.dynamo import (
     transaction,
 )
 from kindling.platform.errors import InvalidStatus, NotFound
-from kindling.platform.keys import import_chunk_sk, import_pk
+from kindling.platform.keys import ERROR_PREFIX, import_chunk_sk, import_pk, import_row_error_sk
 from kindling.prospects.repository import add_to_member_count
 
 CHUNK_TTL = timedelta(days=7)
@@ -130,7 +130,7 @@ class ImportRepository:
         if with_errors:
             errors = [
                 RowError(row=int(e.row), line=int(e.line), code=e.code, message=e.message, email=e.email)
-                for e in RowErrorItem.query(pk, RowErrorItem.sk.startswith("ERR#"), limit=MAX_ROW_ERRORS)
+                for e in RowErrorItem.query(pk, RowErrorItem.sk.startswith(ERROR_PREFIX), limit=MAX_ROW_ERRORS)
             ]
         return ProspectImport(
             id=item.import_id,
@@ -231,7 +231,7 @@ class ImportRepository:
         return [
             RowErrorItem(
                 pk=pk,
-                sk=f"ERR#{e.row:06d}",
+                sk=import_row_error_sk(e.row),
                 row=e.row,
                 line=e.line,
                 code=e.code,

@@ -45,42 +45,33 @@ from kindling.platform.dynamo import (
     transaction,
 )
 from kindling.platform.errors import NotFound
-from kindling.platform.keys import workspace_key
+from kindling.platform.keys import (
+    INBOX_CURSOR_PREFIX,
+    INBOX_MESSAGE_PREFIX,
+    bounce_gsi_sk,
+    bounces_gsi_pk,
+    campaign_conversations_gsi_pk,
+    conversation_activity_sk,
+    conversation_pk,
+    conversations_gsi_pk,
+    inbox_bounce_pk,
+    inbox_cursor_sk,
+    inbox_effect_pk,
+    inbox_message_sk,
+    inbox_sync_pk,
+    message_ref_pk,
+    message_seen_pk,
+)
 
-MESSAGE_PREFIX = "M#"
-CURSOR_PREFIX = "F#"
 STATE_SK = table.ITEM_SK
-_MAX_KEY_PART = 512  # longer Message-IDs are hashed (a partition key holds at most 2048 bytes)
 
 
 class Stale(Exception):
     """The conversation changed since it was read."""
 
 
-def _part(value: str) -> str:
-    if len(value) <= _MAX_KEY_PART:
-        return value
-    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def conversation_pk(workspace_id: str, conversation_id: str) -> str:
-    return workspace_key(workspace_id, "INBOX", "CONV", conversation_id)
-
-
-def _ref_pk(workspace_id: str, mailbox_id: str, message_id: str) -> str:
-    return workspace_key(workspace_id, "INBOX", "REF", mailbox_id, _part(message_id))
-
-
-def _seen_pk(workspace_id: str, mailbox_id: str, key: str) -> str:
-    return workspace_key(workspace_id, "INBOX", "SEEN", mailbox_id, _part(key))
-
-
-def _sync_pk(workspace_id: str, mailbox_id: str) -> str:
-    return workspace_key(workspace_id, "INBOX", "SYNC", mailbox_id)
 
 
 # --- items -----------------------------------------------------------------------------------------------------
@@ -205,20 +196,17 @@ def _search_text(contact_email: str, contact_name: str | None, subject: str) -> 
     return " ".join(part for part in (contact_email, contact_name or "", subject) if part).casefold()
 
 
-def _sort_key(conversation: Conversation) -> str:
-    return f"{isoformat(conversation.last_message_at)}#{conversation.id}"
-
-
 def _conversation_item(conversation: Conversation) -> ConversationItem:
     ws = conversation.workspace_id
     effective = conversation.effective_label
+    activity = conversation_activity_sk(conversation.last_message_at, conversation.id)
     return ConversationItem(
         pk=conversation_pk(ws, conversation.id),
         sk=table.ITEM_SK,
-        gsi1pk=workspace_key(ws, "INBOXCONV"),
-        gsi1sk=_sort_key(conversation),
-        gsi2pk=workspace_key(ws, "INBOXCONV", "C", conversation.campaign_id) if conversation.campaign_id else None,
-        gsi2sk=_sort_key(conversation) if conversation.campaign_id else None,
+        gsi1pk=conversations_gsi_pk(ws),
+        gsi1sk=activity,
+        gsi2pk=campaign_conversations_gsi_pk(ws, conversation.campaign_id) if conversation.campaign_id else None,
+        gsi2sk=activity if conversation.campaign_id else None,
         conversation_id=conversation.id,
         mailbox_id=conversation.mailbox_id,
         campaign_id=conversation.campaign_id,
@@ -263,15 +251,11 @@ def _conversation_of(workspace_id: str, item: ConversationItem) -> Conversation:
     )
 
 
-def message_sk(message: InboxMessage) -> str:
-    return MESSAGE_PREFIX + message.id
-
-
 def _message_item(workspace_id: str, message: InboxMessage) -> MessageItem:
     body = message.model_dump(mode="json", exclude={"id", "conversation_id", "is_read"})
     return MessageItem(
         pk=conversation_pk(workspace_id, message.conversation_id),
-        sk=message_sk(message),
+        sk=inbox_message_sk(message.id),
         message_id=message.id,
         conversation_id=message.conversation_id,
         body=json.dumps(body, separators=(",", ":")),
@@ -310,7 +294,7 @@ class InboxRepository:
         """In the order they joined the conversation (a conversation is small: sorted here, not by key)."""
         items = MessageItem.query(
             conversation_pk(workspace_id, conversation_id),
-            MessageItem.sk.startswith(MESSAGE_PREFIX),
+            MessageItem.sk.startswith(INBOX_MESSAGE_PREFIX),
             consistent_read=True,
         )
         return sorted((_message_of(item) for item in items), key=lambda m: (m.seq, m.recorded_at, m.id))
@@ -335,13 +319,13 @@ class InboxRepository:
         if filters.campaign_id:
             index, hash_value, keys = (
                 ConversationItem.gsi2,
-                workspace_key(workspace_id, "INBOXCONV", "C", filters.campaign_id),
+                campaign_conversations_gsi_pk(workspace_id, filters.campaign_id),
                 ("gsi2pk", "gsi2sk"),
             )
         else:
             index, hash_value, keys = (
                 ConversationItem.gsi1,
-                workspace_key(workspace_id, "INBOXCONV"),
+                conversations_gsi_pk(workspace_id),
                 ("gsi1pk", "gsi1sk"),
             )
         found = query_page(
@@ -391,7 +375,7 @@ class InboxRepository:
 
     def set_messages_read(self, workspace_id: str, conversation_id: str, messages: Sequence[InboxMessage]) -> None:
         for message in messages:
-            MessageItem(pk=conversation_pk(workspace_id, conversation_id), sk=message_sk(message)).update(
+            MessageItem(pk=conversation_pk(workspace_id, conversation_id), sk=inbox_message_sk(message.id)).update(
                 actions=[MessageItem.is_read.set(message.is_read)]
             )
 
@@ -401,7 +385,7 @@ class InboxRepository:
         ordered = list(dict.fromkeys(message_ids))[:100]
         if not ordered:
             return None
-        keys = {mid: (_ref_pk(workspace_id, mailbox_id, mid), table.ITEM_SK) for mid in ordered}
+        keys = {mid: (message_ref_pk(workspace_id, mailbox_id, mid), table.ITEM_SK) for mid in ordered}
         raw = batch_get_raw(keys.values())
         for mid in ordered:
             item = raw.get(keys[mid])
@@ -417,26 +401,28 @@ class InboxRepository:
             for mid in ids:
                 writer.save(
                     RefItem(
-                        pk=_ref_pk(workspace_id, mailbox_id, mid), sk=table.ITEM_SK, conversation_id=conversation_id
+                        pk=message_ref_pk(workspace_id, mailbox_id, mid),
+                        sk=table.ITEM_SK,
+                        conversation_id=conversation_id,
                     )
                 )
 
     def is_seen(self, workspace_id: str, mailbox_id: str, key: str) -> bool:
         try:
-            SeenItem.get(_seen_pk(workspace_id, mailbox_id, key), table.ITEM_SK, attributes_to_get=["pk"])
+            SeenItem.get(message_seen_pk(workspace_id, mailbox_id, key), table.ITEM_SK, attributes_to_get=["pk"])
         except DoesNotExist:
             return False
         return True
 
     def mark_seen(self, workspace_id: str, mailbox_id: str, key: str, kind: str, at: datetime) -> None:
-        SeenItem(pk=_seen_pk(workspace_id, mailbox_id, key), sk=table.ITEM_SK, kind=kind, seen_at=at).save()
+        SeenItem(pk=message_seen_pk(workspace_id, mailbox_id, key), sk=table.ITEM_SK, kind=kind, seen_at=at).save()
 
     # --- sync state and cursors --------------------------------------------------------------------------------
     def acquire_sync(
         self, workspace_id: str, mailbox_id: str, token: str, now: datetime, lease: timedelta
     ) -> SyncState | None:
         """Take the mailbox's sync lease (None while another sync holds it) and read the state in the same write."""
-        item = SyncStateItem(pk=_sync_pk(workspace_id, mailbox_id), sk=STATE_SK)
+        item = SyncStateItem(pk=inbox_sync_pk(workspace_id, mailbox_id), sk=STATE_SK)
         free = SyncStateItem.lease_until.does_not_exist() | (SyncStateItem.lease_until < epoch_seconds(now))
         try:
             item.update(
@@ -489,7 +475,7 @@ class InboxRepository:
         else:
             actions += [SyncStateItem.last_error_code.set(error_code), SyncStateItem.last_error_at.set(now)]
         try:
-            SyncStateItem(pk=_sync_pk(workspace_id, mailbox_id), sk=STATE_SK).update(
+            SyncStateItem(pk=inbox_sync_pk(workspace_id, mailbox_id), sk=STATE_SK).update(
                 actions=actions, condition=SyncStateItem.lease_token == token
             )
         except UpdateError as exc:
@@ -498,7 +484,7 @@ class InboxRepository:
 
     def sync_summary(self, workspace_id: str, mailbox_id: str) -> dict[str, Any] | None:
         try:
-            item = SyncStateItem.get(_sync_pk(workspace_id, mailbox_id), STATE_SK, consistent_read=True)
+            item = SyncStateItem.get(inbox_sync_pk(workspace_id, mailbox_id), STATE_SK, consistent_read=True)
         except DoesNotExist:
             return None
         summary: dict[str, Any] = json.loads(item.last_summary) if item.last_summary else {}
@@ -512,7 +498,7 @@ class InboxRepository:
     def cursors(self, workspace_id: str, mailbox_id: str) -> dict[str, FolderCursor]:
         found: dict[str, FolderCursor] = {}
         for item in CursorItem.query(
-            _sync_pk(workspace_id, mailbox_id), CursorItem.sk.startswith(CURSOR_PREFIX), consistent_read=True
+            inbox_sync_pk(workspace_id, mailbox_id), CursorItem.sk.startswith(INBOX_CURSOR_PREFIX), consistent_read=True
         ):
             found[item.folder] = FolderCursor(
                 uidvalidity=int(item.uidvalidity),
@@ -523,8 +509,8 @@ class InboxRepository:
 
     def save_cursor(self, workspace_id: str, mailbox_id: str, folder: str, cursor: FolderCursor, at: datetime) -> None:
         CursorItem(
-            pk=_sync_pk(workspace_id, mailbox_id),
-            sk=CURSOR_PREFIX + folder,
+            pk=inbox_sync_pk(workspace_id, mailbox_id),
+            sk=inbox_cursor_sk(folder),
             folder=folder,
             uidvalidity=cursor.uidvalidity,
             last_uid=cursor.last_uid,
@@ -537,7 +523,7 @@ class InboxRepository:
         """True the first time `effect` is claimed in this workspace (a counter bump that must not repeat)."""
         try:
             EffectItem(
-                pk=workspace_key(workspace_id, "INBOX", "EFFECT", digest(effect)),
+                pk=inbox_effect_pk(workspace_id, digest(effect)),
                 sk=table.ITEM_SK,
                 effect=effect[:500],
                 applied_at=at,
@@ -551,10 +537,10 @@ class InboxRepository:
     def record_bounce(self, record: BounceRecord) -> None:
         ws = record.workspace_id
         BounceItem(
-            pk=workspace_key(ws, "INBOX", "BOUNCE", record.mailbox_id, _part(record.key)),
+            pk=inbox_bounce_pk(ws, record.mailbox_id, record.key),
             sk=table.ITEM_SK,
-            gsi1pk=workspace_key(ws, "INBOXBOUNCE"),
-            gsi1sk=f"{isoformat(record.bounced_at)}#{record.mailbox_id}#{digest(record.key)}",
+            gsi1pk=bounces_gsi_pk(ws),
+            gsi1sk=bounce_gsi_sk(record.bounced_at, record.mailbox_id, digest(record.key)),
             mailbox_id=record.mailbox_id,
             bounce_type=record.bounce_type,
             recipient=record.recipient,
@@ -570,9 +556,7 @@ class InboxRepository:
     def bounces(self, workspace_id: str, limit: int = 100) -> list[BounceRecord]:
         """The workspace's recorded bounces, newest first."""
         out: list[BounceRecord] = []
-        for item in BounceItem.gsi1.query(
-            workspace_key(workspace_id, "INBOXBOUNCE"), scan_index_forward=False, limit=limit
-        ):
+        for item in BounceItem.gsi1.query(bounces_gsi_pk(workspace_id), scan_index_forward=False, limit=limit):
             if not isinstance(item, BounceItem):
                 continue
             out.append(

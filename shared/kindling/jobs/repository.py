@@ -17,7 +17,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from kindling.jobs.models import MAX_ERRORS_SHOWN, ItemFailure, Job
 from kindling.platform.dynamo import TableModel, bind_models, cancelled_by_condition, condition_failed, transaction
 from kindling.platform.errors import NotFound
-from kindling.platform.keys import job_batch_sk, job_pk
+from kindling.platform.keys import ERROR_PREFIX, job_batch_sk, job_error_sk, job_pk
 
 
 class JobItem(TableModel):
@@ -73,7 +73,7 @@ class JobRepository:
             raise NotFound(f"Job {job_id} not found.") from exc
         errors = [
             ItemFailure(item_id=e.item_id, code=e.code, message=e.message)
-            for e in JobErrorItem.query(pk, JobErrorItem.sk.startswith("ERR#"), limit=MAX_ERRORS_SHOWN)
+            for e in JobErrorItem.query(pk, JobErrorItem.sk.startswith(ERROR_PREFIX), limit=MAX_ERRORS_SHOWN)
         ]
         return Job(
             id=job_id,
@@ -119,7 +119,7 @@ class JobRepository:
                     tx.save(
                         JobErrorItem(
                             pk=pk,
-                            sk=f"ERR#{index:05d}#{n:04d}",
+                            sk=job_error_sk(index, n),
                             item_id=failure.item_id,
                             code=failure.code,
                             message=failure.message[:500],

@@ -28,7 +28,15 @@ from kindling.platform.dynamo import (
     transaction,
 )
 from kindling.platform.errors import Conflict, NotFound
-from kindling.platform.keys import CONNECTED_DUE_PK, mailbox_email_pk, mailbox_key, mailbox_pk, workspace_key
+from kindling.platform.keys import (
+    CONNECTED_DUE_PK,
+    connected_due_sk,
+    mailbox_email_pk,
+    mailbox_key,
+    mailbox_pk,
+    mailboxes_gsi_pk,
+    time_ordered_sk,
+)
 
 ClaimAction = Literal["keep", "acquire", "release"]
 
@@ -68,11 +76,11 @@ _COLUMNS = {"id", "workspace_id", "status", "email_address", "version", "generat
 
 def _to_item(mailbox: Mailbox) -> MailboxItem:
     body = mailbox.model_dump(mode="json", exclude=_COLUMNS)
-    sort = f"{mailbox.created_at.isoformat()}#{mailbox.id}"
+    sort = time_ordered_sk(mailbox.created_at.isoformat(), mailbox.id)
     return MailboxItem(
         pk=mailbox_pk(mailbox.workspace_id, mailbox.id),
         sk="#",
-        gsi1pk=workspace_key(mailbox.workspace_id, "MAILBOX"),
+        gsi1pk=mailboxes_gsi_pk(mailbox.workspace_id),
         gsi1sk=sort,
         gsi2pk=mailbox_email_pk(mailbox.workspace_id, mailbox.email_address),
         gsi2sk=sort,
@@ -86,7 +94,7 @@ def _to_item(mailbox: Mailbox) -> MailboxItem:
         updated_at=mailbox.updated_at,
         sending_enabled=mailbox.sending_enabled,
         due_pk=CONNECTED_DUE_PK if mailbox.status == "connected" else None,
-        due_sk=f"{mailbox.workspace_id}#{mailbox.id}" if mailbox.status == "connected" else None,
+        due_sk=connected_due_sk(mailbox.workspace_id, mailbox.id) if mailbox.status == "connected" else None,
     )
 
 
@@ -186,7 +194,7 @@ class MailboxRepository:
         condition = MailboxItem.status == status if status else MailboxItem.status != "deleted"
         page = query_page(
             MailboxItem.gsi1,
-            workspace_key(workspace_id, "MAILBOX"),
+            mailboxes_gsi_pk(workspace_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,

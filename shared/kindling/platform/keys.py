@@ -1,7 +1,7 @@
-"""The single table's keys: every partition, sort and index key that more than one module reads or writes, by
-table area. Standard library only (the tracking function imports it on its cold start); the schema itself (key
-attribute names, indexes, TTL) is `kindling.platform.table`, the batch and transaction helpers
-`kindling.platform.dynamo`. A key used by one repository alone may stay private to it.
+"""The single table's keys: every partition, sort and index key, by table area; repositories build keys only
+through these (tests/unit/platform/test_keys.py holds that, and each key's stored format). Standard library only
+(the tracking function imports it on its cold start); the schema itself (key attribute names, indexes, TTL) is
+`kindling.platform.table`, the batch and transaction helpers `kindling.platform.dynamo`.
 
 Workspace items start with the workspace id (`ws_x#TYPE#id`), so no query crosses workspaces; platform items
 (the warmup pool, the SMTP hosts, API key hashes) start with `@`.
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from kindling.platform.clock import isoformat
 from kindling.platform.table import ITEM_SK, PLATFORM_PREFIX
@@ -69,6 +69,11 @@ def mailbox_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
     return mailbox_pk(workspace_id, mailbox_id), ITEM_SK
 
 
+def connected_due_sk(workspace_id: str, mailbox_id: str) -> str:
+    """A connected mailbox's sort key under `CONNECTED_DUE_PK`."""
+    return f"{workspace_id}#{mailbox_id}"
+
+
 def mailbox_email_pk(workspace_id: str, email: str) -> str:
     return workspace_key(workspace_id, "MAILBOX_EMAIL", email.lower())
 
@@ -89,6 +94,18 @@ def warmup_tick_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
     return mailbox_pk(workspace_id, mailbox_id), WARMUP_TICK_SK
 
 
+MAILBOX_STATS_PREFIX = "SEND#STATS#"
+
+
+def send_day_sk(day: str) -> str:
+    """A day of the sending engine's counters (`SEND#DAY#<day>`), in a mailbox's or a campaign's partition."""
+    return MAILBOX_DAY_PREFIX + day
+
+
+def mailbox_stats_sk(day: str) -> str:
+    return MAILBOX_STATS_PREFIX + day
+
+
 # --- the campaign partition ------------------------------------------------------------------------------------
 CAMPAIGN_CHILD_PREFIX = "C#"
 STEP_PREFIX = "C#STEP#"
@@ -107,12 +124,16 @@ def step_sk(step_id: str) -> str:
     return STEP_PREFIX + step_id
 
 
+STEP_STATS_PREFIX = CAMPAIGN_STATS_PREFIX + "S#"
+VARIANT_STATS_PREFIX = CAMPAIGN_STATS_PREFIX + "V#"
+
+
 def step_stats_sk(step_id: str) -> str:
-    return f"{CAMPAIGN_STATS_PREFIX}S#{step_id}"
+    return STEP_STATS_PREFIX + step_id
 
 
 def variant_stats_sk(step_id: str, letter: str) -> str:
-    return f"{CAMPAIGN_STATS_PREFIX}V#{step_id}#{letter}"
+    return f"{VARIANT_STATS_PREFIX}{step_id}#{letter}"
 
 
 def enrollment_sk(prospect_id: str) -> str:
@@ -140,6 +161,105 @@ def hit_marker_pk(workspace_id: str, send_id: str) -> str:
     return workspace_key(workspace_id, "TRACKHIT", send_id)
 
 
+def recipient_domain_key(workspace_id: str, domain: str) -> tuple[str, str]:
+    """A recipient domain's backoff state."""
+    return workspace_key(workspace_id, "RDOMAIN", domain.lower()), ITEM_SK
+
+
+def smtp_host_pk(host: str) -> str:
+    """An SMTP host's circuit (platform item); `host` as `kindling.sending.circuit.host_key` normalises it."""
+    return platform_key("SMTPHOST", host)
+
+
+# --- the inbox -------------------------------------------------------------------------------------------------
+INBOX_MESSAGE_PREFIX = "M#"  # a conversation's messages
+INBOX_CURSOR_PREFIX = "F#"  # a mailbox's folder cursors, in its sync partition
+_MAX_KEY_PART = 512  # longer Message-IDs are hashed (a partition key holds at most 2048 bytes)
+
+
+def _part(value: str) -> str:
+    if len(value) <= _MAX_KEY_PART:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def conversation_pk(workspace_id: str, conversation_id: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "CONV", conversation_id)
+
+
+def inbox_message_sk(message_id: str) -> str:
+    return INBOX_MESSAGE_PREFIX + message_id
+
+
+def inbox_cursor_sk(folder: str) -> str:
+    return INBOX_CURSOR_PREFIX + folder
+
+
+def message_ref_pk(workspace_id: str, mailbox_id: str, message_id: str) -> str:
+    """A Message-ID seen in a mailbox, pointing at its conversation."""
+    return workspace_key(workspace_id, "INBOX", "REF", mailbox_id, _part(message_id))
+
+
+def message_seen_pk(workspace_id: str, mailbox_id: str, key: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "SEEN", mailbox_id, _part(key))
+
+
+def inbox_sync_pk(workspace_id: str, mailbox_id: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "SYNC", mailbox_id)
+
+
+def inbox_effect_pk(workspace_id: str, effect_digest: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "EFFECT", effect_digest)
+
+
+def inbox_bounce_pk(workspace_id: str, mailbox_id: str, message_key: str) -> str:
+    return workspace_key(workspace_id, "INBOX", "BOUNCE", mailbox_id, _part(message_key))
+
+
+def conversations_gsi_pk(workspace_id: str) -> str:
+    """gsi1: a workspace's conversations, most recent activity first."""
+    return workspace_key(workspace_id, "INBOXCONV")
+
+
+def campaign_conversations_gsi_pk(workspace_id: str, campaign_id: str) -> str:
+    """gsi2: a campaign's conversations (the campaign filter)."""
+    return workspace_key(workspace_id, "INBOXCONV", "C", campaign_id)
+
+
+def conversation_activity_sk(last_message_at: datetime | None, conversation_id: str) -> str:
+    return f"{isoformat(last_message_at)}#{conversation_id}"
+
+
+def bounces_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "INBOXBOUNCE")
+
+
+def bounce_gsi_sk(bounced_at: datetime, mailbox_id: str, key_digest: str) -> str:
+    return f"{isoformat(bounced_at)}#{mailbox_id}#{key_digest}"
+
+
+# --- bounce shield -----------------------------------------------------------------------------------------------
+HOUR_BUCKET_PREFIX = "H#"
+_HOUR_FORMAT = "%Y-%m-%dT%H:00Z"
+
+
+def bounce_shield_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "BOUNCESHIELD")
+
+
+def campaign_failures_pk(workspace_id: str, campaign_id: str) -> str:
+    return workspace_key(workspace_id, "FAILRATE", campaign_id)
+
+
+def hour_bucket_sk(moment: datetime) -> str:
+    """The hour (UTC) holding `moment`: `H#2026-06-10T09:00Z`."""
+    return HOUR_BUCKET_PREFIX + moment.astimezone(UTC).strftime(_HOUR_FORMAT)
+
+
+def hour_of_bucket(sk: str) -> datetime:
+    return datetime.strptime(sk[len(HOUR_BUCKET_PREFIX) :], _HOUR_FORMAT).replace(tzinfo=UTC)
+
+
 # --- prospects, lists, suppressions, events --------------------------------------------------------------------
 def prospect_pk(workspace_id: str, prospect_id: str) -> str:
     return workspace_key(workspace_id, "PROSPECT", prospect_id)
@@ -153,8 +273,11 @@ def list_pk(workspace_id: str, list_id: str) -> str:
     return workspace_key(workspace_id, "LIST", list_id)
 
 
+MEMBER_PREFIX = "M#"  # a list's members
+
+
 def member_sk(prospect_id: str) -> str:
-    return f"M#{prospect_id}"
+    return MEMBER_PREFIX + prospect_id
 
 
 def suppressed_domain_pk(workspace_id: str, domain: str) -> str:
@@ -189,12 +312,23 @@ def job_batch_sk(index: int) -> str:
     return f"BATCH#{index:05d}"
 
 
+ERROR_PREFIX = "ERR#"  # a job's or an import's per-item errors
+
+
+def job_error_sk(batch: int, n: int) -> str:
+    return f"{ERROR_PREFIX}{batch:05d}#{n:04d}"
+
+
 def import_pk(workspace_id: str, import_id: str) -> str:
     return workspace_key(workspace_id, "IMPORT", import_id)
 
 
 def import_chunk_sk(index: int) -> str:
     return f"CHUNK#{index:05d}"
+
+
+def import_row_error_sk(row: int) -> str:
+    return f"{ERROR_PREFIX}{row:06d}"
 
 
 def idempotency_pk(workspace_id: str, key_digest: str) -> str:
@@ -276,3 +410,84 @@ def park_pk(workspace_id: str, campaign_id: str) -> str:
 
 def campaign_watch_sk(pk: str, when: datetime) -> str:
     return f"{instant(when)}#{pk}"
+
+
+# --- the list indexes (gsi1 / gsi2): a workspace's items of one kind, in time order ------------------------------
+def time_ordered_sk(instant: str | None, item_id: str) -> str:
+    """`<instant>#<id>`, an index sort key; `instant` is formatted by its owner (that format is stored; a missing
+    instant has always been stored as `None`)."""
+    return f"{instant}#{item_id}"
+
+
+def prospects_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "PROSPECT")
+
+
+def prospects_updated_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "PROSPECT_UPDATED")
+
+
+def lists_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "LIST")
+
+
+def api_keys_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "APIKEY")
+
+
+def mailboxes_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "MAILBOX")
+
+
+def campaigns_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "CAMPAIGN")
+
+
+def events_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "EVENT")
+
+
+def webhooks_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "WEBHOOK")
+
+
+def webhook_deliveries_gsi_pk(workspace_id: str, webhook_id: str) -> str:
+    return workspace_key(workspace_id, "WHDELIVERY", webhook_id)
+
+
+def suppressions_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "SUPP")
+
+
+def suppression_ids_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "SUPP_ID")
+
+
+# --- other workspace and platform items -------------------------------------------------------------------------
+def prospect_email_prefix(workspace_id: str) -> str:
+    """What every `prospect_email_pk` of the workspace starts with."""
+    return workspace_key(workspace_id, "EMAIL") + "#"
+
+
+def event_dedup_pk(workspace_id: str, event_type: str, dedup_key: str) -> str:
+    return workspace_key(workspace_id, "EVTDEDUP", event_type, dedup_key)
+
+
+def unpublished_due_sk(instant: str, workspace_id: str, event_id: str) -> str:
+    """The `DUE#EVENTPUB` sort key of an event not yet handed to the webhook queue."""
+    return f"{instant}#{workspace_id}#{event_id}"
+
+
+def rate_window_pk(workspace_id: str, bucket: str, window_start: int) -> str:
+    return workspace_key(workspace_id, "RATE", bucket, str(window_start))
+
+
+def source_rate_window_pk(source_ip: str, bucket: str, window_start: int) -> str:
+    return platform_key("RATE", bucket, source_ip, str(window_start))
+
+
+WARMUP_BLOCKLIST_PK = platform_key("WARMUP", "BLOCKLIST")
+
+
+def warmup_bounces_pk(domain: str) -> str:
+    return platform_key("WARMUP", "BOUNCES", domain)

@@ -36,7 +36,17 @@ from kindling.platform.dynamo import (
 )
 from kindling.platform.errors import NotFound
 from kindling.platform.jsonsafe import finite, loads_lenient
-from kindling.platform.keys import list_pk, member_sk, prospect_email_pk, prospect_pk, workspace_key
+from kindling.platform.keys import (
+    MEMBER_PREFIX,
+    list_pk,
+    lists_gsi_pk,
+    member_sk,
+    prospect_email_pk,
+    prospect_pk,
+    prospects_gsi_pk,
+    prospects_updated_gsi_pk,
+    time_ordered_sk,
+)
 from kindling.prospects.models import Prospect, ProspectFilters, ProspectList
 
 
@@ -100,10 +110,10 @@ def prospect_item(prospect: Prospect) -> ProspectItem:
     return ProspectItem(
         pk=prospect_pk(ws, prospect.id),
         sk=table.ITEM_SK,
-        gsi1pk=workspace_key(ws, "PROSPECT"),
-        gsi1sk=f"{_ts(prospect.created_at)}#{prospect.id}",
-        gsi2pk=workspace_key(ws, "PROSPECT_UPDATED"),
-        gsi2sk=f"{_ts(prospect.updated_at)}#{prospect.id}",
+        gsi1pk=prospects_gsi_pk(ws),
+        gsi1sk=time_ordered_sk(_ts(prospect.created_at), prospect.id),
+        gsi2pk=prospects_updated_gsi_pk(ws),
+        gsi2sk=time_ordered_sk(_ts(prospect.updated_at), prospect.id),
         prospect_id=prospect.id,
         email=prospect.email,
         first_name=prospect.first_name,
@@ -182,9 +192,9 @@ def add_to_member_count(tx: TransactWrite, workspace_id: str, list_id: str, new_
 def list_member_ids(workspace_id: str, list_id: str) -> Iterator[str]:
     """Every member of a prospect list, in pages (only the keys are read)."""
     for member in MemberItem.query(
-        list_pk(workspace_id, list_id), MemberItem.sk.startswith("M#"), attributes_to_get=["sk"]
+        list_pk(workspace_id, list_id), MemberItem.sk.startswith(MEMBER_PREFIX), attributes_to_get=["sk"]
     ):
-        yield member.sk[2:]
+        yield member.sk[len(MEMBER_PREFIX) :]
 
 
 def prospect_from_raw(workspace_id: str, raw: dict[str, Any]) -> Prospect:
@@ -237,7 +247,7 @@ def set_status_in(
         actions=[
             ProspectItem.global_status.set(status),
             ProspectItem.updated_at.set(when),
-            ProspectItem.gsi2sk.set(f"{isoformat(when)}#{prospect_id}"),
+            ProspectItem.gsi2sk.set(time_ordered_sk(isoformat(when), prospect_id)),
         ],
         condition=ProspectItem.pk.exists(),
     )
@@ -365,7 +375,7 @@ class ProspectRepository:
         if filters.updated_since is not None:
             page: Page[Any] = query_page(
                 ProspectItem.gsi2,
-                workspace_key(workspace_id, "PROSPECT_UPDATED"),
+                prospects_updated_gsi_pk(workspace_id),
                 workspace_id=workspace_id,
                 limit=limit,
                 cursor=cursor,
@@ -377,7 +387,7 @@ class ProspectRepository:
         else:
             page = query_page(
                 ProspectItem.gsi1,
-                workspace_key(workspace_id, "PROSPECT"),
+                prospects_gsi_pk(workspace_id),
                 workspace_id=workspace_id,
                 limit=limit,
                 cursor=cursor,
@@ -398,7 +408,7 @@ class ProspectRepository:
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
-            range_condition=MemberItem.sk.startswith("M#"),
+            range_condition=MemberItem.sk.startswith(MEMBER_PREFIX),
             newest_first=False,
         )
         found = self.get_many(workspace_id, [m.prospect_id for m in page.items])
@@ -417,8 +427,8 @@ class ProspectRepository:
         ListItem(
             pk=list_pk(ws, prospect_list.id),
             sk=table.ITEM_SK,
-            gsi1pk=workspace_key(ws, "LIST"),
-            gsi1sk=f"{_ts(prospect_list.created_at)}#{prospect_list.id}",
+            gsi1pk=lists_gsi_pk(ws),
+            gsi1sk=time_ordered_sk(_ts(prospect_list.created_at), prospect_list.id),
             list_id=prospect_list.id,
             name=prospect_list.name,
             color=prospect_list.color,
@@ -437,7 +447,7 @@ class ProspectRepository:
     def lists_page(self, workspace_id: str, limit: int, cursor: str | None) -> tuple[list[ProspectList], str | None]:
         page: Page[Any] = query_page(
             ListItem.gsi1,
-            workspace_key(workspace_id, "LIST"),
+            lists_gsi_pk(workspace_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
@@ -468,7 +478,7 @@ class ProspectRepository:
             if condition_failed(exc):
                 raise NotFound(f"List {list_id} not found.") from exc
             raise
-        members = list(MemberItem.query(pk, MemberItem.sk.startswith("M#"), attributes_to_get=["pk", "sk"]))
+        members = list(MemberItem.query(pk, MemberItem.sk.startswith(MEMBER_PREFIX), attributes_to_get=["pk", "sk"]))
         batch_write([], members)
 
     def existing_members(self, workspace_id: str, list_id: str, prospect_ids: Iterable[str]) -> set[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute
 
 from kindling.platform.dynamo import TableModel, bind_models
-from kindling.platform.keys import platform_key, workspace_key
+from kindling.platform.keys import rate_window_pk, source_rate_window_pk
 
 
 class RateWindowItem(TableModel):
@@ -19,11 +19,11 @@ class RateLimitRepository:
 
     def increment(self, workspace_id: str, bucket: str, window_start: int, expires_at: int) -> int:
         """Atomically count one hit in the window and return the new count (one UpdateItem)."""
-        return self._add(workspace_key(workspace_id, "RATE", bucket, str(window_start)), expires_at)
+        return self._add(rate_window_pk(workspace_id, bucket, window_start), expires_at)
 
     def increment_source(self, source_ip: str, bucket: str, window_start: int, expires_at: int) -> int:
         """The same for a source IP address (no workspace)."""
-        return self._add(platform_key("RATE", bucket, source_ip, str(window_start)), expires_at)
+        return self._add(source_rate_window_pk(source_ip, bucket, window_start), expires_at)
 
     @staticmethod
     def _add(pk: str, expires_at: int) -> int:

@@ -15,9 +15,8 @@ from pynamodb.attributes import NumberAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 
-from kindling.platform import table
 from kindling.platform.dynamo import TableModel, bind_models, condition_failed
-from kindling.platform.keys import workspace_key
+from kindling.platform.keys import recipient_domain_key
 from kindling.sending.recipient_backoff import DomainBackoff
 
 _ATTEMPTS = 5
@@ -28,10 +27,6 @@ class RecipientDomainItem(TableModel):
     level = NumberAttribute(default=0)
     until = UTCDateTimeAttribute(null=True)
     version = NumberAttribute(default=0)
-
-
-def domain_key(workspace_id: str, domain: str) -> tuple[str, str]:
-    return workspace_key(workspace_id, "RDOMAIN", domain.lower()), table.ITEM_SK
 
 
 def state_of(raw: dict[str, Any] | None) -> DomainBackoff:
@@ -47,7 +42,7 @@ class RecipientBackoffRepository:
 
     def get(self, workspace_id: str, domain: str) -> DomainBackoff:
         try:
-            item = RecipientDomainItem.get(*domain_key(workspace_id, domain), consistent_read=True)
+            item = RecipientDomainItem.get(*recipient_domain_key(workspace_id, domain), consistent_read=True)
         except DoesNotExist:
             return DomainBackoff()
         return DomainBackoff(int(item.level or 0), item.until)
@@ -56,7 +51,7 @@ class RecipientBackoffRepository:
         self, workspace_id: str, domain: str, change: Callable[[DomainBackoff], DomainBackoff], now: datetime
     ) -> DomainBackoff:
         """Read, change, write back if nobody wrote in between (else again with a fresh read)."""
-        pk, sk = domain_key(workspace_id, domain)
+        pk, sk = recipient_domain_key(workspace_id, domain)
         for _ in range(_ATTEMPTS):
             condition: Condition
             try:

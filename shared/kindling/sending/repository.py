@@ -47,16 +47,18 @@ from kindling.platform.keys import (
     CAMPAIGN_STATE_SK,
     CAMPAIGN_STATS_SK,
     ENROLLMENT_SUMMARY_SK,
-    MAILBOX_DAY_PREFIX,
     MAILBOX_STATE_SK,
     campaign_pk,
     enrollment_listing_pk,
     enrollment_sk,
     mailbox_pk,
-    platform_key,
+    mailbox_stats_sk,
     recipient_pk,
+    send_day_sk,
     send_pk,
+    smtp_host_pk,
     step_stats_sk,
+    time_ordered_sk,
     variant_stats_sk,
 )
 from kindling.sending.backoff import BackoffState
@@ -64,12 +66,7 @@ from kindling.sending.circuit import HostCircuit, host_key
 from kindling.sending.ledger import SendItem
 
 Key = tuple[str, str]
-STATS_PREFIX = "SEND#STATS#"
 CONFLICT_RETRIES = 6  # a transaction cancelled only by concurrent transactions on the same items is retried
-
-
-def host_pk(smtp_host: str) -> str:
-    return platform_key("SMTPHOST", host_key(smtp_host))
 
 
 def _ts(when: datetime) -> str:
@@ -330,11 +327,11 @@ class SendingRepository:
 
     @staticmethod
     def campaign_day_key(workspace_id: str, campaign_id: str, day: str) -> Key:
-        return campaign_pk(workspace_id, campaign_id), MAILBOX_DAY_PREFIX + day
+        return campaign_pk(workspace_id, campaign_id), send_day_sk(day)
 
     @staticmethod
     def host_key(smtp_host: str) -> Key:
-        return host_pk(smtp_host), table.ITEM_SK
+        return smtp_host_pk(host_key(smtp_host)), table.ITEM_SK
 
     @staticmethod
     def ledger_key(workspace_id: str, send_id: str) -> Key:
@@ -364,7 +361,9 @@ class SendingRepository:
 
     def mailbox_stats(self, workspace_id: str, mailbox_id: str, day: str) -> dict[str, int]:
         try:
-            item = MailboxStatsItem.get(mailbox_pk(workspace_id, mailbox_id), STATS_PREFIX + day, consistent_read=True)
+            item = MailboxStatsItem.get(
+                mailbox_pk(workspace_id, mailbox_id), mailbox_stats_sk(day), consistent_read=True
+            )
         except DoesNotExist:
             return {"sent": 0, "bounced": 0}
         return {"sent": int(item.sent or 0), "bounced": int(item.bounced or 0)}
@@ -652,7 +651,8 @@ class SendingRepository:
                 for (ws, mailbox_id, day), deltas in counters.mailbox.items():
                     adds = [getattr(MailboxStatsItem, name).add(n) for name, n in deltas.items() if n]
                     if adds:
-                        tx.update(MailboxStatsItem(pk=mailbox_pk(ws, mailbox_id), sk=STATS_PREFIX + day), actions=adds)
+                        stats = MailboxStatsItem(pk=mailbox_pk(ws, mailbox_id), sk=mailbox_stats_sk(day))
+                        tx.update(stats, actions=adds)
         except TransactWriteError as exc:
             codes = cancellation_codes(exc)
             if not any(codes):
@@ -774,7 +774,7 @@ class SendingRepository:
             EnrollmentItem.status.set(target),
             EnrollmentItem.previous_status.set(current),
             EnrollmentItem.updated_at.set(at),
-            EnrollmentItem.gsi2sk.set(f"{_ts(at)}#{prospect_id}"),
+            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(at), prospect_id)),
             EnrollmentItem.next_send_at.remove(),
             EnrollmentItem.due_pk.remove(),
             EnrollmentItem.due_sk.remove(),
@@ -944,7 +944,7 @@ def _advance_actions(advance: Advance) -> list[Any]:
             EnrollmentItem.status.set(target),
             EnrollmentItem.previous_status.set(advance.previous_status),
             EnrollmentItem.updated_at.set(advance.at),
-            EnrollmentItem.gsi2sk.set(f"{_ts(advance.at)}#{advance.prospect_id}"),
+            EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(advance.at), advance.prospect_id)),
         ]
     if advance.message_id is not None:
         actions.append(_append_thread(advance.message_id))
@@ -997,7 +997,7 @@ def _ledger_actions(final: LedgerFinal) -> list[Any]:
     if final.mailbox_id and final.recipient:
         actions += [
             SendItem.gsi2pk.set(recipient_pk(final.workspace_id, final.mailbox_id, final.recipient)),
-            SendItem.gsi2sk.set(f"{_ts(final.sent_at or final.at)}#{final.send_id}"),
+            SendItem.gsi2sk.set(time_ordered_sk(_ts(final.sent_at or final.at), final.send_id)),
         ]
     return actions
 

@@ -41,7 +41,13 @@ from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform import table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
-from kindling.platform.keys import campaign_pk, enrollment_sk, prospect_email_pk, suppressed_domain_pk
+from kindling.platform.keys import (
+    campaign_pk,
+    enrollment_sk,
+    prospect_email_pk,
+    recipient_domain_key,
+    suppressed_domain_pk,
+)
 from kindling.platform.observability import get_logger
 from kindling.platform.settings import get_settings
 from kindling.prospects.fields import email_domain
@@ -50,7 +56,7 @@ from kindling.sending import backoff, circuit, eligibility, recipient_backoff
 from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from kindling.sending.ledger import SendItem
 from kindling.sending.messages import SendMessage
-from kindling.sending.recipient_backoff_repository import RecipientBackoffRepository, domain_key, state_of
+from kindling.sending.recipient_backoff_repository import RecipientBackoffRepository, state_of
 from kindling.sending.repository import (
     Advance,
     Counters,
@@ -190,7 +196,7 @@ class Sender:
         }
         circuits = self._repo.host_circuits({m.smtp_host for m in mailboxes.values()})
         domains = {
-            (ws, dom): state_of(raw.get(domain_key(ws, dom)))
+            (ws, dom): state_of(raw.get(recipient_domain_key(ws, dom)))
             for ws, dom in {(j.workspace_id, email_domain(j.recipient)) for j in jobs}
         }
         finals: list[LedgerFinal] = []
@@ -291,7 +297,7 @@ class Sender:
                 (prospect_email_pk(ws, job.recipient), table.ITEM_SK),
                 (suppressed_domain_pk(ws, email_domain(job.recipient)), table.ITEM_SK),
                 self._repo.mailbox_state_key(ws, job.mailbox_id),
-                domain_key(ws, email_domain(job.recipient)),  # the recipient domain's backoff
+                recipient_domain_key(ws, email_domain(job.recipient)),  # the recipient domain's backoff
             ]
         return self._repo.get_raw(keys)
 

@@ -27,7 +27,14 @@ from kindling.platform.dynamo import (
     query_page,
     transaction,
 )
-from kindling.platform.keys import prospect_email_pk, suppressed_domain_pk, workspace_key
+from kindling.platform.keys import (
+    prospect_email_pk,
+    prospect_email_prefix,
+    suppressed_domain_pk,
+    suppression_ids_gsi_pk,
+    suppressions_gsi_pk,
+    time_ordered_sk,
+)
 from kindling.prospects.fields import email_domain
 from kindling.prospects.repository import add_email_fields, email_record_from_raw, remove_email_fields, set_status_in
 from kindling.suppressions.models import EmailRecordView, SuppressionEntry, SuppressionFields
@@ -51,9 +58,9 @@ def domain_entry_from_raw(raw: dict[str, Any]) -> DomainSuppressionItem:
 
 def _index_attrs(workspace_id: str, entry: SuppressionEntry) -> dict[str, str]:
     return {
-        "gsi1pk": workspace_key(workspace_id, "SUPP"),
-        "gsi1sk": f"{isoformat(entry.created_at)}#{entry.id}",
-        "gsi2pk": workspace_key(workspace_id, "SUPP_ID"),
+        "gsi1pk": suppressions_gsi_pk(workspace_id),
+        "gsi1sk": time_ordered_sk(isoformat(entry.created_at), entry.id),
+        "gsi2pk": suppression_ids_gsi_pk(workspace_id),
         "gsi2sk": entry.id,
     }
 
@@ -118,7 +125,7 @@ class SuppressionRepository:
         records: dict[str, EmailRecordView] = {}
         domains: dict[str, DomainSuppressionItem] = {}
         for (pk, _), item in raw.items():
-            if pk.startswith(workspace_key(workspace_id, "EMAIL") + "#"):
+            if pk.startswith(prospect_email_prefix(workspace_id)):
                 record = email_record_from_raw(item)
                 records[record.email] = record
             else:
@@ -177,7 +184,7 @@ class SuppressionRepository:
 
     def find(self, workspace_id: str, entry_id: str) -> SuppressionEntry | None:
         for item in DomainSuppressionItem.gsi2.query(
-            workspace_key(workspace_id, "SUPP_ID"), DomainSuppressionItem.gsi2sk == entry_id, limit=1
+            suppression_ids_gsi_pk(workspace_id), DomainSuppressionItem.gsi2sk == entry_id, limit=1
         ):
             assert isinstance(item, DomainSuppressionItem)
             return entry_of(item)
@@ -202,7 +209,7 @@ class SuppressionRepository:
     ) -> tuple[list[SuppressionEntry], str | None]:
         page: Page[Any] = query_page(
             DomainSuppressionItem.gsi1,
-            workspace_key(workspace_id, "SUPP"),
+            suppressions_gsi_pk(workspace_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,

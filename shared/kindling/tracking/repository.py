@@ -44,11 +44,15 @@ from kindling.platform.keys import (
     CAMPAIGN_STATS_SK,
     UNPUBLISHED_DUE_PK,
     campaign_pk,
+    event_dedup_pk,
+    event_pk,
+    events_gsi_pk,
     hit_marker_pk,
     send_pk,
     step_stats_sk,
+    time_ordered_sk,
+    unpublished_due_sk,
     variant_stats_sk,
-    workspace_key,
 )
 from kindling.platform.queues import required_url, send_one
 from kindling.platform.table import ITEM_SK
@@ -330,11 +334,11 @@ class TrackingStore:
         occurred_at = get_clock().now()  # EventService's clock
         stamp = occurred_at.isoformat()
         occurred_epoch = epoch_seconds(occurred_at)
-        event_pk = workspace_key(workspace_id, "EVENT", event_id)
+        stored_pk = event_pk(workspace_id, event_id)
         event: dict[str, Any] = {
-            **self._key(event_pk),
-            "gsi1pk": {"S": workspace_key(workspace_id, "EVENT")},
-            "gsi1sk": {"S": f"{stamp}#{event_id}"},
+            **self._key(stored_pk),
+            "gsi1pk": {"S": events_gsi_pk(workspace_id)},
+            "gsi1sk": {"S": time_ordered_sk(stamp, event_id)},
             "event_id": {"S": event_id},
             "event_type": {"S": event_type},
             "data": {"S": json.dumps(data, separators=(",", ":"), default=str)},
@@ -342,12 +346,12 @@ class TrackingStore:
             "expires_at": {"N": str(epoch_seconds(occurred_at + EVENT_RETENTION))},
             # Until published, the event sits in the due index so a sweep can re-publish it after a crash.
             "due_pk": {"S": UNPUBLISHED_DUE_PK},
-            "due_sk": {"S": f"{stamp}#{workspace_id}#{event_id}"},
+            "due_sk": {"S": unpublished_due_sk(stamp, workspace_id, event_id)},
         }
         if campaign is not None:
             event["campaign_id"] = {"S": str(campaign)}
         marker = {
-            **self._key(workspace_key(workspace_id, "EVTDEDUP", event_type, dedup_key)),
+            **self._key(event_dedup_pk(workspace_id, event_type, dedup_key)),
             "event_id": {"S": event_id},
             "expires_at": {"N": str(epoch_seconds(occurred_at + window))},
         }
@@ -382,7 +386,7 @@ class TrackingStore:
         send_one(self._client("sqs"), url, event_message(workspace_id, event_id))
         dynamodb.update_item(
             TableName=self.table_name,
-            Key=self._key(event_pk),
+            Key=self._key(stored_pk),
             UpdateExpression="REMOVE due_pk, due_sk",
             ConditionExpression="attribute_exists(pk)",
         )

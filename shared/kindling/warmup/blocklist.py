@@ -17,7 +17,7 @@ from pynamodb.exceptions import PutError
 
 from kindling.platform.clock import epoch_seconds, isoformat
 from kindling.platform.dynamo import TableModel, bind_models, condition_failed
-from kindling.platform.keys import platform_key
+from kindling.platform.keys import WARMUP_BLOCKLIST_PK, time_ordered_sk, warmup_bounces_pk
 from kindling.platform.observability import get_logger
 from kindling.warmup.protection import (
     BOUNCE_WINDOW,
@@ -50,8 +50,6 @@ class BlocklistItem(TableModel):
 class WarmupBlocklistRepository:
     """The global warmup domain blocklist (`kindling.warmup.protection`) and the bounces that feed its rule."""
 
-    BLOCKLIST_PK = platform_key("WARMUP", "BLOCKLIST")
-
     def __init__(self) -> None:
         bind_models()
 
@@ -59,8 +57,8 @@ class WarmupBlocklistRepository:
         """One hard bounce from `domain`; `source` (workspace id + report key) makes a retry overwrite, not add."""
         domain = normalize_domain(domain)
         DomainBounceItem(
-            pk=platform_key("WARMUP", "BOUNCES", domain),
-            sk=f"{isoformat(at)}#{_digest(source)}",
+            pk=warmup_bounces_pk(domain),
+            sk=time_ordered_sk(isoformat(at), _digest(source)),
             domain=domain,
             bounced_at=at,
             expires_at=epoch_seconds(at + DOMAIN_BOUNCE_TTL),
@@ -69,7 +67,7 @@ class WarmupBlocklistRepository:
     def bounce_events(self, domain: str, since: datetime, now: datetime) -> list[BounceEvent]:
         domain = normalize_domain(domain)
         items = DomainBounceItem.query(
-            platform_key("WARMUP", "BOUNCES", domain),
+            warmup_bounces_pk(domain),
             DomainBounceItem.sk >= (isoformat(since) or ""),
             consistent_read=True,
         )
@@ -84,7 +82,7 @@ class WarmupBlocklistRepository:
     def blocklist(self) -> DomainBlocklist:
         entries = [
             BlockedDomain(item.domain, item.source, item.reason, item.added_at)  # type: ignore[arg-type]
-            for item in BlocklistItem.query(self.BLOCKLIST_PK, consistent_read=True)
+            for item in BlocklistItem.query(WARMUP_BLOCKLIST_PK, consistent_read=True)
         ]
         return DomainBlocklist(entries)
 
@@ -93,7 +91,7 @@ class WarmupBlocklistRepository:
         domain = normalize_domain(entry.domain)
         try:
             BlocklistItem(
-                pk=self.BLOCKLIST_PK,
+                pk=WARMUP_BLOCKLIST_PK,
                 sk=domain,
                 domain=domain,
                 source=entry.source,

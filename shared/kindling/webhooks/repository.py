@@ -22,17 +22,20 @@ from typing import Any, cast
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
-from kindling.platform.clock import epoch_seconds, isoformat
+from kindling.platform.clock import epoch_seconds
 from kindling.platform.dynamo import TableModel, bind_models, condition_failed, query_page
 from kindling.platform.errors import NotFound
 from kindling.platform.keys import (
     WEBHOOK_DUE_PREFIX,
     WEBHOOK_DUE_SHARDS,
+    time_ordered_sk,
+    upper,
+    webhook_deliveries_gsi_pk,
     webhook_delivery_pk,
     webhook_due_shard,
     webhook_due_sk,
     webhook_pk,
-    workspace_key,
+    webhooks_gsi_pk,
 )
 from kindling.webhooks.models import Attempt, Delivery, DeliveryStatus, Webhook
 
@@ -98,8 +101,8 @@ def _webhook_item(webhook: Webhook) -> WebhookItem:
     return WebhookItem(
         pk=webhook_pk(webhook.workspace_id, webhook.id),
         sk="#",
-        gsi1pk=workspace_key(webhook.workspace_id, "WEBHOOK"),
-        gsi1sk=f"{webhook.created_at.isoformat()}#{webhook.id}",
+        gsi1pk=webhooks_gsi_pk(webhook.workspace_id),
+        gsi1sk=time_ordered_sk(webhook.created_at.isoformat(), webhook.id),
         webhook_id=webhook.id,
         body=json.dumps(webhook.model_dump(mode="json", exclude=_WEBHOOK_COLUMNS), separators=(",", ":")),
         failure_count=webhook.failure_count,
@@ -137,8 +140,8 @@ def _delivery_item(delivery: Delivery) -> DeliveryItem:
     item = DeliveryItem(
         pk=webhook_delivery_pk(delivery.workspace_id, delivery.id),
         sk="#",
-        gsi1pk=workspace_key(delivery.workspace_id, "WHDELIVERY", delivery.webhook_id),
-        gsi1sk=f"{delivery.created_at.isoformat()}#{delivery.id}",
+        gsi1pk=webhook_deliveries_gsi_pk(delivery.workspace_id, delivery.webhook_id),
+        gsi1sk=time_ordered_sk(delivery.created_at.isoformat(), delivery.id),
         delivery_id=delivery.id,
         webhook_id=delivery.webhook_id,
         status=delivery.status,
@@ -224,7 +227,7 @@ class WebhookRepository:
     def list_page(self, workspace_id: str, limit: int, cursor: str | None) -> WebhookPage:
         page = query_page(
             WebhookItem.gsi1,
-            workspace_key(workspace_id, "WEBHOOK"),
+            webhooks_gsi_pk(workspace_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
@@ -233,7 +236,7 @@ class WebhookRepository:
         return WebhookPage([_webhook(workspace_id, i) for i in page.items], page.next_cursor)
 
     def list_all(self, workspace_id: str) -> list[Webhook]:
-        items = WebhookItem.gsi1.query(workspace_key(workspace_id, "WEBHOOK"))
+        items = WebhookItem.gsi1.query(webhooks_gsi_pk(workspace_id))
         return [_webhook(workspace_id, cast(WebhookItem, i)) for i in items]
 
     def get_many(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Webhook]:
@@ -389,7 +392,7 @@ class WebhookRepository:
     ) -> DeliveryPage:
         page = query_page(
             DeliveryItem.gsi1,
-            workspace_key(workspace_id, "WHDELIVERY", webhook_id),
+            webhook_deliveries_gsi_pk(workspace_id, webhook_id),
             workspace_id=workspace_id,
             limit=limit,
             cursor=cursor,
@@ -401,7 +404,7 @@ class WebhookRepository:
     # --- the retry sweep -----------------------------------------------------------------------------------
     def due(self, now: datetime, limit: int) -> list[DueDelivery]:
         """Pending deliveries whose next attempt (or lease) is due, oldest first, across every shard."""
-        bound = f"{isoformat(now)}#~"
+        bound = upper(now)
         found: list[DueDelivery] = []
         for shard in range(WEBHOOK_DUE_SHARDS):
             due_pk = f"{WEBHOOK_DUE_PREFIX}{shard:02d}"
