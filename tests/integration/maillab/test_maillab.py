@@ -399,8 +399,10 @@ def test_own_lab_starts_fast_and_stop_leaves_nothing_behind(tmp_path: Path) -> N
     lab = MailLab(tmp_path / "lab", seed=5, junk_ratio=0.5)
     with lab:
         assert lab.started_in is not None and lab.started_in < 15
-        pids = lab.pids()
-        assert len(pids) >= 2 and all(_alive(p) for p in pids)
+        # Short-lived children (the readiness probe's imap-login) may exit between listing and checking: the
+        # processes to follow are the ones alive now (the master and its long-lived children, at least two).
+        pids = [p for p in lab.pids() if _alive(p)]
+        assert len(pids) >= 2
         ports = [a.smtp_port for a in lab.accounts] + [lab.imap_port, lab.imaps_port, lab.mx_port]
         # An open client connection must not keep a Dovecot child alive after stop().
         lingering = imaplib.IMAP4("127.0.0.1", lab.imap_port)
