@@ -258,7 +258,9 @@ class LinkedInProviderEmulator:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="linkedin-provider", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="linkedin-provider", daemon=True
+        )
         self._thread.start()
         return self
 
