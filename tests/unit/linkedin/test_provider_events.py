@@ -169,6 +169,11 @@ def test_the_hosted_auth_notify_parses_both_statuses() -> None:
     )
     again = parse_hosted_auth_notify(json.dumps({**NOTIFY, "status": "RECONNECTED"}))
     assert again.status == "RECONNECTED"
+    # A reconnection is identified by its account id; its name may be empty.
+    bare = parse_hosted_auth_notify(
+        json.dumps({"status": "RECONNECTED", "account_id": "e54m8LR22bA7G5qsAc8w", "name": ""})
+    )
+    assert bare == AccountLinked("e54m8LR22bA7G5qsAc8w", None, "RECONNECTED")
 
 
 @pytest.mark.parametrize(
