@@ -33,6 +33,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
+from kindling.platform import aws
 from kindling.platform.jsonsafe import loads_finite
 from kindling.platform.settings import Settings, SettingsError, get_settings
 
@@ -904,9 +905,7 @@ def provider_api_key(settings: Settings | None = None) -> str:
     if arn:
         with _secret_lock:
             if arn not in _secret_cache:
-                from kindling.platform.aws import client
-
-                value = client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString")
+                value = aws.client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString")
                 if not isinstance(value, str) or not value.strip():
                     raise SettingsError(f"the secret {arn} holds no provider API key")
                 _secret_cache[arn] = value.strip()
