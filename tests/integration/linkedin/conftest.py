@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,6 +13,8 @@ from kindling.linkedin.provider import UnipileClient
 from kindling.platform.clock import ManualClock
 
 START = datetime(2026, 6, 10, 9, 0, 0, tzinfo=UTC)
+# Calls to the emulator and receivers on 127.0.0.1 never go through a proxy the environment may name.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class Sleeps(list[float]):

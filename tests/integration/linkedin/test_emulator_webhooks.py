@@ -29,7 +29,7 @@ from kindling.linkedin.provider_events import (
     parse_webhook,
     verify,
 )
-from tests.integration.linkedin.conftest import START
+from tests.integration.linkedin.conftest import DIRECT, START
 from tests.integration.webhooks.receiver import Received, Receiver, running_receiver
 
 SECRET = "stack-secret-for-this-test-0123456789"
@@ -51,7 +51,7 @@ def register(emulator: LinkedInProviderEmulator, receiver: Receiver, source: str
         method="POST",
         headers={"Content-Type": "application/json", "X-API-KEY": emulator.api_key},
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+    with DIRECT.open(request, timeout=5) as response:
         assert response.status == 201
         assert json.loads(response.read())["object"] == "WebhookCreated"
 
@@ -145,7 +145,7 @@ def test_the_hosted_page_connects_redirects_and_notifies(
         expires_at=START + timedelta(minutes=15),
         success_redirect_url="http://127.0.0.1:3000/linkedin/connected",
     )
-    with urllib.request.urlopen(url, timeout=5) as page:  # noqa: S310
+    with DIRECT.open(url, timeout=5) as page:
         html = page.read().decode()
     assert '<form method="post"' in html
 
@@ -153,7 +153,7 @@ def test_the_hosted_page_connects_redirects_and_notifies(
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect)
     form = b"name=Ada+Lovelace&account_type=recruiter"
     request = urllib.request.Request(  # noqa: S310
         url, data=form, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}

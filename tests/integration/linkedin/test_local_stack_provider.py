@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from devstack.runtime import LocalStack
 from kindling.linkedin.provider import client_from_settings
 from kindling.platform.clock import ManualClock
 from kindling.platform.settings import get_settings
+from tests.integration.linkedin.conftest import DIRECT
 
 START = datetime(2026, 6, 10, 9, 0, 0, tzinfo=UTC)
 
@@ -55,5 +55,5 @@ def test_the_emulator_follows_the_stacks_injected_clock(stack: LocalStack) -> No
     stack.advance(timedelta(hours=3))
     later = stack.linkedin_provider.create_account(name="Later")
     assert client.get_account(later.id).created_at == START + timedelta(hours=3)
-    with urllib.request.urlopen(stack.linkedin_provider.control_url + "/clock", timeout=5) as answer:  # noqa: S310
+    with DIRECT.open(stack.linkedin_provider.control_url + "/clock", timeout=5) as answer:
         assert json.loads(answer.read())["now"] == "2026-06-10T12:00:00.000Z"

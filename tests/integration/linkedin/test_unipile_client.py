@@ -16,7 +16,7 @@ from devstack.linkedin_provider import LinkedInProviderEmulator
 from devstack.linkedin_provider.emulator import ApiError
 from kindling.linkedin.provider import LinkedInProvider, ProviderError, UnipileClient
 from kindling.platform.clock import ManualClock
-from tests.integration.linkedin.conftest import START, Sleeps
+from tests.integration.linkedin.conftest import DIRECT, START, Sleeps
 
 
 def control(emulator: LinkedInProviderEmulator, path: str, body: dict[str, object] | None = None) -> object:
@@ -26,7 +26,7 @@ def control(emulator: LinkedInProviderEmulator, path: str, body: dict[str, objec
         method="POST",
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+    with DIRECT.open(request, timeout=5) as response:
         return json.loads(response.read())
 
 
