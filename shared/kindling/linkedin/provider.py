@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode, urlsplit
 
 from kindling.platform import aws
@@ -189,6 +189,7 @@ class ProviderPost:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@runtime_checkable
 class LinkedInProvider(Protocol):
     """What Kindling asks of a LinkedIn provider. Every method raises ProviderError on a refusal or failure."""
 
@@ -930,3 +931,9 @@ def forget_provider_secret() -> None:
     """Forget the cached API key (tests; a rotated secret is read again on the next cold start otherwise)."""
     with _secret_lock:
         _secret_cache.clear()
+
+
+if TYPE_CHECKING:
+    # mypy proves UnipileClient implements the whole Protocol, signatures included.
+    def _implements(client: UnipileClient) -> LinkedInProvider:
+        return client
