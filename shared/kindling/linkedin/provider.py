@@ -27,7 +27,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -186,7 +186,6 @@ class ProviderPost:
     created_at: datetime | None
     share_url: str | None = None
     reaction_counter: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
