@@ -218,7 +218,7 @@ class LinkedInUrl:
 
 
 def classify_linkedin_url(url: str | None) -> LinkedInUrl:
-    """linkedin.com/in/<slug> (any scheme, www./m./country subdomain, query or trailing slash) is a profile;
+    """linkedin.com/in/<slug>[/...] (any scheme, www./m./country subdomain, query or trailing slash) is a profile;
     /sales/lead/<id>,... and /sales/people/<id>,... are Sales Navigator URLs, resolvable when the id is a member
     id (AC...); anything else (another site, a company page, /pub/, a search) is invalid."""
     if url is None or not url.strip():
@@ -235,7 +235,7 @@ def classify_linkedin_url(url: str | None) -> LinkedInUrl:
     segments = [s for s in parts.path.split("/") if s]
     if len(segments) >= 2 and segments[0].lower() == "in":
         slug = unquote(segments[1])
-        if len(segments) <= 3 and _SLUG.match(slug):
+        if _SLUG.match(slug):
             return LinkedInUrl("profile", slug)
         return LinkedInUrl("invalid")
     if len(segments) >= 3 and segments[0].lower() == "sales" and segments[1].lower() in ("lead", "people"):
