@@ -345,12 +345,12 @@ def step_details(step: StepRecord, prefix: str, channel: str | None = None) -> l
         details += syntax
         note = step.linkedin_invite_note
         if note and not syntax and step.linkedin_action_type == "send_invite":
-            length = templates.bare_note_length(note)
-            if length > INVITE_NOTE_MAX:
+            bare = templates.bare_note(note)
+            if linkedin_steps.note_too_long(bare):
                 details.append(
                     field_error(
                         prefix + "linkedinInviteNote",
-                        f"the note is {length} characters before any merge tag is filled; at most {INVITE_NOTE_MAX}",
+                        f"the note is {len(bare)} characters before any merge tag is filled; at most {INVITE_NOTE_MAX}",
                         "invite_note_too_long",
                     )
                 )
@@ -1341,13 +1341,7 @@ class CampaignService:
                 updated_at=now,
                 **{name: getattr(body.step, name) for name in LINKEDIN_STEP_FIELDS},
             )
-            _fail(
-                [
-                    field_error("step." + f, m, c)
-                    for f, m, c in linkedin_steps.linkedin_step_problems(step)
-                    if c != "email_field_not_allowed" or step.is_linkedin
-                ]
-            )
+            _fail([field_error("step." + f, m, c) for f, m, c in linkedin_steps.linkedin_step_problems(step)])
         else:
             assert body.campaign_id and body.step_id
             record = self._repo.get(workspace_id, body.campaign_id)

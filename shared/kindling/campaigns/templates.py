@@ -51,10 +51,14 @@ def render_plain(source: str, context: RenderContext, *, seed: str, label: bytes
     return template.render(context, rng=SeedChoices(seed, label), mode="plain").strip()
 
 
+def bare_note(note: str) -> str:
+    """The invite note for a prospect with no data (tags empty or their fallback, a fixed spintax pick): a note
+    already over 300 characters this way is refused when saved (decisions.md)."""
+    return render_plain(note, build_context(None), seed="", label=b"note", field="linkedinInviteNote")
+
+
 def bare_note_length(note: str) -> int:
-    """The invite note's length for a prospect with no data (tags empty or their fallback, a fixed spintax pick):
-    a note already over 300 characters this way is refused when saved (decisions.md)."""
-    return len(render_plain(note, build_context(None), seed="", label=b"note", field="linkedinInviteNote"))
+    return len(bare_note(note))
 
 
 def check_variant(variant: VariantRecord, prefix: str) -> list[dict[str, Any]]:
