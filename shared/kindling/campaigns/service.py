@@ -390,7 +390,7 @@ def normalise_positions(steps: list[StepRecord], now: datetime) -> list[tuple[St
 
 
 _URL_ISSUES = {
-    "missing": ("missing_linkedin_url", "The prospect has no LinkedIn URL; LinkedIn steps skip it."),
+    "missing": ("missing_linkedin_url", "The prospect has no LinkedIn URL; LinkedIn steps cannot reach it."),
     "invalid": ("invalid_linkedin_url", "The prospect's LinkedIn URL is not a profile (linkedin.com/in/...)."),
     "unresolvable_sales_navigator": (
         "unresolvable_sales_navigator_url",
@@ -1266,7 +1266,7 @@ class CampaignService:
                     PreflightIssue(
                         code,
                         False,
-                        f"{len(ids)} prospect(s) {text}; LinkedIn steps skip them.",
+                        f"{len(ids)} prospect(s) {text}; LinkedIn steps cannot reach them.",
                         None,
                         len(ids),
                         tuple(ids[:_SAMPLE_IDS]),

@@ -611,3 +611,18 @@ def test_the_service_takes_an_injected_directory(api: Api) -> None:
     service = campaign_service()
     service = type(service)(enrollments=service.enrollments, linkedin_accounts=directory)
     assert service.start(api.tenant.workspace_id, cid).status == "running"
+
+
+def test_linkedin_templates_take_part_in_the_launch_custom_field_check(api: Api, directory: Directory) -> None:
+    add_account(api, directory, "li_5a2b1c")
+    note = {**INVITE, "stepIndex": 0, "linkedinInviteNote": "Hi {{firstName}}, about {{custom.pitch}}"}
+    cid = create_li(api, steps=[note])["id"]
+    enroll(api, cid, [prospect(api, "nopitch@example.com", linkedinUrl="https://www.linkedin.com/in/nopitch")])
+    refused = api.call("POST", f"/api/v1/campaigns/{cid}/start")
+    assert refused.status_code == 400
+    assert (error_of(refused)["code"], [d["field"] for d in error_of(refused)["details"]]) == (
+        "unresolved_custom_fields",
+        ["custom.pitch"],
+    )
+    preflight = api.call("GET", f"/api/v1/campaigns/{cid}/preflight").json()["data"]
+    assert "templates_valid" in preflight["blockingFailures"]
