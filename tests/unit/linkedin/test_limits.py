@@ -50,7 +50,7 @@ def caps(*values: int) -> dict[str, int]:
     return dict(zip(DIMS, values, strict=True))
 
 
-# --- the vocabulary ------------------------------------------------------------------------------------------------
+# --- the vocabulary ---------------------------------------------------------------------------------------------------
 def test_the_vocabulary() -> None:
     assert limits.DIMENSIONS == DIMS
     assert limits.ACCOUNT_TYPES == ("free", "premium", "sales_navigator", "recruiter")
@@ -126,7 +126,7 @@ def test_ramp_lengths(strategy: str, weeks: int) -> None:
     assert limits.ramp_length(strategy) == weeks
 
 
-# --- the tables ----------------------------------------------------------------------------------------------------
+# --- the tables -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("account_type", "row"), TYPE_ROWS)
 def test_account_type_cap_table(account_type: str, row: tuple[int, ...]) -> None:
     assert limits.TYPE_CAPS[account_type] == caps(*row)  # type: ignore[index]
@@ -192,7 +192,7 @@ def test_an_unknown_strategy_has_no_caps() -> None:
         limits.effective_caps("premium", "turbo", 1, {})
 
 
-# --- overrides in the cap ------------------------------------------------------------------------------------------
+# --- overrides in the cap ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -217,7 +217,7 @@ def test_remaining() -> None:
     assert [limits.remaining(30, used) for used in (0, 4, 29, 30, 31)] == [30, 26, 1, 0, 0]
 
 
-# --- ramp weeks ----------------------------------------------------------------------------------------------------
+# --- ramp weeks -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("started", "today", "week"),
     [
@@ -249,7 +249,7 @@ def test_a_restriction_restarts_in_recovery() -> None:
     assert limits.ramp_week(start.ramp_started_on, date(2026, 6, 10)) == 1
 
 
-# --- periods and resets --------------------------------------------------------------------------------------------
+# --- periods and resets -----------------------------------------------------------------------------------------------
 def at(text: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
@@ -287,7 +287,7 @@ def test_period_start() -> None:
     assert limits.period_start("engagements_day", at("2026-06-14T23:59:59")) == at("2026-06-14T00:00:00")
 
 
-# --- pace ----------------------------------------------------------------------------------------------------------
+# --- pace -------------------------------------------------------------------------------------------------------------
 def test_the_pace_is_two_per_minute() -> None:
     assert (limits.PACE_ACTIONS, limits.PACE_WINDOW_SECONDS) == (2, 60)
 
@@ -302,7 +302,7 @@ def test_pace_retry_after(older_seconds_ago: float | None, wait: int) -> None:
     assert limits.pace_retry_after(older, now) == wait
 
 
-# --- actions -------------------------------------------------------------------------------------------------------
+# --- actions ----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("action", "dimension"),
     [
@@ -326,7 +326,7 @@ def test_an_unknown_action_uses_no_cap_silently() -> None:
         limits.dimension_for_action("repost")
 
 
-# --- the refusals --------------------------------------------------------------------------------------------------
+# --- the refusals -----------------------------------------------------------------------------------------------------
 def test_limit_reached_carries_the_details() -> None:
     error = limits.LimitReached("engagements_day", 30, 30, at("2026-06-11T00:00:00"), now=at("2026-06-10T23:00:00"))
     assert isinstance(error, RateLimited)
