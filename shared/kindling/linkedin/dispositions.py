@@ -125,7 +125,7 @@ class Disposition:
 
 def greatest(current: datetime | None, new: datetime) -> datetime:
     """A cooldown end never moves earlier."""
-    return new if current is None or new > current else current
+    return new if current is None else max(current, new)
 
 
 def cooldown_end(current: datetime | None, now: datetime, rng: random.Random) -> datetime:
@@ -214,8 +214,8 @@ def _blocker(
     else:
         retry_at = now + BLOCKER_RETRY_BASE * 2 ** (streak - 1)
         outcome = "retry"
-    if not_before is not None and not_before > retry_at:
-        retry_at = not_before
+    if not_before is not None:
+        retry_at = max(retry_at, not_before)
     return Disposition(
         outcome=outcome,
         advance=False,
@@ -282,7 +282,7 @@ def disposition(
         )
     if error_code == "account_cooldown":
         until = state.account_cooldown_until or not_before or now
-        return _wait(state, after_cooldown(max(until, now), rng), release_slot=True)
+        return _wait(state, after_cooldown(max(until, now), rng))
     if error_code == "pace_limited":
         return _wait(state, max(not_before or now, now), release_slot=False)
     if state.action_type == "endorse_skill" and error_code in _ENDORSE_FAILURES:

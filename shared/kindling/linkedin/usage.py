@@ -135,7 +135,7 @@ class UsageRepository:
                 if codes[:1] == ["ConditionalCheckFailed"]:
                     raise LimitReached(dimension, cap, self._used(pk, dimension, period), resets_at, now=now) from exc
                 if codes[1:2] == ["ConditionalCheckFailed"]:
-                    raise PaceLimited(pace_retry_after(self._older_action(pk), now)) from exc
+                    raise PaceLimited(pace_retry_after(self._older_action(pk), now), now=now) from exc
                 if "TransactionConflict" in codes and attempt < _CONFLICT_RETRIES:
                     time.sleep(0.02 * (attempt + 1))
                     continue

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kindling.linkedin.dispositions import (
+    ERROR_CODES,
     ActionState,
     Disposition,
     Skill,
@@ -207,6 +208,7 @@ def test_transient_blockers_back_off_then_fail_after_5_stuck(code: str, release:
     assert (d.outcome, d.enrollment_status, d.linkedin_status) == ("fail", "failed", "failed")
     assert d.reason == f"Permanently failed after 5 stuck: {reason}"
     assert (d.advance, d.retry_at, d.release_slot, d.cancel_pending) == (False, None, release, True)
+    assert d.pause_campaign_reason is None
     assert d.state.blocker_streak == 5
 
 
@@ -242,6 +244,16 @@ def test_the_pace_is_not_a_blocker() -> None:
     assert d.state.blocker_streak == 4
     assert decide("pace_limited", MESSAGE).retry_at == NOW
     assert decide("pace_limited", MESSAGE, not_before=NOW - H).retry_at == NOW
+
+
+@pytest.mark.parametrize("code", sorted(ERROR_CODES - {"cannot_resend_yet"}))
+@pytest.mark.parametrize("action", ["send_invite", "endorse_skill"])
+@pytest.mark.parametrize("streaks", [0, 2, 4])
+def test_only_cannot_resend_yet_moves_the_account_cooldown(code: str, action: str, streaks: int) -> None:
+    state = ActionState(action, streaks, streaks, streaks, streaks % 3, NOW + 3 * H)
+    d = decide(code, state)
+    assert d.account_cooldown_until == NOW + 3 * H
+    assert d.state.account_cooldown_until == NOW + 3 * H
 
 
 def test_a_success_ends_every_streak_and_keeps_the_cooldown() -> None:
@@ -292,6 +304,7 @@ SKILLS = [
     ("skills", "preferred", "chosen", "reason"),
     [
         (SKILLS, None, "s2", None),  # no preference: the first endorsable
+        ([Skill("a", "Sales"), Skill("b", "XXXX")], None, "a", None),
         (SKILLS, "", "s2", None),
         (SKILLS, "   ", "s2", None),
         (SKILLS, "cloud", "s4", None),  # case-insensitive partial match
