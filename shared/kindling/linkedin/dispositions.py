@@ -27,8 +27,8 @@ The rules (numbers from the help center; the delays it does not give are decided
   streaks as they are.
 - Endorse Skill (38.8): the skill is chosen by `choose_skill`; a provider failure retries twice, 5 minutes apart,
   then the step is marked failed and the enrollment continues.
-- The reserved cap slot is freed whenever the action did not happen, except after `unavailable` (a timeout or 5xx:
-  the action may have reached LinkedIn, so it stays counted).
+- The reserved cap slot is freed whenever the action did not happen, except after `unavailable` with the request
+  sent (a timeout or 5xx: the action may have reached LinkedIn, so it stays counted).
 """
 
 from __future__ import annotations
@@ -259,13 +259,20 @@ def _endorse_failure(state: ActionState, now: datetime, *, release_slot: bool) -
 
 
 def disposition(
-    error_code: str, state: ActionState, now: datetime, rng: random.Random, *, not_before: datetime | None = None
+    error_code: str,
+    state: ActionState,
+    now: datetime,
+    rng: random.Random,
+    *,
+    not_before: datetime | None = None,
+    request_sent: bool = True,
 ) -> Disposition:
     """What to do after `error_code` on the prospect's current step. `not_before` is the earliest useful retry the
-    error itself tells (a 429's Retry-After, a cap's reset, the next window opening, the pace's wait)."""
+    error itself tells (a 429's Retry-After, a cap's reset, the next window opening, the pace's wait);
+    `request_sent` is the provider error's own flag (False: the call never reached the provider)."""
     if error_code not in ERROR_CODES:
         raise ValueError(f"unknown LinkedIn error code {error_code!r}")
-    release = error_code != "unavailable"
+    release = error_code != "unavailable" or not request_sent
     if error_code == "cannot_resend_yet":
         until = cooldown_end(state.account_cooldown_until, now, rng)
         return Disposition(

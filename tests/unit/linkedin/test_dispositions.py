@@ -34,8 +34,8 @@ def rng(seed: int = 7) -> random.Random:
     return random.Random(seed)
 
 
-def decide(code: str, state: ActionState = INVITE, **kwargs: datetime) -> Disposition:
-    return disposition(code, state, NOW, rng(), **kwargs)
+def decide(code: str, state: ActionState = INVITE, *, not_before: datetime | None = None) -> Disposition:
+    return disposition(code, state, NOW, rng(), not_before=not_before)
 
 
 # --- cannot_resend_yet ------------------------------------------------------------------------------------------------
@@ -210,6 +210,17 @@ def test_transient_blockers_back_off_then_fail_after_5_stuck(code: str, release:
     assert (d.advance, d.retry_at, d.release_slot, d.cancel_pending) == (False, None, release, True)
     assert d.pause_campaign_reason is None
     assert d.state.blocker_streak == 5
+
+
+def test_an_unavailable_provider_that_never_got_the_request_frees_the_slot() -> None:
+    d = disposition("unavailable", MESSAGE, NOW, rng(), request_sent=False)
+    assert (d.outcome, d.release_slot, d.retry_at) == ("retry", True, NOW + 5 * M)
+    assert disposition("unavailable", MESSAGE, NOW, rng(), request_sent=True).release_slot is False
+    assert disposition("unavailable", ENDORSE, NOW, rng(), request_sent=False).release_slot is True
+    assert disposition("unavailable", ENDORSE, NOW, rng()).release_slot is False
+    # the flag matters only for a call whose fate is unknown
+    assert disposition("rate_limited", MESSAGE, NOW, rng(), request_sent=False).release_slot is True
+    assert disposition("limit_reached", MESSAGE, NOW, rng(), request_sent=False).release_slot is False
 
 
 def test_a_blocker_waits_for_what_the_error_says() -> None:
