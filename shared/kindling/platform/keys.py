@@ -491,3 +491,18 @@ WARMUP_BLOCKLIST_PK = platform_key("WARMUP", "BLOCKLIST")
 
 def warmup_bounces_pk(domain: str) -> str:
     return platform_key("WARMUP", "BOUNCES", domain)
+
+
+# --- LinkedIn ----------------------------------------------------------------------------------------------------
+# The usage partition `ws#LIUSAGE#<account id>` (kindling.linkedin.usage): one counter per dimension per period,
+# `USE#<dimension>#<period start date>` (a day, or a week's Monday), and the account's pacer `PACE`.
+LINKEDIN_USAGE_PREFIX = "USE#"
+LINKEDIN_PACE_SK = "PACE"
+
+
+def linkedin_usage_pk(workspace_id: str, account_id: str) -> str:
+    return workspace_key(workspace_id, "LIUSAGE", account_id)
+
+
+def linkedin_usage_sk(dimension: str, period: str) -> str:
+    return f"{LINKEDIN_USAGE_PREFIX}{dimension}#{period}"
