@@ -76,7 +76,7 @@ from kindling.prospects.fields import InvalidEmail, normalize_email
 from kindling.prospects.repository import ProspectRepository
 from kindling.sending.compose import POLICY, html_to_text, one_line, reply_subject, thread_headers
 from kindling.sending.ledger import SendLedgerRepository
-from kindling.sending.manual import reserve_manual_send
+from kindling.sending.manual import ManualReservation, release_manual_send, reserve_manual_send
 from kindling.sending.safety import CampaignSafety
 from kindling.sending.service import record_complaint, should_stop, stop_enrollment
 from kindling.suppressions.service import SuppressionService
@@ -251,7 +251,11 @@ class Processed:
 
 
 class SendFailed(Unprocessable):
+    """No recipient's copy was accepted. `may_have_gone`: the connection died after DATA started for one of them
+    (outcome `unknown`), so the message may have been delivered after all."""
+
     code = "send_failed"
+    may_have_gone = False
 
 
 def _msg_id(mailbox_id: str, key: str) -> str:
@@ -709,21 +713,28 @@ class InboxService:
         last_incoming = next((m for m in reversed(messages) if m.direction == "incoming"), None)
         to = (last_incoming.reply_to or last_incoming.from_email) if last_incoming else None
         to = to or conversation.contact_email
-        self._reply_gates(workspace_id, mailbox, to)
+        reservation = self._reply_gates(workspace_id, mailbox, to)
         thread: list[str] = []
         if parent is not None:
             thread = [*parent.references, *([parent.message_id] if parent.message_id else [])]
 
         subject = reply_subject(parent.subject if parent is not None and parent.subject else conversation.subject)
-        message = self._send(mailbox, [Recipient(email=to)], subject, body.content, thread, conversation_id)
+        try:
+            message = self._send(mailbox, [Recipient(email=to)], subject, body.content, thread, conversation_id)
+        except SendFailed as exc:
+            # Refused by the server: the reply did not use the mailbox's day or its pacer slot. A send that may have
+            # been delivered (the connection died after DATA started) keeps them.
+            if not exc.may_have_gone:
+                release_manual_send(reservation)
+            raise
         self._append(workspace_id, conversation_id, message, lambda: conversation, snippet=conversation.snippet)
         if message.message_id:
             self._repo.put_refs(workspace_id, mailbox.id, [message.message_id], conversation_id)
         return message
 
-    def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> None:
+    def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> ManualReservation:
         """A reply goes through the campaign sends' gates (kindling.sending.manual): suppression, the mailbox's
-        status, its caps and its pacer; it then counts against the mailbox's day."""
+        status, its caps and its pacer; it then counts against the mailbox's day (the reservation returned)."""
 
         if SuppressionService().check(workspace_id, to).blocked:
             raise Unprocessable(
@@ -731,7 +742,7 @@ class InboxService:
                 code="recipient_suppressed",
                 details=[field_error("to", f"{to} is suppressed", "suppressed")],
             )
-        reserve_manual_send(workspace_id, mailbox, to, self._now())
+        return reserve_manual_send(workspace_id, mailbox, to, self._now())
 
     def create(self, workspace_id: str, body: ConversationCreate) -> tuple[Conversation, list[InboxMessage]]:
         """A new conversation whose first message is sent now (to a non-suppressed address)."""
@@ -847,13 +858,15 @@ class InboxService:
                 extra={"mailbox_id": mailbox.id, "outcomes": [str(r.outcome) for r in failed], "sent": len(sent)},
             )
         if not sent:
-            raise SendFailed(
+            refused = SendFailed(
                 "The mailbox could not send the message.",
                 details=[
                     field_error("to", f"{to[int(r.key)].email}: {r.detail or r.outcome}", str(r.outcome))
                     for r in failed
                 ],
             )
+            refused.may_have_gone = any(r.outcome is Outcome.UNKNOWN for r in failed)
+            raise refused
         stored_text, text_cut = truncate_utf8(text, BODY_LIMIT)
         stored_html, html_cut = truncate_utf8(html, BODY_LIMIT)
         return InboxMessage(

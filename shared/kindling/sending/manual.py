@@ -1,19 +1,25 @@
 """Gates for a message a person sends from the unified inbox (`POST /inbox/conversations/{id}/reply`): the same rules
 as a campaign send, through the same pure rule (`eligibility.check`) and the same mailbox-day counters.
 
-Refused, with a stable code and nothing sent: a suppressed recipient (`recipient_suppressed`); a mailbox that is not
-connected or has sending disabled (`mailbox_unavailable`); a full day (`daily_limit_reached`: the mailbox's limit,
-the 500/day hard cap or the recipient-domain limit); the backoff or the pacer (`mailbox_paced`, with when it may
-send). Otherwise one send is reserved in the mailbox's day (a reply counts against it) and the pacer moves, with
-the scheduler's version-conditioned write, before SMTP.
+Refused, with a stable code and nothing sent: a suppressed recipient (`recipient_suppressed`, the caller's check);
+a mailbox that is not connected or has sending disabled (422 `mailbox_unavailable`); a full day (429
+`daily_limit_reached`: the mailbox's limit, the 500/day hard cap or the recipient-domain limit, with the limit, the
+count and when it resets); the backoff or the pacer (429 `mailbox_paced`, with `retry_after_seconds`). Otherwise
+one send is reserved in the mailbox's day (a reply counts against it exactly like a campaign send) and the pacer
+moves, with the scheduler's version-conditioned write, before SMTP. When the server refuses the message the
+caller gives the reservation back (`release_manual_send`).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kindling.mailboxes.models import Mailbox
-from kindling.platform.errors import Conflict, Unprocessable, field_error
+from kindling.platform.clock import isoformat
+from kindling.platform.errors import Conflict, KindlingError, LimitReached, Unprocessable, field_error
 from kindling.prospects.fields import email_domain
 from kindling.sending import eligibility, planning
 from kindling.sending.eligibility import Eligible, Reason, Snapshot
@@ -25,9 +31,22 @@ _DAY_FULL = frozenset({Reason.MAILBOX_DAILY_LIMIT, Reason.HARD_CAP, Reason.RECIP
 _UNAVAILABLE = frozenset({Reason.NOT_CONNECTED, Reason.SENDING_DISABLED})
 
 
+@dataclass(frozen=True)
+class ManualReservation:
+    """One send reserved in a mailbox's day and the pacer slot it took (`previous_slot`: the mailbox's last send
+    before it), so that a message the server refused can give both back."""
+
+    workspace_id: str
+    mailbox_id: str
+    day: str
+    domain: str
+    slot: datetime
+    previous_slot: datetime | None
+
+
 def reserve_manual_send(
     workspace_id: str, mailbox: Mailbox, recipient: str, now: datetime, repo: SendingRepository | None = None
-) -> None:
+) -> ManualReservation:
     """Check every gate but suppression (the caller's, with its own code) and reserve one send; raise when refused."""
     repo = repo or SendingRepository()
     domain = email_domain(recipient)
@@ -55,25 +74,70 @@ def reserve_manual_send(
         )
         verdict = eligibility.check(snapshot)
         if not isinstance(verdict, Eligible):
-            raise refusal(verdict, eligibility.blocked_until(snapshot, verdict))
+            raise refusal(snapshot, verdict)
         if repo.reserve_mailbox(
             workspace_id, state, day, sends=1, domains={domain: 1}, next_allowed_at=None, last_slot=now
         ):
-            return
+            return ManualReservation(workspace_id, mailbox.id, day, domain, now, state.last_send_at)
     raise Conflict("The mailbox's counters kept changing while this reply was checked; retry.")
 
 
-def refusal(reason: Reason, until: datetime | None) -> Unprocessable:
-    when = f" until {until.isoformat()}" if until is not None else ""
-    detail = [field_error("mailbox_id", f"{reason.value}{when}", reason.value)]
-    if reason in _UNAVAILABLE:
+def release_manual_send(reservation: ManualReservation, repo: SendingRepository | None = None) -> None:
+    """The server refused the message: the day's count and the pacer slot go back (see `release_mailbox`)."""
+    (repo or SendingRepository()).release_mailbox(
+        reservation.workspace_id,
+        reservation.mailbox_id,
+        reservation.day,
+        1,
+        {reservation.domain: 1},
+        slot=(reservation.slot, reservation.previous_slot),
+    )
+
+
+def _seconds_until(until: datetime, now: datetime) -> int:
+    return max(1, math.ceil((until - now).total_seconds()))
+
+
+def _day_numbers(s: Snapshot, reason: Reason) -> tuple[int, int]:
+    """(limit, used today) of the daily cap `reason` names."""
+    if reason is Reason.MAILBOX_DAILY_LIMIT:
+        return s.mailbox_daily_limit, s.mailbox_sent_today
+    if reason is Reason.HARD_CAP:
+        return s.hard_cap, s.mailbox_sent_today + s.warmup_sent_today
+    return s.recipient_domain_limit, s.recipient_domain_sent_today
+
+
+def refusal(s: Snapshot, reason: Reason) -> KindlingError:
+    """The error for a refused manual send: 422 when the mailbox cannot send at all, 429 when a limit lifts later."""
+    until = eligibility.blocked_until(s, reason)
+    if reason in _UNAVAILABLE or until is None:
+        detail = [field_error("mailbox_id", reason.value, reason.value)]
         return Unprocessable(f"The mailbox cannot send ({reason.value}).", code="mailbox_unavailable", details=detail)
+    wait = _seconds_until(until, s.now)
     if reason in _DAY_FULL:
-        return Unprocessable(
-            f"The mailbox has reached a daily limit ({reason.value}); it sends again tomorrow.",
+        limit, used = _day_numbers(s, reason)
+        day: dict[str, Any] = {
+            **field_error("mailbox_id", f"{reason.value}: {used} of {limit} sent today", reason.value),
+            "limit": limit,
+            "used": used,
+            "resets_at": isoformat(until),
+            "retry_after_seconds": wait,
+        }
+        return LimitReached(
+            f"The mailbox has reached a daily limit ({reason.value}: {used} of {limit}); it resets at "
+            f"{isoformat(until)}.",
             code="daily_limit_reached",
-            details=detail,
+            retry_after=wait,
+            details=[day],
         )
-    return Unprocessable(
-        f"The mailbox must wait before sending again ({reason.value}{when}).", code="mailbox_paced", details=detail
+    paced: dict[str, Any] = {
+        **field_error("mailbox_id", f"{reason.value} until {isoformat(until)}", reason.value),
+        "next_send_at": isoformat(until),
+        "retry_after_seconds": wait,
+    }
+    return LimitReached(
+        f"The mailbox must wait before sending again ({reason.value}, {wait} s).",
+        code="mailbox_paced",
+        retry_after=wait,
+        details=[paced],
     )

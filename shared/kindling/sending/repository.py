@@ -427,10 +427,20 @@ class SendingRepository:
         return True
 
     def release_mailbox(
-        self, workspace_id: str, mailbox_id: str, day: str, sends: int, domains: dict[str, int], *, warmup: int = 0
+        self,
+        workspace_id: str,
+        mailbox_id: str,
+        day: str,
+        sends: int,
+        domains: dict[str, int],
+        *,
+        warmup: int = 0,
+        slot: tuple[datetime, datetime | None] | None = None,
     ) -> None:
         """Give back reservations whose claims failed, and (`warmup`) warmup sends that never left (best effort: at
-        worst a cap is met a few sends early). A day that is no longer the state's has nothing left to give back."""
+        worst a cap is met a few sends early). A day that is no longer the state's has nothing left to give back.
+        `slot` = (the pacer slot the reservation took, the one before it): the pacer goes back to the one before
+        while nothing has taken a later slot since."""
         for _ in range(3):
             state = self.mailbox_state(workspace_id, mailbox_id)
             if state.day != day:
@@ -445,6 +455,13 @@ class SendingRepository:
             ]
             if warmup:
                 actions.append(MailboxStateItem.warmup.set(max(0, state.warmup - warmup)))
+            if slot is not None and state.last_send_at == slot[0]:
+                before = slot[1]
+                actions.append(
+                    MailboxStateItem.last_send_at.set(before)
+                    if before is not None
+                    else MailboxStateItem.last_send_at.remove()
+                )
             item = MailboxStateItem(*self.mailbox_state_key(workspace_id, mailbox_id))
             try:
                 item.update(actions=actions, condition=MailboxStateItem.version == state.version)

@@ -17,9 +17,16 @@ from fastapi.testclient import TestClient
 from devstack.maillab import MailAccount
 from kindling.api.app import create_app
 from kindling.auth.service import AuthService
+from kindling.campaigns.models import CampaignMailbox, CampaignRecord, CampaignSettings, StepRecord, VariantRecord
+from kindling.campaigns.repository import CampaignRepository
+from kindling.enrollments.service import EnrollmentService
+from kindling.events.service import EventService
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
-from kindling.sending.repository import SendingRepository
+from kindling.platform.ids import new_uuid
+from kindling.platform.settings import reset_settings
+from kindling.sending.repository import MailboxState, SendingRepository
+from kindling.sending.scheduler import Scheduler
 from kindling.suppressions.service import SuppressionService
 from tests.conftest import Tenant, make_tenant
 from tests.integration.inbox.test_sync_service import (  # noqa: F401  (fixtures reused as they are)
@@ -31,6 +38,7 @@ from tests.integration.inbox.test_sync_service import (  # noqa: F401  (fixtures
     reply,
     world,
 )
+from tests.integration.sending.world import ListPublisher, ListQueue
 
 pytestmark = pytest.mark.mail
 
@@ -291,45 +299,167 @@ def test_scopes_and_workspace_isolation(world: World, api: Api) -> None:  # noqa
     assert api.data("GET", "/conversations", token=intruder.token) == []
 
 
-def test_a_reply_goes_through_the_campaign_gates_and_counts_against_the_day(world: World, api: Api) -> None:  # noqa: F811
-    seeded = seed(world)
-    pat_account: MailAccount = seeded["pat_account"]
-    path = f"/conversations/{seeded['pat']}/reply"
-    mailboxes, sending = MailboxRepository(), SendingRepository()
-    ws, mailbox_id = world.workspace_id, world.mailbox.id
+class Gates:
+    """The reply route of one seeded world, and what the mailbox's day and the recipients' lab mailboxes hold."""
 
-    def change_mailbox(**changes: Any) -> None:
-        current = mailboxes.get(ws, mailbox_id)
-        mailboxes.replace(current.model_copy(update=changes), current.version)
+    def __init__(self, world: World, api: Api) -> None:  # noqa: F811
+        self.world, self.api = world, api
+        self.seeded = seed(world)
+        self.pat: MailAccount = self.seeded["pat_account"]
+        self.mailboxes, self.sending = MailboxRepository(), SendingRepository()
 
-    def sent_today() -> int:
-        return sending.mailbox_state(ws, mailbox_id).today(world.clock.now().date().isoformat())[0]
+    def reply(self, who: str = "pat", content: str = "<p>More</p>") -> Any:
+        return self.api.call("POST", f"/conversations/{self.seeded[who]}/reply", json={"content": content})
 
-    def refused(code: str) -> None:
-        before = len(messages_of(world, pat_account))
-        response = api.call("POST", path, json={"content": "<p>More</p>"})
-        assert response.status_code == 422 and response.json()["error"]["code"] == code, response.text
-        assert len(messages_of(world, pat_account)) == before  # nothing sent
+    def change_mailbox(self, **changes: Any) -> None:
+        current = self.mailboxes.get(self.world.workspace_id, self.world.mailbox.id)
+        self.mailboxes.replace(current.model_copy(update=changes), current.version)
 
-    change_mailbox(daily_send_limit=2)
-    api.data("POST", path, 201, json={"content": "<p>One</p>"})
-    assert sent_today() == 1  # the reply counts against the mailbox's day
-    # A campaign sharing the mailbox paces it at 5 minutes: a second reply right away waits.
-    state = sending.mailbox_state(ws, mailbox_id)
-    now = world.clock.now()
-    assert sending.register_intervals(ws, state, f'{{"c1": [5.0, "{now.isoformat()}"]}}')
-    refused("mailbox_paced")
-    world.clock.advance(timedelta(minutes=6))
-    api.data("POST", path, 201, json={"content": "<p>Two</p>"})
-    assert sent_today() == 2
-    world.clock.advance(timedelta(minutes=6))
-    refused("daily_limit_reached")  # 2 of 2 today
-    change_mailbox(daily_send_limit=50, status="disconnected")
-    refused("mailbox_unavailable")
-    change_mailbox(status="connected")
-    SuppressionService().suppress_emails(ws, [pat_account.email], reason="manual")
-    refused("recipient_suppressed")
-    assert sent_today() == 2
+    def state(self) -> MailboxState:
+        return self.sending.mailbox_state(self.world.workspace_id, self.world.mailbox.id)
+
+    def sent_today(self) -> int:
+        """The mailbox's campaign-send count for today, as the scheduler's caps read it."""
+        return self.state().today(self.world.clock.now().date().isoformat())[0]
+
+    def pace(self, minutes: float) -> None:
+        """A campaign sharing the mailbox paces it at `minutes` between sends (as the scheduler registers it)."""
+        state = self.state()
+        now = self.world.clock.now().isoformat()
+        assert self.sending.register_intervals(self.world.workspace_id, state, f'{{"c1": [{minutes}, "{now}"]}}')
+
+    def delivered_to_pat(self) -> int:
+        """Our messages in Pat's lab mailbox: the lab's SMTP server stores a copy only once DATA is accepted."""
+        return len(messages_of(self.world, self.pat))
+
+
+@pytest.fixture
+def gates(world: World, api: Api) -> Gates:  # noqa: F811
+    return Gates(world, api)
+
+
+def test_a_reply_at_the_mailbox_daily_limit_is_refused_with_429_and_never_reaches_the_server(gates: Gates) -> None:
+    gates.change_mailbox(daily_send_limit=1)
+    assert gates.reply(content="<p>One</p>").status_code == 201
+    assert gates.sent_today() == 1 and gates.delivered_to_pat() == 1
+
+    refused = gates.reply(content="<p>Two</p>")
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "daily_limit_reached"
+    # 2026-06-10 09:00 UTC: the mailbox's day (UTC) resets at midnight, 15 hours away.
+    assert refused.headers["Retry-After"] == "54000"
+    (detail,) = error["details"]
+    assert (detail["code"], detail["limit"], detail["used"]) == ("mailbox_daily_limit", 1, 1)
+    assert (detail["resets_at"], detail["retry_after_seconds"]) == ("2026-06-11T00:00:00.000Z", 54000)
+    assert gates.delivered_to_pat() == 1 and gates.sent_today() == 1  # no DATA, nothing counted
+
+
+def test_a_reply_at_the_500_a_day_hard_cap_is_refused_even_under_the_mailbox_limit(gates: Gates) -> None:
+    gates.change_mailbox(daily_send_limit=100)
+    state = gates.state()
+    day = gates.world.clock.now().date().isoformat()
+    # 20 campaign sends and 480 warmup sends today: 500 in all, 80 under the mailbox's own limit.
+    assert gates.sending.reserve_mailbox(
+        gates.world.workspace_id, state, day, sends=20, domains={}, next_allowed_at=None, warmup=480
+    )
+    refused = gates.reply()
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "daily_limit_reached", refused.text
+    (detail,) = refused.json()["error"]["details"]
+    assert (detail["code"], detail["limit"], detail["used"]) == ("hard_cap", 500, 500)
+    assert gates.delivered_to_pat() == 0 and gates.sent_today() == 20
+
+
+def test_the_pacer_makes_a_second_reply_wait_with_retry_after(gates: Gates) -> None:
+    gates.pace(5)
+    assert gates.reply(content="<p>One</p>").status_code == 201
+    paced = gates.reply(content="<p>Two</p>")
+    assert paced.status_code == 429 and paced.json()["error"]["code"] == "mailbox_paced", paced.text
+    assert paced.headers["Retry-After"] == "300"
+    (detail,) = paced.json()["error"]["details"]
+    assert (detail["code"], detail["retry_after_seconds"], detail["next_send_at"]) == (
+        "pacer",
+        300,
+        "2026-06-10T09:05:00.000Z",
+    )
+    assert gates.delivered_to_pat() == 1
+    gates.world.clock.advance(timedelta(minutes=4, seconds=59))
+    assert gates.reply(content="<p>Two</p>").status_code == 429
+    gates.world.clock.advance(timedelta(seconds=1))
+    assert gates.reply(content="<p>Two</p>").status_code == 201
+    assert gates.delivered_to_pat() == 2 and gates.sent_today() == 2
+
+
+def test_a_reply_the_server_refuses_gives_back_the_days_count_and_the_pacer_slot(gates: Gates) -> None:
+    gates.pace(5)
+    # The stranger is no lab account: the lab's SMTP server answers RCPT TO with 550 (user unknown).
+    refused = gates.reply("stranger")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "send_failed", refused.text
+    assert gates.sent_today() == 0 and gates.state().last_send_at is None
+    # The pacer slot went back too: a reply right away is not paced, goes out and keeps its count.
+    assert gates.reply().status_code == 201
+    assert gates.sent_today() == 1 and gates.state().last_send_at == gates.world.clock.now()
+    assert gates.delivered_to_pat() == 1
+    # Now the pacer holds, and the gates come before SMTP (the refusal is 429, not send_failed).
+    assert gates.reply("stranger").status_code == 429
+    assert gates.sent_today() == 1
+
+
+def test_a_reply_counts_against_the_day_so_the_next_campaign_tick_plans_one_less(
+    gates: Gates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = gates.world
+    monkeypatch.setenv("KINDLING_TRACKING_SECRET", "inbox-gates-tracking-secret")  # a test value
+    monkeypatch.setenv("KINDLING_PUBLIC_BASE_URL", "https://track.example.test")
+    reset_settings()
+    gates.change_mailbox(daily_send_limit=3)
+    assert gates.reply().status_code == 201
+
+    now = here.clock.now()
+    step = StepRecord(
+        id=new_uuid(),
+        step_index=0,
+        variants=[VariantRecord(id=new_uuid(), letter="A", subject="Hello", body_html="<p>Hi</p>")],
+        created_at=now,
+        updated_at=now,
+    )
+    campaign = CampaignRecord(
+        campaign_id=new_uuid(),
+        workspace_id=here.workspace_id,
+        name="Shares the mailbox",
+        status="running",
+        started_at=now,
+        settings=CampaignSettings(schedule_days=[1, 2, 3, 4, 5, 6, 7], minutes_between_sends=0),
+        mailboxes=[CampaignMailbox(mailbox_id=here.mailbox.id, added_at=now)],
+        steps=[step],
+        created_at=now,
+        updated_at=now,
+    )
+    CampaignRepository().insert(campaign)
+    leads = [here.prospect(f"lead{n}@client{n}.test", enroll=False).id for n in range(3)]
+    EnrollmentService().enroll(here.workspace_id, campaign.campaign_id, prospect_ids=leads)
+    queue = ListQueue()
+    scheduler = Scheduler(queue=queue, clock=here.clock, events=EventService(publisher=ListPublisher()))
+    report = scheduler.tick()
+    assert report.errors == []
+    # Limit 3, one used by the reply: the tick claims two of the three leads and the third waits for tomorrow.
+    assert report.claimed == 2 and len(queue.jobs) == 2
+    assert gates.sent_today() == 3
+    reset_settings()
+
+
+def test_a_suppressed_or_unavailable_reply_is_refused_and_not_counted(gates: Gates) -> None:
+    gates.change_mailbox(status="disconnected")
+    unavailable = gates.reply()
+    assert unavailable.status_code == 422 and unavailable.json()["error"]["code"] == "mailbox_unavailable"
+    gates.change_mailbox(status="connected", sending_enabled=False)
+    disabled = gates.reply()
+    assert disabled.status_code == 422 and disabled.json()["error"]["code"] == "mailbox_unavailable"
+    gates.change_mailbox(sending_enabled=True)
+    SuppressionService().suppress_emails(gates.world.workspace_id, [gates.pat.email], reason="manual")
+    suppressed = gates.reply()
+    assert suppressed.status_code == 422 and suppressed.json()["error"]["code"] == "recipient_suppressed"
+    assert gates.delivered_to_pat() == 0 and gates.sent_today() == 0
 
 
 def test_incoming_html_is_sanitised_and_raw_only_on_request(world: World, api: Api) -> None:  # noqa: F811
