@@ -78,7 +78,12 @@ from kindling.sending.compose import POLICY, html_to_text, one_line, reply_subje
 from kindling.sending.ledger import SendLedgerRepository
 from kindling.sending.manual import ManualReservation, release_manual_send, reserve_manual_send
 from kindling.sending.safety import CampaignSafety
-from kindling.sending.service import record_complaint, should_stop, stop_enrollment
+from kindling.sending.service import (
+    continue_after_out_of_office,
+    record_complaint,
+    should_stop,
+    stop_enrollment,
+)
 from kindling.suppressions.service import SuppressionService
 from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
 from kindling.warmup.protection import domain_of
@@ -197,6 +202,8 @@ class EnrollmentStopper(Protocol):
 
     def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None: ...
 
+    def out_of_office(self, workspace_id: str, campaign_id: str, prospect_id: str, at: datetime) -> bool: ...
+
 
 class SendingEngineStopper:
     def should_stop(self, settings: CampaignSettings, reason: StopReason) -> bool:
@@ -215,6 +222,9 @@ class SendingEngineStopper:
         CampaignSafety().check(workspace_id, campaign_id, at)
         if email is not None:
             BounceShieldService().late_bounce(workspace_id, campaign_id, email, at)
+
+    def out_of_office(self, workspace_id: str, campaign_id: str, prospect_id: str, at: datetime) -> bool:
+        return continue_after_out_of_office(workspace_id, campaign_id, prospect_id, at)
 
 
 # (session, mailbox, folder, message, classification): the warmup issue's receiving-side actions.
@@ -358,6 +368,8 @@ class InboxService:
             processed = replace(
                 processed, conversation_id=self._store_incoming(mailbox, folder, fetched, parsed, found, match)
             )
+            if found.kind == "out_of_office" and processed.conversation_id is not None:
+                self._out_of_office(ws, processed.conversation_id, now)
         address = self._subject_address(found, match)
         if actions.bounce is not None and found.bounce is not None:
             self._repo.record_bounce(
@@ -701,9 +713,24 @@ class InboxService:
             except Stale:
                 continue
             self._repo.set_messages_read(workspace_id, conversation_id, changed_messages)
+            if patch.label_override == "out_of_office":
+                self._out_of_office(workspace_id, conversation_id, changes["updated_at"], saved)
             by_id = {m.id: m for m in changed_messages}
             return saved, [by_id.get(m.id, m) for m in messages]
         raise Conflict(f"Conversation {conversation_id} is being changed concurrently; retry.")
+
+    def _out_of_office(
+        self, workspace_id: str, conversation_id: str, at: datetime, conversation: Conversation | None = None
+    ) -> bool:
+        """A campaign conversation whose label is now "out of office" (detected by the sync, or set by a person in
+        the inbox): the prospect's sequence goes on, through the sending engine's one rule for it. A conversation
+        whose label still says a real reply came (an auto-reply never hides one) changes nothing."""
+        current = conversation or self._repo.find_conversation(workspace_id, conversation_id)
+        if current is None or current.campaign_id is None or current.prospect_id is None:
+            return False
+        if current.effective_label != "out_of_office":
+            return False
+        return self._stopper.out_of_office(workspace_id, current.campaign_id, current.prospect_id, at)
 
     def reply(self, workspace_id: str, conversation_id: str, body: ReplyRequest) -> InboxMessage:
         """Send `body` through the conversation's mailbox, threaded under its latest message, and record it."""

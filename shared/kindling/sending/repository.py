@@ -783,19 +783,32 @@ class SendingRepository:
         target: str,
         reason: str | None,
         at: datetime,
+        *,
+        due: datetime | None = None,
     ) -> bool:
         """Move an enrollment from `current` to `target` (a stop, a failure), out of the due index, and move the
-        campaign's enrollment summary with it; False when its status is no longer `current`."""
+        campaign's enrollment summary with it; False when its status is no longer `current`. `due`: back into the
+        sequence instead, next send at `due` (an out-of-office resume)."""
         pk = campaign_pk(workspace_id, campaign_id)
         actions: list[Any] = [
             EnrollmentItem.status.set(target),
             EnrollmentItem.previous_status.set(current),
             EnrollmentItem.updated_at.set(at),
             EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(at), prospect_id)),
-            EnrollmentItem.next_send_at.remove(),
-            EnrollmentItem.due_pk.remove(),
-            EnrollmentItem.due_sk.remove(),
         ]
+        if due is None:
+            actions += [
+                EnrollmentItem.next_send_at.remove(),
+                EnrollmentItem.due_pk.remove(),
+                EnrollmentItem.due_sk.remove(),
+            ]
+        else:
+            due_pk, due_sk = keys.send_due_keys(pk, enrollment_sk(prospect_id), due)
+            actions += [
+                EnrollmentItem.next_send_at.set(due),
+                EnrollmentItem.due_pk.set(due_pk),
+                EnrollmentItem.due_sk.set(due_sk),
+            ]
         actions.append(EnrollmentItem.stopped_reason.set(reason) if reason else EnrollmentItem.stopped_reason.remove())
         for attempt in range(CONFLICT_RETRIES):
             try:

@@ -19,12 +19,14 @@ from kindling.api.app import create_app
 from kindling.auth.service import AuthService
 from kindling.campaigns.models import CampaignMailbox, CampaignRecord, CampaignSettings, StepRecord, VariantRecord
 from kindling.campaigns.repository import CampaignRepository
+from kindling.enrollments.repository import EnrollmentRepository
 from kindling.enrollments.service import EnrollmentService
 from kindling.events.service import EventService
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
 from kindling.platform.ids import new_uuid
 from kindling.platform.settings import reset_settings
+from kindling.prospects.repository import ProspectRepository
 from kindling.sending.repository import MailboxState, SendingRepository
 from kindling.sending.scheduler import Scheduler
 from kindling.suppressions.service import SuppressionService
@@ -497,3 +499,56 @@ def test_incoming_html_is_sanitised_and_raw_only_on_request(world: World, api: A
     token_only = AuthService().create_api_key(world.tenant.workspace_id, name="narrow", scopes=("prospects:read",))[1]
     refused = api.call("GET", f"/conversations/{processed.conversation_id}", params={"format": "raw"}, token=token_only)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+
+
+def test_marking_a_reply_out_of_office_resumes_the_sequence_once(world: World, api: Api) -> None:  # noqa: F811
+    """Help center §22: a missed out-of-office marked by hand resumes the lead's sequence (back to pending, next
+    step on the next tick), as if it had been detected; repeating, clearing and re-setting the label apply it once."""
+    pat = world.prospect("pat@acme-corp.test")
+    sent = world.send(pat)
+    world.deliver(
+        reply(pat.email, world.account.email, "Back on the 20th, we can talk then.", in_reply_to=angle(sent))[1]
+    )
+    (processed,) = world.sync().processed
+    assert processed.kind == "reply" and processed.stopped and world.status(pat) == "replied"
+    people, sending = ProspectRepository(), SendingRepository()
+    assert (record := people.email_record(world.workspace_id, pat.email)) is not None and record.replied_at is not None
+    cid = processed.conversation_id or ""
+
+    world.clock.advance(timedelta(hours=2))
+    marked_at = world.clock.now()
+    marked = api.data("PATCH", f"/conversations/{cid}", json={"label_override": "out_of_office"})
+    assert marked["label"] == "out_of_office"
+    item = sending.get_enrollment(world.workspace_id, world.campaign.campaign_id, pat.id)
+    assert item is not None and (item.status, item.stopped_reason) == ("pending", None)
+    assert item.next_send_at == marked_at and item.due_pk  # due now: the next tick picks it up
+    assert (record := people.email_record(world.workspace_id, pat.email)) is not None and record.replied_at is None
+    summary = EnrollmentRepository().summary(world.workspace_id, world.campaign.campaign_id)
+    assert (summary.count("replied"), summary.count("pending")) == (0, 2)  # Pat and the quiet prospect
+
+    # Again, cleared, and set again: nothing moves twice (the enrollment is as the first PATCH left it).
+    for body in ({"label_override": "out_of_office"}, {"label_override": None}, {"label_override": "out_of_office"}):
+        world.clock.advance(timedelta(minutes=1))
+        api.data("PATCH", f"/conversations/{cid}", json=body)
+        again = sending.get_enrollment(world.workspace_id, world.campaign.campaign_id, pat.id)
+        assert again is not None and again.status == "pending"
+        assert (again.updated_at, again.next_send_at) == (item.updated_at, marked_at)
+
+    # The next tick picks Pat up and does not stop Pat again (the reply mark that made campaigns skip Pat is gone):
+    # step 0 is on the ledger as sent, so the sequence moves on to step 1.
+    scheduler = Scheduler(queue=ListQueue(), clock=world.clock, events=EventService(publisher=ListPublisher()))
+    assert scheduler.tick().errors == []
+    moved = sending.get_enrollment(world.workspace_id, world.campaign.campaign_id, pat.id)
+    assert moved is not None and (moved.status, moved.current_step) == ("active", 1)
+
+
+def test_an_out_of_office_label_on_a_conversation_without_a_campaign_changes_no_enrollment(
+    world: World,  # noqa: F811
+    api: Api,
+) -> None:
+    seeded = seed(world)
+    before = EnrollmentRepository().summary(world.workspace_id, world.campaign.campaign_id)
+    api.data("PATCH", f"/conversations/{seeded['stranger']}", json={"label_override": "out_of_office"})
+    # Pat's conversation said "interested": marking another conversation does not resume Pat.
+    after = EnrollmentRepository().summary(world.workspace_id, world.campaign.campaign_id)
+    assert after.counts == before.counts and after.count("replied") == 1
