@@ -5,6 +5,7 @@ replies, new conversations, scopes and workspace isolation."""
 from __future__ import annotations
 
 import email
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -370,6 +371,43 @@ def test_a_reply_at_the_500_a_day_hard_cap_is_refused_even_under_the_mailbox_lim
     (detail,) = refused.json()["error"]["details"]
     assert (detail["code"], detail["limit"], detail["used"]) == ("hard_cap", 500, 500)
     assert gates.delivered_to_pat() == 0 and gates.sent_today() == 20
+
+
+def test_two_replies_racing_for_the_last_send_of_the_day_send_exactly_one(
+    gates: Gates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gates.change_mailbox(daily_send_limit=1)
+    # Both replies read the mailbox's day (0 of 1) before either writes: the race is run every time, not by luck.
+    read = SendingRepository.mailbox_state
+    both_read = threading.Barrier(2)
+    reads: list[str] = []
+    first_read = threading.local()
+
+    def read_then_wait(self: SendingRepository, workspace_id: str, mailbox_id: str) -> MailboxState:
+        state = read(self, workspace_id, mailbox_id)
+        reads.append(threading.current_thread().name)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            both_read.wait(timeout=30)
+        return state
+
+    monkeypatch.setattr(SendingRepository, "mailbox_state", read_then_wait)
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def send(n: int) -> None:
+        start.wait()
+        statuses.append(gates.reply(content=f"<p>Racer {n}</p>").status_code)
+
+    racers = [threading.Thread(target=send, args=(n,)) for n in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    monkeypatch.undo()
+    # The loser's version-conditioned write failed, it read again, and the day was full: 429, nothing sent.
+    assert sorted(statuses) == [201, 429] and len(reads) == 3
+    assert gates.delivered_to_pat() == 1 and gates.sent_today() == 1
 
 
 def test_the_pacer_makes_a_second_reply_wait_with_retry_after(gates: Gates) -> None:
