@@ -261,11 +261,9 @@ class Processed:
 
 
 class SendFailed(Unprocessable):
-    """No recipient's copy was accepted. `may_have_gone`: the connection died after DATA started for one of them
-    (outcome `unknown`), so the message may have been delivered after all."""
+    """No recipient's copy was accepted."""
 
     code = "send_failed"
-    may_have_gone = False
 
 
 def _msg_id(mailbox_id: str, key: str) -> str:
@@ -746,14 +744,9 @@ class InboxService:
             thread = [*parent.references, *([parent.message_id] if parent.message_id else [])]
 
         subject = reply_subject(parent.subject if parent is not None and parent.subject else conversation.subject)
-        try:
-            message = self._send(mailbox, [Recipient(email=to)], subject, body.content, thread, conversation_id)
-        except SendFailed as exc:
-            # Refused by the server: the reply did not use the mailbox's day or its pacer slot. A send that may have
-            # been delivered (the connection died after DATA started) keeps them.
-            if not exc.may_have_gone:
-                release_manual_send(reservation)
-            raise
+        message = self._send(
+            mailbox, [Recipient(email=to)], subject, body.content, thread, conversation_id, reservation
+        )
         self._append(workspace_id, conversation_id, message, lambda: conversation, snippet=conversation.snippet)
         if message.message_id:
             self._repo.put_refs(workspace_id, mailbox.id, [message.message_id], conversation_id)
@@ -769,7 +762,7 @@ class InboxService:
                 code="recipient_suppressed",
                 details=[field_error("to", f"{to} is suppressed", "suppressed")],
             )
-        return reserve_manual_send(workspace_id, mailbox, to, self._now())
+        return reserve_manual_send(workspace_id, mailbox, [to], self._now())
 
     def create(self, workspace_id: str, body: ConversationCreate) -> tuple[Conversation, list[InboxMessage]]:
         """A new conversation whose first message is sent now (to a non-suppressed address)."""
@@ -791,8 +784,10 @@ class InboxService:
                 details=[field_error("to", f"{email} is suppressed", "suppressed") for email in blocked],
             )
         mailbox = self._sending_mailbox(workspace_id, body.mailbox_id)
+        # The same gates as a reply (and a campaign send): the mailbox's caps and pacer, one send per recipient.
+        reservation = reserve_manual_send(workspace_id, mailbox, [r.email for r in recipients], self._now())
         cid = "conv_" + uuid.uuid4().hex[:24]
-        message = self._send(mailbox, recipients, body.subject, body.content, [], cid)
+        message = self._send(mailbox, recipients, body.subject, body.content, [], cid, reservation)
         now = self._now()
         first = recipients[0]
         conversation = Conversation(
@@ -851,7 +846,11 @@ class InboxService:
         html: str,
         thread: Sequence[str],
         conversation_id: str,
+        reservation: ManualReservation,
     ) -> InboxMessage:
+        """Send one copy per recipient; the copies the server refused give their sends back to the mailbox's day
+        (and the pacer slot when none went out). A copy whose connection died after DATA started (`unknown`) may
+        have been delivered: it keeps its send."""
         now = self._now()
         domain = mailbox.email_address.rsplit("@", 1)[-1]
         message_id = f"<{uuid.uuid4().hex}@{domain}>"
@@ -871,7 +870,12 @@ class InboxService:
         data = msg.as_bytes(policy=POLICY)
 
         secrets = self._secrets or KmsSecretBox()
-        endpoint = mailbox.smtp_endpoint(secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.smtp_password_enc))
+        try:
+            password = secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.smtp_password_enc)
+        except Exception:
+            release_manual_send(reservation, range(len(to)))  # nothing was handed to SMTP
+            raise
+        endpoint = mailbox.smtp_endpoint(password)
         sender = SmtpSender(tls=self._tls or TlsPolicy.from_settings())
         batch = Batch(
             mailbox.id, endpoint, [Outgoing(f"{n}", mailbox.email_address, r.email, data) for n, r in enumerate(to)]
@@ -879,21 +883,20 @@ class InboxService:
         report = asyncio.run(sender.send_batch(batch))
         sent = [to[int(r.key)] for r in report.results if r.outcome is Outcome.SENT]
         failed = [r for r in report.results if r.outcome is not Outcome.SENT]
+        release_manual_send(reservation, [int(r.key) for r in failed if r.outcome is not Outcome.UNKNOWN])
         if failed:
             get_logger().warning(
                 "inbox send refused",
                 extra={"mailbox_id": mailbox.id, "outcomes": [str(r.outcome) for r in failed], "sent": len(sent)},
             )
         if not sent:
-            refused = SendFailed(
+            raise SendFailed(
                 "The mailbox could not send the message.",
                 details=[
                     field_error("to", f"{to[int(r.key)].email}: {r.detail or r.outcome}", str(r.outcome))
                     for r in failed
                 ],
             )
-            refused.may_have_gone = any(r.outcome is Outcome.UNKNOWN for r in failed)
-            raise refused
         stored_text, text_cut = truncate_utf8(text, BODY_LIMIT)
         stored_html, html_cut = truncate_utf8(html, BODY_LIMIT)
         return InboxMessage(

@@ -276,6 +276,35 @@ def test_new_conversation_refusals(world: World, api: Api, clock: ManualClock) -
     assert unusable.status_code == 422 and unusable.json()["error"]["code"] == "mailbox_unavailable"
 
 
+def test_a_new_conversation_passes_the_same_gates_one_send_per_recipient(world: World, api: Api) -> None:  # noqa: F811
+    mailboxes, sending = MailboxRepository(), SendingRepository()
+    current = mailboxes.get(world.workspace_id, world.mailbox.id)
+    mailboxes.replace(current.model_copy(update={"daily_send_limit": 2}), current.version)
+
+    def sent_today() -> int:
+        return sending.mailbox_state(world.workspace_id, world.mailbox.id).today("2026-06-10")[0]
+
+    ann, ben, cy = (lab_prospect(world) for _ in range(3))
+    body = {"subject": "Hello", "content": "<p>Hi</p>"}
+    three = api.call("POST", "/conversations", json={**body, "to": [{"email": a.email} for a in (ann, ben, cy)]})
+    assert three.status_code == 429 and three.json()["error"]["code"] == "daily_limit_reached", three.text
+    (detail,) = three.json()["error"]["details"]
+    assert (detail["limit"], detail["used"]) == (2, 2)  # the third copy would be the day's third send
+    assert [messages_of(world, a) for a in (ann, ben, cy)] == [[], [], []] and sent_today() == 0
+
+    # One copy refused by the server (no such lab account): only the delivered copy counts.
+    partly = api.data(
+        "POST", "/conversations", 201, json={**body, "to": [{"email": ann.email}, {"email": "ghost@nowhere.test"}]}
+    )
+    assert [r["email"] for r in partly["messages"][0]["to_recipients"]] == [ann.email]
+    assert len(messages_of(world, ann)) == 1 and sent_today() == 1
+    api.data("POST", "/conversations", 201, json={**body, "to": [{"email": ben.email}]})
+    assert sent_today() == 2
+    full = api.call("POST", "/conversations", json={**body, "to": [{"email": cy.email}]})
+    assert full.status_code == 429 and full.headers["Retry-After"] == "54000"
+    assert messages_of(world, cy) == [] and sent_today() == 2
+
+
 def test_scopes_and_workspace_isolation(world: World, api: Api) -> None:  # noqa: F811
     seeded = seed(world)
     path = f"/conversations/{seeded['stranger']}"

@@ -160,7 +160,13 @@ def list_conversations(
     description="Sends the first email now, from `mailbox_id` or the first connected mailbox (422 "
     "`no_active_mailbox` when there is none). Suppressed recipients are refused (422 `recipient_suppressed`); "
     "a refusal by the mail server is 422 `send_failed`.",
-    responses={422: {"description": "No usable mailbox, a suppressed recipient, or the server refused."}},
+    responses={
+        422: {"description": "No usable mailbox, a suppressed recipient, or the server refused every copy."},
+        429: {
+            "description": "The mailbox's caps or pacer, as for a reply (one send per recipient): "
+            "`daily_limit_reached` or `mailbox_paced`, with `Retry-After`."
+        },
+    },
 )
 def create_conversation(workspace_id: WorkspaceId, body: ConversationCreate) -> JSONResponse:
     conversation, messages = InboxService().create(workspace_id, body)
