@@ -266,6 +266,11 @@ class SendFailed(Unprocessable):
     code = "send_failed"
 
 
+def _replied_effect(campaign_id: str, prospect_id: str) -> str:
+    """The once-only marker of a prospect's counted reply to a campaign (`replied` stats)."""
+    return f"replied:{campaign_id}:{prospect_id}"
+
+
 def _msg_id(mailbox_id: str, key: str) -> str:
     return "msg_" + digest(mailbox_id, key)[:24]
 
@@ -486,7 +491,13 @@ class InboxService:
                 },
                 now=now,
             )
-            if self._repo.claim_effect(ws, f"replied:{send.campaign_id}:{send.prospect_id}", now):
+            if self._repo.claim_effect(
+                ws,
+                _replied_effect(send.campaign_id, send.prospect_id),
+                now,
+                step_id=send.step_id or None,
+                letter=send.variant if send.step_id else None,
+            ):
                 counters["replied"] = 1
         if actions.emit_bounced and found.bounce is not None:
             reason = found.bounce.diagnostic or found.bounce.status
@@ -728,7 +739,20 @@ class InboxService:
             return False
         if current.effective_label != "out_of_office":
             return False
-        return self._stopper.out_of_office(workspace_id, current.campaign_id, current.prospect_id, at)
+        if not self._stopper.out_of_office(workspace_id, current.campaign_id, current.prospect_id, at):
+            return False
+        # The reply that stopped the sequence was an out-of-office: it no longer counts as the campaign's reply.
+        counted = self._repo.withdraw_effect(workspace_id, _replied_effect(current.campaign_id, current.prospect_id))
+        if counted is not None:
+            with contextlib.suppress(NotFound):
+                CampaignRepository().increment_stats(
+                    workspace_id,
+                    current.campaign_id,
+                    step_id=counted.step_id,
+                    letter=counted.letter if counted.step_id else None,
+                    replied=-1,
+                )
+        return True
 
     def reply(self, workspace_id: str, conversation_id: str, body: ReplyRequest) -> InboxMessage:
         """Send `body` through the conversation's mailbox, threaded under its latest message, and record it."""

@@ -570,7 +570,8 @@ def test_incoming_html_is_sanitised_and_raw_only_on_request(world: World, api: A
 
 def test_marking_a_reply_out_of_office_resumes_the_sequence_once(world: World, api: Api) -> None:  # noqa: F811
     """Help center §22: a missed out-of-office marked by hand resumes the lead's sequence (back to pending, next
-    step on the next tick), as if it had been detected; repeating, clearing and re-setting the label apply it once."""
+    step on the next tick) and stops counting as a reply, as if it had been detected; repeating, clearing and
+    re-setting the label apply it once."""
     pat = world.prospect("pat@acme-corp.test")
     sent = world.send(pat)
     world.deliver(
@@ -581,6 +582,18 @@ def test_marking_a_reply_out_of_office_resumes_the_sequence_once(world: World, a
     people, sending = ProspectRepository(), SendingRepository()
     assert (record := people.email_record(world.workspace_id, pat.email)) is not None and record.replied_at is not None
     cid = processed.conversation_id or ""
+    step_id = world.campaign.steps[0].id
+
+    def replied() -> tuple[int, int, int]:
+        """The campaign's, step 1's and variant A's `replied` counters."""
+        stored = CampaignRepository().get(world.workspace_id, world.campaign.campaign_id)
+        return (
+            stored.stats.replied,
+            stored.step_stats[step_id].replied,
+            stored.variant_stats[f"{step_id}#A"].replied,
+        )
+
+    assert replied() == (1, 1, 1)
 
     world.clock.advance(timedelta(hours=2))
     marked_at = world.clock.now()
@@ -592,6 +605,7 @@ def test_marking_a_reply_out_of_office_resumes_the_sequence_once(world: World, a
     assert (record := people.email_record(world.workspace_id, pat.email)) is not None and record.replied_at is None
     summary = EnrollmentRepository().summary(world.workspace_id, world.campaign.campaign_id)
     assert (summary.count("replied"), summary.count("pending")) == (0, 2)  # Pat and the quiet prospect
+    assert replied() == (0, 0, 0)  # an out-of-office is not a reply in the campaign's stats either
 
     # Again, cleared, and set again: nothing moves twice (the enrollment is as the first PATCH left it).
     for body in ({"label_override": "out_of_office"}, {"label_override": None}, {"label_override": "out_of_office"}):
@@ -600,6 +614,7 @@ def test_marking_a_reply_out_of_office_resumes_the_sequence_once(world: World, a
         again = sending.get_enrollment(world.workspace_id, world.campaign.campaign_id, pat.id)
         assert again is not None and again.status == "pending"
         assert (again.updated_at, again.next_send_at) == (item.updated_at, marked_at)
+        assert replied() == (0, 0, 0)
 
     # The next tick picks Pat up and does not stop Pat again (the reply mark that made campaigns skip Pat is gone):
     # step 0 is on the ledger as sent, so the sequence moves on to step 1.
