@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.KindlingError], int] = {
     errors.PayloadTooLarge: 413,
     errors.Unprocessable: 422,
     errors.RateLimited: 429,
+    errors.LimitReached: 429,
 }
 
 _HTTP_CODES = {
@@ -48,7 +49,7 @@ def status_for(exc: errors.KindlingError) -> int:
 def error_response(exc: errors.KindlingError, headers: dict[str, str] | None = None) -> JSONResponse:
     status = status_for(exc)
     extra = dict(headers or {})
-    if isinstance(exc, errors.RateLimited):
+    if isinstance(exc, errors.RateLimited | errors.LimitReached):
         extra["Retry-After"] = str(exc.retry_after)
     return JSONResponse(error_payload(exc.code, exc.message, exc.details), status_code=status, headers=extra)
 

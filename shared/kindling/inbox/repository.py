@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from kindling.inbox.models import Conversation, ConversationFilters, InboxMessage
 from kindling.mail.imapsync import FolderCursor
@@ -138,6 +138,8 @@ class CursorItem(TableModel):
 class EffectItem(TableModel):
     effect = UnicodeAttribute()
     applied_at = UTCDateTimeAttribute()
+    step_id = UnicodeAttribute(null=True)  # where a counted effect was counted (to take it back exactly)
+    letter = UnicodeAttribute(null=True)
 
 
 class BounceItem(TableModel):
@@ -519,20 +521,41 @@ class InboxRepository:
         ).save()
 
     # --- once-only effects, campaign safety, bounces -----------------------------------------------------------
-    def claim_effect(self, workspace_id: str, effect: str, at: datetime) -> bool:
-        """True the first time `effect` is claimed in this workspace (a counter bump that must not repeat)."""
+    def claim_effect(
+        self, workspace_id: str, effect: str, at: datetime, *, step_id: str | None = None, letter: str | None = None
+    ) -> bool:
+        """True the first time `effect` is claimed in this workspace (a counter bump that must not repeat); `step_id`
+        and `letter` record which step's and variant's counters it bumped."""
         try:
             EffectItem(
                 pk=inbox_effect_pk(workspace_id, digest(effect)),
                 sk=table.ITEM_SK,
                 effect=effect[:500],
                 applied_at=at,
+                step_id=step_id,
+                letter=letter,
             ).save(condition=EffectItem.pk.does_not_exist())
         except PutError as exc:
             if condition_failed(exc):
                 return False
             raise
         return True
+
+    def withdraw_effect(self, workspace_id: str, effect: str) -> EffectItem | None:
+        """Remove the claim of `effect` (its counter bump is being taken back) and return it; None when there is none
+        or another caller removed it first, so a bump is taken back once."""
+        pk = inbox_effect_pk(workspace_id, digest(effect))
+        try:
+            item = EffectItem.get(pk, table.ITEM_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        try:
+            item.delete(condition=EffectItem.applied_at == item.applied_at)
+        except DeleteError as exc:
+            if condition_failed(exc):
+                return None
+            raise
+        return item
 
     def record_bounce(self, record: BounceRecord) -> None:
         ws = record.workspace_id

@@ -76,9 +76,14 @@ from kindling.prospects.fields import InvalidEmail, normalize_email
 from kindling.prospects.repository import ProspectRepository
 from kindling.sending.compose import POLICY, html_to_text, one_line, reply_subject, thread_headers
 from kindling.sending.ledger import SendLedgerRepository
-from kindling.sending.manual import reserve_manual_send
+from kindling.sending.manual import ManualReservation, release_manual_send, reserve_manual_send
 from kindling.sending.safety import CampaignSafety
-from kindling.sending.service import record_complaint, should_stop, stop_enrollment
+from kindling.sending.service import (
+    continue_after_out_of_office,
+    record_complaint,
+    should_stop,
+    stop_enrollment,
+)
 from kindling.suppressions.service import SuppressionService
 from kindling.warmup.blocklist import WarmupBlocklistRepository, record_bounce
 from kindling.warmup.protection import domain_of
@@ -197,6 +202,8 @@ class EnrollmentStopper(Protocol):
 
     def bounced(self, workspace_id: str, campaign_id: str, at: datetime, email: str | None = None) -> None: ...
 
+    def out_of_office(self, workspace_id: str, campaign_id: str, prospect_id: str, at: datetime) -> bool: ...
+
 
 class SendingEngineStopper:
     def should_stop(self, settings: CampaignSettings, reason: StopReason) -> bool:
@@ -215,6 +222,9 @@ class SendingEngineStopper:
         CampaignSafety().check(workspace_id, campaign_id, at)
         if email is not None:
             BounceShieldService().late_bounce(workspace_id, campaign_id, email, at)
+
+    def out_of_office(self, workspace_id: str, campaign_id: str, prospect_id: str, at: datetime) -> bool:
+        return continue_after_out_of_office(workspace_id, campaign_id, prospect_id, at)
 
 
 # (session, mailbox, folder, message, classification): the warmup issue's receiving-side actions.
@@ -251,7 +261,14 @@ class Processed:
 
 
 class SendFailed(Unprocessable):
+    """No recipient's copy was accepted."""
+
     code = "send_failed"
+
+
+def _replied_effect(campaign_id: str, prospect_id: str) -> str:
+    """The once-only marker of a prospect's counted reply to a campaign (`replied` stats)."""
+    return f"replied:{campaign_id}:{prospect_id}"
 
 
 def _msg_id(mailbox_id: str, key: str) -> str:
@@ -354,6 +371,8 @@ class InboxService:
             processed = replace(
                 processed, conversation_id=self._store_incoming(mailbox, folder, fetched, parsed, found, match)
             )
+            if found.kind == "out_of_office" and processed.conversation_id is not None:
+                self._out_of_office(ws, processed.conversation_id, now)
         address = self._subject_address(found, match)
         if actions.bounce is not None and found.bounce is not None:
             self._repo.record_bounce(
@@ -472,7 +491,13 @@ class InboxService:
                 },
                 now=now,
             )
-            if self._repo.claim_effect(ws, f"replied:{send.campaign_id}:{send.prospect_id}", now):
+            if self._repo.claim_effect(
+                ws,
+                _replied_effect(send.campaign_id, send.prospect_id),
+                now,
+                step_id=send.step_id or None,
+                letter=send.variant if send.step_id else None,
+            ):
                 counters["replied"] = 1
         if actions.emit_bounced and found.bounce is not None:
             reason = found.bounce.diagnostic or found.bounce.status
@@ -697,9 +722,37 @@ class InboxService:
             except Stale:
                 continue
             self._repo.set_messages_read(workspace_id, conversation_id, changed_messages)
+            if patch.label_override == "out_of_office":
+                self._out_of_office(workspace_id, conversation_id, changes["updated_at"], saved)
             by_id = {m.id: m for m in changed_messages}
             return saved, [by_id.get(m.id, m) for m in messages]
         raise Conflict(f"Conversation {conversation_id} is being changed concurrently; retry.")
+
+    def _out_of_office(
+        self, workspace_id: str, conversation_id: str, at: datetime, conversation: Conversation | None = None
+    ) -> bool:
+        """A campaign conversation whose label is now "out of office" (detected by the sync, or set by a person in
+        the inbox): the prospect's sequence goes on, through the sending engine's one rule for it. A conversation
+        whose label still says a real reply came (an auto-reply never hides one) changes nothing."""
+        current = conversation or self._repo.find_conversation(workspace_id, conversation_id)
+        if current is None or current.campaign_id is None or current.prospect_id is None:
+            return False
+        if current.effective_label != "out_of_office":
+            return False
+        if not self._stopper.out_of_office(workspace_id, current.campaign_id, current.prospect_id, at):
+            return False
+        # The reply that stopped the sequence was an out-of-office: it no longer counts as the campaign's reply.
+        counted = self._repo.withdraw_effect(workspace_id, _replied_effect(current.campaign_id, current.prospect_id))
+        if counted is not None:
+            with contextlib.suppress(NotFound):
+                CampaignRepository().increment_stats(
+                    workspace_id,
+                    current.campaign_id,
+                    step_id=counted.step_id,
+                    letter=counted.letter if counted.step_id else None,
+                    replied=-1,
+                )
+        return True
 
     def reply(self, workspace_id: str, conversation_id: str, body: ReplyRequest) -> InboxMessage:
         """Send `body` through the conversation's mailbox, threaded under its latest message, and record it."""
@@ -709,21 +762,23 @@ class InboxService:
         last_incoming = next((m for m in reversed(messages) if m.direction == "incoming"), None)
         to = (last_incoming.reply_to or last_incoming.from_email) if last_incoming else None
         to = to or conversation.contact_email
-        self._reply_gates(workspace_id, mailbox, to)
+        reservation = self._reply_gates(workspace_id, mailbox, to)
         thread: list[str] = []
         if parent is not None:
             thread = [*parent.references, *([parent.message_id] if parent.message_id else [])]
 
         subject = reply_subject(parent.subject if parent is not None and parent.subject else conversation.subject)
-        message = self._send(mailbox, [Recipient(email=to)], subject, body.content, thread, conversation_id)
+        message = self._send(
+            mailbox, [Recipient(email=to)], subject, body.content, thread, conversation_id, reservation
+        )
         self._append(workspace_id, conversation_id, message, lambda: conversation, snippet=conversation.snippet)
         if message.message_id:
             self._repo.put_refs(workspace_id, mailbox.id, [message.message_id], conversation_id)
         return message
 
-    def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> None:
+    def _reply_gates(self, workspace_id: str, mailbox: Mailbox, to: str) -> ManualReservation:
         """A reply goes through the campaign sends' gates (kindling.sending.manual): suppression, the mailbox's
-        status, its caps and its pacer; it then counts against the mailbox's day."""
+        status, its caps and its pacer; it then counts against the mailbox's day (the reservation returned)."""
 
         if SuppressionService().check(workspace_id, to).blocked:
             raise Unprocessable(
@@ -731,7 +786,7 @@ class InboxService:
                 code="recipient_suppressed",
                 details=[field_error("to", f"{to} is suppressed", "suppressed")],
             )
-        reserve_manual_send(workspace_id, mailbox, to, self._now())
+        return reserve_manual_send(workspace_id, mailbox, [to], self._now())
 
     def create(self, workspace_id: str, body: ConversationCreate) -> tuple[Conversation, list[InboxMessage]]:
         """A new conversation whose first message is sent now (to a non-suppressed address)."""
@@ -753,8 +808,10 @@ class InboxService:
                 details=[field_error("to", f"{email} is suppressed", "suppressed") for email in blocked],
             )
         mailbox = self._sending_mailbox(workspace_id, body.mailbox_id)
+        # The same gates as a reply (and a campaign send): the mailbox's caps and pacer, one send per recipient.
+        reservation = reserve_manual_send(workspace_id, mailbox, [r.email for r in recipients], self._now())
         cid = "conv_" + uuid.uuid4().hex[:24]
-        message = self._send(mailbox, recipients, body.subject, body.content, [], cid)
+        message = self._send(mailbox, recipients, body.subject, body.content, [], cid, reservation)
         now = self._now()
         first = recipients[0]
         conversation = Conversation(
@@ -813,7 +870,11 @@ class InboxService:
         html: str,
         thread: Sequence[str],
         conversation_id: str,
+        reservation: ManualReservation,
     ) -> InboxMessage:
+        """Send one copy per recipient; the copies the server refused give their sends back to the mailbox's day
+        (and the pacer slot when none went out). A copy whose connection died after DATA started (`unknown`) may
+        have been delivered: it keeps its send."""
         now = self._now()
         domain = mailbox.email_address.rsplit("@", 1)[-1]
         message_id = f"<{uuid.uuid4().hex}@{domain}>"
@@ -833,7 +894,12 @@ class InboxService:
         data = msg.as_bytes(policy=POLICY)
 
         secrets = self._secrets or KmsSecretBox()
-        endpoint = mailbox.smtp_endpoint(secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.smtp_password_enc))
+        try:
+            password = secrets.decrypt(mailbox.workspace_id, mailbox.id, mailbox.smtp_password_enc)
+        except Exception:
+            release_manual_send(reservation, range(len(to)))  # nothing was handed to SMTP
+            raise
+        endpoint = mailbox.smtp_endpoint(password)
         sender = SmtpSender(tls=self._tls or TlsPolicy.from_settings())
         batch = Batch(
             mailbox.id, endpoint, [Outgoing(f"{n}", mailbox.email_address, r.email, data) for n, r in enumerate(to)]
@@ -841,6 +907,7 @@ class InboxService:
         report = asyncio.run(sender.send_batch(batch))
         sent = [to[int(r.key)] for r in report.results if r.outcome is Outcome.SENT]
         failed = [r for r in report.results if r.outcome is not Outcome.SENT]
+        release_manual_send(reservation, [int(r.key) for r in failed if r.outcome is not Outcome.UNKNOWN])
         if failed:
             get_logger().warning(
                 "inbox send refused",

@@ -56,6 +56,19 @@ class RateLimited(KindlingError):
         self.reset_at = reset_at
 
 
+class LimitReached(KindlingError):
+    """Refused for now because a sending limit is met (HTTP 429 with `Retry-After`): a mailbox's daily cap, its pacer
+    or its backoff. Not the API's own request rate (`RateLimited`); `code` names which limit."""
+
+    code = "limit_reached"
+
+    def __init__(
+        self, message: str, *, code: str, retry_after: int, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        self.retry_after = max(1, retry_after)
+
+
 class IdempotencyConflict(KindlingError):
     code = "idempotency_conflict"
 

@@ -334,6 +334,20 @@ class ProspectRepository:
             if not condition_failed(exc):
                 raise
 
+    def withdraw_replied(self, workspace_id: str, email: str, replied_at: datetime) -> bool:
+        """Forget the reply mark set at `replied_at` (a reply that turned out to be an out-of-office); a mark from any
+        other reply stays. True when it was removed."""
+        try:
+            EmailRecordItem(pk=prospect_email_pk(workspace_id, email), sk=table.ITEM_SK).update(
+                actions=[EmailRecordItem.replied_at.remove()],
+                condition=EmailRecordItem.replied_at == replied_at,
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
     def insert(self, prospect: Prospect) -> bool:
         """Write a new prospect and claim its email in one transaction; False when the email is taken."""
         record = EmailRecordItem(pk=prospect_email_pk(prospect.workspace_id, prospect.email), sk=table.ITEM_SK)

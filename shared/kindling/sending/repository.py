@@ -427,10 +427,20 @@ class SendingRepository:
         return True
 
     def release_mailbox(
-        self, workspace_id: str, mailbox_id: str, day: str, sends: int, domains: dict[str, int], *, warmup: int = 0
+        self,
+        workspace_id: str,
+        mailbox_id: str,
+        day: str,
+        sends: int,
+        domains: dict[str, int],
+        *,
+        warmup: int = 0,
+        slot: tuple[datetime, datetime | None] | None = None,
     ) -> None:
         """Give back reservations whose claims failed, and (`warmup`) warmup sends that never left (best effort: at
-        worst a cap is met a few sends early). A day that is no longer the state's has nothing left to give back."""
+        worst a cap is met a few sends early). A day that is no longer the state's has nothing left to give back.
+        `slot` = (the pacer slot the reservation took, the one before it): the pacer goes back to the one before
+        while nothing has taken a later slot since."""
         for _ in range(3):
             state = self.mailbox_state(workspace_id, mailbox_id)
             if state.day != day:
@@ -445,6 +455,13 @@ class SendingRepository:
             ]
             if warmup:
                 actions.append(MailboxStateItem.warmup.set(max(0, state.warmup - warmup)))
+            if slot is not None and state.last_send_at == slot[0]:
+                before = slot[1]
+                actions.append(
+                    MailboxStateItem.last_send_at.set(before)
+                    if before is not None
+                    else MailboxStateItem.last_send_at.remove()
+                )
             item = MailboxStateItem(*self.mailbox_state_key(workspace_id, mailbox_id))
             try:
                 item.update(actions=actions, condition=MailboxStateItem.version == state.version)
@@ -766,19 +783,32 @@ class SendingRepository:
         target: str,
         reason: str | None,
         at: datetime,
+        *,
+        due: datetime | None = None,
     ) -> bool:
         """Move an enrollment from `current` to `target` (a stop, a failure), out of the due index, and move the
-        campaign's enrollment summary with it; False when its status is no longer `current`."""
+        campaign's enrollment summary with it; False when its status is no longer `current`. `due`: back into the
+        sequence instead, next send at `due` (an out-of-office resume)."""
         pk = campaign_pk(workspace_id, campaign_id)
         actions: list[Any] = [
             EnrollmentItem.status.set(target),
             EnrollmentItem.previous_status.set(current),
             EnrollmentItem.updated_at.set(at),
             EnrollmentItem.gsi2sk.set(time_ordered_sk(_ts(at), prospect_id)),
-            EnrollmentItem.next_send_at.remove(),
-            EnrollmentItem.due_pk.remove(),
-            EnrollmentItem.due_sk.remove(),
         ]
+        if due is None:
+            actions += [
+                EnrollmentItem.next_send_at.remove(),
+                EnrollmentItem.due_pk.remove(),
+                EnrollmentItem.due_sk.remove(),
+            ]
+        else:
+            due_pk, due_sk = keys.send_due_keys(pk, enrollment_sk(prospect_id), due)
+            actions += [
+                EnrollmentItem.next_send_at.set(due),
+                EnrollmentItem.due_pk.set(due_pk),
+                EnrollmentItem.due_sk.set(due_sk),
+            ]
         actions.append(EnrollmentItem.stopped_reason.set(reason) if reason else EnrollmentItem.stopped_reason.remove())
         for attempt in range(CONFLICT_RETRIES):
             try:

@@ -19,6 +19,8 @@ from kindling.enrollments.repository import EnrollmentRepository
 from kindling.enrollments.service import campaign_service
 from kindling.platform.errors import InvalidStatus, NotFound
 from kindling.platform.observability import get_logger
+from kindling.prospects.repository import ProspectRepository
+from kindling.sending import windows
 from kindling.sending.ledger import send_id_for
 from kindling.sending.repository import SendingRepository
 from kindling.sending.safety import CampaignSafety
@@ -91,6 +93,56 @@ def stop_enrollment(
         extra={"campaign_id": campaign_id, "prospect_id": prospect_id, "reason": reason},
     )
     return False
+
+
+def continue_after_out_of_office(
+    workspace_id: str,
+    campaign_id: str,
+    prospect_id: str,
+    at: datetime,
+    *,
+    repository: SendingRepository | None = None,
+    campaigns: CampaignRepository | None = None,
+    prospects: ProspectRepository | None = None,
+) -> bool:
+    """The prospect's answer in this campaign was an out-of-office: the sequence goes on (help center §22). One still
+    in the sequence keeps its schedule. One a reply stopped (`replied`, reason `replied`) goes back to the status it
+    had, its next step due when it falls due after the last send (at `at` when that has passed or nothing was sent
+    yet: the next scheduler tick), and the prospect's reply mark goes if that reply set it. Left alone: any other
+    stop, a campaign that ended, and a prospect whose reply mark comes from another reply while the campaign stops
+    on replies (the scheduler would stop it again). True when this call put the enrollment back."""
+    repo = repository or SendingRepository()
+    item = repo.get_enrollment(workspace_id, campaign_id, prospect_id)
+    if item is None or item.status != "replied" or item.stopped_reason != "replied":
+        return False
+    try:
+        campaign = (campaigns or CampaignRepository()).get(workspace_id, campaign_id)
+    except NotFound:
+        return False
+    if campaign.status in ("completed", "errored"):
+        return False
+    people = prospects or ProspectRepository()
+    record = people.email_record(workspace_id, item.email)
+    replied_at = record.replied_at if record is not None else None
+    own_mark = replied_at is not None and replied_at == item.updated_at
+    if replied_at is not None and not own_mark and campaign.settings.stop_on_reply:
+        return False
+    previous = item.previous_status if item.previous_status in IN_SEQUENCE else None
+    target = previous or ("active" if item.last_sent_at is not None else "pending")
+    due = at
+    step = current_step(campaign.steps, int(item.current_step or 0))
+    if step is not None and item.last_sent_at is not None:
+        timezone = campaign.settings.timezone
+        due = max(at, windows.step_due(item.last_sent_at, step.delay_days, step.delay_hours, timezone))
+    if not repo.set_status(workspace_id, campaign_id, prospect_id, "replied", target, None, at, due=due):
+        return False
+    if own_mark and replied_at is not None:
+        people.withdraw_replied(workspace_id, item.email, replied_at)
+    get_logger().info(
+        "out-of-office: sequence resumed",
+        extra={"campaign_id": campaign_id, "prospect_id": prospect_id, "status": target},
+    )
+    return True
 
 
 def complete_if_finished(

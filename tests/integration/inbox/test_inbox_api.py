@@ -5,6 +5,7 @@ replies, new conversations, scopes and workspace isolation."""
 from __future__ import annotations
 
 import email
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,9 +18,18 @@ from fastapi.testclient import TestClient
 from devstack.maillab import MailAccount
 from kindling.api.app import create_app
 from kindling.auth.service import AuthService
+from kindling.campaigns.models import CampaignMailbox, CampaignRecord, CampaignSettings, StepRecord, VariantRecord
+from kindling.campaigns.repository import CampaignRepository
+from kindling.enrollments.repository import EnrollmentRepository
+from kindling.enrollments.service import EnrollmentService
+from kindling.events.service import EventService
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock
-from kindling.sending.repository import SendingRepository
+from kindling.platform.ids import new_uuid
+from kindling.platform.settings import reset_settings
+from kindling.prospects.repository import ProspectRepository
+from kindling.sending.repository import MailboxState, SendingRepository
+from kindling.sending.scheduler import Scheduler
 from kindling.suppressions.service import SuppressionService
 from tests.conftest import Tenant, make_tenant
 from tests.integration.inbox.test_sync_service import (  # noqa: F401  (fixtures reused as they are)
@@ -31,6 +41,7 @@ from tests.integration.inbox.test_sync_service import (  # noqa: F401  (fixtures
     reply,
     world,
 )
+from tests.integration.sending.world import ListPublisher, ListQueue
 
 pytestmark = pytest.mark.mail
 
@@ -265,6 +276,35 @@ def test_new_conversation_refusals(world: World, api: Api, clock: ManualClock) -
     assert unusable.status_code == 422 and unusable.json()["error"]["code"] == "mailbox_unavailable"
 
 
+def test_a_new_conversation_passes_the_same_gates_one_send_per_recipient(world: World, api: Api) -> None:  # noqa: F811
+    mailboxes, sending = MailboxRepository(), SendingRepository()
+    current = mailboxes.get(world.workspace_id, world.mailbox.id)
+    mailboxes.replace(current.model_copy(update={"daily_send_limit": 2}), current.version)
+
+    def sent_today() -> int:
+        return sending.mailbox_state(world.workspace_id, world.mailbox.id).today("2026-06-10")[0]
+
+    ann, ben, cy = (lab_prospect(world) for _ in range(3))
+    body = {"subject": "Hello", "content": "<p>Hi</p>"}
+    three = api.call("POST", "/conversations", json={**body, "to": [{"email": a.email} for a in (ann, ben, cy)]})
+    assert three.status_code == 429 and three.json()["error"]["code"] == "daily_limit_reached", three.text
+    (detail,) = three.json()["error"]["details"]
+    assert (detail["limit"], detail["used"]) == (2, 2)  # the third copy would be the day's third send
+    assert [messages_of(world, a) for a in (ann, ben, cy)] == [[], [], []] and sent_today() == 0
+
+    # One copy refused by the server (no such lab account): only the delivered copy counts.
+    partly = api.data(
+        "POST", "/conversations", 201, json={**body, "to": [{"email": ann.email}, {"email": "ghost@nowhere.test"}]}
+    )
+    assert [r["email"] for r in partly["messages"][0]["to_recipients"]] == [ann.email]
+    assert len(messages_of(world, ann)) == 1 and sent_today() == 1
+    api.data("POST", "/conversations", 201, json={**body, "to": [{"email": ben.email}]})
+    assert sent_today() == 2
+    full = api.call("POST", "/conversations", json={**body, "to": [{"email": cy.email}]})
+    assert full.status_code == 429 and full.headers["Retry-After"] == "54000"
+    assert messages_of(world, cy) == [] and sent_today() == 2
+
+
 def test_scopes_and_workspace_isolation(world: World, api: Api) -> None:  # noqa: F811
     seeded = seed(world)
     path = f"/conversations/{seeded['stranger']}"
@@ -291,45 +331,204 @@ def test_scopes_and_workspace_isolation(world: World, api: Api) -> None:  # noqa
     assert api.data("GET", "/conversations", token=intruder.token) == []
 
 
-def test_a_reply_goes_through_the_campaign_gates_and_counts_against_the_day(world: World, api: Api) -> None:  # noqa: F811
-    seeded = seed(world)
-    pat_account: MailAccount = seeded["pat_account"]
-    path = f"/conversations/{seeded['pat']}/reply"
-    mailboxes, sending = MailboxRepository(), SendingRepository()
-    ws, mailbox_id = world.workspace_id, world.mailbox.id
+class Gates:
+    """The reply route of one seeded world, and what the mailbox's day and the recipients' lab mailboxes hold."""
 
-    def change_mailbox(**changes: Any) -> None:
-        current = mailboxes.get(ws, mailbox_id)
-        mailboxes.replace(current.model_copy(update=changes), current.version)
+    def __init__(self, world: World, api: Api) -> None:  # noqa: F811
+        self.world, self.api = world, api
+        self.seeded = seed(world)
+        self.pat: MailAccount = self.seeded["pat_account"]
+        self.mailboxes, self.sending = MailboxRepository(), SendingRepository()
 
-    def sent_today() -> int:
-        return sending.mailbox_state(ws, mailbox_id).today(world.clock.now().date().isoformat())[0]
+    def reply(self, who: str = "pat", content: str = "<p>More</p>") -> Any:
+        return self.api.call("POST", f"/conversations/{self.seeded[who]}/reply", json={"content": content})
 
-    def refused(code: str) -> None:
-        before = len(messages_of(world, pat_account))
-        response = api.call("POST", path, json={"content": "<p>More</p>"})
-        assert response.status_code == 422 and response.json()["error"]["code"] == code, response.text
-        assert len(messages_of(world, pat_account)) == before  # nothing sent
+    def change_mailbox(self, **changes: Any) -> None:
+        current = self.mailboxes.get(self.world.workspace_id, self.world.mailbox.id)
+        self.mailboxes.replace(current.model_copy(update=changes), current.version)
 
-    change_mailbox(daily_send_limit=2)
-    api.data("POST", path, 201, json={"content": "<p>One</p>"})
-    assert sent_today() == 1  # the reply counts against the mailbox's day
-    # A campaign sharing the mailbox paces it at 5 minutes: a second reply right away waits.
-    state = sending.mailbox_state(ws, mailbox_id)
-    now = world.clock.now()
-    assert sending.register_intervals(ws, state, f'{{"c1": [5.0, "{now.isoformat()}"]}}')
-    refused("mailbox_paced")
-    world.clock.advance(timedelta(minutes=6))
-    api.data("POST", path, 201, json={"content": "<p>Two</p>"})
-    assert sent_today() == 2
-    world.clock.advance(timedelta(minutes=6))
-    refused("daily_limit_reached")  # 2 of 2 today
-    change_mailbox(daily_send_limit=50, status="disconnected")
-    refused("mailbox_unavailable")
-    change_mailbox(status="connected")
-    SuppressionService().suppress_emails(ws, [pat_account.email], reason="manual")
-    refused("recipient_suppressed")
-    assert sent_today() == 2
+    def state(self) -> MailboxState:
+        return self.sending.mailbox_state(self.world.workspace_id, self.world.mailbox.id)
+
+    def sent_today(self) -> int:
+        """The mailbox's campaign-send count for today, as the scheduler's caps read it."""
+        return self.state().today(self.world.clock.now().date().isoformat())[0]
+
+    def pace(self, minutes: float) -> None:
+        """A campaign sharing the mailbox paces it at `minutes` between sends (as the scheduler registers it)."""
+        state = self.state()
+        now = self.world.clock.now().isoformat()
+        assert self.sending.register_intervals(self.world.workspace_id, state, f'{{"c1": [{minutes}, "{now}"]}}')
+
+    def delivered_to_pat(self) -> int:
+        """Our messages in Pat's lab mailbox: the lab's SMTP server stores a copy only once DATA is accepted."""
+        return len(messages_of(self.world, self.pat))
+
+
+@pytest.fixture
+def gates(world: World, api: Api) -> Gates:  # noqa: F811
+    return Gates(world, api)
+
+
+def test_a_reply_at_the_mailbox_daily_limit_is_refused_with_429_and_never_reaches_the_server(gates: Gates) -> None:
+    gates.change_mailbox(daily_send_limit=1)
+    assert gates.reply(content="<p>One</p>").status_code == 201
+    assert gates.sent_today() == 1 and gates.delivered_to_pat() == 1
+
+    refused = gates.reply(content="<p>Two</p>")
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "daily_limit_reached"
+    # 2026-06-10 09:00 UTC: the mailbox's day (UTC) resets at midnight, 15 hours away.
+    assert refused.headers["Retry-After"] == "54000"
+    (detail,) = error["details"]
+    assert (detail["code"], detail["limit"], detail["used"]) == ("mailbox_daily_limit", 1, 1)
+    assert (detail["resets_at"], detail["retry_after_seconds"]) == ("2026-06-11T00:00:00.000Z", 54000)
+    assert gates.delivered_to_pat() == 1 and gates.sent_today() == 1  # no DATA, nothing counted
+
+
+def test_a_reply_at_the_500_a_day_hard_cap_is_refused_even_under_the_mailbox_limit(gates: Gates) -> None:
+    gates.change_mailbox(daily_send_limit=100)
+    state = gates.state()
+    day = gates.world.clock.now().date().isoformat()
+    # 20 campaign sends and 480 warmup sends today: 500 in all, 80 under the mailbox's own limit.
+    assert gates.sending.reserve_mailbox(
+        gates.world.workspace_id, state, day, sends=20, domains={}, next_allowed_at=None, warmup=480
+    )
+    refused = gates.reply()
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "daily_limit_reached", refused.text
+    (detail,) = refused.json()["error"]["details"]
+    assert (detail["code"], detail["limit"], detail["used"]) == ("hard_cap", 500, 500)
+    assert gates.delivered_to_pat() == 0 and gates.sent_today() == 20
+
+
+def test_two_replies_racing_for_the_last_send_of_the_day_send_exactly_one(
+    gates: Gates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gates.change_mailbox(daily_send_limit=1)
+    # Both replies read the mailbox's day (0 of 1) before either writes: the race is run every time, not by luck.
+    read = SendingRepository.mailbox_state
+    both_read = threading.Barrier(2)
+    reads: list[str] = []
+    first_read = threading.local()
+
+    def read_then_wait(self: SendingRepository, workspace_id: str, mailbox_id: str) -> MailboxState:
+        state = read(self, workspace_id, mailbox_id)
+        reads.append(threading.current_thread().name)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            both_read.wait(timeout=30)
+        return state
+
+    monkeypatch.setattr(SendingRepository, "mailbox_state", read_then_wait)
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def send(n: int) -> None:
+        start.wait()
+        statuses.append(gates.reply(content=f"<p>Racer {n}</p>").status_code)
+
+    racers = [threading.Thread(target=send, args=(n,)) for n in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    monkeypatch.undo()
+    # The loser's version-conditioned write failed, it read again, and the day was full: 429, nothing sent.
+    assert sorted(statuses) == [201, 429] and len(reads) == 3
+    assert gates.delivered_to_pat() == 1 and gates.sent_today() == 1
+
+
+def test_the_pacer_makes_a_second_reply_wait_with_retry_after(gates: Gates) -> None:
+    gates.pace(5)
+    assert gates.reply(content="<p>One</p>").status_code == 201
+    paced = gates.reply(content="<p>Two</p>")
+    assert paced.status_code == 429 and paced.json()["error"]["code"] == "mailbox_paced", paced.text
+    assert paced.headers["Retry-After"] == "300"
+    (detail,) = paced.json()["error"]["details"]
+    assert (detail["code"], detail["retry_after_seconds"], detail["next_send_at"]) == (
+        "pacer",
+        300,
+        "2026-06-10T09:05:00.000Z",
+    )
+    assert gates.delivered_to_pat() == 1
+    gates.world.clock.advance(timedelta(minutes=4, seconds=59))
+    assert gates.reply(content="<p>Two</p>").status_code == 429
+    gates.world.clock.advance(timedelta(seconds=1))
+    assert gates.reply(content="<p>Two</p>").status_code == 201
+    assert gates.delivered_to_pat() == 2 and gates.sent_today() == 2
+
+
+def test_a_reply_the_server_refuses_gives_back_the_days_count_and_the_pacer_slot(gates: Gates) -> None:
+    gates.pace(5)
+    # The stranger is no lab account: the lab's SMTP server answers RCPT TO with 550 (user unknown).
+    refused = gates.reply("stranger")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "send_failed", refused.text
+    assert gates.sent_today() == 0 and gates.state().last_send_at is None
+    # The pacer slot went back too: a reply right away is not paced, goes out and keeps its count.
+    assert gates.reply().status_code == 201
+    assert gates.sent_today() == 1 and gates.state().last_send_at == gates.world.clock.now()
+    assert gates.delivered_to_pat() == 1
+    # Now the pacer holds, and the gates come before SMTP (the refusal is 429, not send_failed).
+    assert gates.reply("stranger").status_code == 429
+    assert gates.sent_today() == 1
+
+
+def test_a_reply_counts_against_the_day_so_the_next_campaign_tick_plans_one_less(
+    gates: Gates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = gates.world
+    monkeypatch.setenv("KINDLING_TRACKING_SECRET", "inbox-gates-tracking-secret")  # a test value
+    monkeypatch.setenv("KINDLING_PUBLIC_BASE_URL", "https://track.example.test")
+    reset_settings()
+    gates.change_mailbox(daily_send_limit=3)
+    assert gates.reply().status_code == 201
+
+    now = here.clock.now()
+    step = StepRecord(
+        id=new_uuid(),
+        step_index=0,
+        variants=[VariantRecord(id=new_uuid(), letter="A", subject="Hello", body_html="<p>Hi</p>")],
+        created_at=now,
+        updated_at=now,
+    )
+    campaign = CampaignRecord(
+        campaign_id=new_uuid(),
+        workspace_id=here.workspace_id,
+        name="Shares the mailbox",
+        status="running",
+        started_at=now,
+        settings=CampaignSettings(schedule_days=[1, 2, 3, 4, 5, 6, 7], minutes_between_sends=0),
+        mailboxes=[CampaignMailbox(mailbox_id=here.mailbox.id, added_at=now)],
+        steps=[step],
+        created_at=now,
+        updated_at=now,
+    )
+    CampaignRepository().insert(campaign)
+    leads = [here.prospect(f"lead{n}@client{n}.test", enroll=False).id for n in range(3)]
+    EnrollmentService().enroll(here.workspace_id, campaign.campaign_id, prospect_ids=leads)
+    queue = ListQueue()
+    scheduler = Scheduler(queue=queue, clock=here.clock, events=EventService(publisher=ListPublisher()))
+    report = scheduler.tick()
+    assert report.errors == []
+    # Limit 3, one used by the reply: the tick claims two of the three leads and the third waits for tomorrow.
+    assert report.claimed == 2 and len(queue.jobs) == 2
+    assert gates.sent_today() == 3
+    reset_settings()
+
+
+def test_a_suppressed_or_unavailable_reply_is_refused_and_not_counted(gates: Gates) -> None:
+    gates.change_mailbox(status="disconnected")
+    unavailable = gates.reply()
+    assert unavailable.status_code == 422 and unavailable.json()["error"]["code"] == "mailbox_unavailable"
+    gates.change_mailbox(status="connected", sending_enabled=False)
+    disabled = gates.reply()
+    assert disabled.status_code == 422 and disabled.json()["error"]["code"] == "mailbox_unavailable"
+    gates.change_mailbox(sending_enabled=True)
+    SuppressionService().suppress_emails(gates.world.workspace_id, [gates.pat.email], reason="manual")
+    suppressed = gates.reply()
+    assert suppressed.status_code == 422 and suppressed.json()["error"]["code"] == "recipient_suppressed"
+    assert gates.delivered_to_pat() == 0 and gates.sent_today() == 0
 
 
 def test_incoming_html_is_sanitised_and_raw_only_on_request(world: World, api: Api) -> None:  # noqa: F811
@@ -367,3 +566,71 @@ def test_incoming_html_is_sanitised_and_raw_only_on_request(world: World, api: A
     token_only = AuthService().create_api_key(world.tenant.workspace_id, name="narrow", scopes=("prospects:read",))[1]
     refused = api.call("GET", f"/conversations/{processed.conversation_id}", params={"format": "raw"}, token=token_only)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+
+
+def test_marking_a_reply_out_of_office_resumes_the_sequence_once(world: World, api: Api) -> None:  # noqa: F811
+    """Help center §22: a missed out-of-office marked by hand resumes the lead's sequence (back to pending, next
+    step on the next tick) and stops counting as a reply, as if it had been detected; repeating, clearing and
+    re-setting the label apply it once."""
+    pat = world.prospect("pat@acme-corp.test")
+    sent = world.send(pat)
+    world.deliver(
+        reply(pat.email, world.account.email, "Back on the 20th, we can talk then.", in_reply_to=angle(sent))[1]
+    )
+    (processed,) = world.sync().processed
+    assert processed.kind == "reply" and processed.stopped and world.status(pat) == "replied"
+    people, sending = ProspectRepository(), SendingRepository()
+    assert (record := people.email_record(world.workspace_id, pat.email)) is not None and record.replied_at is not None
+    cid = processed.conversation_id or ""
+    step_id = world.campaign.steps[0].id
+
+    def replied() -> tuple[int, int, int]:
+        """The campaign's, step 1's and variant A's `replied` counters."""
+        stored = CampaignRepository().get(world.workspace_id, world.campaign.campaign_id)
+        return (
+            stored.stats.replied,
+            stored.step_stats[step_id].replied,
+            stored.variant_stats[f"{step_id}#A"].replied,
+        )
+
+    assert replied() == (1, 1, 1)
+
+    world.clock.advance(timedelta(hours=2))
+    marked_at = world.clock.now()
+    marked = api.data("PATCH", f"/conversations/{cid}", json={"label_override": "out_of_office"})
+    assert marked["label"] == "out_of_office"
+    item = sending.get_enrollment(world.workspace_id, world.campaign.campaign_id, pat.id)
+    assert item is not None and (item.status, item.stopped_reason) == ("pending", None)
+    assert item.next_send_at == marked_at and item.due_pk  # due now: the next tick picks it up
+    assert (record := people.email_record(world.workspace_id, pat.email)) is not None and record.replied_at is None
+    summary = EnrollmentRepository().summary(world.workspace_id, world.campaign.campaign_id)
+    assert (summary.count("replied"), summary.count("pending")) == (0, 2)  # Pat and the quiet prospect
+    assert replied() == (0, 0, 0)  # an out-of-office is not a reply in the campaign's stats either
+
+    # Again, cleared, and set again: nothing moves twice (the enrollment is as the first PATCH left it).
+    for body in ({"label_override": "out_of_office"}, {"label_override": None}, {"label_override": "out_of_office"}):
+        world.clock.advance(timedelta(minutes=1))
+        api.data("PATCH", f"/conversations/{cid}", json=body)
+        again = sending.get_enrollment(world.workspace_id, world.campaign.campaign_id, pat.id)
+        assert again is not None and again.status == "pending"
+        assert (again.updated_at, again.next_send_at) == (item.updated_at, marked_at)
+        assert replied() == (0, 0, 0)
+
+    # The next tick picks Pat up and does not stop Pat again (the reply mark that made campaigns skip Pat is gone):
+    # step 0 is on the ledger as sent, so the sequence moves on to step 1.
+    scheduler = Scheduler(queue=ListQueue(), clock=world.clock, events=EventService(publisher=ListPublisher()))
+    assert scheduler.tick().errors == []
+    moved = sending.get_enrollment(world.workspace_id, world.campaign.campaign_id, pat.id)
+    assert moved is not None and (moved.status, moved.current_step) == ("active", 1)
+
+
+def test_an_out_of_office_label_on_a_conversation_without_a_campaign_changes_no_enrollment(
+    world: World,  # noqa: F811
+    api: Api,
+) -> None:
+    seeded = seed(world)
+    before = EnrollmentRepository().summary(world.workspace_id, world.campaign.campaign_id)
+    api.data("PATCH", f"/conversations/{seeded['stranger']}", json={"label_override": "out_of_office"})
+    # Pat's conversation said "interested": marking another conversation does not resume Pat.
+    after = EnrollmentRepository().summary(world.workspace_id, world.campaign.campaign_id)
+    assert after.counts == before.counts and after.count("replied") == 1

@@ -423,6 +423,33 @@ def test_out_of_office_in_german_never_stops_and_never_counts(world: World) -> N
     assert CampaignRepository().get(world.workspace_id, world.campaign.campaign_id).stats.replied == 0
 
 
+def test_an_auto_reply_after_a_real_reply_does_not_resume_the_sequence(world: World) -> None:
+    """The detected out-of-office goes through the same resume rule as a hand-set label, and that rule reads the
+    conversation's label: a real reply ("interested") is never hidden by an auto-reply, so Pat stays stopped."""
+    pat = world.prospect("pat@initrode.test")
+    sent = world.send(pat)
+    world.deliver(reply(pat.email, world.account.email, "Sounds great, tell me more!", in_reply_to=angle(sent))[1])
+    (first,) = world.sync().processed
+    assert first.stopped and world.status(pat) == "replied"
+    world.clock.advance(timedelta(hours=1))
+    _, raw = reply(
+        pat.email,
+        world.account.email,
+        "I am out of the office until Monday with limited access to email.",
+        subject="Automatic reply: Re: Quick question",
+        in_reply_to=angle(sent),
+        headers="Auto-Submitted: auto-replied\r\n",
+    )
+    world.deliver(raw)
+    (second,) = world.sync().processed
+    assert second.kind == "out_of_office" and second.conversation_id == first.conversation_id
+    conversation, _ = world.inbox().get(world.workspace_id, second.conversation_id or "")
+    assert conversation.label == "interested"
+    assert world.status(pat) == "replied"
+    record = ProspectRepository().email_record(world.workspace_id, pat.email)
+    assert record is not None and record.replied_at is not None
+
+
 def test_unsubscribe_by_reply_suppresses_and_stops(world: World) -> None:
     sam = world.prospect("sam@umbrella.test")
     sent = world.send(sam)

@@ -160,7 +160,13 @@ def list_conversations(
     description="Sends the first email now, from `mailbox_id` or the first connected mailbox (422 "
     "`no_active_mailbox` when there is none). Suppressed recipients are refused (422 `recipient_suppressed`); "
     "a refusal by the mail server is 422 `send_failed`.",
-    responses={422: {"description": "No usable mailbox, a suppressed recipient, or the server refused."}},
+    responses={
+        422: {"description": "No usable mailbox, a suppressed recipient, or the server refused every copy."},
+        429: {
+            "description": "The mailbox's caps or pacer, as for a reply (one send per recipient): "
+            "`daily_limit_reached` or `mailbox_paced`, with `Retry-After`."
+        },
+    },
 )
 def create_conversation(workspace_id: WorkspaceId, body: ConversationCreate) -> JSONResponse:
     conversation, messages = InboxService().create(workspace_id, body)
@@ -210,7 +216,18 @@ def update_conversation(
     summary="Reply in a conversation",
     description="Sent over SMTP through the conversation's mailbox, threaded (In-Reply-To / References) under its "
     "latest message, and recorded as an outgoing message.",
-    responses={422: {"description": "The mailbox is gone, or the server refused the message (`send_failed`)."}},
+    responses={
+        422: {
+            "description": "The recipient is suppressed (`recipient_suppressed`), the mailbox is gone or cannot send "
+            "(`mailbox_unavailable`), or the server refused the message (`send_failed`; the reservation in the "
+            "mailbox's day is given back)."
+        },
+        429: {
+            "description": "The mailbox's day is full (`daily_limit_reached`: its daily limit, the 500/day hard cap "
+            "or the recipient-domain limit; `details` carry `limit`, `used`, `resets_at`) or it must wait "
+            "(`mailbox_paced`: pacer or backoff; `retry_after_seconds`). `Retry-After` in both cases."
+        },
+    },
 )
 def reply(workspace_id: WorkspaceId, body: ReplyRequest, conversation_id: str = ConversationId) -> JSONResponse:
     message = InboxService().reply(workspace_id, conversation_id, body)
