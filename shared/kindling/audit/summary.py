@@ -17,7 +17,7 @@ import hashlib
 import re
 from typing import Any
 
-_EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
+_EMAIL = re.compile(r"^[^@\s/:]+@([^@\s/:]+\.[^@\s/:]+)$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://([^/?#\s]+)", re.IGNORECASE)
 _ID = re.compile(
     r"^(?:[a-z]{2,5}_(?=[0-9a-z]*\d)[0-9a-z]{6,40}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
@@ -67,13 +67,13 @@ def summarise_value(value: Any, depth: int = 0, field: str = "") -> Any:
 
 def _summarise_text(text: str, *, enum_like: bool) -> Any:
     stripped = text.strip()
-    email = _EMAIL.match(stripped)
-    if email:
-        return {"domain": email.group(1).lower(), "sha256": short_hash(stripped.lower())}
     url = _URL.match(stripped)
     if url:
         host = url.group(1).rsplit("@", 1)[-1]  # never a user:password@ part
         return {"url_host": host.lower()}
+    email = _EMAIL.match(stripped)
+    if email:
+        return {"domain": email.group(1).lower(), "sha256": short_hash(stripped.lower())}
     if _ID.match(stripped) or _DATE.match(stripped) or (enum_like and _TOKEN.match(stripped)):
         return stripped
     return {"chars": len(text), "sha256": short_hash(text)}
