@@ -112,7 +112,9 @@ def sliding_decide(
     estimated = sliding_estimate(previous, current_with_this, elapsed, window)
     if estimated <= limit + 1e-9:
         return SlidingDecision(True, limit, estimated, 0)
-    retry = sliding_retry_after(previous, current_with_this - 1, limit, elapsed, window)
+    # Beyond `limit`, the current count holds other refused calls still in flight (each is taken back): no window
+    # ever keeps more than `limit` admitted calls, so the wait is computed from at most that many.
+    retry = sliding_retry_after(previous, min(current_with_this - 1, limit), limit, elapsed, window)
     return SlidingDecision(False, limit, sliding_estimate(previous, current_with_this - 1, elapsed, window), retry)
 
 

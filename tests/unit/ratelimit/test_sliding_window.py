@@ -26,7 +26,9 @@ def test_estimate(previous: int, current: int, elapsed: float, expected: float) 
     [
         (0, 10, 10, 0.0, True, 0),  # the 10th call of 10
         (0, 11, 10, 0.0, False, 66),  # the 11th, at the window's start: 60 s to the next window, then 6 s more
-        (0, 11, 10, 30.0, False, 36),  # the same half-way through the window
+        (0, 11, 10, 30.0, False, 36),
+        # Two refused calls racing: this one counts the other's hit, not yet taken back; the wait is still 66 s.
+        (0, 12, 10, 0.0, False, 66),  # the same half-way through the window
         (10, 1, 10, 0.0, False, 6),  # a full previous minute: 6 s until its share drops to 9
         (10, 1, 10, 30.0, True, 0),  # half of it (5) plus this call: 6
         (20, 3, 10, 30.0, False, 9),  # 20 * (60 - 30 - t) / 60 + 3 <= 10 -> t >= 9
