@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from kindling.assistants import tools as t
 from kindling.assistants.context import current_principal
-from kindling.auth.service import AuthService
 
 Category = Literal["read", "email_write", "warmup_write"]
 
@@ -51,7 +50,7 @@ class ToolSpec:
 # --- the meta tool (here: it describes the table) ---------------------------------------------------------------
 def get_workspace_info() -> dict[str, Any]:
     principal = current_principal()
-    workspace = AuthService().get_workspace(principal.workspace_id)
+    workspace = t.auth_service().get_workspace(principal.workspace_id)
     return {
         "workspace": {"id": workspace.id, "name": workspace.name, "timezone": workspace.timezone},
         "api_key": {"id": principal.key_id, "name": principal.key_name, "scopes": list(principal.scopes)},

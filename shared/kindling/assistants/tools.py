@@ -10,37 +10,105 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
 from kindling.assistants.context import current_principal
-from kindling.auth.service import AuthService
 from kindling.campaigns.models import CampaignCreate, CampaignStatus, StepCreate, VariantCreate
-from kindling.campaigns.service import CampaignView, Preflight
-from kindling.enrollments.service import EnrollmentService, campaign_service
-from kindling.inbox.models import Conversation, ConversationFilters, ConversationUpdate, InboxMessage, OverrideLabel
-from kindling.inbox.service import InboxService
-from kindling.jobs.models import Job
-from kindling.jobs.service import JobService
-from kindling.mailboxes.models import Mailbox, MailboxStatus
-from kindling.mailboxes.service import MailboxService
+from kindling.inbox.models import OverrideLabel
+from kindling.mailboxes.models import MailboxStatus
 from kindling.platform.clock import isoformat
 from kindling.platform.errors import ValidationFailed, field_error
-from kindling.prospects.models import (
-    GlobalStatus,
-    Prospect,
-    ProspectCreate,
-    ProspectFilters,
-    ProspectList,
-    ProspectUpdate,
-)
-from kindling.prospects.service import ListService, ProspectService
-from kindling.suppressions.service import SuppressionService
+from kindling.prospects.models import GlobalStatus, ProspectCreate, ProspectUpdate
 from kindling.warmup.models import BulkWarmupUpdate, WarmupSettingsUpdate
-from kindling.warmup.service import WarmupReport, WarmupService
-from kindling.webhooks.models import Delivery, Webhook
-from kindling.webhooks.service import WebhookService
+
+if TYPE_CHECKING:
+    from kindling.auth.service import AuthService
+    from kindling.campaigns.service import CampaignService, CampaignView, Preflight
+    from kindling.enrollments.service import EnrollmentService
+    from kindling.inbox.models import Conversation, InboxMessage
+    from kindling.inbox.service import InboxService
+    from kindling.jobs.models import Job
+    from kindling.jobs.service import JobService
+    from kindling.mailboxes.models import Mailbox
+    from kindling.mailboxes.service import MailboxService
+    from kindling.prospects.models import Prospect, ProspectList
+    from kindling.prospects.service import ListService, ProspectService
+    from kindling.suppressions.service import SuppressionService
+    from kindling.warmup.service import WarmupReport, WarmupService
+    from kindling.webhooks.models import Delivery, Webhook
+    from kindling.webhooks.service import WebhookService
+
+# Only the argument types above load with the module: each tool imports its service when first called, so a cold
+# start pays for the concept it serves, not for all of them (bench/coldstart.py measures the MCP function).
+
+
+def _campaigns() -> CampaignService:
+    from kindling.enrollments.service import campaign_service  # cold start: loaded by the tools that use it
+
+    return campaign_service()
+
+
+def auth_service() -> AuthService:
+    from kindling.auth.service import AuthService  # cold start: loaded by the tools that use it
+
+    return AuthService()
+
+
+def _mailbox_service() -> MailboxService:
+    from kindling.mailboxes.service import MailboxService  # cold start: loaded by the tools that use it
+
+    return MailboxService()
+
+
+def _prospect_service() -> ProspectService:
+    from kindling.prospects.service import ProspectService  # cold start: loaded by the tools that use it
+
+    return ProspectService()
+
+
+def _list_service() -> ListService:
+    from kindling.prospects.service import ListService  # cold start: loaded by the tools that use it
+
+    return ListService()
+
+
+def _suppression_service() -> SuppressionService:
+    from kindling.suppressions.service import SuppressionService  # cold start: loaded by the tools that use it
+
+    return SuppressionService()
+
+
+def _inbox_service() -> InboxService:
+    from kindling.inbox.service import InboxService  # cold start: loaded by the tools that use it
+
+    return InboxService()
+
+
+def _webhook_service() -> WebhookService:
+    from kindling.webhooks.service import WebhookService  # cold start: loaded by the tools that use it
+
+    return WebhookService()
+
+
+def _job_service() -> JobService:
+    from kindling.jobs.service import JobService  # cold start: loaded by the tools that use it
+
+    return JobService()
+
+
+def _warmup_service() -> WarmupService:
+    from kindling.warmup.service import WarmupService  # cold start: loaded by the tools that use it
+
+    return WarmupService()
+
+
+def _enrollment_service() -> EnrollmentService:
+    from kindling.enrollments.service import EnrollmentService  # cold start: loaded by the tools that use it
+
+    return EnrollmentService()
+
 
 # --- argument types ----------------------------------------------------------------------------------------------
 Limit = Annotated[int, Field(ge=1, le=100, description="Page size, 1-100.")]
@@ -241,9 +309,9 @@ def job_view(job: Job) -> dict[str, Any]:
 # --- reads --------------------------------------------------------------------------------------------------------
 def get_workspace_overview() -> dict[str, Any]:
     ws = _ws()
-    workspace = AuthService().get_workspace(ws)
-    mailboxes = MailboxService().list(ws, None, OVERVIEW_PAGE, None)
-    campaigns, more_campaigns = campaign_service().page(ws, None, OVERVIEW_PAGE, None)
+    workspace = auth_service().get_workspace(ws)
+    mailboxes = _mailbox_service().list(ws, None, OVERVIEW_PAGE, None)
+    campaigns, more_campaigns = _campaigns().page(ws, None, OVERVIEW_PAGE, None)
     return {
         "workspace": {"id": workspace.id, "name": workspace.name, "timezone": workspace.timezone},
         "mailboxes": {
@@ -265,16 +333,16 @@ def get_workspace_overview() -> dict[str, Any]:
 
 
 def list_mailboxes(status: MailboxStatus | None = None, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    page = MailboxService().list(_ws(), status, limit, cursor)
+    page = _mailbox_service().list(_ws(), status, limit, cursor)
     return _page([mailbox_view(m) for m in page.items], page.next_cursor)
 
 
 def get_mailbox(mailbox_id: Id) -> dict[str, Any]:
-    return mailbox_view(MailboxService().get(_ws(), mailbox_id))
+    return mailbox_view(_mailbox_service().get(_ws(), mailbox_id))
 
 
 def get_warmup_stats(mailbox_id: Id | None = None, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    service = WarmupService()
+    service = _warmup_service()
     if mailbox_id is not None:
         return warmup_view(service.report(_ws(), mailbox_id))
     reports, next_cursor = service.list_reports(_ws(), limit, cursor)
@@ -282,17 +350,17 @@ def get_warmup_stats(mailbox_id: Id | None = None, limit: Limit = 50, cursor: Cu
 
 
 def list_campaigns(status: CampaignStatus | None = None, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    views, next_cursor = campaign_service().page(_ws(), status, limit, cursor)
+    views, next_cursor = _campaigns().page(_ws(), status, limit, cursor)
     return _page([campaign_view(v) for v in views], next_cursor)
 
 
 def get_campaign(campaign_id: Id) -> dict[str, Any]:
-    service = campaign_service()
+    service = _campaigns()
     return campaign_view(service.view(service.get(_ws(), campaign_id)))
 
 
 def get_campaign_preflight(campaign_id: Id) -> dict[str, Any]:
-    return preflight_view(campaign_service().preflight(_ws(), campaign_id))
+    return preflight_view(_campaigns().preflight(_ws(), campaign_id))
 
 
 def list_prospects_and_lists(
@@ -306,9 +374,11 @@ def list_prospects_and_lists(
     ws = _ws()
     if updated_since is not None and updated_since.tzinfo is None:
         updated_since = updated_since.replace(tzinfo=UTC)
+    from kindling.prospects.models import ProspectFilters  # cold start: with the prospects service
+
     filters = ProspectFilters(global_status=global_status, list_id=list_id, email=email, updated_since=updated_since)
-    items, next_cursor = ProspectService().page(ws, filters, limit, cursor)
-    lists, more_lists = ListService().page(ws, 100, None)
+    items, next_cursor = _prospect_service().page(ws, filters, limit, cursor)
+    lists, more_lists = _list_service().page(ws, 100, None)
     return {
         **_page([prospect_view(p) for p in items], next_cursor),
         "lists": [list_view(i) for i in lists],
@@ -317,7 +387,7 @@ def list_prospects_and_lists(
 
 
 def check_suppression(email: Email) -> dict[str, Any]:
-    check = SuppressionService().check(_ws(), email)
+    check = _suppression_service().check(_ws(), email)
     return {
         "email": check.email,
         "blocked": check.blocked,
@@ -337,28 +407,30 @@ def list_conversations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
+    from kindling.inbox.models import ConversationFilters  # cold start: with the inbox service
+
     filters = ConversationFilters(
         campaign_id=campaign_id, mailbox_id=mailbox_id, label=label, unread=unread, search=search
     )
-    items, next_cursor = InboxService().page(_ws(), filters, limit, cursor)
+    items, next_cursor = _inbox_service().page(_ws(), filters, limit, cursor)
     return _page([conversation_view(c) for c in items], next_cursor)
 
 
 def get_conversation(conversation_id: Id) -> dict[str, Any]:
-    conversation, messages = InboxService().get(_ws(), conversation_id)
+    conversation, messages = _inbox_service().get(_ws(), conversation_id)
     return {**conversation_view(conversation), "messages": [message_view(m) for m in messages]}
 
 
 def list_webhooks(limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
     ws = _ws()
-    service = WebhookService()
+    service = _webhook_service()
     hooks, next_cursor = service.list_page(ws, limit, cursor)
     items = [webhook_view(w, service.deliveries(ws, w.id, None, RECENT_DELIVERIES, None)[0]) for w in hooks]
     return _page(items, next_cursor)
 
 
 def get_job(job_id: Id) -> dict[str, Any]:
-    return job_view(JobService().get(_ws(), job_id))
+    return job_view(_job_service().get(_ws(), job_id))
 
 
 # --- email writes -------------------------------------------------------------------------------------------------
@@ -367,7 +439,7 @@ def create_prospects(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     ws = _ws()
-    service = ProspectService()
+    service = _prospect_service()
     results = []
     for body in prospects:
         prospect, existed = service.create(ws, body)
@@ -376,7 +448,7 @@ def create_prospects(
 
 
 def update_prospect(prospect_id: Id, changes: ProspectUpdate, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    return prospect_view(ProspectService().update(_ws(), prospect_id, changes))
+    return prospect_view(_prospect_service().update(_ws(), prospect_id, changes))
 
 
 def add_prospects_to_list(
@@ -384,7 +456,7 @@ def add_prospects_to_list(
     prospect_ids: Annotated[list[Id], Field(min_length=1, max_length=1000)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    result = ListService().add(_ws(), list_id, prospect_ids)
+    result = _list_service().add(_ws(), list_id, prospect_ids)
     return {
         "added": result.changed,
         "already_members": result.unchanged,
@@ -398,12 +470,12 @@ def suppress_prospects(
     reason: Annotated[str | None, Field(max_length=500)] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    result = SuppressionService().suppress_emails(_ws(), emails, reason)
+    result = _suppression_service().suppress_emails(_ws(), emails, reason)
     return result.model_dump()
 
 
 def create_campaign_draft(campaign: CampaignCreate, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    service = campaign_service()
+    service = _campaigns()
     outcome = service.create(_ws(), campaign)
     return {
         **campaign_view(service.view(outcome.campaign)),
@@ -420,7 +492,7 @@ def add_campaign_step_or_variant(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     ws = _ws()
-    service = campaign_service()
+    service = _campaigns()
     if (step is None) == (variant is None) or (variant is not None and step_id is None):
         raise ValidationFailed(
             "Give either `step`, or `variant` with `step_id`.",
@@ -440,7 +512,7 @@ def add_campaign_step_or_variant(
 
 
 def _status_change(campaign_id: str, action: Literal["start", "pause"]) -> dict[str, Any]:
-    service = campaign_service()
+    service = _campaigns()
     ws = _ws()
     record = service.start(ws, campaign_id) if action == "start" else service.pause(ws, campaign_id)
     return {"id": record.campaign_id, "status": record.status, "paused_reason": record.paused_reason}
@@ -466,7 +538,9 @@ def enroll_prospects(
             "Provide at least one of prospect_ids, list_ids, emails.",
             details=[field_error("prospect_ids", "provide at least one of prospect_ids, list_ids, emails")],
         )
-    result = EnrollmentService().enroll(_ws(), campaign_id, prospect_ids=prospect_ids, list_ids=list_ids, emails=emails)
+    result = _enrollment_service().enroll(
+        _ws(), campaign_id, prospect_ids=prospect_ids, list_ids=list_ids, emails=emails
+    )
     return {
         "enrolled": result.enrolled,
         "suppressed": result.suppressed,
@@ -487,7 +561,7 @@ def unenroll_prospects(
             "Provide at least one of prospect_ids, emails.",
             details=[field_error("prospect_ids", "provide at least one of prospect_ids, emails")],
         )
-    result = EnrollmentService().unenroll(_ws(), campaign_id, prospect_ids=prospect_ids, emails=emails)
+    result = _enrollment_service().unenroll(_ws(), campaign_id, prospect_ids=prospect_ids, emails=emails)
     return {"unenrolled": result.unenrolled, "total_processed": result.total_processed}
 
 
@@ -496,16 +570,18 @@ def label_conversation(
     label: Annotated[OverrideLabel | None, Field(description="The label to set; null clears the override.")],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
+    from kindling.inbox.models import ConversationUpdate  # cold start: with the inbox service
+
     patch = ConversationUpdate.model_validate({"label_override": label})
-    conversation, _ = InboxService().update(_ws(), conversation_id, patch)
+    conversation, _ = _inbox_service().update(_ws(), conversation_id, patch)
     return conversation_view(conversation)
 
 
 # --- warmup writes ------------------------------------------------------------------------------------------------
 def update_warmup_settings(mailbox_id: Id, settings: WarmupSettingsUpdate) -> dict[str, Any]:
-    return warmup_view(WarmupService().update_settings(_ws(), mailbox_id, settings))
+    return warmup_view(_warmup_service().update_settings(_ws(), mailbox_id, settings))
 
 
 def bulk_update_warmup(update: BulkWarmupUpdate) -> dict[str, Any]:
-    job = WarmupService().start_bulk_update(_ws(), update)
+    job = _warmup_service().start_bulk_update(_ws(), update)
     return {"job_id": job.id, "status": job.status, "total_items": job.total_items}
