@@ -351,3 +351,15 @@ def test_every_call_is_audited_with_a_sanitised_summary(mcp_server: RunningServe
     text = str(records)
     for secret in ("ada@lovelace.test", "grace@hopper.test", "Ada", "7946", "secret-key"):
         assert secret not in text
+
+
+def test_a_client_on_the_per_request_protocol_is_served_too(mcp_server: RunningServer, tenant: Tenant) -> None:
+    """The SDK client's default mode probes the 2026 per-request protocol first; the stateless server answers it."""
+
+    async def main() -> None:
+        async with connect(mcp_server.url, tenant.token, mode="auto") as client:
+            assert client.protocol_version == "2026-07-28"
+            info = payload(await client.call_tool("get_workspace_info", {}))
+            assert info["api_key"]["id"] == tenant.key_id
+
+    anyio.run(main)
