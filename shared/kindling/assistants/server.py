@@ -319,6 +319,12 @@ class MCPApp:
             body = _error_body(code, bytes(rejection.body).decode(), rid)
             await _send_json(send, rejection.status_code, body, rid)
             return
+        if scope.get("method") != "POST":
+            # Stateless JSON mode has no server-to-client stream (GET) and no session to end (DELETE); the SDK
+            # transport would hold a GET open until the function timed out.
+            body = _error_body("method_not_allowed", "The MCP endpoint accepts POST only (stateless, JSON).", rid)
+            await _send_json(send, 405, body, rid, [(b"allow", b"POST")])
+            return
         try:
             principal = await to_thread.run_sync(self._auth_service().authenticate, _header(scope, b"authorization"))
         except KindlingError as exc:

@@ -363,3 +363,13 @@ def test_a_client_on_the_per_request_protocol_is_served_too(mcp_server: RunningS
             assert info["api_key"]["id"] == tenant.key_id
 
     anyio.run(main)
+
+
+def test_only_post_is_served(mcp_server: RunningServer, tenant: Tenant) -> None:
+    """Stateless JSON mode has no stream to open (GET) and no session to end (DELETE): 405 at once, never a
+    request held open until the function times out."""
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {tenant.token}"}
+    for method in ("GET", "DELETE"):
+        response = httpx.request(method, mcp_server.url, headers=headers, timeout=5)
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
+        assert response.json()["error"]["code"] == "method_not_allowed"
