@@ -46,7 +46,7 @@ from kindling.platform.errors import (
 )
 from kindling.platform.ids import request_id
 from kindling.platform.observability import get_logger, request_id_var
-from kindling.ratelimit.service import SlidingWindowLimiter
+from kindling.ratelimit.service import RateLimiter, SlidingWindowLimiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -67,6 +67,10 @@ IDEMPOTENCY_NAMESPACE = "mcp"
 # Hosts and origins always allowed: the local stack and local development (the SDK's own loopback defaults).
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+# The REST API's rule and number for requests whose key is missing or wrong (docs/decisions.md), in its own bucket.
+UNAUTHENTICATED_BUCKET = "mcp-unauthenticated"
+UNAUTHENTICATED_PER_MINUTE = 30
 
 OUTCOME_BY_CODE = {"insufficient_scope": "insufficient_scope", "rate_limited": "rate_limited"}
 
@@ -289,6 +293,12 @@ class MCPApp:
     def __init__(self, server: KindlingMCPServer | None = None) -> None:
         self.server = server or KindlingMCPServer()
         self._auth: AuthService | None = None
+        self._limiter: RateLimiter | None = None
+
+    def _source_limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            self._limiter = RateLimiter()
+        return self._limiter
 
     def _auth_service(self) -> AuthService:
         if self._auth is None:
@@ -328,6 +338,20 @@ class MCPApp:
         try:
             principal = await to_thread.run_sync(self._auth_service().authenticate, _header(scope, b"authorization"))
         except KindlingError as exc:
+            # As on the REST API: failed authentications are counted per source address (the ASGI client, which
+            # Mangum fills from API Gateway's sourceIp), and past the limit the address gets 429 instead of 401.
+            source = (scope.get("client") or ("unknown", 0))[0] or "unknown"
+            decision = await to_thread.run_sync(
+                self._source_limiter().hit_source, source, UNAUTHENTICATED_BUCKET, UNAUTHENTICATED_PER_MINUTE
+            )
+            if not decision.allowed:
+                limited = decision.refusal(
+                    f"Unauthenticated requests are limited to {UNAUTHENTICATED_PER_MINUTE} a minute"
+                )
+                body = _error_body(limited.code, limited.message, rid)
+                body["error"]["retry_after_seconds"] = limited.retry_after
+                await _send_json(send, 429, body, rid, [(b"retry-after", str(limited.retry_after).encode())])
+                return
             await _send_json(
                 send, 401, _error_body(exc.code, exc.message, rid), rid, [(b"www-authenticate", b"Bearer")]
             )

@@ -373,3 +373,14 @@ def test_only_post_is_served(mcp_server: RunningServer, tenant: Tenant) -> None:
         response = httpx.request(method, mcp_server.url, headers=headers, timeout=5)
         assert response.status_code == 405 and response.headers["allow"] == "POST"
         assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_bad_keys_are_limited_to_30_a_minute_per_address(mcp_server: RunningServer, tenant: Tenant) -> None:
+    """As on the REST API: past 30 failed authentications in a minute the address gets 429, not 401; a valid key
+    from the same address is never refused by it."""
+    statuses = [raw_post(mcp_server, "ws_" + "x" * 40, INITIALIZE).status_code for _ in range(31)]
+    assert statuses == [401] * 30 + [429]
+    limited = raw_post(mcp_server, None, INITIALIZE)
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) == limited.json()["error"]["retry_after_seconds"] >= 1
+    assert raw_post(mcp_server, tenant.token, INITIALIZE).status_code == 200
