@@ -1,9 +1,11 @@
-"""One cold start, in a fresh process: `python -m bench.coldstart_child ours|baseline`.
+"""One cold start, in a fresh process: `python -m bench.coldstart_child ours|mcp|baseline`.
 
 Both run with the environment Lambda gives an actively traced function (ours traces; the baseline does not).
 Both variants first start moto in-process and create the table from the definition the parent passes (moto and
 botocore are imported before the clock starts, equally for both). Then the clock runs over what a Lambda cold start
-pays: importing the handler module and serving one API Gateway (HTTP API v2) request that reads DynamoDB.
+pays: importing the handler module and serving one API Gateway (HTTP API v2) request that reads DynamoDB (`ours`:
+GET /api/v1/me; `mcp`: the MCP function's POST /mcp calling the `list_mailboxes` tool, which also counts the call in
+its rate window and writes its audit record).
 Prints one JSON line: {"import_s", "first_request_s", "total_s", "status"}.
 """
 
@@ -43,6 +45,29 @@ def _seed_key(client: Any, table: str) -> None:
             "revoked": {"S": "no"},
         },
     )
+
+
+def _mcp_event(token: str) -> dict[str, Any]:
+    event = _event("/mcp", token)
+    event["routeKey"] = event["requestContext"]["routeKey"] = "ANY /mcp"
+    event["requestContext"]["http"]["method"] = "POST"
+    event.pop("pathParameters", None)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_mailboxes", "arguments": {}}}
+    event["body"] = json.dumps(body)
+    event["headers"].update(
+        {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+            "content-length": str(len(event["body"])),
+            "mcp-protocol-version": "2025-11-25",
+        }
+    )
+    return event
+
+
+def _mcp_tool_failed(response: dict[str, Any]) -> bool:
+    result = json.loads(response["body"]).get("result", {})
+    return bool(result.get("isError", True))
 
 
 BASELINE_APP = """
@@ -100,9 +125,11 @@ def main(variant: str) -> None:
             ReturnValues="ALL_NEW",
         )
         client.get_item(TableName="kindling-bench", Key=scratch, ConsistentRead=True)
-        if variant == "ours":
+        if variant in ("ours", "mcp"):
             sys.path[:0] = [str(REPO / "shared")]
-            path = REPO / "functions" / "api" / "app.py"
+            path = REPO / "functions" / ("api" if variant == "ours" else "mcp") / "app.py"
+            if variant == "mcp":
+                os.environ["POWERTOOLS_SERVICE_NAME"] = "kindling-mcp"
         else:
             path = Path(os.environ["BENCH_BASELINE_FILE"])
         started = time.perf_counter()
@@ -111,8 +138,11 @@ def main(variant: str) -> None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         imported = time.perf_counter()
-        response = module.handler(_event("/api/v1/me", TOKEN), None)
+        event = _mcp_event(TOKEN) if variant == "mcp" else _event("/api/v1/me", TOKEN)
+        response = module.handler(event, None)
         served = time.perf_counter()
+        if variant == "mcp" and _mcp_tool_failed(response):
+            response["statusCode"] = 500  # the parent refuses a run whose tool call failed
     print(
         json.dumps(
             {

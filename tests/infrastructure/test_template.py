@@ -42,9 +42,9 @@ STOPPED_WINDOWS = {
 # Reserved concurrency per stage for the public functions; the rest of the account's pool (at least 100 of a fresh
 # account's 1,000 stays unreserved by AWS rule) is shared by the workers.
 RESERVED_CONCURRENCY = {
-    "dev": {"Api": 10, "Tracking": 20},
-    "staging": {"Api": 10, "Tracking": 20},
-    "prod": {"Api": 50, "Tracking": 100},
+    "dev": {"Api": 10, "Mcp": 5, "Tracking": 20},
+    "staging": {"Api": 10, "Mcp": 5, "Tracking": 20},
+    "prod": {"Api": 50, "Mcp": 20, "Tracking": 100},
 }
 SQS_DEFAULT_VISIBILITY = 30
 PLACEHOLDER_RE = re.compile(r"\$\{([^}]+)\}")
@@ -621,7 +621,7 @@ def check_tracking_secret_retained(t: Template) -> list[str]:
 def check_reserved_concurrency(t: Template) -> list[str]:
     problems: list[str] = []
     functions = resources(t, *FUNCTION_TYPES)
-    for name, key in (("ApiFunction", "Api"), ("TrackingFunction", "Tracking")):
+    for name, key in (("ApiFunction", "Api"), ("McpFunction", "Mcp"), ("TrackingFunction", "Tracking")):
         value = props(functions.get(name, {})).get("ReservedConcurrentExecutions")
         expected = {
             "Fn::If": [
@@ -824,7 +824,7 @@ def test_reserved_concurrency_numbers(template: Template) -> None:
     assert template["Parameters"]["ReserveConcurrency"]["Default"] == "true"
     assert template["Mappings"]["StageConcurrency"] == RESERVED_CONCURRENCY
     # A fresh account's quota is 1,000 and AWS keeps 100 unreserved: every stage reserves far below the 900 left.
-    assert max(sum(stage.values()) for stage in RESERVED_CONCURRENCY.values()) == 150
+    assert max(sum(stage.values()) for stage in RESERVED_CONCURRENCY.values()) == 170
 
 
 def test_tracking_secret_rotation_wiring(template: Template) -> None:
@@ -891,6 +891,19 @@ def test_api_routes_use_the_http_api(template: Template) -> None:
     assert routes == {("ANY", "/api/{proxy+}"), ("GET", "/openapi.json"), ("GET", "/docs")}
     assert {referenced(e["Properties"]["ApiId"]) for e in events} == {"HttpApi"}
     assert not resources(template, "AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
+
+
+def test_the_mcp_server_is_its_own_function_behind_the_same_http_api(template: Template) -> None:
+    mcp = props(template["Resources"]["McpFunction"])
+    events = mcp["Events"].values()
+    assert {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events} == {("ANY", "/mcp")}
+    assert {referenced(e["Properties"]["ApiId"]) for e in events} == {"HttpApi"}
+    assert mcp["Handler"] == "app.handler" and mcp["CodeUri"] == "functions/mcp/"
+    # Least privilege: the table, the webhook queue (events of tool writes), the job state machine; no KMS (no
+    # tool reads or writes mailbox passwords) and no check/send/sync queue (no tool connects or sends).
+    policies = [next(iter(p)) for p in mcp["Policies"]]
+    assert sorted(policies) == ["DynamoDBCrudPolicy", "SQSSendMessagePolicy", "StepFunctionsExecutionPolicy"]
+    assert "McpUrl" in template["Outputs"]
 
 
 def test_stage_parameter_and_outputs(template: Template) -> None:

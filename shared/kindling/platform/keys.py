@@ -482,6 +482,11 @@ def rate_window_pk(workspace_id: str, bucket: str, window_start: int) -> str:
     return workspace_key(workspace_id, "RATE", bucket, str(window_start))
 
 
+def assistant_audit_pk(workspace_id: str) -> str:
+    """The workspace's audit log of MCP tool calls (items `<iso at>#<id>`, newest read first, expiring by TTL)."""
+    return workspace_key(workspace_id, "MCPAUDIT")
+
+
 def source_rate_window_pk(source_ip: str, bucket: str, window_start: int) -> str:
     return platform_key("RATE", bucket, source_ip, str(window_start))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute
+from pynamodb.exceptions import DoesNotExist
 
 from kindling.platform.dynamo import TableModel, bind_models
 from kindling.platform.keys import rate_window_pk, source_rate_window_pk
@@ -30,3 +31,16 @@ class RateLimitRepository:
         item = RateWindowItem(pk=pk, sk="#")
         item.update(actions=[RateWindowItem.hits.add(1), RateWindowItem.expires_at.set(expires_at)])
         return int(item.hits)
+
+    def read(self, workspace_id: str, bucket: str, window_start: int) -> int:
+        """The count of one workspace window (0 when it has no item); a strongly consistent read."""
+        try:
+            item = RateWindowItem.get(rate_window_pk(workspace_id, bucket, window_start), "#", consistent_read=True)
+        except DoesNotExist:
+            return 0
+        return int(item.hits or 0)
+
+    def decrement(self, workspace_id: str, bucket: str, window_start: int) -> None:
+        """Take back one hit (a refused call is not counted against the window)."""
+        item = RateWindowItem(pk=rate_window_pk(workspace_id, bucket, window_start), sk="#")
+        item.update(actions=[RateWindowItem.hits.add(-1)])

@@ -30,6 +30,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kindling.api.app import create_app
+from kindling.audit.service import AuditService
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.inbox.models import Conversation, InboxMessage
@@ -285,7 +286,16 @@ def seed(
     ids["delivery_id"] = deliveries[0]["id"]
 
     ids["conversation_id"] = conversation(seeded, now)
-    seeded.markers |= {tenant.workspace_id, *ids.values()}
+    # An MCP tool call in the audit log, naming the workspace's mailbox (its id passes the sanitiser).
+    audited = AuditService().record(
+        workspace_id=tenant.workspace_id,
+        key_id=tenant.key_id,
+        tool="get_mailbox",
+        outcome="ok",
+        duration_ms=1.0,
+        arguments={"mailbox_id": ids["mailbox_id"]},
+    )
+    seeded.markers |= {tenant.workspace_id, *ids.values(), audited.id}
     return seeded
 
 
@@ -609,6 +619,7 @@ def bounce_shield_is_per_workspace(world: World, caller: Seeded, other: Seeded) 
 
 ROUTES: dict[str, Probe] = {
     "GET /api/v1/me": own_view("GET /api/v1/me"),
+    "GET /api/v1/mcp/audit": own_view("GET /api/v1/mcp/audit"),
     "GET /api/v1/bounce-shield": own_view("GET /api/v1/bounce-shield"),
     "PATCH /api/v1/bounce-shield": bounce_shield_is_per_workspace,
     "GET /api/v1/jobs/{job_id}": foreign_ids("GET /api/v1/jobs/{job_id}"),

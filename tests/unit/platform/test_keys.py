@@ -122,6 +122,7 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
     (keys.event_dedup_pk, (WS, "email.opened", "d1"), "ws_abc123#EVTDEDUP#email.opened#d1"),
     (keys.unpublished_due_sk, ("2026-06-10T09:00:00+00:00", WS, "evt_1"), "2026-06-10T09:00:00+00:00#ws_abc123#evt_1"),
     (keys.rate_window_pk, (WS, "api", 1781082000), "ws_abc123#RATE#api#1781082000"),
+    (keys.assistant_audit_pk, (WS,), "ws_abc123#MCPAUDIT"),
     (keys.source_rate_window_pk, ("203.0.113.9", "badkey", 1781082000), "@RATE#badkey#203.0.113.9#1781082000"),
     (keys.warmup_bounces_pk, ("example.com",), "@WARMUP#BOUNCES#example.com"),
     (keys.job_error_sk, (3, 7), "ERR#00003#0007"),

@@ -21,7 +21,7 @@ from devstack.template import load
 REPO = Path(__file__).resolve().parents[3]
 
 
-def test_the_template_routes_the_tracking_paths_and_leaves_the_api_to_uvicorn() -> None:
+def test_the_template_routes_the_tracking_paths_and_mcp_and_leaves_the_api_to_uvicorn() -> None:
     template = load(REPO / "template.yaml", stack_name="kindling-local", parameters={"Stage": "dev"})
     routes = lambda_routes(template, served_natively=NATIVE_HTTP_FUNCTIONS)
     assert {(r.route_key, r.function_id) for r in routes} == {
@@ -29,6 +29,7 @@ def test_the_template_routes_the_tracking_paths_and_leaves_the_api_to_uvicorn() 
         ("GET /t/c/{token}", "TrackingFunction"),
         ("GET /u/{token}", "TrackingFunction"),
         ("POST /u/{token}", "TrackingFunction"),
+        ("ANY /mcp", "McpFunction"),
     }
 
 

@@ -1,0 +1,1 @@
+"""The audit log of assistant (MCP) tool calls: sanitised argument summaries, outcomes, a TTL."""
