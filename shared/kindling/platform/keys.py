@@ -491,3 +491,50 @@ WARMUP_BLOCKLIST_PK = platform_key("WARMUP", "BLOCKLIST")
 
 def warmup_bounces_pk(domain: str) -> str:
     return platform_key("WARMUP", "BOUNCES", domain)
+
+
+# LinkedIn
+# - account partition `ws#LIACCOUNT#<li id>`: the account (`#`), its status audit rows (`AUDIT#<at>#<n>`) and its
+#   in-flight reconnect link (`CONNECT`); gsi1 `ws#LIACCOUNT` / `<created>#<id>` lists a workspace's accounts;
+# - the workspace's in-flight connect link `ws#LICONNECT` / `#` (help center 40.6: the same URL for 90 s);
+# - reactions made through the API `ws#LIPOST#<post urn>` / `R#<account id>#<reaction type>`;
+# - `DUE#LINKEDIN#ACCOUNTS` / `<ws>#<li id>`: every live account (the health check and the orphan watcher);
+# - `DUE#LINKEDIN#OUTAGE` / `<outage start>#<ws>#<li id>`: accounts in an outage not yet notified.
+LINKEDIN_ACCOUNTS_DUE_PK = "DUE#LINKEDIN#ACCOUNTS"
+LINKEDIN_OUTAGE_DUE_PK = "DUE#LINKEDIN#OUTAGE"
+LINKEDIN_AUDIT_PREFIX = "AUDIT#"
+LINKEDIN_REACTION_PREFIX = "R#"
+LINKEDIN_RECONNECT_SK = "CONNECT"
+LINKEDIN_OUTAGE_SK = "OUTAGE"
+
+
+def linkedin_account_pk(workspace_id: str, account_id: str) -> str:
+    return workspace_key(workspace_id, "LIACCOUNT", account_id)
+
+
+def linkedin_accounts_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "LIACCOUNT")
+
+
+def linkedin_audit_sk(at: datetime, n: str) -> str:
+    return f"{LINKEDIN_AUDIT_PREFIX}{instant(at)}#{n}"
+
+
+def linkedin_connect_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "LICONNECT")
+
+
+def linkedin_post_pk(workspace_id: str, post_urn: str) -> str:
+    return workspace_key(workspace_id, "LIPOST", post_urn)
+
+
+def linkedin_reaction_sk(account_id: str, reaction_type: str) -> str:
+    return f"{LINKEDIN_REACTION_PREFIX}{account_id}#{reaction_type}"
+
+
+def linkedin_account_due_sk(workspace_id: str, account_id: str) -> str:
+    return f"{workspace_id}#{account_id}"
+
+
+def linkedin_outage_due_sk(since: datetime, workspace_id: str, account_id: str) -> str:
+    return f"{instant(since)}#{workspace_id}#{account_id}"

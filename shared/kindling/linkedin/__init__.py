@@ -1,0 +1,1 @@
+"""LinkedIn accounts, their limits and the provider client."""
