@@ -46,6 +46,11 @@ class Settings(BaseModel):
     mail_ca_file: str | None = None
     # botocore's endpoint override: the local stack points every AWS call at moto with it.
     aws_endpoint_url: str | None = None
+    # The LinkedIn provider (Unipile): its base URL, and the Secrets Manager secrets holding its API key and the
+    # per-stack secret that the provider's webhooks and hosted-auth notify calls must carry.
+    linkedin_provider_base_url: str | None = None
+    linkedin_api_key_secret_arn: str | None = None
+    linkedin_webhook_secret_arn: str | None = None
 
     @property
     def is_deployed(self) -> bool:
@@ -97,6 +102,9 @@ _ENV = {
     "mx_lookups": "KINDLING_MX_LOOKUPS",
     "mail_ca_file": "KINDLING_MAIL_CA_FILE",
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
+    "linkedin_provider_base_url": "KINDLING_LINKEDIN_PROVIDER_BASE_URL",
+    "linkedin_api_key_secret_arn": "KINDLING_LINKEDIN_API_KEY_SECRET_ARN",
+    "linkedin_webhook_secret_arn": "KINDLING_LINKEDIN_WEBHOOK_SECRET_ARN",
 }
 
 
