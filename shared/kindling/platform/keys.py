@@ -493,8 +493,22 @@ def warmup_bounces_pk(domain: str) -> str:
     return platform_key("WARMUP", "BOUNCES", domain)
 
 
-# LinkedIn
-# - account partition `ws#LIACCOUNT#<li id>`: the account (`#`), its status audit rows (`AUDIT#<at>#<n>`) and its
+# --- LinkedIn ----------------------------------------------------------------------------------------------------
+# The usage partition `ws#LIUSAGE#<account id>` (kindling.linkedin.usage): one counter per dimension per period,
+# `USE#<dimension>#<period start date>` (a day, or a week's Monday), and the account's pacer `PACE`.
+LINKEDIN_USAGE_PREFIX = "USE#"
+LINKEDIN_PACE_SK = "PACE"
+
+
+def linkedin_usage_pk(workspace_id: str, account_id: str) -> str:
+    return workspace_key(workspace_id, "LIUSAGE", account_id)
+
+
+def linkedin_usage_sk(dimension: str, period: str) -> str:
+    return f"{LINKEDIN_USAGE_PREFIX}{dimension}#{period}"
+
+
+# - the account partition `ws#LIACCOUNT#<li id>`: the account (`#`), its status audit rows (`AUDIT#<at>#<n>`) and its
 #   in-flight reconnect link (`CONNECT`); gsi1 `ws#LIACCOUNT` / `<created>#<id>` lists a workspace's accounts;
 # - the workspace's in-flight connect link `ws#LICONNECT` / `#` (help center 40.6: the same URL for 90 s);
 # - reactions made through the API `ws#LIPOST#<post urn>` / `R#<account id>#<reaction type>`;

@@ -127,6 +127,9 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
     (keys.job_error_sk, (3, 7), "ERR#00003#0007"),
     (keys.import_row_error_sk, (12,), "ERR#000012"),
     (keys.upper, (datetime(2026, 6, 10, 9, tzinfo=UTC),), "2026-06-10T09:00:00.000Z#~"),
+    # LinkedIn usage counters and the pacer
+    (keys.linkedin_usage_pk, (WS, "li_1"), "ws_abc123#LIUSAGE#li_1"),
+    (keys.linkedin_usage_sk, ("invites_week", "2026-06-08"), "USE#invites_week#2026-06-08"),
 ]
 
 
@@ -158,6 +161,7 @@ def test_the_fixed_keys() -> None:
     assert (keys.WARMUP_BLOCKLIST_PK, keys.MEMBER_PREFIX, keys.ERROR_PREFIX) == ("@WARMUP#BLOCKLIST", "M#", "ERR#")
     assert (keys.INBOX_MESSAGE_PREFIX, keys.INBOX_CURSOR_PREFIX, keys.HOUR_BUCKET_PREFIX) == ("M#", "F#", "H#")
     assert (keys.STEP_STATS_PREFIX, keys.VARIANT_STATS_PREFIX) == ("C#STATS#S#", "C#STATS#V#")
+    assert (keys.LINKEDIN_USAGE_PREFIX, keys.LINKEDIN_PACE_SK) == ("USE#", "PACE")
 
 
 @pytest.mark.parametrize("bad", ["", "ws_", "WS_ABCDEF", "ws_abc", "x" * 10])

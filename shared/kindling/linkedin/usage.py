@@ -1,0 +1,203 @@
+"""Per-account LinkedIn usage counters with atomic, conditional reservations; the one set of caps every campaign and
+API call on the account shares.
+
+Items, in the account's usage partition `ws#LIUSAGE#<account id>` (kindling.platform.keys, "LinkedIn"):
+- a counter per dimension and period, sk `USE#<dimension>#<period start>` (`2026-06-10` for a day, the week's
+  Monday for `invites_week`): `used` and `reservations` (the string set of the live reservation ids). A new period
+  is a new item, so nothing unused carries over (no burst catch-up); each counter expires 8 days after its period;
+- the pacer, sk `PACE`: the instants (epoch milliseconds) of the account's last two actions, `older_ms` and
+  `newer_ms`; it expires a day after the last action.
+
+`reserve` is one TransactWriteItems of two updates, so the cap and the pace hold together or nothing is written:
+the counter's `ADD used 1, reservations {id}` on condition `used < cap` (or no counter yet), and the pacer's
+`SET older_ms = newer_ms, newer_ms = now` on condition that the older of the last two actions is at least 60 s old
+(or there is none). Two workers can never both take the last slot: DynamoDB checks each condition against the
+item as it is when the transaction commits. A transaction cancelled by a conflicting transaction (not by a
+condition) is retried.
+
+`release` hands one reservation's slot back: `ADD used -1, DELETE reservations {id}` on condition the id is still
+in the set, so releasing twice (or a retried release) frees one slot. The pacer slot is not given back: the pace
+spaces calls out in time, and a released reservation only makes the account wait up to a minute longer.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.exceptions import TransactWriteError, UpdateError
+
+from kindling.linkedin.limits import (
+    DIMENSIONS,
+    PACE_WINDOW_SECONDS,
+    Dimension,
+    LimitReached,
+    PaceLimited,
+    next_reset,
+    pace_retry_after,
+    period_key,
+)
+from kindling.platform.dynamo import (
+    TableModel,
+    batch_get_raw,
+    bind_models,
+    cancellation_codes,
+    condition_failed,
+    transaction,
+)
+from kindling.platform.keys import LINKEDIN_PACE_SK, linkedin_usage_pk, linkedin_usage_sk
+
+__all__ = ["LimitReached", "PaceLimited", "Reservation", "UsageRepository"]
+
+COUNTER_RETENTION = timedelta(days=8)  # a counter is kept this long after its period ends
+PACE_RETENTION = timedelta(days=1)
+_CONFLICT_RETRIES = 5
+
+
+class LinkedInUsageItem(TableModel):
+    dimension = UnicodeAttribute(null=True)
+    period = UnicodeAttribute(null=True)
+    used = NumberAttribute(null=True)
+    reservations = UnicodeSetAttribute(null=True)
+
+
+class LinkedInPaceItem(TableModel):
+    older_ms = NumberAttribute(null=True)
+    newer_ms = NumberAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One slot of one dimension's cap, taken at `reserved_at` in the period starting `period`."""
+
+    reservation_id: str
+    workspace_id: str
+    account_id: str
+    dimension: Dimension
+    period: str
+    cap: int
+    reserved_at: datetime
+    resets_at: datetime
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _epoch(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+class UsageRepository:
+    def __init__(self) -> None:
+        bind_models()
+
+    def reserve(self, workspace_id: str, account_id: str, dimension: Dimension, cap: int, now: datetime) -> Reservation:
+        """Take one slot of `dimension` (cap `cap` this period) and one pace slot, atomically. Raises LimitReached
+        when the period's cap is used up, PaceLimited when the account already acted twice in the last 60 s."""
+        now = now.astimezone(UTC)
+        pk = linkedin_usage_pk(workspace_id, account_id)
+        period = period_key(dimension, now)
+        resets_at = next_reset(dimension, now)
+        if cap <= 0:
+            raise LimitReached(dimension, max(cap, 0), self._used(pk, dimension, period), resets_at, now=now)
+        reservation_id = uuid.uuid4().hex
+        now_ms = _ms(now)
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                with transaction() as tx:
+                    tx.update(
+                        LinkedInUsageItem(pk=pk, sk=linkedin_usage_sk(dimension, period)),
+                        actions=[
+                            LinkedInUsageItem.used.add(1),
+                            LinkedInUsageItem.reservations.add({reservation_id}),
+                            LinkedInUsageItem.dimension.set(dimension),
+                            LinkedInUsageItem.period.set(period),
+                            LinkedInUsageItem.expires_at.set(_epoch(resets_at + COUNTER_RETENTION)),
+                        ],
+                        condition=LinkedInUsageItem.used.does_not_exist() | (LinkedInUsageItem.used < cap),
+                    )
+                    tx.update(
+                        LinkedInPaceItem(pk=pk, sk=LINKEDIN_PACE_SK),
+                        actions=[
+                            LinkedInPaceItem.older_ms.set(LinkedInPaceItem.newer_ms | 0),
+                            LinkedInPaceItem.newer_ms.set(now_ms),
+                            LinkedInPaceItem.expires_at.set(_epoch(now + PACE_RETENTION)),
+                        ],
+                        condition=LinkedInPaceItem.older_ms.does_not_exist()
+                        | (LinkedInPaceItem.older_ms <= now_ms - PACE_WINDOW_SECONDS * 1000),
+                    )
+            except TransactWriteError as exc:
+                codes = cancellation_codes(exc)
+                if codes[:1] == ["ConditionalCheckFailed"]:
+                    raise LimitReached(dimension, cap, self._used(pk, dimension, period), resets_at, now=now) from exc
+                if codes[1:2] == ["ConditionalCheckFailed"]:
+                    raise PaceLimited(pace_retry_after(self._older_action(pk), now)) from exc
+                if "TransactionConflict" in codes and attempt < _CONFLICT_RETRIES:
+                    time.sleep(0.02 * (attempt + 1))
+                    continue
+                raise
+            break
+        return Reservation(
+            reservation_id=reservation_id,
+            workspace_id=workspace_id,
+            account_id=account_id,
+            dimension=dimension,
+            period=period,
+            cap=cap,
+            reserved_at=now,
+            resets_at=resets_at,
+        )
+
+    def release(self, reservation: Reservation) -> bool:
+        """Give the reservation's slot back; False (nothing changed) when it was already released."""
+        item = LinkedInUsageItem(
+            pk=linkedin_usage_pk(reservation.workspace_id, reservation.account_id),
+            sk=linkedin_usage_sk(reservation.dimension, reservation.period),
+        )
+        try:
+            item.update(
+                actions=[
+                    LinkedInUsageItem.used.add(-1),
+                    LinkedInUsageItem.reservations.delete({reservation.reservation_id}),
+                ],
+                condition=LinkedInUsageItem.reservations.contains(reservation.reservation_id),
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def usage(self, workspace_id: str, account_id: str, now: datetime) -> dict[Dimension, int]:
+        """What each dimension used in the period holding `now` (today, or this week for the weekly cap): one
+        strongly consistent BatchGetItem."""
+        pk = linkedin_usage_pk(workspace_id, account_id)
+        keys = {dimension: (pk, linkedin_usage_sk(dimension, period_key(dimension, now))) for dimension in DIMENSIONS}
+        found = batch_get_raw(keys.values(), attributes=("used",))
+        counts: dict[Dimension, int] = {}
+        for dimension, key in keys.items():
+            raw = found.get(key, {}).get("used")
+            counts[dimension] = int(raw["N"]) if raw else 0
+        return counts
+
+    @staticmethod
+    def _used(pk: str, dimension: Dimension, period: str) -> int:
+        try:
+            item = LinkedInUsageItem.get(pk, linkedin_usage_sk(dimension, period), consistent_read=True)
+        except LinkedInUsageItem.DoesNotExist:
+            return 0
+        return int(item.used or 0)
+
+    @staticmethod
+    def _older_action(pk: str) -> datetime | None:
+        try:
+            item = LinkedInPaceItem.get(pk, LINKEDIN_PACE_SK, consistent_read=True)
+        except LinkedInPaceItem.DoesNotExist:
+            return None
+        if not item.older_ms:
+            return None
+        return datetime.fromtimestamp(int(item.older_ms) / 1000, tz=UTC)
