@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.KindlingError], int] = {
     errors.PayloadTooLarge: 413,
     errors.Unprocessable: 422,
     errors.RateLimited: 429,
+    errors.BadGateway: 502,
 }
 
 _HTTP_CODES = {

@@ -165,6 +165,7 @@ class LinkedInAccount(BaseModel):
     status: AccountStatus = "connecting"
     provider_status: str | None = None  # the provider's last raw status
     provider_account_id: str | None = None
+    member_id: str | None = None  # the connected member's LinkedIn id (ACo...), when the provider says it
     account_type: str | None = None  # linkedin.limits vocabulary; None: the provider did not say
     strategy: str = "new_account"
     ramp_started_on: date | None = None

@@ -3,14 +3,12 @@
 - A custom proxy's credentials, encrypted with the KMS key like mailbox passwords and bound to (workspace id,
   LinkedIn account id) by the encryption context: a ciphertext copied onto another account does not decrypt.
   They are never returned by the API; only the provider connection would need them.
-- The provider's API key and the per-stack webhook secret, read from Secrets Manager (ARNs from the settings)
-  once per process.
+(The provider's API key and the per-stack webhook secret are settings: `kindling.linkedin.provider`.)
 """
 
 from __future__ import annotations
 
 import base64
-import threading
 from typing import Protocol
 
 from kindling.platform import aws
@@ -47,33 +45,3 @@ class KmsProxySecretBox:
             EncryptionContext=_context(workspace_id, account_id),
         )
         return bytes(response["Plaintext"]).decode("utf-8")
-
-
-_cache: dict[str, str] = {}
-_lock = threading.Lock()
-
-
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
-
-
-def _secret(arn: str | None, what: str) -> str:
-    if not arn:
-        raise RuntimeError(f"the LinkedIn {what} secret is not configured")
-    with _lock:
-        cached = _cache.get(arn)
-    if cached is not None:
-        return cached
-    value = str(aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
-    with _lock:
-        _cache[arn] = value
-    return value
-
-
-def provider_api_key() -> str:
-    return _secret(get_settings().linkedin_api_key_secret_arn, "provider API key")
-
-
-def webhook_secret() -> str:
-    return _secret(get_settings().linkedin_webhook_secret_arn, "webhook")

@@ -11,11 +11,20 @@ from typing import Any
 
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
+from kindling.linkedin.limits import (
+    Dimension,
+    after_restriction,
+    effective_caps,
+    parse_strategy,
+    ramp_week,
+    validate_overrides,
+)
 from kindling.linkedin.models import (
     DOWN_STATUSES,
     AccountStatus,
     AuditEntry,
     ConnectLink,
+    InvalidProxy,
     LinkedInAccount,
     ProxySettings,
     Reaction,
@@ -25,11 +34,27 @@ from kindling.linkedin.models import (
     starts_outage,
     status_from_provider,
 )
-from kindling.linkedin.provider import LinkedInProvider, ProviderAccount, ProviderError
+from kindling.linkedin.provider import (
+    REACTION_TYPES,
+    LinkedInProvider,
+    ProviderAccount,
+    ProviderError,
+    client_from_settings,
+)
 from kindling.linkedin.repository import AccountPage, LinkedInAccountRepository, ReactionPage, Stale
 from kindling.linkedin.secrets import KmsProxySecretBox, ProxySecretBox
+from kindling.linkedin.usage import UsageRepository
 from kindling.platform.clock import Clock, get_clock, isoformat
-from kindling.platform.errors import Conflict, KindlingError, NotFound
+from kindling.platform.errors import (
+    BadGateway as ProviderUnavailable,
+)
+from kindling.platform.errors import (
+    Conflict,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+    field_error,
+)
 from kindling.platform.ids import prefixed_id
 from kindling.platform.observability import get_logger
 
@@ -42,12 +67,12 @@ ORPHAN_AFTER = timedelta(minutes=5)  # help center 40.5: `connecting` for more t
 OUTAGE_NOTIFY_AFTER = timedelta(hours=24)  # help center 40.2 (4)
 NAME_SEPARATOR = ":"  # the hosted-auth `name` is `<workspace id>:<li id>`: the notify call names the row it links
 _FLIP_ATTEMPTS = 5
+_DIMENSION_NAMES = frozenset(("invites_week", "messages_day", "inmails_day", "profile_views_day", "engagements_day"))
 
 
-class ProviderUnavailable(KindlingError):
-    """The provider refused or could not answer a call the request needs (502 in the API)."""
-
-    code = "provider_error"
+def default_provider() -> LinkedInProvider:
+    """The stack's provider client, from the settings (base URL and API key)."""
+    return client_from_settings()
 
 
 @dataclass(frozen=True)
@@ -55,6 +80,7 @@ class ConnectResult:
     url: str
     account: LinkedInAccount
     reused: bool
+    expires_at: datetime  # until when a repeated click gets this same URL
 
 
 @dataclass(frozen=True)
@@ -89,6 +115,7 @@ class LinkedInAccountService:
         secrets: ProxySecretBox | None = None,
         clock: Clock | None = None,
         notify: Notify | None = None,
+        usage: UsageRepository | None = None,
     ) -> None:
         self._repo = repository or LinkedInAccountRepository()
         self._provider = provider
@@ -96,13 +123,12 @@ class LinkedInAccountService:
         self._secrets = secrets
         self._clock = clock
         self._notify = notify
+        self._usage_repo = usage
 
     # --- collaborators --------------------------------------------------------------------------------------------
     @property
     def provider(self) -> LinkedInProvider:
         if self._provider is None:
-            from kindling.linkedin.client import default_provider
-
             self._provider = default_provider()
         return self._provider
 
@@ -123,7 +149,7 @@ class LinkedInAccountService:
     def get(self, workspace_id: str, account_id: str) -> LinkedInAccount:
         return self._repo.get(workspace_id, account_id)
 
-    def list(self, workspace_id: str, limit: int, cursor: str | None) -> AccountPage:
+    def list_accounts(self, workspace_id: str, limit: int, cursor: str | None) -> AccountPage:
         return self._repo.list_page(workspace_id, limit, cursor)
 
     def audit(self, workspace_id: str, account_id: str) -> list[AuditEntry]:
@@ -136,7 +162,9 @@ class LinkedInAccountService:
         now = self._now()
         current = self._reusable_link(workspace_id, None, now)
         if current is not None:
-            return ConnectResult(current.url, self._repo.get(workspace_id, current.account_id), True)
+            return ConnectResult(
+                current.url, self._repo.get(workspace_id, current.account_id), True, current.expires_at
+            )
         account = LinkedInAccount(
             id=prefixed_id("li", 12), workspace_id=workspace_id, status="connecting", created_at=now, updated_at=now
         )
@@ -155,8 +183,8 @@ class LinkedInAccountService:
             # the orphan watcher never links (the provider never holds an account for it).
             other = self._repo.connect_link(workspace_id)
             if other is not None:
-                return ConnectResult(other.url, self._repo.get(workspace_id, other.account_id), True)
-        return ConnectResult(url, account, False)
+                return ConnectResult(other.url, self._repo.get(workspace_id, other.account_id), True, other.expires_at)
+        return ConnectResult(url, account, False, link.expires_at)
 
     def reconnect(self, workspace_id: str, account_id: str, notify_url: str) -> ConnectResult:
         """The provider's reconnect URL for an account that is down (or still connecting); 90 s reuse as connect."""
@@ -166,7 +194,7 @@ class LinkedInAccountService:
         now = self._now()
         current = self._reusable_link(workspace_id, account_id, now)
         if current is not None:
-            return ConnectResult(current.url, account, True)
+            return ConnectResult(current.url, account, True, current.expires_at)
         provider_id = account.provider_account_id
         url = self._hosted_link(
             lambda: self.provider.reconnect_hosted_auth_link(
@@ -177,8 +205,8 @@ class LinkedInAccountService:
         if not self._repo.claim_connect_link(workspace_id, link, now, reconnect_of=account_id):
             other = self._repo.connect_link(workspace_id, account_id)
             if other is not None:
-                return ConnectResult(other.url, account, True)
-        return ConnectResult(url, account, False)
+                return ConnectResult(other.url, account, True, other.expires_at)
+        return ConnectResult(url, account, False, link.expires_at)
 
     def _reusable_link(self, workspace_id: str, account_id: str | None, now: datetime) -> ConnectLink | None:
         link = self._repo.connect_link(workspace_id, account_id)
@@ -216,6 +244,19 @@ class LinkedInAccountService:
             provider_status=details.status if details else "OK",
             link=details or ProviderAccount(provider_account_id, "", "OK", None, None, None),
         )
+        return True
+
+    def handle_hosted_auth_notify(self, name: str, provider_account_id: str, provider_status: str) -> bool:
+        """The hosted-auth notify: a new account's link names its row; a reconnect names the provider's account,
+        whose row then takes the provider's current status through the status helper."""
+        if parse_hosted_auth_name(name) is not None:
+            return self.link_from_notify(name, provider_account_id)
+        account = self.find_by_provider_account(provider_account_id)
+        if account is None:
+            get_logger().warning("linkedin notify for no account of ours", extra={"status": provider_status})
+            return False
+        details = self._provider_account(provider_account_id)
+        self._apply(account, details.status if details else "OK", "callback")
         return True
 
     def _provider_account(self, provider_account_id: str) -> ProviderAccount | None:
@@ -259,7 +300,8 @@ class LinkedInAccountService:
             elif ends_outage(account.status, status) or status in ("connected", "deleted"):
                 changes.update(disconnected_since=None, outage_notified_at=None)
             if status == "restricted" and account.status != "restricted":
-                changes.update(strategy="recovery", ramp_started_on=now.astimezone(UTC).date())
+                restart = after_restriction(now.astimezone(UTC).date())
+                changes.update(strategy=restart.strategy, ramp_started_on=restart.ramp_started_on)
             if status == "deleted":
                 changes["deleted_at"] = now
             updated = account.model_copy(update={**changes, "status": status})
@@ -291,6 +333,8 @@ class LinkedInAccountService:
             changes["linkedin_url"] = linkedin_url_of(link.public_identifier)
         if link.account_type:
             changes["account_type"] = link.account_type
+        if link.provider_id:
+            changes["member_id"] = link.provider_id
         if account.ramp_started_on is None:
             changes["ramp_started_on"] = now.astimezone(UTC).date()
         return changes
@@ -371,37 +415,44 @@ class LinkedInAccountService:
         workspace_id: str,
         account_id: str,
         *,
-        strategy: str | None = None,
-        overrides: dict[str, int] | None = None,
-        acknowledge_risk: bool = False,
-        proxy: dict[str, Any] | None = None,
-        set_fields: frozenset[str] = frozenset(),
+        fields: dict[str, Any],
     ) -> LinkedInAccount:
-        """Strategy, overrides (validated by `linkedin.limits`), proxy. Overrides need `acknowledge_risk`."""
-        from kindling.linkedin.limits import validate_overrides, validate_strategy
-
+        """A PATCH: `strategy` (a new one restarts the ramp today), `overrides` (merged into the stored ones, null
+        clears one; validated by `linkedin.limits`: safe ceilings, and `risk_acknowledged` true to set any) and
+        `proxy`. Only the keys present change."""
+        new_strategy = parse_strategy(fields["strategy"]) if "strategy" in fields else None
+        cleaned = (
+            validate_overrides(fields["overrides"], risk_acknowledged=fields.get("risk_acknowledged"))
+            if "overrides" in fields
+            else None
+        )
         for _ in range(_FLIP_ATTEMPTS):
             account = self._repo.get(workspace_id, account_id)
             now = self._now()
             changes: dict[str, Any] = {"updated_at": now}
-            if "strategy" in set_fields and strategy is not None:
-                new_strategy = validate_strategy(strategy)
-                if new_strategy != account.strategy:
-                    changes.update(strategy=new_strategy, ramp_started_on=now.astimezone(UTC).date())
-            if "overrides" in set_fields:
-                cleaned = validate_overrides(account.account_type, overrides or {}, acknowledge_risk)
-                changes.update(overrides=cleaned, overrides_acknowledged_at=now if cleaned else None)
-            if "proxy" in set_fields:
-                changes["proxy"] = self._proxy_settings(workspace_id, account_id, proxy)
+            if new_strategy is not None and new_strategy != account.strategy:
+                changes.update(strategy=new_strategy, ramp_started_on=now.astimezone(UTC).date())
+            if cleaned is not None:
+                merged = dict(account.overrides)
+                for dimension, value in cleaned.items():
+                    if value is None:
+                        merged.pop(dimension, None)
+                    else:
+                        merged[dimension] = value
+                changes["overrides"] = merged
+                if any(value is not None for value in cleaned.values()):
+                    changes["overrides_acknowledged_at"] = now
+                elif not merged:
+                    changes["overrides_acknowledged_at"] = None
+            if "proxy" in fields:
+                changes["proxy"] = self._proxy_settings(workspace_id, account_id, fields["proxy"])
             try:
                 return self._repo.replace(account.model_copy(update=changes), account.version)
             except Stale:
                 continue
         raise Conflict(f"LinkedIn account {account_id} kept changing; try again.")
 
-    def _proxy_settings(self, workspace_id: str, account_id: str, proxy: dict[str, Any] | None) -> ProxySettings:
-        from kindling.platform.errors import ValidationFailed, field_error
-
+    def _proxy_settings(self, workspace_id: str, account_id: str, proxy: Any) -> ProxySettings:
         if proxy is None:
             return ProxySettings()
         mode = proxy.get("mode", "auto")
@@ -414,8 +465,6 @@ class LinkedInAccountService:
                     "The proxy is invalid.", details=[field_error("proxy.country", "a two-letter country code")]
                 )
             return ProxySettings(mode="country", country=country.upper())
-        from kindling.linkedin.models import InvalidProxy
-
         try:
             custom = parse_custom_proxy(str(proxy.get("url") or ""))
         except InvalidProxy as exc:
@@ -568,9 +617,84 @@ class LinkedInAccountService:
             sent += 1
         return sent
 
+    # --- limits ---------------------------------------------------------------------------------------------------
+    def ramp_week_of(self, account: LinkedInAccount, now: datetime) -> int:
+        started = account.ramp_started_on or account.created_at.astimezone(UTC).date()
+        return ramp_week(started, now.astimezone(UTC).date())
+
+    def caps(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:
+        overrides: dict[Dimension, int] = {k: v for k, v in account.overrides.items() if k in _DIMENSION_NAMES}  # type: ignore[misc]
+        return effective_caps(account.account_type, account.strategy, self.ramp_week_of(account, now), overrides)
+
+    def usage(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:
+        return self._usage().usage(account.workspace_id, account.id, now)
+
+    def _usage(self) -> UsageRepository:
+        if self._usage_repo is None:
+            self._usage_repo = UsageRepository()
+        return self._usage_repo
+
     # --- reactions ----------------------------------------------------------------------------------------------
+    def react(self, workspace_id: str, post_id: str, account_id: str, reaction_type: str) -> Reaction:
+        """React to a post from one of the workspace's connected accounts. The engagement cap is taken BEFORE the
+        provider is called (`LimitReached` / `PaceLimited`: 429, nothing sent); a provider failure gives the slot
+        back. A provider `credentials`/`checkpoint` answer flips the account through the status helper."""
+        kind = reaction_type.strip().lower()
+        if kind not in REACTION_TYPES:
+            raise ValidationFailed(
+                "The reaction type is not supported.",
+                details=[field_error("reaction_type", f"one of {', '.join(t.upper() for t in REACTION_TYPES)}")],
+            )
+        account = self._repo.get(workspace_id, account_id)
+        if account.status != "connected" or account.provider_account_id is None:
+            raise Conflict(
+                f"LinkedIn account {account_id} is {account.status}; it must be connected to react.",
+                code="linkedin_account_not_connected",
+            )
+        now = self._now()
+        cap = self.caps(account, now)["engagements_day"]
+        reservation = self._usage().reserve(workspace_id, account_id, "engagements_day", cap, now)
+        try:
+            self.provider.add_post_reaction(account.provider_account_id, post_id, kind)
+        except ProviderError as exc:
+            self._usage().release(reservation)
+            raise self._provider_failure(account, exc, "post") from exc
+        reaction = Reaction(
+            post_id=post_id,
+            account_id=account_id,
+            reaction_type=kind.upper(),
+            user_id=f"urn:li:person:{account.member_id}" if account.member_id else None,
+            name=account.name,
+            reacted_at=now,
+        )
+        self._repo.put_reaction(workspace_id, reaction)
+        return reaction
+
+    def _provider_failure(self, account: LinkedInAccount, exc: ProviderError, what: str) -> Exception:
+        if exc.code in ("credentials", "checkpoint"):
+            status: AccountStatus = "disconnected" if exc.code == "credentials" else "needs_verification"
+            self.set_status(
+                account.workspace_id,
+                account.id,
+                status,
+                reason=f"provider answered {exc.code}",
+                source="api",
+                provider_status=exc.provider_type,
+            )
+            return Conflict(
+                f"LinkedIn account {account.id} needs to be reconnected ({exc.code}).",
+                code="linkedin_account_not_connected",
+            )
+        if exc.code == "not_found":
+            return NotFound(f"The LinkedIn {what} was not found.")
+        if exc.code == "invalid":
+            return ValidationFailed(f"The LinkedIn provider refused the request: {exc.message}")
+        if exc.code == "rate_limited":
+            wait = exc.retry_after_seconds or 60
+            return RateLimited(
+                "The LinkedIn provider is rate limiting this account.", retry_after=wait, limit=0, reset_at=0
+            )
+        return ProviderUnavailable(f"The LinkedIn provider could not do it ({exc.code}); nothing was counted.")
+
     def reactions(self, workspace_id: str, post_id: str, limit: int, cursor: str | None) -> ReactionPage:
         return self._repo.reactions_page(workspace_id, post_id, limit, cursor)
-
-    def record_reaction(self, workspace_id: str, reaction: Reaction) -> None:
-        self._repo.put_reaction(workspace_id, reaction)
