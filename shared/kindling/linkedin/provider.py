@@ -24,6 +24,7 @@ import json
 import math
 import secrets
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from kindling.platform.jsonsafe import loads_finite
+from kindling.platform.settings import Settings, SettingsError, get_settings
 
 ProviderErrorCode = Literal[
     "credentials",
@@ -886,3 +888,46 @@ def _expires_on(when: datetime) -> str:
         raise ValueError("expires_at must be an aware datetime")
     moment = when.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- from the stack's settings ------------------------------------------------------------------------------------
+
+_secret_cache: dict[str, str] = {}
+_secret_lock = threading.Lock()
+
+
+def provider_api_key(settings: Settings | None = None) -> str:
+    """The provider's API key: the Secrets Manager secret KINDLING_LINKEDIN_PROVIDER_SECRET_ARN names (deployed
+    stages; read once per process), else KINDLING_LINKEDIN_PROVIDER_API_KEY (the local stack and tests)."""
+    settings = settings or get_settings()
+    arn = settings.linkedin_provider_secret_arn
+    if arn:
+        with _secret_lock:
+            if arn not in _secret_cache:
+                from kindling.platform.aws import client
+
+                value = client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString")
+                if not isinstance(value, str) or not value.strip():
+                    raise SettingsError(f"the secret {arn} holds no provider API key")
+                _secret_cache[arn] = value.strip()
+            return _secret_cache[arn]
+    if settings.linkedin_provider_api_key:
+        return settings.linkedin_provider_api_key
+    raise SettingsError(
+        "the LinkedIn provider needs KINDLING_LINKEDIN_PROVIDER_SECRET_ARN (deployed) or "
+        "KINDLING_LINKEDIN_PROVIDER_API_KEY (local)"
+    )
+
+
+def client_from_settings(settings: Settings | None = None, *, sleep: Sleeper = time.sleep) -> UnipileClient:
+    """The UnipileClient the stack's settings describe (KINDLING_LINKEDIN_PROVIDER_URL and the API key)."""
+    settings = settings or get_settings()
+    if not settings.linkedin_provider_url:
+        raise SettingsError("the LinkedIn provider needs KINDLING_LINKEDIN_PROVIDER_URL (its DSN with /api/v1)")
+    return UnipileClient(settings.linkedin_provider_url, provider_api_key(settings), sleep=sleep)
+
+
+def forget_provider_secret() -> None:
+    """Forget the cached API key (tests; a rotated secret is read again on the next cold start otherwise)."""
+    with _secret_lock:
+        _secret_cache.clear()

@@ -46,11 +46,13 @@ class Settings(BaseModel):
     mail_ca_file: str | None = None
     # botocore's endpoint override: the local stack points every AWS call at moto with it.
     aws_endpoint_url: str | None = None
-    # The LinkedIn provider (Unipile): its base URL, and the Secrets Manager secrets holding its API key and the
-    # per-stack secret that the provider's webhooks and hosted-auth notify calls must carry.
-    linkedin_provider_base_url: str | None = None
-    linkedin_api_key_secret_arn: str | None = None
-    linkedin_webhook_secret_arn: str | None = None
+    # The LinkedIn provider (Unipile): its base URL with the API prefix (the DSN, e.g.
+    # https://api8.unipile.com:13851/api/v1; the local stack's emulator on 127.0.0.1), its API key (deployed: a
+    # Secrets Manager secret named by ARN; locally: a plain value), and the per-stack secret its webhooks carry.
+    linkedin_provider_url: str | None = None
+    linkedin_provider_api_key: str | None = None
+    linkedin_provider_secret_arn: str | None = None
+    linkedin_webhook_secret: str | None = None
 
     @property
     def is_deployed(self) -> bool:
@@ -66,6 +68,9 @@ class Settings(BaseModel):
                 aws_endpoint_url=self.aws_endpoint_url,
                 tracking_secret=self.tracking_secret,
                 public_base_url=self.public_base_url,
+                linkedin_provider_url=self.linkedin_provider_url,
+                linkedin_provider_api_key=self.linkedin_provider_api_key,
+                linkedin_webhook_secret=self.linkedin_webhook_secret,
             )
             refuse(self.stage, problems)
         return self
@@ -102,9 +107,10 @@ _ENV = {
     "mx_lookups": "KINDLING_MX_LOOKUPS",
     "mail_ca_file": "KINDLING_MAIL_CA_FILE",
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
-    "linkedin_provider_base_url": "KINDLING_LINKEDIN_PROVIDER_BASE_URL",
-    "linkedin_api_key_secret_arn": "KINDLING_LINKEDIN_API_KEY_SECRET_ARN",
-    "linkedin_webhook_secret_arn": "KINDLING_LINKEDIN_WEBHOOK_SECRET_ARN",
+    "linkedin_provider_url": "KINDLING_LINKEDIN_PROVIDER_URL",
+    "linkedin_provider_api_key": "KINDLING_LINKEDIN_PROVIDER_API_KEY",
+    "linkedin_provider_secret_arn": "KINDLING_LINKEDIN_PROVIDER_SECRET_ARN",
+    "linkedin_webhook_secret": "KINDLING_LINKEDIN_WEBHOOK_SECRET",
 }
 
 

@@ -4,8 +4,10 @@ The rules, in the standard library only: `kindling.platform.settings` applies th
 function that serves requests without loading Settings (the tracking function's lean open/click path) applies
 them to the raw environment with `check_environment`. Either way a deployed stage (dev, staging, prod) refuses,
 at cold start, private/loopback targets, an extra mail CA (the mail lab's), MX lookups switched off, an AWS
-endpoint override, the local stack's tracking secret, and a public base URL that is not a public https URL,
-with one `SettingsError` naming every offending environment variable.
+endpoint override, the local stack's tracking secret, a public base URL that is not a public https URL, a
+LinkedIn provider URL that is not a public https URL (the local emulator's), a provider API key in plain
+environment (deployed stages read it from Secrets Manager) and the local provider webhook secret, with one
+`SettingsError` naming every offending environment variable.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ DEPLOYED_STAGES = ("dev", "staging", "prod")
 LOCAL_BASE_URL = "http://127.0.0.1:3000"
 # The local stack's tracking secret (devstack sets the same value): public knowledge, never a deployed stage's.
 LOCAL_TRACKING_SECRET = "kindling-local-tracking-secret"  # noqa: S105 - local stack only, not a credential
+# The local stack's LinkedIn provider webhook secret (devstack sets the same value): never a deployed stage's.
+LOCAL_LINKEDIN_WEBHOOK_SECRET = "kindling-local-linkedin-webhook-secret"  # noqa: S105 - local stack only
 
 # Names that never reach a public host: localhost and other special-use names (RFC 6761), mDNS's .local, the
 # home network's home.arpa (RFC 8375), ICANN's private-use .internal, and the habitual .localdomain and .lan.
@@ -75,6 +79,9 @@ def local_only_problems(
     aws_endpoint_url: str | None,
     tracking_secret: str | None,
     public_base_url: str | None,
+    linkedin_provider_url: str | None = None,
+    linkedin_provider_api_key: str | None = None,
+    linkedin_webhook_secret: str | None = None,
 ) -> list[str]:
     """The values that only make sense on the local stack or in tests, each as `ENV_NAME=value: why`."""
     problems: list[str] = []
@@ -95,6 +102,19 @@ def local_only_problems(
         reason = public_url_problem(public_base_url)
         if reason is not None:
             problems.append(f"KINDLING_PUBLIC_BASE_URL={public_base_url} {reason}")
+    if linkedin_provider_url is not None:
+        reason = public_url_problem(linkedin_provider_url)
+        if reason is not None:
+            problems.append(
+                f"KINDLING_LINKEDIN_PROVIDER_URL={linkedin_provider_url} {reason} (the emulator is local-only)"
+            )
+    if linkedin_provider_api_key is not None:
+        problems.append(
+            "KINDLING_LINKEDIN_PROVIDER_API_KEY is set: deployed stages read the provider's API key from Secrets "
+            "Manager (KINDLING_LINKEDIN_PROVIDER_SECRET_ARN)"
+        )
+    if linkedin_webhook_secret == LOCAL_LINKEDIN_WEBHOOK_SECRET:
+        problems.append("KINDLING_LINKEDIN_WEBHOOK_SECRET is the local stack's published secret")
     return problems
 
 
@@ -128,5 +148,8 @@ def check_environment(environ: Mapping[str, str]) -> None:
             aws_endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
             tracking_secret=environ.get("KINDLING_TRACKING_SECRET") or None,
             public_base_url=environ.get("KINDLING_PUBLIC_BASE_URL") or None,
+            linkedin_provider_url=environ.get("KINDLING_LINKEDIN_PROVIDER_URL") or None,
+            linkedin_provider_api_key=environ.get("KINDLING_LINKEDIN_PROVIDER_API_KEY") or None,
+            linkedin_webhook_secret=environ.get("KINDLING_LINKEDIN_WEBHOOK_SECRET") or None,
         ),
     )

@@ -42,6 +42,16 @@ LOCAL_ONLY = [
     ("KINDLING_PUBLIC_BASE_URL", "https://kindling.local"),
     ("KINDLING_PUBLIC_BASE_URL", "https://tracking.internal"),
     ("KINDLING_PUBLIC_BASE_URL", "https://kindling"),  # a single-label (intranet) name
+    # The LinkedIn provider: the local emulator's URL, any loopback/private or plain-http provider URL, a plain API
+    # key in the environment (deployed stages read it from Secrets Manager), the local webhook secret.
+    ("KINDLING_LINKEDIN_PROVIDER_URL", "http://127.0.0.1:4710/api/v1"),
+    ("KINDLING_LINKEDIN_PROVIDER_URL", "https://127.0.0.1:4710/api/v1"),
+    ("KINDLING_LINKEDIN_PROVIDER_URL", "https://[::1]:4710/api/v1"),
+    ("KINDLING_LINKEDIN_PROVIDER_URL", "https://10.0.0.5:13851/api/v1"),
+    ("KINDLING_LINKEDIN_PROVIDER_URL", "http://api8.unipile.com:13851/api/v1"),
+    ("KINDLING_LINKEDIN_PROVIDER_URL", "https://unipile.internal/api/v1"),
+    ("KINDLING_LINKEDIN_PROVIDER_API_KEY", "local-emulator-key"),
+    ("KINDLING_LINKEDIN_WEBHOOK_SECRET", "kindling-local-linkedin-webhook-secret"),
 ]
 
 
@@ -85,6 +95,9 @@ def test_the_raw_environment_check_refuses_the_same(stage: str, variable: str, v
         ("KINDLING_TRACKING_SECRET", "a-secret-the-stack-generated-0123456789abcdef"),
         ("KINDLING_PUBLIC_BASE_URL", ""),
         ("KINDLING_PUBLIC_BASE_URL", "https://links.example.com"),
+        ("KINDLING_LINKEDIN_PROVIDER_URL", "https://api8.unipile.com:13851/api/v1"),
+        ("KINDLING_LINKEDIN_PROVIDER_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:li-AbCdEf"),
+        ("KINDLING_LINKEDIN_WEBHOOK_SECRET", "a-secret-the-stack-generated-fedcba9876543210"),
     ],
 )
 def test_deployed_values_pass_both_readings(stage: str, variable: str, value: str) -> None:
