@@ -2,7 +2,7 @@
 
 - account: pk `ws#LIACCOUNT#<li id>` sk `#`; gsi1 `ws#LIACCOUNT` / `<created>#<id>` (list, newest first); due
   `DUE#LINKEDIN#ACCOUNTS` / `<ws>#<id>` while the account is live (the sweeps read it across workspaces);
-- audit rows: same pk, sk `AUDIT#<at>#<n>`, written in the same transaction as every status flip;
+- audit rows: same pk, sk `AUDIT#<at>#<version>`, written in the same transaction as every status flip;
 - outage marker: the account's second index entry would not fit on the account item, so an outage not yet
   notified is an item pk `ws#LIACCOUNT#<id>` sk `OUTAGE` with due `DUE#LINKEDIN#OUTAGE` / `<since>#<ws>#<id>`,
   written and removed in the status flip's transaction;
@@ -34,7 +34,6 @@ from kindling.platform.dynamo import (
     transaction,
 )
 from kindling.platform.errors import NotFound
-from kindling.platform.ids import random_token
 from kindling.platform.keys import (
     LINKEDIN_ACCOUNTS_DUE_PK,
     LINKEDIN_AUDIT_PREFIX,
@@ -172,7 +171,7 @@ class LinkedInAccountRepository:
         pk = linkedin_account_pk(account.workspace_id, account.id)
         audit = LinkedInAuditItem(
             pk=pk,
-            sk=linkedin_audit_sk(entry.at, random_token(6)),
+            sk=linkedin_audit_sk(entry.at, saved.version),
             body=entry.model_dump_json(),
         )
         try:
@@ -265,9 +264,16 @@ class LinkedInAccountRepository:
         )
 
     def claim_connect_link(
-        self, workspace_id: str, link: ConnectLink, now: datetime, *, reconnect_of: str | None = None
+        self,
+        workspace_id: str,
+        link: ConnectLink,
+        now: datetime,
+        *,
+        reconnect_of: str | None = None,
+        replacing: str | None = None,
     ) -> bool:
-        """Store the link unless a live one is there (False: someone else's link is in flight)."""
+        """Store the link unless a live one is there (False: someone else's link is in flight). `replacing`: the
+        URL of a live link the caller found already used (its account linked), which may be overwritten."""
         pk, sk = self._link_key(workspace_id, reconnect_of)
         item = LinkedInConnectItem(
             pk=pk,
@@ -278,8 +284,11 @@ class LinkedInAccountRepository:
             link_expires_at=link.expires_at,
             expires_at=epoch_seconds(link.expires_at) + 3600,
         )
+        condition = LinkedInConnectItem.pk.does_not_exist() | (LinkedInConnectItem.link_expires_at <= now)
+        if replacing is not None:
+            condition = condition | (LinkedInConnectItem.url == replacing)
         try:
-            item.save(condition=LinkedInConnectItem.pk.does_not_exist() | (LinkedInConnectItem.link_expires_at <= now))
+            item.save(condition=condition)
         except PutError as exc:
             if condition_failed(exc):
                 return False

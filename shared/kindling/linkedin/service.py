@@ -158,13 +158,16 @@ class LinkedInAccountService:
     # --- connect (help center 36.1, 40.6) ---------------------------------------------------------------------------
     def connect(self, workspace_id: str, notify_url: str, *, success_redirect_url: str | None = None) -> ConnectResult:
         """The hosted-auth URL for a new account and its `connecting` row. Within 90 s of a previous connect the
-        same URL (and row) comes back; two concurrent first clicks get one link between them."""
+        same URL (and row) comes back, unless that link already connected its account; two concurrent first clicks
+        get one link between them."""
         now = self._now()
         current = self._reusable_link(workspace_id, None, now)
+        used: str | None = None
         if current is not None:
-            return ConnectResult(
-                current.url, self._repo.get(workspace_id, current.account_id), True, current.expires_at
-            )
+            pending = self._repo.get(workspace_id, current.account_id, include_deleted=True)
+            if pending.status == "connecting":
+                return ConnectResult(current.url, pending, True, current.expires_at)
+            used = current.url  # that link already connected its account: a new click starts a new one
         account = LinkedInAccount(
             id=prefixed_id("li", 12), workspace_id=workspace_id, status="connecting", created_at=now, updated_at=now
         )
@@ -178,7 +181,7 @@ class LinkedInAccountService:
         )
         link = ConnectLink(account_id=account.id, url=url, created_at=now, expires_at=now + CONNECT_LINK_REUSE)
         self._repo.insert(account)
-        if not self._repo.claim_connect_link(workspace_id, link, now):
+        if not self._repo.claim_connect_link(workspace_id, link, now, replacing=used):
             # Another click won the race: its link is the one in flight. Ours stays an unused `connecting` row
             # the orphan watcher never links (the provider never holds an account for it).
             other = self._repo.connect_link(workspace_id)
@@ -193,8 +196,11 @@ class LinkedInAccountService:
             raise Conflict("This account was never linked; connect a new account instead.", code="not_linked")
         now = self._now()
         current = self._reusable_link(workspace_id, account_id, now)
+        used: str | None = None
         if current is not None:
-            return ConnectResult(current.url, account, True, current.expires_at)
+            if account.status != "connected":
+                return ConnectResult(current.url, account, True, current.expires_at)
+            used = current.url
         provider_id = account.provider_account_id
         url = self._hosted_link(
             lambda: self.provider.reconnect_hosted_auth_link(
@@ -202,7 +208,7 @@ class LinkedInAccountService:
             )
         )
         link = ConnectLink(account_id=account_id, url=url, created_at=now, expires_at=now + CONNECT_LINK_REUSE)
-        if not self._repo.claim_connect_link(workspace_id, link, now, reconnect_of=account_id):
+        if not self._repo.claim_connect_link(workspace_id, link, now, reconnect_of=account_id, replacing=used):
             other = self._repo.connect_link(workspace_id, account_id)
             if other is not None:
                 return ConnectResult(other.url, account, True, other.expires_at)
@@ -536,48 +542,69 @@ class LinkedInAccountService:
         return SweepResult(checked, changed, failed)
 
     def watch_orphans(self) -> SweepResult:
-        """Help center 40.5: a row `connecting` for more than 5 minutes whose account the provider holds (its
-        hosted-auth name names the row) is linked and flipped through the status helper."""
+        """Help center 40.5: a row `connecting` for more than 5 minutes whose account the provider holds is linked
+        and flipped through the status helper. The provider names the row only in the notify call that went
+        missing, so a provider account is matched to a row only when that is unambiguous: an account no live row
+        links, created while the row's hosted link was valid, and the only such account for the only such row
+        (an account could belong to any workspace: never guess). Ambiguous cases are logged and left."""
         now = self._now()
-        waiting: dict[tuple[str, str], LinkedInAccount] = {}
+        orphans: list[LinkedInAccount] = []
+        linked: set[str] = set()
         for workspace_id, account_id in self._repo.live_accounts():
             try:
                 account = self._repo.get(workspace_id, account_id)
             except NotFound:
                 continue
-            if account.status == "connecting" and now - account.created_at > ORPHAN_AFTER:
-                waiting[(workspace_id, account_id)] = account
-        if not waiting:
+            if account.provider_account_id:
+                linked.add(account.provider_account_id)
+            elif account.status == "connecting" and now - account.created_at > ORPHAN_AFTER:
+                orphans.append(account)
+        if not orphans:
             return SweepResult()
-        linked = {a.provider_account_id for a in waiting.values()}
-        changed = failed = 0
         try:
             remote_accounts = self.provider.list_accounts()
         except ProviderError as exc:
             get_logger().warning("linkedin orphan watcher: list_accounts failed", extra={"code": exc.code})
-            return SweepResult(len(waiting), 0, 1)
-        for remote in remote_accounts:
-            parsed = parse_hosted_auth_name(remote.name)
-            if parsed is None or parsed not in waiting or remote.id in linked:
+            return SweepResult(len(orphans), 0, 1)
+        unlinked = [r for r in remote_accounts if r.id not in linked and status_from_provider(r.status) is not None]
+
+        def candidates(row: LinkedInAccount) -> list[ProviderAccount]:
+            named = [r for r in unlinked if parse_hosted_auth_name(r.name) == (row.workspace_id, row.id)]
+            if named:
+                return named
+            window_end = row.created_at + HOSTED_AUTH_VALIDITY
+            return [r for r in unlinked if r.created_at is not None and row.created_at <= r.created_at <= window_end]
+
+        matches = {row.id: candidates(row) for row in orphans}
+        claimed: dict[str, int] = {}
+        for found in matches.values():
+            for remote in found:
+                claimed[remote.id] = claimed.get(remote.id, 0) + 1
+        changed = failed = 0
+        for row in orphans:
+            found = matches[row.id]
+            if len(found) != 1 or claimed[found[0].id] != 1:
+                if found:
+                    get_logger().warning("linkedin orphan is ambiguous", extra={"account_id": row.id})
                 continue
+            remote = found[0]
             status = status_from_provider(remote.status)
-            if status is None:
-                continue
+            assert status is not None
             try:
                 self.set_status(
-                    parsed[0],
-                    parsed[1],
+                    row.workspace_id,
+                    row.id,
                     status,
                     reason="orphan watcher: the provider holds the account",
                     source="orphan_watcher",
                     provider_status=remote.status,
-                    link=self._provider_account(remote.id) or remote,
+                    link=remote,
                 )
                 changed += 1
             except Exception:
-                get_logger().exception("linkedin orphan link failed", extra={"account_id": parsed[1]})
+                get_logger().exception("linkedin orphan link failed", extra={"account_id": row.id})
                 failed += 1
-        return SweepResult(len(waiting), changed, failed)
+        return SweepResult(len(orphans), changed, failed)
 
     def notify_long_outages(self, now: datetime | None = None) -> int:
         """Help center 40.2 (4): an account down for more than 24 hours gets one notification per outage, through

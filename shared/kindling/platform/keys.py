@@ -508,8 +508,9 @@ def linkedin_usage_sk(dimension: str, period: str) -> str:
     return f"{LINKEDIN_USAGE_PREFIX}{dimension}#{period}"
 
 
-# - the account partition `ws#LIACCOUNT#<li id>`: the account (`#`), its status audit rows (`AUDIT#<at>#<n>`) and its
-#   in-flight reconnect link (`CONNECT`); gsi1 `ws#LIACCOUNT` / `<created>#<id>` lists a workspace's accounts;
+# - the account partition `ws#LIACCOUNT#<li id>`: the account (`#`), its status audit rows
+#   (`AUDIT#<at>#<version>`), its outage marker (`OUTAGE`) and in-flight reconnect link (`CONNECT`);
+#   gsi1 `ws#LIACCOUNT` / `<created>#<id>` lists a workspace's accounts;
 # - the workspace's in-flight connect link `ws#LICONNECT` / `#` (help center 40.6: the same URL for 90 s);
 # - reactions made through the API `ws#LIPOST#<post urn>` / `R#<account id>#<reaction type>`;
 # - `DUE#LINKEDIN#ACCOUNTS` / `<ws>#<li id>`: every live account (the health check and the orphan watcher);
@@ -530,8 +531,9 @@ def linkedin_accounts_gsi_pk(workspace_id: str) -> str:
     return workspace_key(workspace_id, "LIACCOUNT")
 
 
-def linkedin_audit_sk(at: datetime, n: str) -> str:
-    return f"{LINKEDIN_AUDIT_PREFIX}{instant(at)}#{n}"
+def linkedin_audit_sk(at: datetime, version: int) -> str:
+    """An audit row's sort key: the flip's instant and the account version it wrote (ordered within an instant)."""
+    return f"{LINKEDIN_AUDIT_PREFIX}{instant(at)}#{version:010d}"
 
 
 def linkedin_connect_pk(workspace_id: str) -> str:
