@@ -2,8 +2,8 @@
 
 Environment: KINDLING_DEV_API_PORT (default 3000), KINDLING_DEV_MOTO_PORT (default 4566),
 KINDLING_DEV_STATE_DIR (default ./.kindling), KINDLING_DEV_NO_MAIL_LAB=1 to skip the mail lab.
-Writes <state dir>/dev.json ({"api_url", "api_key", "workspace_id", "mail_accounts", ...}) once ready
-and removes it on the way out.
+Writes <state dir>/dev.json ({"api_url", "api_key", "workspace_id", "mail_accounts", "linkedin_provider", ...})
+once ready and removes it on the way out.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def _banner(stack: LocalStack, dev_json: Path) -> str:
                 f"SMTP {account['smtp_host']}:{account['smtp_port']} ({account['smtp_security']})  "
                 f"IMAP {account['imap_host']}:{account['imap_port']} ({account['imap_security']})"
             )
+    if stack.linkedin_provider is not None:
+        lines.append(
+            f"  LinkedIn provider emulator {stack.linkedin_provider.api_url}  "
+            f"(controls {stack.linkedin_provider.control_url}, demo account {stack.linkedin_demo_account_id})"
+        )
     lines.append(f"  Ready in {stack.startup_seconds:.1f}s. Ctrl-C to stop.")
     return "\n".join(lines)
 

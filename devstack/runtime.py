@@ -45,6 +45,9 @@ NATIVE_HTTP_FUNCTIONS = frozenset({"ApiFunction"})
 # kindling.platform.settings.LOCAL_TRACKING_SECRET is the same value); fixed, so the sample event
 # events/tracking.json carries a token this stack accepts.
 LOCAL_TRACKING_SECRET = "kindling-local-tracking-secret"  # noqa: S105 - local stack only, not a credential
+# The secret the local LinkedIn provider emulator's webhooks and notify URLs carry (deployed stages refuse it:
+# kindling.platform.stage_guard.LOCAL_LINKEDIN_WEBHOOK_SECRET is the same value).
+LOCAL_LINKEDIN_WEBHOOK_SECRET = "kindling-local-linkedin-webhook-secret"  # noqa: S105 - local stack only
 
 _active_lock = threading.Lock()
 _active: LocalStack | None = None
@@ -78,6 +81,7 @@ class LocalStack:
         api: bool = True,
         api_port: int = 0,
         mail_lab: bool = True,
+        linkedin_provider: bool = True,
         seed: bool = True,
         pollers: bool = True,
         schedules: bool = True,
@@ -95,6 +99,7 @@ class LocalStack:
         self.api_enabled = api
         self.api_port = api_port
         self.mail_lab_enabled = mail_lab
+        self.linkedin_provider_enabled = linkedin_provider
         self.seed_enabled = seed
         self.pollers_enabled = pollers
         self.schedules_enabled = schedules
@@ -109,6 +114,11 @@ class LocalStack:
         self.workspace_id: str | None = None
         self.mail_accounts: list[dict[str, Any]] = []
         self.mail_lab_info: dict[str, Any] = {}
+        # The LinkedIn provider emulator (devstack/linkedin_provider) and the connected account it holds for the
+        # demo workspace (the emulator's account id: the Kindling account row that links it is seeded by the
+        # LinkedIn accounts service).
+        self.linkedin_provider: Any = None
+        self.linkedin_demo_account_id: str | None = None
         # (logical id, event) of recent invocations from any source; tests and tools inspect it.
         self.invocations: deque[tuple[str, Any]] = deque(maxlen=1000)
         self.startup_seconds: float | None = None
@@ -161,6 +171,8 @@ class LocalStack:
         started = time.monotonic()
         try:
             self._start_moto()
+            if self.linkedin_provider_enabled:
+                self._start_linkedin_provider()
             self._provision()
             self._install_environment()
             self._route_lambda()
@@ -172,6 +184,10 @@ class LocalStack:
                 self._seed()
             if self.mail_lab_enabled:
                 self._start_mail_lab()
+            if self.linkedin_provider is not None and self.seed_enabled:
+                self.linkedin_demo_account_id = self.linkedin_provider.create_account(
+                    name="Demo LinkedIn account", account_type="premium"
+                ).id
             self._start_event_sources()
             if self.api_enabled:
                 self._start_api()
@@ -190,6 +206,7 @@ class LocalStack:
             self._stop_api,
             self._stop_event_sources,
             self._stop_mail_lab,
+            self._stop_linkedin_provider,
             self._restore_clock,
             self._unroute_lambda,
             self._stop_moto,
@@ -282,6 +299,11 @@ class LocalStack:
         # Links point at the local API; without it, at kindling's local default (not the template's value, which
         # names the deployed HTTP API).
         overrides["KINDLING_PUBLIC_BASE_URL"] = self.api_url if self.api_enabled else ""
+        if self.linkedin_provider is not None:
+            overrides["KINDLING_LINKEDIN_PROVIDER_URL"] = self.linkedin_provider.api_url
+            overrides["KINDLING_LINKEDIN_PROVIDER_API_KEY"] = self.linkedin_provider.api_key
+            overrides["KINDLING_LINKEDIN_PROVIDER_SECRET_ARN"] = ""
+            overrides["KINDLING_LINKEDIN_WEBHOOK_SECRET"] = LOCAL_LINKEDIN_WEBHOOK_SECRET
         overrides.update(self.extra_env)
         return overrides
 
@@ -400,6 +422,17 @@ class LocalStack:
         self._refresh_kindling()
         as_dev_json = getattr(self._mail_lab, "as_dev_json", None)
         self.mail_lab_info = as_dev_json() if callable(as_dev_json) else {}
+
+    def _start_linkedin_provider(self) -> None:
+        from devstack.linkedin_provider import LinkedInProviderEmulator
+
+        # clock=None: the emulator reads the process clock, i.e. the clock this stack injects (ManualClock in tests).
+        self.linkedin_provider = LinkedInProviderEmulator(host=self.host).start()
+
+    def _stop_linkedin_provider(self) -> None:
+        if self.linkedin_provider is not None:
+            self.linkedin_provider.stop()
+            self.linkedin_provider = None
 
     def _stop_mail_lab(self) -> None:
         if self._mail_lab is not None:
@@ -521,6 +554,7 @@ class LocalStack:
             "workspace_id": self.workspace_id,
             "mail_accounts": self.mail_accounts,
             "mail_lab": self.mail_lab_info,
+            "linkedin_provider": self._linkedin_dev_info(),
             "aws_endpoint_url": self.endpoint_url,
             "region": self.region,
             "stack_name": self.stack_name,
@@ -544,6 +578,18 @@ class LocalStack:
                 for logical_id, spec in stack.functions.items()
             },
             "pid": os.getpid(),
+        }
+
+    def _linkedin_dev_info(self) -> dict[str, Any] | None:
+        emulator = self.linkedin_provider
+        if emulator is None:
+            return None
+        return {
+            "api_url": emulator.api_url,
+            "control_url": emulator.control_url,
+            "api_key": emulator.api_key,
+            "webhook_secret": LOCAL_LINKEDIN_WEBHOOK_SECRET,
+            "demo_account_id": self.linkedin_demo_account_id,
         }
 
     def write_dev_json(self, path: Path) -> None:

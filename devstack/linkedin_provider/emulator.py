@@ -47,6 +47,8 @@ PREMIUM_FEATURES = {
 }
 _EXPIRES_ON = re.compile(r"^[1-2]\d{3}-[0-1]\d-[0-3]\dT\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _MAX_BODY = 1024 * 1024
+# Webhooks go straight to their 127.0.0.1 receivers, whatever proxy the environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _new_id() -> str:
@@ -258,7 +260,9 @@ class LinkedInProviderEmulator:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="linkedin-provider", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="linkedin-provider", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -503,7 +507,7 @@ class LinkedInProviderEmulator:
         status: int | None = None
         error: str | None = None
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with _DIRECT.open(request, timeout=10) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:
             status = exc.code

@@ -57,6 +57,14 @@ def test_make_dev_boots_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert info["aws_endpoint_url"] == f"http://127.0.0.1:{moto_port}"
         assert str(info["workspace_id"]).startswith("ws_")
         assert info["mail_accounts"]
+        # The LinkedIn provider emulator runs beside it, holding the demo workspace's connected account.
+        linkedin = info["linkedin_provider"]
+        assert isinstance(linkedin, dict)
+        provider_port = int(str(linkedin["api_url"]).split(":")[2].split("/")[0])
+        with httpx.Client(base_url=str(linkedin["api_url"]), trust_env=False, timeout=10) as provider:
+            demo = provider.get(f"/accounts/{linkedin['demo_account_id']}", headers={"X-API-KEY": linkedin["api_key"]})
+            assert demo.status_code == 200, demo.text
+            assert demo.json()["sources"][0]["status"] == "OK"
         with httpx.Client(base_url=str(info["api_url"]), trust_env=False, timeout=10) as client:
             me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {info['api_key']}"})
             assert me.status_code == 200, me.text
@@ -80,6 +88,7 @@ def test_make_dev_boots_serves_and_stops_cleanly(tmp_path: Path) -> None:
     assert not (tmp_path / "state" / "dev.json").exists()
     assert not _listening(api_port)
     assert not _listening(moto_port)
+    assert not _listening(provider_port)
 
 
 def test_in_process_stack_serves_the_seeded_key(local_stack: LocalStack) -> None:

@@ -27,12 +27,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode, urlsplit
 
+from kindling.platform import aws
 from kindling.platform.jsonsafe import loads_finite
 from kindling.platform.settings import Settings, SettingsError, get_settings
 
@@ -185,9 +186,9 @@ class ProviderPost:
     created_at: datetime | None
     share_url: str | None = None
     reaction_counter: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
+@runtime_checkable
 class LinkedInProvider(Protocol):
     """What Kindling asks of a LinkedIn provider. Every method raises ProviderError on a refusal or failure."""
 
@@ -904,9 +905,7 @@ def provider_api_key(settings: Settings | None = None) -> str:
     if arn:
         with _secret_lock:
             if arn not in _secret_cache:
-                from kindling.platform.aws import client
-
-                value = client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString")
+                value = aws.client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString")
                 if not isinstance(value, str) or not value.strip():
                     raise SettingsError(f"the secret {arn} holds no provider API key")
                 _secret_cache[arn] = value.strip()
@@ -931,3 +930,9 @@ def forget_provider_secret() -> None:
     """Forget the cached API key (tests; a rotated secret is read again on the next cold start otherwise)."""
     with _secret_lock:
         _secret_cache.clear()
+
+
+if TYPE_CHECKING:
+    # mypy proves UnipileClient implements the whole Protocol, signatures included.
+    def _implements(client: UnipileClient) -> LinkedInProvider:
+        return client

@@ -58,7 +58,9 @@ class AccountStatusChanged:
 @dataclass(frozen=True)
 class AccountLinked:
     account_id: str
-    name: str  # the `name` Kindling gave the hosted-auth link (it identifies the pending connection)
+    # The `name` Kindling gave the hosted-auth link (it identifies the pending connection); a reconnection is
+    # identified by its account id and may come back without one (None).
+    name: str | None
     status: str  # CREATION_SUCCESS or RECONNECTED
 
 
@@ -212,6 +214,6 @@ def parse_hosted_auth_notify(body: bytes | str) -> AccountLinked:
         )
     return AccountLinked(
         account_id=_field(data, "account_id") or "",
-        name=_field(data, "name", limit=_MAX_NAME) or "",
+        name=_field(data, "name", required=status == "CREATION_SUCCESS", limit=_MAX_NAME),
         status=status,
     )

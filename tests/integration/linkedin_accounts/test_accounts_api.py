@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import boto3
 
 from kindling.linkedin.repository import LinkedInAccountRepository
-from tests.integration.linkedin.conftest import WEBHOOK_SECRET, LinkedInWorld
+from tests.integration.linkedin_accounts.conftest import WEBHOOK_SECRET, LinkedInWorld
 
 REFERENCE_KEYS = {
     "id",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
-from tests.integration.linkedin.conftest import LinkedInWorld
+from tests.integration.linkedin_accounts.conftest import LinkedInWorld
 
 
 class Recorder:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from kindling.linkedin.provider import MAX_ATTEMPTS
-from tests.integration.linkedin.conftest import LinkedInWorld
+from tests.integration.linkedin_accounts.conftest import LinkedInWorld
 
 POST = "urn:li:activity:7300000000000000000"
 ENCODED = quote(POST, safe="")  # urn%3Ali%3Aactivity%3A7300000000000000000
