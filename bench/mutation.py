@@ -84,7 +84,12 @@ MODULES: tuple[Module, ...] = (
         ("tests/unit/platform/test_pure_rules.py", "tests/unit/platform/test_idempotency_and_cursor_edges.py"),
         functions=("encode_cursor", "decode_cursor"),
     ),
-    # The LinkedIn limits join this table once they exist.
+    Module(
+        "linkedin.limits",
+        "kindling/linkedin/limits.py",
+        ("tests/unit/linkedin/test_limits.py", "tests/unit/linkedin/test_overrides.py"),
+    ),
+    Module("linkedin.dispositions", "kindling/linkedin/dispositions.py", ("tests/unit/linkedin/test_dispositions.py",)),
 )
 
 # Tests that check something other than the module's code and cannot run in the scratch copy: they read files
