@@ -61,6 +61,6 @@ async def provider_webhook(request: Request) -> JSONResponse:
 async def hosted_auth_notify(request: Request) -> JSONResponse:
     linked = parse_hosted_auth_notify(await _verified_body(request))
     found = await run_in_threadpool(
-        LinkedInAccountService().handle_hosted_auth_notify, linked.name, linked.account_id, linked.status
+        LinkedInAccountService().handle_hosted_auth_notify, linked.name or "", linked.account_id, linked.status
     )
     return JSONResponse({"received": True, "linked": found})

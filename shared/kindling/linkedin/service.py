@@ -252,6 +252,27 @@ class LinkedInAccountService:
         )
         return True
 
+    def link_existing(
+        self, workspace_id: str, provider_account_id: str, *, source: TransitionSource = "seed"
+    ) -> LinkedInAccount:
+        """A row for an account the provider already holds (the local stack's demo account): created `connecting`,
+        then linked and flipped through the status helper like a hosted-auth callback."""
+        now = self._now()
+        account = LinkedInAccount(
+            id=prefixed_id("li", 12), workspace_id=workspace_id, status="connecting", created_at=now, updated_at=now
+        )
+        self._repo.insert(account)
+        details = self.provider.get_account(provider_account_id)
+        return self.set_status(
+            workspace_id,
+            account.id,
+            status_from_provider(details.status) or "connected",
+            reason="linked to an account the provider holds",
+            source=source,
+            provider_status=details.status,
+            link=details,
+        )
+
     def handle_hosted_auth_notify(self, name: str, provider_account_id: str, provider_status: str) -> bool:
         """The hosted-auth notify: a new account's link names its row; a reconnect names the provider's account,
         whose row then takes the provider's current status through the status helper."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Body, Path, Query
+from fastapi import Body, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -143,12 +143,17 @@ def account_view(service: LinkedInAccountService, account: LinkedInAccount, now:
     )
 
 
-def notify_url() -> str:
-    """Where the provider calls back when a hosted auth completes: this stack's public ingress, carrying the
-    per-stack secret in its query (the notify call cannot carry a header)."""
+def notify_url(request: Request) -> str:
+    """Where the provider calls back when a hosted auth completes: this stack's public ingress on the origin the
+    request came in on (the API's own URL or its custom domain: the API function cannot be told its own URL, that
+    would be a template cycle), carrying the per-stack secret in its query (the notify call cannot carry a
+    header)."""
     settings = get_settings()
+    origin = str(request.base_url).rstrip("/")
+    if settings.is_deployed and not origin.startswith("https://"):
+        origin = "https://" + origin.split("://", 1)[-1]
     query = urlencode({SECRET_QUERY_PARAMETER: settings.linkedin_webhook_secret or ""})
-    return f"{settings.link_base_url().rstrip('/')}{PROVIDER_NOTIFY_PATH}?{query}"
+    return f"{origin}{PROVIDER_NOTIFY_PATH}?{query}"
 
 
 def _connect_view(service: LinkedInAccountService, result: ConnectResult, now: datetime) -> dict[str, Any]:
@@ -186,10 +191,12 @@ def list_accounts(
     ),
     responses={502: {"description": "The LinkedIn provider could not create the link (`provider_error`)."}},
 )
-def connect_account(workspace_id: WorkspaceId, body: ConnectRequest | None = Body(None)) -> JSONResponse:
+def connect_account(
+    request: Request, workspace_id: WorkspaceId, body: ConnectRequest | None = Body(None)
+) -> JSONResponse:
     service = LinkedInAccountService()
     result = service.connect(
-        workspace_id, notify_url(), success_redirect_url=body.success_redirect_url if body else None
+        workspace_id, notify_url(request), success_redirect_url=body.success_redirect_url if body else None
     )
     return respond(_connect_view(service, result, get_clock().now()), status_code=200 if result.reused else 201)
 
@@ -202,9 +209,9 @@ def connect_account(workspace_id: WorkspaceId, body: ConnectRequest | None = Bod
     description="The provider's hosted-auth URL to reconnect the account; the same URL for 90 seconds.",
     responses={409: {}, 502: {}},
 )
-def reconnect_account(workspace_id: WorkspaceId, account_id: str = AccountId) -> JSONResponse:
+def reconnect_account(request: Request, workspace_id: WorkspaceId, account_id: str = AccountId) -> JSONResponse:
     service = LinkedInAccountService()
-    result = service.reconnect(workspace_id, account_id, notify_url())
+    result = service.reconnect(workspace_id, account_id, notify_url(request))
     return respond(_connect_view(service, result, get_clock().now()))
 
 
