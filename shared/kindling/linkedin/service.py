@@ -57,6 +57,7 @@ from kindling.platform.errors import (
 )
 from kindling.platform.ids import prefixed_id
 from kindling.platform.observability import get_logger
+from kindling.platform.settings import SettingsError
 
 Notify = Callable[[str, str, str], None]
 """`notify(workspace_id, subject, text)`: how a long outage reaches the workspace's people."""
@@ -71,8 +72,13 @@ _DIMENSION_NAMES = frozenset(("invites_week", "messages_day", "inmails_day", "pr
 
 
 def default_provider() -> LinkedInProvider:
-    """The stack's provider client, from the settings (base URL and API key)."""
-    return client_from_settings()
+    """The stack's provider client, from the settings (base URL and API key); a stack without a provider answers
+    502 `provider_error` on the routes that need one, never a 500."""
+    try:
+        return client_from_settings()
+    except SettingsError as exc:
+        get_logger().warning("linkedin provider not configured", extra={"problem": str(exc)})
+        raise ProviderUnavailable("The LinkedIn provider is not configured on this stack.") from exc
 
 
 @dataclass(frozen=True)

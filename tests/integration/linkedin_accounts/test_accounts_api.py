@@ -7,8 +7,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import pytest
 
 from kindling.linkedin.repository import LinkedInAccountRepository
+from kindling.platform.settings import reset_settings
 from tests.integration.linkedin_accounts.conftest import WEBHOOK_SECRET, LinkedInWorld
 
 REFERENCE_KEYS = {
@@ -193,3 +195,16 @@ def test_delete_removes_the_account_at_the_provider_and_keeps_its_history(li: Li
     assert li.ok("GET", "/api/v1/linkedin/accounts") == []
     audit = LinkedInAccountRepository().audit(li.tenant.workspace_id, account["id"])
     assert [(e.old_status, e.new_status) for e in audit] == [("connecting", "connected"), ("connected", "deleted")]
+
+
+def test_a_stack_without_a_provider_answers_502_not_500(li: LinkedInWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KINDLING_LINKEDIN_PROVIDER_URL")
+    reset_settings()
+    try:
+        response = li.call("POST", "/api/v1/linkedin/accounts/connect")
+        assert response.status_code == 502, response.text
+        assert response.json()["error"]["code"] == "provider_error"
+        assert li.ok("GET", "/api/v1/linkedin/accounts") == []  # no half-made row
+    finally:
+        monkeypatch.undo()
+        reset_settings()
