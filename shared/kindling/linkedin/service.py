@@ -12,6 +12,7 @@ from typing import Any
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.linkedin.limits import (
+    DIMENSIONS,
     Dimension,
     after_restriction,
     effective_caps,
@@ -68,7 +69,6 @@ ORPHAN_AFTER = timedelta(minutes=5)  # help center 40.5: `connecting` for more t
 OUTAGE_NOTIFY_AFTER = timedelta(hours=24)  # help center 40.2 (4)
 NAME_SEPARATOR = ":"  # the hosted-auth `name` is `<workspace id>:<li id>`: the notify call names the row it links
 _FLIP_ATTEMPTS = 5
-_DIMENSION_NAMES = frozenset(("invites_week", "messages_day", "inmails_day", "profile_views_day", "engagements_day"))
 
 
 def default_provider() -> LinkedInProvider:
@@ -677,7 +677,7 @@ class LinkedInAccountService:
         return ramp_week(started, now.astimezone(UTC).date())
 
     def caps(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:
-        overrides: dict[Dimension, int] = {k: v for k, v in account.overrides.items() if k in _DIMENSION_NAMES}  # type: ignore[misc]
+        overrides: dict[Dimension, int] = {d: account.overrides[d] for d in DIMENSIONS if d in account.overrides}
         return effective_caps(account.account_type, account.strategy, self.ramp_week_of(account, now), overrides)
 
     def usage(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:
