@@ -488,7 +488,11 @@ class LinkedInAccountService:
     def _proxy_settings(self, workspace_id: str, account_id: str, proxy: Any) -> ProxySettings:
         if proxy is None:
             return ProxySettings()
-        mode = proxy.get("mode", "auto")
+        mode = proxy.get("mode", "auto") if isinstance(proxy, dict) else None
+        if mode not in ("auto", "country", "custom"):
+            raise ValidationFailed(
+                "The proxy is invalid.", details=[field_error("proxy.mode", "one of auto, country, custom")]
+            )
         if mode == "auto":
             return ProxySettings()
         if mode == "country":

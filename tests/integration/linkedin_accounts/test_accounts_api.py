@@ -177,6 +177,7 @@ def test_proxy_credentials_are_encrypted_and_never_returned(li: LinkedInWorld) -
         {"mode": "custom", "url": "ftp://u:p@proxy.example.com:21"},
         {"mode": "custom", "url": "http://proxy.example.com"},
         {"mode": "country", "country": "Germany"},
+        {"mode": "rotating"},
     ):
         refused = li.call("PATCH", path, json={"proxy": bad})
         assert refused.status_code == 400, refused.text
@@ -208,3 +209,25 @@ def test_a_stack_without_a_provider_answers_502_not_500(li: LinkedInWorld, monke
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+def test_racing_first_clicks_get_one_url(li: LinkedInWorld) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    answers: list[dict[str, Any]] = []
+
+    def click() -> None:
+        barrier.wait()
+        response = li.call("POST", "/api/v1/linkedin/accounts/connect")
+        assert response.status_code in (200, 201), response.text
+        answers.append(response.json()["data"])
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 4
+    assert len({a["url"] for a in answers}) == 1
+    assert len({a["account"]["id"] for a in answers}) == 1
