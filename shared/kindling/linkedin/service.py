@@ -188,8 +188,11 @@ class LinkedInAccountService:
         link = ConnectLink(account_id=account.id, url=url, created_at=now, expires_at=now + CONNECT_LINK_REUSE)
         self._repo.insert(account)
         if not self._repo.claim_connect_link(workspace_id, link, now, replacing=used):
-            # Another click won the race: its link is the one in flight. Ours stays an unused `connecting` row
-            # the orphan watcher never links (the provider never holds an account for it).
+            # Another click won the race: its link is the one in flight. Ours was never handed out: its row goes
+            # (so no second `connecting` row lingers for the orphan watcher to find ambiguous).
+            self.set_status(
+                workspace_id, account.id, "deleted", reason="a concurrent connect's link is in flight", source="api"
+            )
             other = self._repo.connect_link(workspace_id)
             if other is not None:
                 return ConnectResult(other.url, self._repo.get(workspace_id, other.account_id), True, other.expires_at)

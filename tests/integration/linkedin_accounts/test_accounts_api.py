@@ -231,3 +231,4 @@ def test_racing_first_clicks_get_one_url(li: LinkedInWorld) -> None:
     assert len(answers) == 4
     assert len({a["url"] for a in answers}) == 1
     assert len({a["account"]["id"] for a in answers}) == 1
+    assert [a["id"] for a in li.ok("GET", "/api/v1/linkedin/accounts")] == [answers[0]["account"]["id"]]
