@@ -429,7 +429,7 @@ class LinkedInAccountService:
 
     def find_by_provider_account(self, provider_account_id: str) -> LinkedInAccount | None:
         """The live account linked to this provider account, whatever its workspace (the webhook ingress)."""
-        for workspace_id, account_id in self._repo.live_accounts():
+        for workspace_id, account_id in self._repo.by_provider_account(provider_account_id):
             try:
                 account = self._repo.get(workspace_id, account_id)
             except NotFound:
