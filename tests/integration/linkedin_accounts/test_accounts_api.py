@@ -232,3 +232,14 @@ def test_racing_first_clicks_get_one_url(li: LinkedInWorld) -> None:
     assert len({a["url"] for a in answers}) == 1
     assert len({a["account"]["id"] for a in answers}) == 1
     assert [a["id"] for a in li.ok("GET", "/api/v1/linkedin/accounts")] == [answers[0]["account"]["id"]]
+
+
+def test_a_status_webhook_for_an_account_of_no_workspace_changes_nothing(li: LinkedInWorld) -> None:
+    account = li.connect()
+    body = {"AccountStatus": {"account_id": "acc_of_nobody", "account_type": "LINKEDIN", "message": "CREDENTIALS"}}
+    response = li.api.post(
+        "/linkedin/provider/webhook", headers={"X-Kindling-Webhook-Secret": WEBHOOK_SECRET}, json=body
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["handled"] == "unknown_account"
+    assert li.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")["status"] == "connected"
