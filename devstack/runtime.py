@@ -119,6 +119,7 @@ class LocalStack:
         # LinkedIn accounts service).
         self.linkedin_provider: Any = None
         self.linkedin_demo_account_id: str | None = None
+        self.linkedin_account_id: str | None = None  # the demo workspace's Kindling row (li_...) linking it
         # (logical id, event) of recent invocations from any source; tests and tools inspect it.
         self.invocations: deque[tuple[str, Any]] = deque(maxlen=1000)
         self.startup_seconds: float | None = None
@@ -184,10 +185,8 @@ class LocalStack:
                 self._seed()
             if self.mail_lab_enabled:
                 self._start_mail_lab()
-            if self.linkedin_provider is not None and self.seed_enabled:
-                self.linkedin_demo_account_id = self.linkedin_provider.create_account(
-                    name="Demo LinkedIn account", account_type="premium"
-                ).id
+            if self.linkedin_provider is not None:
+                self._connect_linkedin_provider()
             self._start_event_sources()
             if self.api_enabled:
                 self._start_api()
@@ -429,6 +428,29 @@ class LocalStack:
         # clock=None: the emulator reads the process clock, i.e. the clock this stack injects (ManualClock in tests).
         self.linkedin_provider = LinkedInProviderEmulator(host=self.host).start()
 
+    def _connect_linkedin_provider(self) -> None:
+        """The provider's webhooks go to this stack's ingress (with the local secret, as a deployed stack registers
+        them); when seeding, the demo workspace gets one connected account: the emulator holds it, and a Kindling
+        row links it through the accounts service (status helper, audit row)."""
+        from kindling.linkedin.provider_events import SECRET_HEADER
+
+        if self.api_enabled:
+            self.linkedin_provider.register_webhook(
+                source="account_status",
+                request_url=f"{self.api_url}/linkedin/provider/webhook",
+                headers={SECRET_HEADER: LOCAL_LINKEDIN_WEBHOOK_SECRET},
+            )
+        if not self.seed_enabled or self.workspace_id is None:
+            return
+        from kindling.linkedin.service import LinkedInAccountService
+
+        self.linkedin_demo_account_id = self.linkedin_provider.create_account(
+            name="Demo LinkedIn account", account_type="premium"
+        ).id
+        self.linkedin_account_id = (
+            LinkedInAccountService().link_existing(self.workspace_id, self.linkedin_demo_account_id).id
+        )
+
     def _stop_linkedin_provider(self) -> None:
         if self.linkedin_provider is not None:
             self.linkedin_provider.stop()
@@ -459,7 +481,7 @@ class LocalStack:
             clock = self.clock or SystemClock()
             self._schedules = Schedules(
                 stack.schedules,
-                runtime.invoke,
+                self._fire_schedule,
                 clock,
                 region=self.region,
                 account_id=stack.template.context.account_id,
@@ -474,6 +496,14 @@ class LocalStack:
         if self._pollers is not None:
             self._pollers.stop()
             self._pollers = None
+
+    def _fire_schedule(self, target: str, event: Any) -> Any:
+        """A schedule's target: a function is invoked; a state machine gets an execution (as EventBridge does)."""
+        stack = self._require_stack()
+        if target in stack.of_type("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            return self.start_execution(target, event)
+        assert self.runtime is not None
+        return self.runtime.invoke(target, event)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every SQS event source's queue is empty and its poller idle."""
@@ -590,6 +620,7 @@ class LocalStack:
             "api_key": emulator.api_key,
             "webhook_secret": LOCAL_LINKEDIN_WEBHOOK_SECRET,
             "demo_account_id": self.linkedin_demo_account_id,
+            "linkedin_account_id": self.linkedin_account_id,
         }
 
     def write_dev_json(self, path: Path) -> None:

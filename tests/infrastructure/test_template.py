@@ -888,7 +888,12 @@ def test_globals_and_environment(template: Template) -> None:
 def test_api_routes_use_the_http_api(template: Template) -> None:
     events = props(template["Resources"]["ApiFunction"])["Events"].values()
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
-    assert routes == {("ANY", "/api/{proxy+}"), ("GET", "/openapi.json"), ("GET", "/docs")}
+    assert routes == {
+        ("ANY", "/api/{proxy+}"),
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("POST", "/linkedin/provider/{proxy+}"),  # the LinkedIn provider's webhooks and hosted-auth notify
+    }
     assert {referenced(e["Properties"]["ApiId"]) for e in events} == {"HttpApi"}
     assert not resources(template, "AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
 

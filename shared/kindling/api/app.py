@@ -28,6 +28,10 @@ DESCRIPTION = (
 
 API_PATH_PREFIX = "/api/v1/"
 _WHOLE_API_PATHS = ("/openapi.json", "/docs")
+# The LinkedIn provider's webhooks and hosted-auth notify: public (the middleware authenticates /api/ only), verified
+# by the stack's provider secret, and not part of the published API document.
+PROVIDER_INGRESS_PREFIX = "/linkedin/provider/"
+PROVIDER_INGRESS_MODULE = "kindling.api.linkedin_ingress"
 
 
 class KindlingAPI(FastAPI):
@@ -68,6 +72,8 @@ class KindlingAPI(FastAPI):
                 self.load_routers(modules_for_segment(path[len(API_PATH_PREFIX) :].split("/", 1)[0]))
             elif path in _WHOLE_API_PATHS:
                 self.load_all_routers()
+            elif path.startswith(PROVIDER_INGRESS_PREFIX):
+                self.load_routers([PROVIDER_INGRESS_MODULE])
         await super().__call__(scope, receive, send)
 
 

@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[errors.KindlingError], int] = {
     errors.Unprocessable: 422,
     errors.RateLimited: 429,
     errors.LimitReached: 429,
+    errors.BadGateway: 502,
 }
 
 _HTTP_CODES = {

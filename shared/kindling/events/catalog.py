@@ -101,7 +101,10 @@ DEDUP_RULES: dict[str, DedupRule | None] = {
     "linkedin.reply_received": DedupRule(lambda d: str(d["enrollmentId"]), False, "first reply per enrollment"),
     "linkedin.invite_accepted": DedupRule(lambda d: str(d["enrollmentId"]), False, "one per acceptance"),
     "linkedin.message_sent": None,
-    "linkedin.account_disconnected": None,
+    # One per outage: the status helper emits only on the flip that starts the outage; the key is a second guard.
+    "linkedin.account_disconnected": DedupRule(
+        lambda d: f"{d['linkedinAccountId']}:{d.get('disconnectedAt') or ''}", False, "one per outage"
+    ),
 }
 
 

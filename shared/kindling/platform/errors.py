@@ -38,6 +38,12 @@ class Unprocessable(KindlingError):
     code = "unprocessable"
 
 
+class BadGateway(KindlingError):
+    """An upstream provider (the LinkedIn provider) refused or could not answer what the request needs."""
+
+    code = "provider_error"
+
+
 class Unauthorized(KindlingError):
     code = "unauthorized"
 

@@ -511,3 +511,57 @@ def linkedin_usage_pk(workspace_id: str, account_id: str) -> str:
 
 def linkedin_usage_sk(dimension: str, period: str) -> str:
     return f"{LINKEDIN_USAGE_PREFIX}{dimension}#{period}"
+
+
+# - the account partition `ws#LIACCOUNT#<li id>`: the account (`#`), its status audit rows
+#   (`AUDIT#<at>#<version>`), its outage marker (`OUTAGE`) and in-flight reconnect link (`CONNECT`);
+#   gsi1 `ws#LIACCOUNT` / `<created>#<id>` lists a workspace's accounts;
+# - the workspace's in-flight connect link `ws#LICONNECT` / `#` (help center 40.6: the same URL for 90 s);
+# - reactions made through the API `ws#LIPOST#<post urn>` / `R#<account id>#<reaction type>`;
+# - `DUE#LINKEDIN#ACCOUNTS` / `<ws>#<li id>`: every live account (the health check and the orphan watcher);
+# - gsi2 `@LIPROVIDER#<provider account id>` / `<ws>#<li id>`: the live row linking a provider account;
+# - `DUE#LINKEDIN#OUTAGE` / `<outage start>#<ws>#<li id>`: accounts in an outage not yet notified.
+LINKEDIN_ACCOUNTS_DUE_PK = "DUE#LINKEDIN#ACCOUNTS"
+LINKEDIN_OUTAGE_DUE_PK = "DUE#LINKEDIN#OUTAGE"
+LINKEDIN_AUDIT_PREFIX = "AUDIT#"
+LINKEDIN_REACTION_PREFIX = "R#"
+LINKEDIN_RECONNECT_SK = "CONNECT"
+LINKEDIN_OUTAGE_SK = "OUTAGE"
+
+
+def linkedin_account_pk(workspace_id: str, account_id: str) -> str:
+    return workspace_key(workspace_id, "LIACCOUNT", account_id)
+
+
+def linkedin_accounts_gsi_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "LIACCOUNT")
+
+
+def linkedin_audit_sk(at: datetime, version: int) -> str:
+    """An audit row's sort key: the flip's instant and the account version it wrote (ordered within an instant)."""
+    return f"{LINKEDIN_AUDIT_PREFIX}{instant(at)}#{version:010d}"
+
+
+def linkedin_connect_pk(workspace_id: str) -> str:
+    return workspace_key(workspace_id, "LICONNECT")
+
+
+def linkedin_post_pk(workspace_id: str, post_urn: str) -> str:
+    return workspace_key(workspace_id, "LIPOST", post_urn)
+
+
+def linkedin_reaction_sk(account_id: str, reaction_type: str) -> str:
+    return f"{LINKEDIN_REACTION_PREFIX}{account_id}#{reaction_type}"
+
+
+def linkedin_account_due_sk(workspace_id: str, account_id: str) -> str:
+    return f"{workspace_id}#{account_id}"
+
+
+def linkedin_provider_account_gsi_pk(provider_account_id: str) -> str:
+    """gsi2 of a linked live account: the provider's account id -> the row (its webhooks name only that id)."""
+    return platform_key("LIPROVIDER", provider_account_id)
+
+
+def linkedin_outage_due_sk(since: datetime, workspace_id: str, account_id: str) -> str:
+    return f"{instant(since)}#{workspace_id}#{account_id}"

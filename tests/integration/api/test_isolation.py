@@ -29,6 +29,7 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
+from devstack.linkedin_provider import LOCAL_API_KEY, LinkedInProviderEmulator
 from kindling.api.app import create_app
 from kindling.audit.service import AuditService
 from kindling.events.catalog import emit_event
@@ -36,6 +37,7 @@ from kindling.events.service import EventService
 from kindling.inbox.models import Conversation, InboxMessage
 from kindling.inbox.repository import InboxRepository
 from kindling.jobs.service import JobService
+from kindling.linkedin.service import LinkedInAccountService
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform import aws as aws_clients
@@ -71,6 +73,7 @@ ID_PARAMS = (
     "campaign_id",
     "step_id",
     "variant_id",
+    "account_id",
 )
 # Path parameters that sit below a parent: probed once more as the caller's own parent with the other's child.
 PARENTS = {"step_id": "campaign_id", "variant_id": "step_id", "delivery_id": "webhook_id", "mailbox_id": "campaign_id"}
@@ -101,6 +104,7 @@ class World:
     clock: ManualClock
     alpha: Seeded
     bravo: Seeded
+    emulator: LinkedInProviderEmulator | None = None
 
     def call(
         self, who: Seeded, method: str, path: str, *, json_body: Any = None, **kwargs: Any
@@ -194,11 +198,17 @@ def conversation(seeded: Seeded, now: Any) -> str:
 
 
 def seed(
-    world_client: TestClient, receiver: Receiver, queue: str, tenant: Tenant, tag: str, clock: ManualClock
+    world_client: TestClient,
+    receiver: Receiver,
+    queue: str,
+    tenant: Tenant,
+    tag: str,
+    clock: ManualClock,
+    emulator: LinkedInProviderEmulator,
 ) -> Seeded:
     """The same kinds of resources in one workspace, each carrying the workspace's tag in a name or address."""
     seeded = Seeded(tenant, tag)
-    w = World(world_client, receiver, queue, clock, seeded, seeded)
+    w = World(world_client, receiver, queue, clock, seeded, seeded, emulator)
     ids = seeded.ids
     now = clock.now()
     mailbox = connected_mailbox(tenant, f"sender-{tag}@{tag}-mail.test", now)
@@ -286,6 +296,7 @@ def seed(
     ids["delivery_id"] = deliveries[0]["id"]
 
     ids["conversation_id"] = conversation(seeded, now)
+    linkedin_account(w, seeded)
     # An MCP tool call in the audit log, naming the workspace's mailbox (its id passes the sanitiser).
     audited = AuditService().record(
         workspace_id=tenant.workspace_id,
@@ -296,7 +307,29 @@ def seed(
         arguments={"mailbox_id": ids["mailbox_id"]},
     )
     seeded.markers |= {tenant.workspace_id, *ids.values(), audited.id}
+    # Both workspaces react to the same public post: its id is no workspace's secret (not a marker).
+    ids["post_id"] = SHARED_POST
     return seeded
+
+
+SHARED_POST = "urn%3Ali%3Aactivity%3A7300000000000000000"
+
+
+def linkedin_account(w: World, seeded: Seeded) -> None:
+    """A connected LinkedIn account (the provider emulator holds it) and its reaction to the shared post."""
+    emulator = w.emulator
+    assert emulator is not None
+    provider_account = emulator.create_account(name=f"Li {seeded.tag} Person", public_identifier=f"li-{seeded.tag}")
+    account = LinkedInAccountService().link_existing(seeded.tenant.workspace_id, provider_account.id)
+    seeded.ids["account_id"] = account.id
+    seeded.markers |= {f"Li {seeded.tag} Person", f"li-{seeded.tag}", provider_account.id}
+    w.ok(
+        seeded,
+        "POST",
+        f"/api/v1/linkedin/posts/{SHARED_POST}/reactions",
+        201,
+        json_body={"linkedin_account_id": account.id, "reaction_type": "LIKE"},
+    )
 
 
 def run_job(workspace_id: str, job_id: str) -> None:
@@ -323,19 +356,27 @@ def world(aws: None, clock: ManualClock) -> Iterator[World]:
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
         roleArn="arn:aws:iam::123456789012:role/jobs",
     )["stateMachineArn"]
+    emulator = LinkedInProviderEmulator(clock=clock).start()
+    linkedin_env = {
+        "KINDLING_LINKEDIN_PROVIDER_URL": emulator.api_url,
+        "KINDLING_LINKEDIN_PROVIDER_API_KEY": LOCAL_API_KEY,
+        "KINDLING_LINKEDIN_WEBHOOK_SECRET": "isolation-linkedin-secret",
+    }
+    os.environ.update(linkedin_env)
     reset_settings()
     aws_clients.reset_clients()
     webhook_secrets.clear_cache()
     try:
         with running_receiver() as receiver, TestClient(create_app(), raise_server_exceptions=False) as client:
             queue = urls["KINDLING_WEBHOOK_QUEUE_URL"]
-            alpha = seed(client, receiver, queue, make_tenant(name="Alpha Works"), "alpha", clock)
+            alpha = seed(client, receiver, queue, make_tenant(name="Alpha Works"), "alpha", clock, emulator)
             clock.advance(timedelta(seconds=1))
-            bravo = seed(client, receiver, queue, make_tenant(name="Bravo Works"), "bravo", clock)
+            bravo = seed(client, receiver, queue, make_tenant(name="Bravo Works"), "bravo", clock, emulator)
             receiver.reset()
-            yield World(client, receiver, urls["KINDLING_WEBHOOK_QUEUE_URL"], clock, alpha, bravo)
+            yield World(client, receiver, urls["KINDLING_WEBHOOK_QUEUE_URL"], clock, alpha, bravo, emulator)
     finally:
-        for var in (*ENV, *QUEUES, "KINDLING_KMS_KEY_ID", "KINDLING_JOB_STATE_MACHINE_ARN"):
+        emulator.stop()
+        for var in (*ENV, *QUEUES, *linkedin_env, "KINDLING_KMS_KEY_ID", "KINDLING_JOB_STATE_MACHINE_ARN"):
             os.environ.pop(var, None)
         reset_settings()
 
@@ -365,6 +406,7 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/campaigns/{campaign_id}/enrollments": {"prospectIds": ["{caller.prospect_id}"]},
     "DELETE /api/v1/campaigns/{campaign_id}/enrollments": {"prospectIds": ["{caller.prospect_id}"]},
     "PATCH /api/v1/warmup/settings/{mailbox_id}": {"warmup_enabled": False},
+    "PATCH /api/v1/linkedin/accounts/{account_id}": {"strategy": "veteran"},
 }
 
 
@@ -608,6 +650,24 @@ def new_conversation_from_foreign_mailbox(world: World, caller: Seeded, other: S
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", response.text
 
 
+def reactions_seen_by_their_own_workspace(world: World, caller: Seeded, other: Seeded) -> None:
+    """Both workspaces reacted to the same post: each lists its own reaction and nothing of the other's."""
+    listed = world.ok(caller, "GET", f"/api/v1/linkedin/posts/{SHARED_POST}/reactions")
+    assert [r["linkedin_account_id"] for r in listed] == [caller.ids["account_id"]], listed
+    assert not other.leaked_into(json.dumps(listed)), listed
+
+
+def react_with_the_others_account(world: World, caller: Seeded, other: Seeded) -> None:
+    """A reaction from the other workspace's account is refused (404) and reaches no provider."""
+    body = {"linkedin_account_id": other.ids["account_id"], "reaction_type": "LIKE"}
+    sent = len(world.emulator.requests) if world.emulator else 0
+    response = world.call(caller, "POST", f"/api/v1/linkedin/posts/{SHARED_POST}/reactions", json_body=body)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "not_found"
+    assert not other.leaked_into(without_ids(response.text, other)), response.text
+    assert (len(world.emulator.requests) if world.emulator else 0) == sent
+
+
 def bounce_shield_is_per_workspace(world: World, caller: Seeded, other: Seeded) -> None:
     """The caller's PATCH answers with its own settings and leaves the other's as they were. (It re-sends a value
     the caller already has: an unchanged PATCH writes nothing, so the before/after comparison below holds.)"""
@@ -670,6 +730,10 @@ ROUTES: dict[str, Probe] = {
     "POST /api/v1/campaigns/steps/preview": preview_with_foreign_ids,
     "GET /api/v1/warmup/stats": own_view("GET /api/v1/warmup/stats"),
     "POST /api/v1/warmup/bulk-update": bulk_update_of_foreign_mailbox,
+    "GET /api/v1/linkedin/accounts": own_view("GET /api/v1/linkedin/accounts"),
+    "POST /api/v1/linkedin/accounts/connect": same_names_allowed("POST /api/v1/linkedin/accounts/connect", None),
+    "GET /api/v1/linkedin/posts/{post_id}/reactions": reactions_seen_by_their_own_workspace,
+    "POST /api/v1/linkedin/posts/{post_id}/reactions": react_with_the_others_account,
 }
 ID_ROUTES = [
     "GET /api/v1/mailboxes/{mailbox_id}",
@@ -727,6 +791,10 @@ ID_ROUTES = [
     "GET /api/v1/campaigns/{campaign_id}/enrollments/changes",
     "GET /api/v1/warmup/stats/{mailbox_id}",
     "PATCH /api/v1/warmup/settings/{mailbox_id}",
+    "GET /api/v1/linkedin/accounts/{account_id}",
+    "PATCH /api/v1/linkedin/accounts/{account_id}",
+    "DELETE /api/v1/linkedin/accounts/{account_id}",
+    "POST /api/v1/linkedin/accounts/{account_id}/reconnect",
 ]
 ROUTES.update({route: foreign_ids(route) for route in ID_ROUTES})
 

@@ -100,7 +100,8 @@ def test_the_real_job_state_machine_calls_the_real_jobs_handler(real_stack: Loca
     """Whatever the job handler decides for an unknown job, its Lambda tasks ran in-process."""
     stack = real_stack.stack
     assert stack is not None
-    [machine] = stack.of_type("AWS::Serverless::StateMachine")
+    machine = "JobStateMachine"
+    assert machine in stack.of_type("AWS::Serverless::StateMachine")
     real_stack.invocations.clear()
     arn = real_stack.start_execution(machine, {"workspace_id": "ws_demo000001", "job_id": "job_missing0001"})
     result = real_stack.wait_execution(arn, timeout=60)
@@ -134,7 +135,8 @@ def test_a_batch_that_raises_ends_the_job_failed_with_its_error(real_stack: Loca
 
     stack = real_stack.stack
     assert stack is not None
-    [machine] = stack.of_type("AWS::Serverless::StateMachine")
+    machine = "JobStateMachine"
+    assert machine in stack.of_type("AWS::Serverless::StateMachine")
     registry.register(registry.JobType(name="test.explodes", processor=explode, batch_size=2))
     launcher = _StartOnLocalStack(real_stack, machine)
     try:
@@ -152,3 +154,69 @@ def test_a_batch_that_raises_ends_the_job_failed_with_its_error(real_stack: Loca
     assert stored.failure_reason is not None
     assert "RuntimeError" in stored.failure_reason
     assert "batch of 2 exploded" in stored.failure_reason or "batch of 1 exploded" in stored.failure_reason
+
+
+def test_the_real_linkedin_sweep_checks_accounts_links_orphans_and_survives_a_failure(real_stack: LocalStack) -> None:
+    """statemachines/linkedin_sweep.asl.json on the local stack's Step Functions, its tasks the real
+    functions/linkedin_sweep handler in-process, against the provider emulator: the health run flips an account the
+    provider lost (no webhook told us) through the status helper, a failing account's check is caught and the sweep
+    still succeeds and reaches the notification step; the orphans run links a row left connecting."""
+    from datetime import timedelta
+
+    from kindling.linkedin.repository import LinkedInAccountRepository
+    from kindling.linkedin.service import LinkedInAccountService
+    from kindling.platform.clock import get_clock
+
+    stack = real_stack.stack
+    emulator = real_stack.linkedin_provider
+    assert stack is not None and emulator is not None
+    machine = "LinkedInSweepStateMachine"
+    assert machine in stack.of_type("AWS::Serverless::StateMachine")
+    service = LinkedInAccountService()
+    lost = emulator.create_account(name="Lost Session")
+    row = service.link_existing("ws_sweep000001", lost.id)
+    assert row.status == "connected"
+    ghost = service.link_existing("ws_sweep000001", emulator.create_account(name="Ghost").id)
+    emulator.accounts.pop(ghost.provider_account_id)  # gone at the provider: its check answers 404
+    emulator.set_account_status(lost.id, "CREDENTIALS")
+    emulator.rate_limit(3)  # the first account the sweep checks is refused on every attempt
+
+    real_stack.invocations.clear()
+    arn = real_stack.start_execution(machine, {"run": "health"})
+    result = real_stack.wait_execution(arn, timeout=120)
+    assert result["status"] == "SUCCEEDED", result
+    outcomes = sorted(check["outcome"] for check in result["output_json"]["checks"])
+    assert outcomes[0] in ("changed", "provider_error"), outcomes
+    actions = [event["action"] for fid, event in real_stack.invocations if fid == "LinkedInSweepFunction"]
+    assert actions[0] == "list_accounts" and actions[-1] == "notify_outages"
+    assert actions.count("health_check") == len(outcomes) >= 2
+    # One more run with no fault left: both accounts end disconnected, each flip with its audit row.
+    arn = real_stack.start_execution(machine, {"run": "health"})
+    assert real_stack.wait_execution(arn, timeout=120)["status"] == "SUCCEEDED"
+    for account in (row, ghost):
+        stored = LinkedInAccountRepository().get("ws_sweep000001", account.id)
+        assert stored.status == "disconnected"
+        audit = LinkedInAccountRepository().audit("ws_sweep000001", account.id)
+        assert [(e.old_status, e.new_status, e.source) for e in audit][-1] == (
+            "connected",
+            "disconnected",
+            "health_check",
+        )
+
+    pending = service.connect("ws_sweep000001", "http://127.0.0.1:9/never")
+    emulator.complete_hosted_link(pending.url.rsplit("/", 1)[-1], account_name="Orphan Olivia")
+    clock = get_clock()
+    advance = getattr(clock, "advance", None)
+    if advance is not None:
+        advance(timedelta(minutes=6))
+    else:  # a system clock: the row must look older than 5 minutes
+        LinkedInAccountRepository().replace(
+            pending.account.model_copy(update={"created_at": clock.now() - timedelta(minutes=6)}),
+            pending.account.version,
+        )
+    arn = real_stack.start_execution(machine, {"run": "orphans"})
+    orphans = real_stack.wait_execution(arn, timeout=120)
+    assert orphans["status"] == "SUCCEEDED", orphans
+    assert orphans["output_json"]["changed"] == 1
+    linked = LinkedInAccountRepository().get("ws_sweep000001", pending.account.id)
+    assert (linked.status, linked.name) == ("connected", "Orphan Olivia")

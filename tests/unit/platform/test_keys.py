@@ -131,6 +131,19 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
     # LinkedIn usage counters and the pacer
     (keys.linkedin_usage_pk, (WS, "li_1"), "ws_abc123#LIUSAGE#li_1"),
     (keys.linkedin_usage_sk, ("invites_week", "2026-06-08"), "USE#invites_week#2026-06-08"),
+    (keys.linkedin_account_pk, (WS, "li_1"), "ws_abc123#LIACCOUNT#li_1"),
+    (keys.linkedin_accounts_gsi_pk, (WS,), "ws_abc123#LIACCOUNT"),
+    (keys.linkedin_audit_sk, (datetime(2026, 6, 10, 9, tzinfo=UTC), 7), "AUDIT#2026-06-10T09:00:00.000Z#0000000007"),
+    (keys.linkedin_connect_pk, (WS,), "ws_abc123#LICONNECT"),
+    (keys.linkedin_post_pk, (WS, "urn:li:activity:42"), "ws_abc123#LIPOST#urn:li:activity:42"),
+    (keys.linkedin_reaction_sk, ("li_1", "LIKE"), "R#li_1#LIKE"),
+    (keys.linkedin_account_due_sk, (WS, "li_1"), "ws_abc123#li_1"),
+    (keys.linkedin_provider_account_gsi_pk, ("acc_9",), "@LIPROVIDER#acc_9"),
+    (
+        keys.linkedin_outage_due_sk,
+        (datetime(2026, 6, 10, 9, tzinfo=UTC), WS, "li_1"),
+        "2026-06-10T09:00:00.000Z#ws_abc123#li_1",
+    ),
 ]
 
 
@@ -163,6 +176,12 @@ def test_the_fixed_keys() -> None:
     assert (keys.INBOX_MESSAGE_PREFIX, keys.INBOX_CURSOR_PREFIX, keys.HOUR_BUCKET_PREFIX) == ("M#", "F#", "H#")
     assert (keys.STEP_STATS_PREFIX, keys.VARIANT_STATS_PREFIX) == ("C#STATS#S#", "C#STATS#V#")
     assert (keys.LINKEDIN_USAGE_PREFIX, keys.LINKEDIN_PACE_SK) == ("USE#", "PACE")
+    assert (keys.LINKEDIN_ACCOUNTS_DUE_PK, keys.LINKEDIN_OUTAGE_DUE_PK) == (
+        "DUE#LINKEDIN#ACCOUNTS",
+        "DUE#LINKEDIN#OUTAGE",
+    )
+    assert (keys.LINKEDIN_AUDIT_PREFIX, keys.LINKEDIN_REACTION_PREFIX) == ("AUDIT#", "R#")
+    assert (keys.LINKEDIN_RECONNECT_SK, keys.LINKEDIN_OUTAGE_SK) == ("CONNECT", "OUTAGE")
 
 
 @pytest.mark.parametrize("bad", ["", "ws_", "WS_ABCDEF", "ws_abc", "x" * 10])

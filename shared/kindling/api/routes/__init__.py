@@ -19,6 +19,7 @@ ROUTER_MODULES: dict[str, tuple[str, ...]] = {
     "kindling.api.routes.warmup": ("warmup",),
     "kindling.api.routes.bounce_shield": ("bounce-shield",),
     "kindling.api.routes.assistant_audit": ("mcp",),
+    "kindling.api.routes.linkedin": ("linkedin",),
 }
 
 
