@@ -22,7 +22,7 @@ from kindling.mailboxes.models import (
 )
 from kindling.mailboxes.service import MailboxService
 from kindling.platform.settings import get_settings
-from kindling.sending import mailbox_release  # noqa: F401  (registers the sending engine's deletion listener)
+from kindling.sending import mailbox_health, mailbox_release  # noqa: F401  (register the engine's listeners)
 
 router = api_router("Mailboxes")
 
