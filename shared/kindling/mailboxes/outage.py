@@ -41,8 +41,9 @@ def retest_delay(failed_retests: int) -> timedelta:
 
 
 def outage_status(mailbox: Mailbox) -> OutageStatus:
-    """`disconnected` when the mailbox ever worked, `error` when it never did."""
-    if mailbox.last_connected_at is not None or mailbox.status == "connected":
+    """`disconnected` when the mailbox ever worked, `error` when it never did. A mailbox connected (or disconnected)
+    before this field existed has no `last_connected_at`: its status says it worked."""
+    if mailbox.last_connected_at is not None or mailbox.status in ("connected", "disconnected"):
         return "disconnected"
     return "error"
 
@@ -81,8 +82,11 @@ def failure_fields(
     """The fields a failure report writes: the outage status, its classified code, when the outage started (kept
     when it already had) and the next re-test (`restart`: 15 min; `advance`: the next step of the backoff)."""
     failed = mailbox.retest_attempts + 1 if backoff == "advance" and mailbox.disconnected_since is not None else 0
+    status = outage_status(mailbox)
     return {
-        "status": outage_status(mailbox),
+        "status": status,
+        # A mailbox that worked keeps that fact through a credential change (status `created` meanwhile).
+        "last_connected_at": mailbox.last_connected_at or (now if status == "disconnected" else None),
         "last_test_code": code,
         "last_test_error": message,
         "last_tested_at": now,
