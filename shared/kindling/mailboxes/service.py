@@ -35,6 +35,7 @@ from kindling.mailboxes.models import (
     MailboxTestRequest,
     MailboxUpdate,
 )
+from kindling.mailboxes.outage import in_outage
 from kindling.mailboxes.repository import ClaimAction, MailboxPage, MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform.addresses import AddressRefused, Resolver, resolve_checked
@@ -398,6 +399,17 @@ class MailboxService:
         smtp, imap = self._endpoints(mailbox)
         result = self.tester.run(smtp, imap)
         return self._record_result(mailbox, generation, result)
+
+    def sweep_retest(self, workspace_id: str, mailbox_id: str) -> Mailbox | None:
+        """The reconnect sweep's re-test of a mailbox in an outage, with its stored credentials and pins (never
+        re-pinning: a changed certificate stays for the user to accept). A failure advances the re-test backoff;
+        a success reconnects it (kindling.mailboxes.health announces both). None when it is not in an outage."""
+        mailbox = self._repo.get(workspace_id, mailbox_id)
+        if not in_outage(mailbox):
+            return None
+        smtp, imap = self._endpoints(mailbox)
+        result = self.tester.run(smtp, imap)
+        return health.record_test(self._repo, mailbox, mailbox.generation, result, self._now(), backoff="advance")
 
     def _record_result(self, mailbox: Mailbox, generation: int, result: ConnectionTestResult) -> Mailbox:
         """The test's result through the one health writer (kindling.mailboxes.health): connected, or the outage
