@@ -251,6 +251,11 @@ HOUR_BUCKET_PREFIX = "H#"
 _HOUR_FORMAT = "%Y-%m-%dT%H:00Z"
 
 
+def notification_settings_pk(workspace_id: str) -> str:
+    """The workspace's notification settings (where outage and Bounce Shield emails go)."""
+    return workspace_key(workspace_id, "NOTIFY")
+
+
 def bounce_shield_pk(workspace_id: str) -> str:
     return workspace_key(workspace_id, "BOUNCESHIELD")
 

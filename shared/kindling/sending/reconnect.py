@@ -19,10 +19,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from kindling.mailboxes.outage import in_outage
+from kindling.mailboxes import health
+from kindling.mailboxes.models import Mailbox
+from kindling.mailboxes.outage import NOTIFY_AFTER, in_outage, notify_at
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.service import MailboxService
-from kindling.platform.clock import get_clock
+from kindling.notifications.service import Notifier
+from kindling.platform.clock import get_clock, isoformat
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.sending import mailbox_health  # noqa: F401  (its listener announces and resumes on reconnection)
@@ -63,8 +66,41 @@ def sweep_one(
         if tested is not None:
             mailbox = tested
             outcome = "reconnected" if mailbox.status == "connected" else "still_down"
+    due = notify_at(mailbox)
+    if due is not None and due <= moment and notify_outage(mailbox, moment, repository=repo):
+        result["notified"] = True
     get_logger().info("reconnect sweep", extra={"mailbox_id": mailbox_id, "outcome": outcome})
     return {**result, "outcome": outcome, "status": mailbox.status, "code": mailbox.last_test_code}
+
+
+def notify_outage(
+    mailbox: Mailbox, now: datetime, *, repository: MailboxRepository | None = None, notifier: Notifier | None = None
+) -> bool:
+    """The outage's one notification email, 24 h after the mailbox went down. Recorded first (a conditional write:
+    a second sweep finds it done), then sent; a send that fails clears the record so the next sweep tries again.
+    True when this call handled it (sent, or nothing to send to: the workspace has no notification address)."""
+    repo = repository or MailboxRepository()
+    if not health.record_notified(repo, mailbox, now):
+        return False
+    since = mailbox.disconnected_since or now
+    hours = int((now - since).total_seconds() // 3600) or int(NOTIFY_AFTER.total_seconds() // 3600)
+    subject = f"Mailbox {mailbox.email_address} has been disconnected for {hours} hours"
+    text = (
+        f"Kindling cannot use the mailbox {mailbox.email_address} since {isoformat(since)}.\n\n"
+        f"Last error: {mailbox.last_test_error or mailbox.last_test_code or 'unknown'}\n\n"
+        "Its campaigns that had no other usable mailbox are paused (pausedReason mailbox_disconnected). Kindling "
+        "keeps re-testing it every 12 hours and resumes them by itself once it works again; updating its "
+        "credentials (for example a new App Password) re-tests it at once.\n"
+    )
+    try:
+        channel = (notifier or Notifier(mailboxes=repo)).send(
+            mailbox.workspace_id, subject, text, now, avoid=mailbox.id
+        )
+    except Exception:
+        health.clear_notified(repo, repo.get(mailbox.workspace_id, mailbox.id), now)
+        raise
+    get_logger().info("outage notification", extra={"mailbox_id": mailbox.id, "channel": channel})
+    return True
 
 
 def summarize(results: Iterable[Mapping[str, Any]], listed: int | None = None) -> dict[str, Any]:

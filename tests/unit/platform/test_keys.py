@@ -118,6 +118,7 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
     (keys.suppression_ids_gsi_pk, (WS,), "ws_abc123#SUPP_ID"),
     # other workspace and platform items
     (keys.connected_due_sk, (WS, "mbx_1"), "ws_abc123#mbx_1"),
+    (keys.notification_settings_pk, (WS,), "ws_abc123#NOTIFY"),
     (
         keys.retest_due_sk,
         (datetime(2026, 6, 10, 9, 15, tzinfo=UTC), WS, "mbx_1"),

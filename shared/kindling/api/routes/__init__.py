@@ -18,6 +18,7 @@ ROUTER_MODULES: dict[str, tuple[str, ...]] = {
     "kindling.api.routes.enrollments": ("campaigns",),
     "kindling.api.routes.warmup": ("warmup",),
     "kindling.api.routes.bounce_shield": ("bounce-shield",),
+    "kindling.api.routes.notifications": ("notification-settings",),
 }
 
 
