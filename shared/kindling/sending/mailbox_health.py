@@ -8,7 +8,7 @@ their login or cannot be reached, and what happens when an outage opens or close
   - outage opened on a mailbox that worked before (`disconnected`): the `mailbox.disconnected` webhook event; and
     every live campaign left with no usable mailbox pauses with `mailbox_disconnected`;
   - outage closed: `mailbox.reconnected`, and the campaigns paused for `mailbox_disconnected` with this mailbox in
-    their pool resume (a campaign paused for any other reason stays paused).
+    their pool resume (a campaign paused for any other reason stays paused), their failure-rate window reset.
 Importing this module registers the listener: every entry point that can change a mailbox's health imports it.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kindling.bounceshield.service import BounceShieldService
 from kindling.enrollments.service import campaign_service
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
@@ -71,6 +72,11 @@ def _on_health_change(change: HealthChange, now: datetime) -> None:
         )
         return
     resumed = service.resume_campaigns_paused_for(ws, DISCONNECTED_REASON, mailbox_id=mailbox.id)
+    shield = BounceShieldService(campaigns=service)
+    for campaign_id in resumed:
+        # The outage's refused sends must not pause the resumed campaign straight back (help center: the
+        # failure-rate window resets on reconnection).
+        shield.reset_failure_window(ws, campaign_id)
     emit_event(
         EventService(),
         ws,

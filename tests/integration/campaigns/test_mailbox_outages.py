@@ -8,6 +8,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from kindling.bounceshield.repository import BounceShieldRepository
+from kindling.bounceshield.service import BounceShieldService
 from kindling.events.repository import EventRepository
 from kindling.mail.connection import ConnectionTestResult, ProbeResult, issue
 from kindling.mailboxes import health
@@ -41,6 +43,9 @@ def test_an_outage_is_reported_once_and_its_reconnection_resumes_only_what_it_pa
     assert api.call("POST", f"/api/v1/campaigns/{users}/pause").status_code == 200
     repo = MailboxRepository()
     down_at = clock.now()
+
+    # The outage's refused sends: 12 of 24 attempts failed in the last day (50%, above the 25% guard).
+    BounceShieldRepository().record_attempts(workspace_id, ours, clock.now(), 24, 12)
 
     # The sender and the inbox sync both hit it with the credentials they read: one outage, one write, one event.
     assert report_mailbox_failure(repo, mailbox, "smtp", "auth_failed", down_at) is True
@@ -77,6 +82,9 @@ def test_an_outage_is_reported_once_and_its_reconnection_resumes_only_what_it_pa
     )
     assert (shown(api, ours)["status"], shown(api, users)["status"]) == ("running", "paused")
     assert shown(api, users)["pausedReason"] == "api"  # paused for another reason: stays paused
+    # The failure-rate window restarted on reconnection: the outage's failures do not pause it straight back.
+    assert BounceShieldService().check_failure_rate(workspace_id, ours, clock.now()) is False
+    assert shown(api, ours)["status"] == "running"
     [up] = of_type(api.events(), "mailbox.reconnected")
     assert up == {
         "mailboxId": mailbox.id,
