@@ -426,3 +426,19 @@ def test_a_rescue_by_another_mailbox_on_the_same_inbox_still_counts_spam(world: 
     assert totals(twin) == (0, 0, 0, 0, 0)
     assert world.lab.fetch_raw(account.email, "Junk") == []
     assert len(world.lab.fetch_raw(account.email, "INBOX")) == 1
+
+
+def test_ten_refused_warmup_logins_report_the_mailbox_disconnected(world: World) -> None:
+    """Warmup delivery counts refused logins with the campaign sender's per-mailbox count and reports the 10th to
+    the mailbox health helper: the mailbox goes `disconnected` with `auth_failed` (the lab's real SMTP AUTH)."""
+    sender = world.sender()
+    recipient = world.account("rcpt").email
+    world.lab.add_account(sender.email_address, "changed-at-the-provider", "lab-mail")  # the stored one is refused
+    for attempt in range(1, 11):
+        jobs = world.enqueue(sender, [recipient])
+        result = world.delivery.process(jobs)
+        assert result.sent == 0
+        stored = MailboxRepository().get(world.workspace_id, sender.id)
+        assert world.sending.mailbox_state(world.workspace_id, sender.id).auth_failures == attempt
+        assert stored.status == ("disconnected" if attempt == 10 else "connected"), attempt
+    assert (stored.last_test_code, stored.disconnected_since) == ("auth_failed", world.clock.now())
