@@ -44,33 +44,44 @@ def report_mailbox_failure(
     return health.report_failure(repository, mailbox, protocol, code, now, detail) is not None
 
 
+def outage_consequences(mailbox: Mailbox, now: datetime) -> list[str]:
+    """What an open outage implies, idempotently: the campaigns left with no usable mailbox pause, and a mailbox that
+    worked before is announced (`mailbox.disconnected`, deduplicated per outage). The listener runs it when the
+    outage opens; the reconnect sweep runs it again for a mailbox still down, so a listener that failed half-way
+    (the status written, the pause or the event not) is completed. Returns the campaigns it paused."""
+    ws = mailbox.workspace_id
+    paused = campaign_service().pause_campaigns_for_mailbox(ws, mailbox.id, DISCONNECTED_REASON)
+    if mailbox.status == "disconnected":  # it worked before; a mailbox that never did (`error`) is not news
+        emit_event(
+            EventService(),
+            ws,
+            "mailbox.disconnected",
+            {
+                "mailboxId": mailbox.id,
+                "email": mailbox.email_address,
+                "status": mailbox.status,
+                "code": mailbox.last_test_code or "unknown_error",
+                "message": mailbox.last_test_error,
+                "disconnectedAt": isoformat(mailbox.disconnected_since or now),
+                "pausedCampaignIds": paused,
+            },
+            now=now,
+        )
+    if paused:
+        get_logger().warning(
+            "mailbox outage: campaigns paused", extra={"mailbox_id": mailbox.id, "paused_campaigns": len(paused)}
+        )
+    return paused
+
+
 @on_health_change
 def _on_health_change(change: HealthChange, now: datetime) -> None:
     mailbox = change.after
     ws = mailbox.workspace_id
-    service = campaign_service()
     if change.started:
-        paused = service.pause_campaigns_for_mailbox(ws, mailbox.id, DISCONNECTED_REASON)
-        if mailbox.status == "disconnected":  # it worked before; a mailbox that never did (`error`) is not news
-            emit_event(
-                EventService(),
-                ws,
-                "mailbox.disconnected",
-                {
-                    "mailboxId": mailbox.id,
-                    "email": mailbox.email_address,
-                    "status": mailbox.status,
-                    "code": mailbox.last_test_code or "unknown_error",
-                    "message": mailbox.last_test_error,
-                    "disconnectedAt": isoformat(mailbox.disconnected_since or now),
-                    "pausedCampaignIds": paused,
-                },
-                now=now,
-            )
-        get_logger().warning(
-            "mailbox outage: campaigns paused", extra={"mailbox_id": mailbox.id, "paused_campaigns": len(paused)}
-        )
+        outage_consequences(mailbox, now)
         return
+    service = campaign_service()
     resumed = service.resume_campaigns_paused_for(ws, DISCONNECTED_REASON, mailbox_id=mailbox.id)
     shield = BounceShieldService(campaigns=service)
     for campaign_id in resumed:

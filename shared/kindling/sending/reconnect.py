@@ -28,7 +28,7 @@ from kindling.notifications.service import Notifier
 from kindling.platform.clock import get_clock, isoformat
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
-from kindling.sending import mailbox_health  # noqa: F401  (its listener announces and resumes on reconnection)
+from kindling.sending import mailbox_health  # its listener announces and resumes on reconnection
 
 SWEEP_PAGE = 100  # mailboxes per sweep; the rest stay due for the next one (15 minutes later)
 
@@ -66,6 +66,8 @@ def sweep_one(
         if tested is not None:
             mailbox = tested
             outcome = "reconnected" if mailbox.status == "connected" else "still_down"
+    if in_outage(mailbox):
+        mailbox_health.outage_consequences(mailbox, moment)  # idempotent: completes a listener that failed
     due = notify_at(mailbox)
     if due is not None and due <= moment and notify_outage(mailbox, moment, repository=repo):
         result["notified"] = True

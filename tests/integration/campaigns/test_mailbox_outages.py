@@ -8,6 +8,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from kindling.bounceshield.repository import BounceShieldRepository
 from kindling.bounceshield.service import BounceShieldService
 from kindling.events.repository import EventRepository
@@ -15,7 +17,7 @@ from kindling.mail.connection import ConnectionTestResult, ProbeResult, issue
 from kindling.mailboxes import health
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.platform.clock import ManualClock, isoformat
-from kindling.sending import reconnect
+from kindling.sending import mailbox_health, reconnect
 from kindling.sending.mailbox_health import report_mailbox_failure
 from tests.integration.campaigns.conftest import MailboxFactory
 from tests.integration.campaigns.test_pause_reasons import shown, started
@@ -133,3 +135,36 @@ def test_two_engines_racing_to_report_one_outage_open_it_once(
         thread.join(timeout=60)
     assert sorted(opened) == [False] * 7 + [True]
     assert len(of_type(api.events(), "mailbox.disconnected")) == 1
+
+
+def test_the_sweep_completes_an_outage_whose_listener_failed(
+    api: Api, mailbox_factory: MailboxFactory, clock: ManualClock
+) -> None:
+    """The status was written but the pause and the event were not (the listener raised, the Lambda died): the
+    sweep's next look at the still-down mailbox pauses its campaign and announces it, once."""
+    mailbox = mailbox_factory(last_connected_at=clock.now() - timedelta(days=1))
+    campaign_id = started(api, [mailbox.id])
+    repo = MailboxRepository()
+
+    def crashed(change: health.HealthChange, now: Any) -> None:
+        raise RuntimeError("the Lambda died here")
+
+    health.remove_health_listener(mailbox_health._on_health_change)
+    health.on_health_change(crashed)
+    try:
+        with pytest.raises(RuntimeError):
+            report_mailbox_failure(repo, mailbox, "smtp", "auth_failed", clock.now())
+    finally:
+        health.remove_health_listener(crashed)
+        health.on_health_change(mailbox_health._on_health_change)
+    assert repo.get(api.tenant.workspace_id, mailbox.id).status == "disconnected"
+    assert shown(api, campaign_id)["status"] == "running"  # the consequences were lost with the crash
+
+    clock.advance(timedelta(minutes=1))  # the sweep's step for this mailbox (its re-test not due yet: no SMTP here)
+    assert reconnect.sweep_one(api.tenant.workspace_id, mailbox.id)["outcome"] == "waiting"
+    assert (shown(api, campaign_id)["status"], shown(api, campaign_id)["pausedReason"]) == (
+        "paused",
+        "mailbox_disconnected",
+    )
+    assert reconnect.sweep_one(api.tenant.workspace_id, mailbox.id)["outcome"] == "waiting"
+    assert len(of_type(api.events(), "mailbox.disconnected")) == 1  # deduplicated per outage
