@@ -14,7 +14,7 @@ import pytest
 
 from kindling.events.repository import EventRepository
 from kindling.mailboxes.repository import MailboxRepository
-from kindling.platform.clock import ManualClock
+from kindling.platform.clock import ManualClock, isoformat
 from kindling.sending import reconnect
 from tests.conftest import Tenant
 from tests.integration.mailboxes.conftest import PASSWORD, MailServers, Stack
@@ -53,6 +53,11 @@ def test_a_credential_change_retests_at_once_and_restarts_the_backoff(
     down_at = clock.now()
     data = get(stack.client, tenant, mailbox_id)
     assert (data["status"], data["health_reasons"]) == ("disconnected", ["auth_failed"])
+    assert data["outage"] == {
+        "disconnected_since": isoformat(down_at),
+        "next_retest_at": isoformat(down_at + timedelta(minutes=15)),
+        "failed_retests": 0,
+    }
     stored = repo.get(tenant.workspace_id, mailbox_id)
     assert (stored.retest_attempts, stored.next_retest_at) == (0, down_at + timedelta(minutes=15))
     [(kind, payload)] = outage_events(tenant)
@@ -63,6 +68,8 @@ def test_a_credential_change_retests_at_once_and_restarts_the_backoff(
     assert reconnect.sweep_one(tenant.workspace_id, mailbox_id)["outcome"] == "still_down"
     stored = repo.get(tenant.workspace_id, mailbox_id)
     assert (stored.retest_attempts, stored.next_retest_at) == (1, clock.now() + timedelta(hours=1))
+    outage = get(stack.client, tenant, mailbox_id)["outage"]
+    assert (outage["failed_retests"], outage["next_retest_at"]) == (1, isoformat(clock.now() + timedelta(hours=1)))
     assert stored.disconnected_since == down_at  # the same outage
 
     # Another wrong password: re-tested at once (the checker), and the backoff starts over at 15 minutes.
@@ -78,7 +85,8 @@ def test_a_credential_change_retests_at_once_and_restarts_the_backoff(
     clock.advance(timedelta(minutes=1))
     assert stack.client.patch(url, json={"smtp_password": PASSWORD}, headers=tenant.headers).status_code == 200
     stack.drain()
-    assert get(stack.client, tenant, mailbox_id)["status"] == "connected"
+    back = get(stack.client, tenant, mailbox_id)
+    assert (back["status"], back["outage"]) == ("connected", None)
     stored = repo.get(tenant.workspace_id, mailbox_id)
     assert (stored.disconnected_since, stored.next_retest_at, stored.last_connected_at) == (None, None, clock.now())
     [(kind, payload)] = outage_events(tenant)

@@ -21,7 +21,7 @@ from tests.integration.mailboxes.conftest import PASSWORD, MailServers, Stack
 pytestmark = pytest.mark.mail
 
 REFERENCE_EXAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "reference" / "mailboxes-examples.json"
-EXTENSIONS = {"provider", "tls"}  # documented additions to the mailbox object (Reachkit's inbox field; TLS pins)
+EXTENSIONS = {"provider", "tls", "outage"}  # documented additions (Reachkit's inbox field; TLS pins; outages)
 
 
 def reference_examples() -> dict[str, Any]:
