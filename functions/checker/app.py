@@ -16,6 +16,7 @@ from kindling.mailboxes.checks import parse_check_message
 from kindling.mailboxes.service import MailboxService
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger, traced
+from kindling.sending import mailbox_health  # noqa: F401  (its listener announces outages and pauses/resumes campaigns)
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

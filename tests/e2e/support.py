@@ -25,12 +25,13 @@ def own_workspace(stack: LocalStack, name: str) -> dict[str, str]:
 
 
 def settled(client: httpx.Client, stack: LocalStack, mailbox_id: str, timeout: float = 60) -> dict[str, Any]:
-    """The mailbox once its connection test has finished (connected or error), running the stack's queues."""
+    """The mailbox once its connection test has finished (connected, error or disconnected), running the stack's
+    queues."""
     deadline = time.monotonic() + timeout
     while True:
         stack.drain()
         data: dict[str, Any] = client.get(f"/api/v1/mailboxes/{mailbox_id}").json()["data"]
-        if data["status"] in ("connected", "error") or time.monotonic() > deadline:
+        if data["status"] in ("connected", "error", "disconnected") or time.monotonic() > deadline:
             return data
         time.sleep(0.2)
 

@@ -641,6 +641,32 @@ def check_reserved_concurrency(t: Template) -> list[str]:
     return problems
 
 
+def check_scheduled_state_machines(t: Template) -> list[str]:
+    """A state machine started by a schedule (the reconnect sweep) gets the scheduled functions' failure paths: a
+    retry policy and the alarmed schedule dead-letter queue; its Maps bound their concurrency."""
+    problems: list[str] = []
+    queues = resources(t, "AWS::SQS::Queue")
+    dlq_alarms = alarms_on(t, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
+    for name, res in resources(t, "AWS::Serverless::StateMachine").items():
+        events = schedule_events(res)
+        for event in events:
+            p = event.get("Properties", {})
+            dlq = referenced(p.get("DeadLetterConfig", {}).get("Arn"))
+            if dlq not in queues:
+                problems.append(f"{name}'s schedule has no dead-letter queue")
+            elif not dlq_alarms.get(str(dlq)):
+                problems.append(f"{name}'s schedule dead-letter queue has no alarm")
+            if "MaximumRetryAttempts" not in p.get("RetryPolicy", {}):
+                problems.append(f"{name}'s schedule has no retry policy")
+        if not events:
+            continue
+        _, text = state_machine_definition(res)
+        for state_name, state in task_states(json.loads(text)["States"]):
+            if state.get("Type") == "Map" and not 0 < int(state.get("MaxConcurrency", 0)) <= 10:
+                problems.append(f"{name}.{state_name} has no bounded MaxConcurrency")
+    return problems
+
+
 CHECKS: dict[str, Callable[[Template], list[str]]] = {
     "table_matches_key_module": check_table_matches_key_module,
     "table_matches_pynamodb": check_table_matches_pynamodb,
@@ -657,6 +683,7 @@ CHECKS: dict[str, Callable[[Template], list[str]]] = {
     "dashboard": check_dashboard,
     "function_alarms": check_function_alarms,
     "scheduled_functions": check_scheduled_functions,
+    "scheduled_state_machines": check_scheduled_state_machines,
     "state_machine_alarms": check_state_machine_alarms,
     "state_machines_catch_every_task": check_state_machines_catch_every_task,
     "tracking_secret_retained": check_tracking_secret_retained,
@@ -670,6 +697,25 @@ def test_template_passes(template: Template, check: Callable[[Template], list[st
 
 
 # ------------------------------------------------------------------ the checks can fail
+
+
+def test_the_reconnect_sweep_runs_every_15_minutes_by_default(template: Template) -> None:
+    parameter = template["Parameters"]["ReconnectSweepSchedule"]
+    assert parameter["Default"] == "rate(15 minutes)"
+    [event] = schedule_events(template["Resources"]["ReconnectSweepStateMachine"])
+    assert referenced(event["Properties"]["Schedule"]) == "ReconnectSweepSchedule"
+    _, text = state_machine_definition(template["Resources"]["ReconnectSweepStateMachine"])
+    assert json.loads(text)["States"]["RetestEach"]["MaxConcurrency"] == 5
+
+
+def test_detects_a_scheduled_state_machine_without_failure_paths(broken: Template) -> None:
+    [event] = schedule_events(broken["Resources"]["ReconnectSweepStateMachine"])
+    del event["Properties"]["DeadLetterConfig"]
+    del event["Properties"]["RetryPolicy"]
+    assert check_scheduled_state_machines(broken) == [
+        "ReconnectSweepStateMachine's schedule has no dead-letter queue",
+        "ReconnectSweepStateMachine's schedule has no retry policy",
+    ]
 
 
 def test_detects_index_drift(broken: Template) -> None:

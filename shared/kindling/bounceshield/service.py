@@ -23,6 +23,7 @@ from kindling.campaigns.service import CampaignService
 from kindling.enrollments.service import campaign_service
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
+from kindling.notifications.service import Notifier
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import InvalidStatus, NotFound
 from kindling.platform.observability import get_logger
@@ -174,7 +175,23 @@ class BounceShieldService:
             )
             events = self._events or EventService()
             emit_event(events, workspace_id, "bounce_shield.activated", dict(data), now=now)
+            self._notify(workspace_id, window.rate_percent, settings.threshold_percent, activation, now)
         return activation
+
+    def _notify(self, workspace_id: str, rate: float, threshold: float, activation: Activation, now: datetime) -> None:
+        """One email to the workspace's notification address per activation (the activation is a conditional
+        write, so this runs once); a failed email is logged, never undoes the activation."""
+        subject = f"Bounce Shield activated: bounce rate {rate:g}% (threshold {threshold:g}%)"
+        text = (
+            f"Bounce Shield activated at {isoformat(now)}: the bounce rate reached {rate:g}%, above your "
+            f"{threshold:g}% threshold.\n\nCampaigns paused: {len(activation.paused)}. "
+            f"Addresses added to the suppression list: {activation.blocklisted}.\n"
+            "Review your lists, then resume the campaigns.\n"
+        )
+        try:
+            Notifier().send(workspace_id, subject, text, now)
+        except Exception:
+            get_logger().exception("Bounce Shield notification email failed", extra={"workspace_id": workspace_id})
 
     def check_failure_rate(self, workspace_id: str, campaign_id: str, now: datetime) -> bool:
         attempts, failed = self._repo.attempts_since(workspace_id, campaign_id, now - rules.FAILURE_WINDOW)

@@ -40,6 +40,14 @@ PAYLOAD_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("bounceRate", "thresholdPercent", "sent", "bounced", "activatedAt"),
         ("windowType", "windowSends", "windowHours", "pausedCampaignIds", "blocklistedCount"),
     ),
+    "mailbox.disconnected": (
+        ("mailboxId", "email", "status", "code", "disconnectedAt"),
+        ("message", "pausedCampaignIds"),
+    ),
+    "mailbox.reconnected": (
+        ("mailboxId", "email", "disconnectedAt", "reconnectedAt"),
+        ("resumedCampaignIds",),
+    ),
     "linkedin.reply_received": (
         ("campaignId", "enrollmentId", "linkedinAccountId", "messageText", "receivedAt"),
         ("prospectId", "prospectName", "prospectLinkedinUrl", "threadId", "campaignName"),
@@ -98,6 +106,13 @@ DEDUP_RULES: dict[str, DedupRule | None] = {
     "webhook.test": None,
     # One per activation: the activation itself is a conditional write (kindling.bounceshield), so never twice.
     "bounce_shield.activated": None,
+    # One per outage: the outage is identified by the mailbox and the instant it began.
+    "mailbox.disconnected": DedupRule(
+        lambda d: f"{d['mailboxId']}:{d['disconnectedAt']}", False, "one per mailbox per outage"
+    ),
+    "mailbox.reconnected": DedupRule(
+        lambda d: f"{d['mailboxId']}:{d['disconnectedAt']}", False, "one per mailbox per outage"
+    ),
     "linkedin.reply_received": DedupRule(lambda d: str(d["enrollmentId"]), False, "first reply per enrollment"),
     "linkedin.invite_accepted": DedupRule(lambda d: str(d["enrollmentId"]), False, "one per acceptance"),
     "linkedin.message_sent": None,

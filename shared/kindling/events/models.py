@@ -17,6 +17,8 @@ EMAIL_EVENTS: tuple[str, ...] = (
     "limit.hit",
     "webhook.test",
     "bounce_shield.activated",  # Kindling (issue 15): the workspace's Bounce Shield tripped
+    "mailbox.disconnected",  # Kindling (issue 15): a mailbox that worked stopped working (once per outage)
+    "mailbox.reconnected",  # Kindling (issue 15): that outage ended (a re-test or new credentials worked)
 )
 # Reserved: accepted in subscriptions, emitted by the LinkedIn channel when it exists.
 LINKEDIN_EVENTS: tuple[str, ...] = (

@@ -6,8 +6,9 @@ hand every new message to `InboxService.handle_incoming`, mark it seen, save the
 
 Failures stay with their mailbox:
 - a login the server refuses (auth_failed, app_password_required, imap_disabled, mailbox_not_found) counts;
-  the 10th in a row (for the same credentials: the count restarts when the mailbox's generation changes) marks
-  the mailbox `error` with that code, so the fan-out stops queueing it until the user fixes it;
+  the 10th in a row (for the same credentials: the count restarts when the mailbox's generation changes) is
+  reported to the mailbox health helper (kindling.sending.mailbox_health) with that code: the mailbox goes
+  `disconnected`, so the fan-out stops queueing it until the reconnect sweep or the user brings it back;
 - a connection problem (timeout, refused, TLS, DNS, ...) is recorded with its code and acknowledged: the next
   scheduled sync retries in 5 minutes; re-delivering the message sooner would only repeat the failure;
 - anything else (a bug, DynamoDB throttling) raises, so the handler reports that record alone as failed.
@@ -30,7 +31,7 @@ from typing import Any, Literal
 from kindling.inbox.repository import InboxRepository, SyncState, SyncSummary
 from kindling.inbox.service import InboxService, Processed, WarmupHook
 from kindling.mail.classify import Classification
-from kindling.mail.connection import Endpoint, TlsPolicy, issue
+from kindling.mail.connection import Endpoint, TlsPolicy
 from kindling.mail.imapsync import (
     FetchedMessage,
     FolderCursor,
@@ -43,15 +44,15 @@ from kindling.mail.imapsync import (
     sync_folder,
 )
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.repository import MailboxRepository, Stale
+from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
-from kindling.mailboxes.service import describe, mark_certificate_changed
 from kindling.platform import aws
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.queues import QueueMessage, required_url, send_batches
 from kindling.platform.settings import get_settings
+from kindling.sending.mailbox_health import report_mailbox_failure
 from kindling.warmup.receiving import WarmupReceiver
 
 AUTH_CODES = frozenset({"auth_failed", "app_password_required", "imap_disabled", "mailbox_not_found"})
@@ -279,7 +280,7 @@ class InboxSync:
     def _connection_failed(self, mailbox: Mailbox, report: MailboxSyncReport, exc: ImapSyncError) -> None:
         report.error_code = exc.code
         if exc.code in CERTIFICATE_CODES:
-            marked = mark_certificate_changed(self._mailboxes, mailbox, "imap", self._now())
+            marked = report_mailbox_failure(self._mailboxes, mailbox, "imap", exc.code, self._now(), exc.detail)
             report.outcome = "mailbox_error" if marked else "connection_error"
             return
         if exc.code not in AUTH_CODES:
@@ -291,34 +292,15 @@ class InboxSync:
             report.outcome = "mailbox_error"
 
     def _mark_error(self, mailbox: Mailbox, exc: ImapSyncError) -> bool:
-        """The mailbox goes to `error` with the login's code, unless it changed meanwhile (new credentials)."""
-        current = mailbox
-        for _ in range(5):
-            if current.status != "connected" or current.generation != mailbox.generation:
-                return False
-            now = self._now()
-            updated = current.model_copy(
-                update={
-                    "status": "error",
-                    "last_test_code": exc.code,
-                    "last_test_error": describe("imap", issue(exc.code, exc.detail)),
-                    "last_tested_at": now,
-                    "health_status": "error",
-                    "health_reasons": [exc.code],
-                    "updated_at": now,
-                }
-            )
-            try:
-                self._mailboxes.replace(updated, current.version)
-            except Stale:
-                current = self._mailboxes.get(mailbox.workspace_id, mailbox.id)
-                continue
-            get_logger().warning(
-                "mailbox disabled after repeated IMAP login failures",
-                extra={"mailbox_id": mailbox.id, "code": exc.code, "failures": AUTH_FAILURE_LIMIT},
-            )
-            return True
-        return False
+        """Reported to the health helper with the login's code; False when the mailbox changed meanwhile (new
+        credentials: another generation) or was already reported."""
+        if not report_mailbox_failure(self._mailboxes, mailbox, "imap", exc.code, self._now(), exc.detail):
+            return False
+        get_logger().warning(
+            "mailbox disabled after repeated IMAP login failures",
+            extra={"mailbox_id": mailbox.id, "code": exc.code, "failures": AUTH_FAILURE_LIMIT},
+        )
+        return True
 
 
 def _folder_report(folder: str, mode: str, result: Any, cost: MeterReading) -> FolderReport:

@@ -97,6 +97,13 @@ class Mailbox(BaseModel):
     last_tested_at: datetime | None = None
     last_test_error: str | None = None
     last_test_code: str | None = None
+    # Outages (kindling.mailboxes.outage): when it last worked, when the current outage began, the reconnect
+    # sweep's next re-test and how many re-tests of this outage failed, when the outage's notification went out.
+    last_connected_at: datetime | None = None
+    disconnected_since: datetime | None = None
+    next_retest_at: datetime | None = None
+    retest_attempts: int = 0
+    outage_notified_at: datetime | None = None
     generation: int = 0  # bumped by every credential change / re-test; stale checks are ignored
     version: int = 0  # optimistic concurrency on the stored item
     created_at: datetime

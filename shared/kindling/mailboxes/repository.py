@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 
 from kindling.mailboxes.models import Mailbox
+from kindling.mailboxes.outage import sweep_due_at
 from kindling.platform.dynamo import (
     CONDITION_FAILED,
     TableModel,
@@ -30,12 +32,15 @@ from kindling.platform.dynamo import (
 from kindling.platform.errors import Conflict, NotFound
 from kindling.platform.keys import (
     CONNECTED_DUE_PK,
+    RETEST_DUE_PK,
     connected_due_sk,
     mailbox_email_pk,
     mailbox_key,
     mailbox_pk,
     mailboxes_gsi_pk,
+    retest_due_sk,
     time_ordered_sk,
+    upper,
 )
 
 ClaimAction = Literal["keep", "acquire", "release"]
@@ -74,9 +79,23 @@ _COLUMNS = {"id", "workspace_id", "status", "email_address", "version", "generat
 # every save keeps exact (replace() writes the whole item, so a status change moves the mailbox in or out).
 
 
+# Mailboxes in an outage, for the reconnect sweep: the partition `DUE#MAILBOX#RETEST`, time-ordered by when the sweep
+# must look at each again. A mailbox is connected or in an outage, never both, so one pair of `due` keys serves.
+
+
+def _due_keys(mailbox: Mailbox) -> tuple[str | None, str | None]:
+    if mailbox.status == "connected":
+        return CONNECTED_DUE_PK, connected_due_sk(mailbox.workspace_id, mailbox.id)
+    due = sweep_due_at(mailbox)
+    if due is not None:
+        return RETEST_DUE_PK, retest_due_sk(due, mailbox.workspace_id, mailbox.id)
+    return None, None
+
+
 def _to_item(mailbox: Mailbox) -> MailboxItem:
     body = mailbox.model_dump(mode="json", exclude=_COLUMNS)
     sort = time_ordered_sk(mailbox.created_at.isoformat(), mailbox.id)
+    due_pk, due_sk = _due_keys(mailbox)
     return MailboxItem(
         pk=mailbox_pk(mailbox.workspace_id, mailbox.id),
         sk="#",
@@ -93,8 +112,8 @@ def _to_item(mailbox: Mailbox) -> MailboxItem:
         created_at=mailbox.created_at,
         updated_at=mailbox.updated_at,
         sending_enabled=mailbox.sending_enabled,
-        due_pk=CONNECTED_DUE_PK if mailbox.status == "connected" else None,
-        due_sk=connected_due_sk(mailbox.workspace_id, mailbox.id) if mailbox.status == "connected" else None,
+        due_pk=due_pk,
+        due_sk=due_sk,
     )
 
 
@@ -215,3 +234,21 @@ class MailboxRepository:
             workspace_id, _, mailbox_id = str(item.due_sk).partition("#")
             if workspace_id and mailbox_id:
                 yield workspace_id, mailbox_id
+
+    def due_for_sweep(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(workspace id, mailbox id) of at most `limit` mailboxes in an outage whose re-test or notification is
+        due at `now`, most overdue first: one bounded query of `DUE#MAILBOX#RETEST` (keys only), never a scan."""
+        found: list[tuple[str, str]] = []
+        results = TableModel.due.query(
+            RETEST_DUE_PK,
+            TableModel.due_sk <= upper(now),
+            attributes_to_get=["due_sk"],
+            limit=limit,
+            page_size=limit,
+        )
+        for item in results:
+            _, _, rest = str(item.due_sk).partition("#")
+            workspace_id, _, mailbox_id = rest.partition("#")
+            if workspace_id and mailbox_id:
+                found.append((workspace_id, mailbox_id))
+        return found

@@ -22,13 +22,11 @@ from kindling.mail.connection import (
     ConnectionTester,
     ConnectionTestResult,
     Endpoint,
-    Protocol_,
-    TestIssue,
     TlsPolicy,
     default_security,
-    issue,
 )
 from kindling.mail.providers import PRESETS, MxResolver, Provider, detect_provider, dns_mx_resolver
+from kindling.mailboxes import health
 from kindling.mailboxes.checks import CheckQueue, SqsCheckQueue
 from kindling.mailboxes.models import (
     CREDENTIAL_FIELDS,
@@ -37,6 +35,7 @@ from kindling.mailboxes.models import (
     MailboxTestRequest,
     MailboxUpdate,
 )
+from kindling.mailboxes.outage import in_outage
 from kindling.mailboxes.repository import ClaimAction, MailboxPage, MailboxRepository, Stale
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
 from kindling.platform.addresses import AddressRefused, Resolver, resolve_checked
@@ -401,48 +400,21 @@ class MailboxService:
         result = self.tester.run(smtp, imap)
         return self._record_result(mailbox, generation, result)
 
+    def sweep_retest(self, workspace_id: str, mailbox_id: str) -> Mailbox | None:
+        """The reconnect sweep's re-test of a mailbox in an outage, with its stored credentials and pins (never
+        re-pinning: a changed certificate stays for the user to accept). A failure advances the re-test backoff;
+        a success reconnects it (kindling.mailboxes.health announces both). None when it is not in an outage."""
+        mailbox = self._repo.get(workspace_id, mailbox_id)
+        if not in_outage(mailbox):
+            return None
+        smtp, imap = self._endpoints(mailbox)
+        result = self.tester.run(smtp, imap)
+        return health.record_test(self._repo, mailbox, mailbox.generation, result, self._now(), backoff="advance")
+
     def _record_result(self, mailbox: Mailbox, generation: int, result: ConnectionTestResult) -> Mailbox:
-        now = self._now()
-        failure = result.first_error
-        warnings = [w.code for w in result.warnings]
-
-        def apply(m: Mailbox) -> tuple[Mailbox, ClaimAction] | None:
-            if m.is_deleted or m.generation != generation:
-                return None
-            update: dict[str, Any] = {"last_tested_at": now, "updated_at": now}
-            # Each endpoint that connected keeps what it trusted: the self-signed certificate's pin, or none.
-            if result.smtp.ok:
-                update["smtp_tls_pin"] = result.smtp.tls.pin if result.smtp.tls else None
-            if result.imap.ok:
-                update["imap_tls_pin"] = result.imap.tls.pin if result.imap.tls else None
-            if failure is None:
-                update.update(
-                    status="connected",
-                    last_test_error=None,
-                    last_test_code=None,
-                    health_status="warning" if warnings else "ok",
-                    health_reasons=warnings or None,
-                    imap_folders=result.imap.folders or m.imap_folders,
-                )
-                if m.warmup_pending:
-                    update.update(warmup_enabled=True, warmup_pending=False)
-            else:
-                protocol, found = failure
-                update.update(
-                    status="error",
-                    last_test_error=describe(protocol, found),
-                    last_test_code=found.code,
-                    health_status="error",
-                    health_reasons=[found.code, *warnings],
-                )
-            return m.model_copy(update=update), "keep"
-
-        recorded = self._mutate(mailbox.workspace_id, mailbox.id, apply, first=mailbox)
-        get_logger().info(
-            "mailbox tested",
-            extra={"mailbox_id": mailbox.id, "status": recorded.status, "code": failure[1].code if failure else None},
-        )
-        return recorded
+        """The test's result through the one health writer (kindling.mailboxes.health): connected, or the outage
+        status with the classified code; a stale generation writes nothing."""
+        return health.record_test(self._repo, mailbox, generation, result, self._now())
 
     # --- plumbing ------------------------------------------------------------------------------------------
     def _mutate(
@@ -465,48 +437,3 @@ class MailboxService:
             except Stale:
                 current = self._repo.get(workspace_id, mailbox_id)
         raise Conflict(f"Mailbox {mailbox_id} is being changed concurrently; retry.")
-
-
-def describe(protocol: str, found: TestIssue) -> str:
-    """`last_test_error`: "<code> (<SMTP|IMAP>): <hint> [<server reply>]" — stable code first."""
-    text = f"{found.code} ({protocol.upper()}): {found.message}"
-    if found.detail:
-        text += f" Server said: {found.detail}"
-    return text[:1000]
-
-
-def mark_certificate_changed(
-    repository: MailboxRepository, mailbox: Mailbox, protocol: Protocol_, now: datetime
-) -> bool:
-    """A connection (campaign sender, warmup delivery, inbox sync) met another certificate than the one pinned for
-    `protocol`: the mailbox goes to `error` with `tls_certificate_changed` and its hint, since only the user's
-    re-test can accept the new certificate. Not when the mailbox changed meanwhile (no longer connected, or that
-    endpoint re-pinned). True when it did."""
-    code = "tls_certificate_changed"
-    pinned = mailbox.smtp_tls_pin if protocol == "smtp" else mailbox.imap_tls_pin
-    current = mailbox
-    for _ in range(_MAX_ATTEMPTS):
-        if current.status != "connected" or (current.smtp_tls_pin if protocol == "smtp" else current.imap_tls_pin) != (
-            pinned
-        ):
-            return False
-        updated = current.model_copy(
-            update={
-                "status": "error",
-                "last_test_code": code,
-                "last_test_error": describe(protocol, issue(code)),
-                "health_status": "error",
-                "health_reasons": [code],
-                "updated_at": now,
-            }
-        )
-        try:
-            repository.replace(updated, current.version)
-        except Stale:
-            current = repository.get(mailbox.workspace_id, mailbox.id)
-            continue
-        get_logger().warning(
-            "mailbox disabled: its server's certificate changed", extra={"mailbox_id": mailbox.id, "protocol": protocol}
-        )
-        return True
-    return False

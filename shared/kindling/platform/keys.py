@@ -25,6 +25,8 @@ The `due` index for sending work:
 - `DUE#CAMPSEND` / `<next check>#<pk>`: per-campaign sending state to look at (parked enrollments, completion,
   cooldown re-check).
 - `DUE#MAILBOX#CONNECTED` / `<ws>#<mailbox id>`: every connected mailbox (the inbox sync fan-out, the warmup pool).
+- `DUE#MAILBOX#RETEST` / `<iso due>#<ws>#<mailbox id>`: every mailbox in an outage (`disconnected`, `error`) at the
+  instant the reconnect sweep must look at it again (its next re-test, or its 24 h notification if sooner).
 - `DUE#EVENTPUB` / `<at>#...`: events recorded but not yet handed to the webhook queue.
 """
 
@@ -53,6 +55,7 @@ def platform_key(*parts: str) -> str:
 
 # --- the mailbox partition -------------------------------------------------------------------------------------
 CONNECTED_DUE_PK = "DUE#MAILBOX#CONNECTED"
+RETEST_DUE_PK = "DUE#MAILBOX#RETEST"
 MAILBOX_STATE_SK = "SEND#STATE"  # the sending engine's per-mailbox state
 MAILBOX_DAY_PREFIX = "SEND#DAY#"
 WARMUP_STATE_SK = "WARMUP#STATE"
@@ -72,6 +75,11 @@ def mailbox_key(workspace_id: str, mailbox_id: str) -> tuple[str, str]:
 def connected_due_sk(workspace_id: str, mailbox_id: str) -> str:
     """A connected mailbox's sort key under `CONNECTED_DUE_PK`."""
     return f"{workspace_id}#{mailbox_id}"
+
+
+def retest_due_sk(when: datetime, workspace_id: str, mailbox_id: str) -> str:
+    """A mailbox in an outage under `RETEST_DUE_PK`: time-ordered, so the sweep reads only what is due."""
+    return f"{isoformat(when)}#{workspace_id}#{mailbox_id}"
 
 
 def mailbox_email_pk(workspace_id: str, email: str) -> str:
@@ -241,6 +249,11 @@ def bounce_gsi_sk(bounced_at: datetime, mailbox_id: str, key_digest: str) -> str
 # --- bounce shield -----------------------------------------------------------------------------------------------
 HOUR_BUCKET_PREFIX = "H#"
 _HOUR_FORMAT = "%Y-%m-%dT%H:00Z"
+
+
+def notification_settings_pk(workspace_id: str) -> str:
+    """The workspace's notification settings (where outage and Bounce Shield emails go)."""
+    return workspace_key(workspace_id, "NOTIFY")
 
 
 def bounce_shield_pk(workspace_id: str) -> str:

@@ -44,6 +44,9 @@ class Settings(BaseModel):
     mx_lookups: bool = True
     # Extra CA bundle trusted for mailbox SMTP/IMAP connections (the local mail lab's CA); system CAs still apply.
     mail_ca_file: str | None = None
+    # Notification emails (mailbox outages, Bounce Shield) go out through SES from this verified address when set;
+    # otherwise through one of the workspace's own connected mailboxes (kindling.notifications).
+    notification_ses_sender: str | None = None
     # botocore's endpoint override: the local stack points every AWS call at moto with it.
     aws_endpoint_url: str | None = None
     # The LinkedIn provider (Unipile): its base URL with the API prefix (the DSN, e.g.
@@ -106,6 +109,7 @@ _ENV = {
     "tracking_secret": "KINDLING_TRACKING_SECRET",
     "mx_lookups": "KINDLING_MX_LOOKUPS",
     "mail_ca_file": "KINDLING_MAIL_CA_FILE",
+    "notification_ses_sender": "KINDLING_NOTIFICATION_SES_SENDER",
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
     "linkedin_provider_url": "KINDLING_LINKEDIN_PROVIDER_URL",
     "linkedin_provider_api_key": "KINDLING_LINKEDIN_PROVIDER_API_KEY",

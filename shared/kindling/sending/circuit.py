@@ -3,7 +3,8 @@
 - 5 consecutive connection failures to one SMTP host open its circuit for 5 minutes (no mailbox on that host
   is tried meanwhile). After the pause one attempt is let through; if it fails too the circuit opens again at
   once (the count is not reset by opening), a success closes it.
-- 10 consecutive authentication failures of one mailbox disable its sending: status `error`.
+- 10 consecutive authentication failures of one mailbox disable its sending: it is reported to the mailbox health
+  helper (kindling.sending.mailbox_health), which marks it `disconnected` (or `error` if it never worked).
 
 Pure transitions over small values the caller stores (per host, per mailbox).
 """
@@ -16,7 +17,6 @@ from datetime import datetime, timedelta
 HOST_FAILURE_THRESHOLD = 5
 HOST_OPEN_FOR = timedelta(minutes=5)
 AUTH_FAILURE_THRESHOLD = 10
-DISABLED_STATUS = "error"
 
 
 def host_key(smtp_host: str) -> str:
@@ -56,7 +56,7 @@ class AuthGuard:
 
     @property
     def disable_mailbox(self) -> bool:
-        """Has the mailbox reached the threshold, so that its status must become `error`?"""
+        """Has the mailbox reached the threshold, so that it must be reported as failing (`auth_failed`)?"""
         return self.consecutive_failures >= AUTH_FAILURE_THRESHOLD
 
 

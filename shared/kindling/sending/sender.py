@@ -35,9 +35,8 @@ from kindling.mail.connection import Endpoint, TlsPolicy
 from kindling.mail.outcomes import Outcome, Stage
 from kindling.mail.smtp import Batch, Outgoing, SendResult, SmtpSender
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.repository import MailboxRepository, Stale
+from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
-from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform import table
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import NotFound
@@ -55,6 +54,7 @@ from kindling.prospects.repository import email_record_from_raw
 from kindling.sending import backoff, circuit, eligibility, recipient_backoff
 from kindling.sending.compose import OutgoingEmail, Tracking, build_message
 from kindling.sending.ledger import SendItem
+from kindling.sending.mailbox_health import report_mailbox_failure
 from kindling.sending.messages import SendMessage
 from kindling.sending.recipient_backoff_repository import RecipientBackoffRepository, state_of
 from kindling.sending.repository import (
@@ -644,7 +644,7 @@ class Sender:
         if report.refused == "tls_certificate_changed":
             # Not the certificate pinned at test time (nothing was sent): only the user's re-test can accept it.
             self._mailbox_cache.pop((mailbox.workspace_id, mailbox.id), None)
-            mark_certificate_changed(self._mailboxes, mailbox, "smtp", now)
+            report_mailbox_failure(self._mailboxes, mailbox, "smtp", "tls_certificate_changed", now)
         key = circuit.host_key(mailbox.smtp_host)
         before = circuits.get(key, circuit.HostCircuit())
         after = circuit.observe_host(before, connected=report.connected, now=now)
@@ -653,28 +653,14 @@ class Sender:
             circuits[key] = after
 
     def _disable(self, mailbox: Mailbox, now: datetime) -> None:
-        """10 consecutive refused logins: the mailbox's status becomes `error` (decisions.md)."""
+        """10 consecutive refused logins: the mailbox is reported to the health helper with `auth_failed` (it goes
+        `disconnected`, its campaigns with no usable mailbox left pause; decisions.md)."""
         self._mailbox_cache.pop((mailbox.workspace_id, mailbox.id), None)
-        for _ in range(4):
-            current = self._mailboxes.get(mailbox.workspace_id, mailbox.id)
-            if current.status == circuit.DISABLED_STATUS or current.is_deleted:
-                return
-            changed = current.model_copy(
-                update={
-                    "status": circuit.DISABLED_STATUS,
-                    "last_test_error": "SMTP authentication failed 10 times in a row",
-                    "last_test_code": "auth_failed",
-                    "updated_at": now,
-                }
+        detail = f"SMTP authentication failed {circuit.AUTH_FAILURE_THRESHOLD} times in a row"
+        if report_mailbox_failure(self._mailboxes, mailbox, "smtp", "auth_failed", now, detail):
+            get_logger().error(
+                "mailbox disabled after repeated authentication failures", extra={"mailbox_id": mailbox.id}
             )
-            try:
-                self._mailboxes.replace(changed, current.version)
-                get_logger().error(
-                    "mailbox disabled after repeated authentication failures", extra={"mailbox_id": mailbox.id}
-                )
-                return
-            except Stale:
-                continue
 
     def _bounced(self, job: SendMessage, now: datetime) -> None:
         """Suppress the address (a hard bounce at RCPT) and announce it."""

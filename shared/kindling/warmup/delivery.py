@@ -33,11 +33,11 @@ from kindling.mail.smtp import Batch, Outgoing, SmtpSender
 from kindling.mailboxes.models import Mailbox
 from kindling.mailboxes.repository import MailboxRepository
 from kindling.mailboxes.secrets import KmsSecretBox, SecretBox
-from kindling.mailboxes.service import mark_certificate_changed
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
-from kindling.sending import backoff, eligibility
+from kindling.sending import backoff, circuit, eligibility
+from kindling.sending.mailbox_health import report_mailbox_failure
 from kindling.sending.messages import SqsSendQueue
 from kindling.sending.repository import SendingRepository
 from kindling.sending.sender import soft_retry_delay
@@ -234,6 +234,21 @@ class WarmupDelivery:
             self._queue.send([*early, *retries], now)
         return result
 
+    def _observe_login(self, mailbox: Mailbox, authenticated: bool | None, now: datetime) -> None:
+        """The mailbox's login, counted with the campaign sender's (one count per mailbox): the 10th refusal in a
+        row is reported to the health helper with `auth_failed`; a good login after refusals resets the count."""
+        if authenticated is None:
+            return
+        ws = mailbox.workspace_id
+        if authenticated:
+            if self._sending.mailbox_state(ws, mailbox.id).auth_failures:
+                self._sending.auth_result(ws, mailbox.id, failed=False)
+            return
+        failures = self._sending.auth_result(ws, mailbox.id, failed=True)
+        if circuit.AuthGuard(failures).disable_mailbox:
+            detail = f"SMTP authentication failed {circuit.AUTH_FAILURE_THRESHOLD} times in a row"
+            report_mailbox_failure(self._mailboxes, mailbox, "smtp", "auth_failed", now, detail)
+
     def _send(
         self,
         batches: list[Batch],
@@ -258,7 +273,8 @@ class WarmupDelivery:
         for report in reports:
             if report.refused == "tls_certificate_changed":
                 # Not the certificate pinned at test time (nothing was sent): only the user's re-test accepts it.
-                mark_certificate_changed(self._mailboxes, senders[report.mailbox_id], "smtp", now)
+                report_mailbox_failure(self._mailboxes, senders[report.mailbox_id], "smtp", report.refused, now)
+            self._observe_login(senders[report.mailbox_id], report.authenticated, now)
             for res in report.results:
                 job = distinct[res.key]
                 result.outcomes[job.exchange_id] = str(res.outcome)

@@ -677,9 +677,20 @@ def bounce_shield_is_per_workspace(world: World, caller: Seeded, other: Seeded) 
     assert world.ok(other, "GET", "/api/v1/bounce-shield") == before
 
 
+def notification_settings_are_per_workspace(world: World, caller: Seeded, other: Seeded) -> None:
+    """The caller's notification address is its own: the other workspace's settings stay as they were. (It re-sends
+    the value the caller has, none, so its own readable state is unchanged too.)"""
+    before = world.ok(other, "GET", "/api/v1/notification-settings")
+    own = world.ok(caller, "PATCH", "/api/v1/notification-settings", json_body={"notificationEmail": None})
+    assert own["notificationEmail"] is None and not other.leaked_into(json.dumps(own)), own
+    assert world.ok(other, "GET", "/api/v1/notification-settings") == before
+
+
 ROUTES: dict[str, Probe] = {
     "GET /api/v1/me": own_view("GET /api/v1/me"),
     "GET /api/v1/mcp/audit": own_view("GET /api/v1/mcp/audit"),
+    "GET /api/v1/notification-settings": own_view("GET /api/v1/notification-settings"),
+    "PATCH /api/v1/notification-settings": notification_settings_are_per_workspace,
     "GET /api/v1/bounce-shield": own_view("GET /api/v1/bounce-shield"),
     "PATCH /api/v1/bounce-shield": bounce_shield_is_per_workspace,
     "GET /api/v1/jobs/{job_id}": foreign_ids("GET /api/v1/jobs/{job_id}"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from devstack.runtime import LocalStack
+from devstack.runtime import LocalStack, free_port
 from devstack.template import SKIPPED_TYPES
 
 REPO = Path(__file__).resolve().parents[3]
@@ -220,3 +221,86 @@ def test_the_real_linkedin_sweep_checks_accounts_links_orphans_and_survives_a_fa
     assert orphans["output_json"]["changed"] == 1
     linked = LinkedInAccountRepository().get("ws_sweep000001", pending.account.id)
     assert (linked.status, linked.name) == ("connected", "Orphan Olivia")
+
+
+def _outage_mailbox(workspace_id: str, password_enc: str, port: int, due: Any) -> Any:
+    from kindling.mailboxes.models import Mailbox
+    from kindling.mailboxes.repository import MailboxRepository
+    from kindling.platform.ids import new_uuid
+
+    mailbox_id = new_uuid()
+    since = due - timedelta(minutes=15)
+    mailbox = Mailbox(
+        id=mailbox_id,
+        workspace_id=workspace_id,
+        email_address=f"{mailbox_id[:8]}@down.test",
+        status="disconnected",
+        generation=1,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_username="u",
+        smtp_security="none",
+        smtp_password_enc=password_enc,
+        imap_host="127.0.0.1",
+        imap_port=port,
+        imap_username="u",
+        imap_security="none",
+        imap_password_enc=password_enc,
+        last_connected_at=since,
+        disconnected_since=since,
+        next_retest_at=due,
+        created_at=since,
+        updated_at=since,
+    )
+    MailboxRepository().insert(mailbox)
+    return mailbox
+
+
+def test_the_real_reconnect_sweep_retests_due_mailboxes_and_one_failure_never_fails_it(real_stack: LocalStack) -> None:
+    """statemachines/reconnect_sweep.asl.json on the local stack's Step Functions with the real reconnect handler:
+    ListDue reads only the due mailboxes, the Map re-tests each (a server that refuses: the backoff advances to the
+    1 h step), a mailbox whose re-test raises (an undecryptable password) is caught into its own `failed` result,
+    and the execution SUCCEEDS with the summary."""
+    from kindling.mailboxes.repository import MailboxRepository
+    from kindling.mailboxes.secrets import KmsSecretBox
+    from kindling.platform.clock import ManualClock, set_clock
+
+    clock = ManualClock(datetime(2026, 6, 10, 9, 30, tzinfo=UTC))
+    previous = set_clock(clock)
+    try:
+        now = clock.now()
+        workspace_id = "ws_sweep000001"
+        port = free_port()  # nothing listens: connection refused
+        box = KmsSecretBox()
+        refused = _outage_mailbox(workspace_id, "", port, now - timedelta(minutes=1))
+        repo = MailboxRepository()
+        current = repo.get(workspace_id, refused.id)
+        repo.replace(
+            current.model_copy(
+                update={
+                    "smtp_password_enc": box.encrypt(workspace_id, refused.id, "pw"),
+                    "imap_password_enc": box.encrypt(workspace_id, refused.id, "pw"),
+                }
+            ),
+            current.version,
+        )
+        broken = _outage_mailbox(workspace_id, "bm90LWEtY2lwaGVydGV4dA==", port, now - timedelta(minutes=2))
+        later = _outage_mailbox(workspace_id, "", port, now + timedelta(minutes=5))  # not due yet
+
+        real_stack.invocations.clear()
+        arn = real_stack.start_execution("ReconnectSweepStateMachine", {})
+        result = real_stack.wait_execution(arn, timeout=90)
+    finally:
+        set_clock(previous)
+
+    assert result["status"] == "SUCCEEDED", result
+    assert result["output_json"] == {"listed": 2, "outcomes": {"failed": 1, "still_down": 1}}
+    actions = [event.get("action") for _, event in real_stack.invocations]
+    assert actions[0] == "list" and actions[-1] == "summarize" and sorted(actions[1:-1]) == ["retest", "retest"]
+    retested = {event["mailbox_id"] for _, event in real_stack.invocations if event.get("action") == "retest"}
+    assert retested == {refused.id, broken.id}  # the one not due yet was never listed
+    stored = repo.get(workspace_id, refused.id)
+    assert (stored.status, stored.last_test_code, stored.retest_attempts) == ("disconnected", "connection_refused", 1)
+    assert stored.next_retest_at == datetime(2026, 6, 10, 10, 30, tzinfo=UTC)  # the second step: 1 h
+    assert repo.get(workspace_id, broken.id).next_retest_at == broken.next_retest_at  # untouched, due again
+    assert repo.get(workspace_id, later.id).next_retest_at == later.next_retest_at

@@ -643,7 +643,7 @@ def test_a_vanished_folder_does_not_stop_the_others(world: World) -> None:
 # --- connection errors and auth failures -----------------------------------------------------------------------
 
 
-def test_ten_consecutive_auth_failures_mark_the_mailbox_error(world: World, clock: ManualClock) -> None:
+def test_ten_consecutive_auth_failures_mark_the_mailbox_disconnected(world: World, clock: ManualClock) -> None:
     account = lab_account(world.lab, "locked")
     mailbox = make_mailbox(world.workspace_id, account, clock, password="not-the-password")
     first = world.sync(mailbox)  # a real refusal from Dovecot
@@ -656,9 +656,11 @@ def test_ten_consecutive_auth_failures_mark_the_mailbox_error(world: World, cloc
     outcomes = [world.syncer(connect=refuse).sync(world.workspace_id, mailbox.id).outcome for _ in range(9)]
     assert outcomes == ["auth_failed"] * 8 + ["mailbox_error"]
     stored = MailboxRepository().get(world.workspace_id, mailbox.id)
-    assert (stored.status, stored.last_test_code, stored.health_status) == ("error", "auth_failed", "error")
+    # It worked before: `disconnected` (an outage the reconnect sweep re-tests), with the login's code.
+    assert (stored.status, stored.last_test_code, stored.health_status) == ("disconnected", "auth_failed", "error")
+    assert stored.disconnected_since == clock.now() and stored.next_retest_at == clock.now() + timedelta(minutes=15)
     assert stored.last_test_error and stored.last_test_error.startswith("auth_failed (IMAP)")
-    assert world.sync(stored).outcome == "skipped"  # error mailboxes are not synced
+    assert world.sync(stored).outcome == "skipped"  # disconnected mailboxes are not synced
     summary = InboxRepository().sync_summary(world.workspace_id, mailbox.id)
     assert summary is not None and summary["auth_failures"] == 10  # spec decisions: 10 consecutive auth failures
 
@@ -689,7 +691,7 @@ def test_connection_errors_are_classified_and_acknowledged(world: World, clock: 
     assert MailboxRepository().get(world.workspace_id, mailbox.id).status == "connected"
 
 
-def test_a_changed_certificate_marks_the_mailbox_error_before_any_login(
+def test_a_changed_certificate_marks_the_mailbox_disconnected_before_any_login(
     world: World, clock: ManualClock, tmp_path: Path
 ) -> None:
     """Pinned at test time to one self-signed certificate; the IMAP endpoint now presents another (a relay with
@@ -712,7 +714,7 @@ def test_a_changed_certificate_marks_the_mailbox_error_before_any_login(
     received = bytes(relay.received)
     assert b"LOGIN" not in received.upper() and account.password.encode() not in received
     stored = MailboxRepository().get(world.workspace_id, mailbox.id)
-    assert (stored.status, stored.last_test_code) == ("error", "tls_certificate_changed")
+    assert (stored.status, stored.last_test_code) == ("disconnected", "tls_certificate_changed")
     assert stored.last_test_error and stored.last_test_error.startswith(
         "tls_certificate_changed (IMAP): The server's certificate changed since you tested this mailbox; re-test it"
     )

@@ -173,9 +173,12 @@ def kms_queue(aws: None, mail_servers: MailServers) -> Iterator[tuple[str, str]]
         "KeyId"
     ]
     queue_url = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="check")["QueueUrl"]
+    # Outages are announced as webhook events (mailbox.disconnected / mailbox.reconnected).
+    webhook_queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="webhooks")["QueueUrl"]
     env = {
         "KINDLING_KMS_KEY_ID": key_id,
         "KINDLING_CHECK_QUEUE_URL": queue_url,
+        "KINDLING_WEBHOOK_QUEUE_URL": webhook_queue,
         "KINDLING_MAIL_CA_FILE": str(mail_servers.ca_bundle),
     }
     os.environ.update(env)

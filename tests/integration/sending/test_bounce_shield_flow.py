@@ -5,11 +5,18 @@ content (a failure that is not a bounce)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
 
 from kindling.bounceshield.models import BounceShieldUpdate
 from kindling.bounceshield.service import BounceShieldService
 from kindling.campaigns.repository import CampaignRepository
 from kindling.enrollments.service import campaign_service
+from kindling.notifications.models import NotificationSettingsUpdate
+from kindling.notifications.service import NotificationService
+from kindling.platform.settings import reset_settings
 from kindling.suppressions.repository import SuppressionRepository
 from tests.integration.sending.world import World
 
@@ -25,8 +32,23 @@ def status_of(world: World, campaign_id: str) -> tuple[str, str | None]:
     return record.status, record.paused_reason
 
 
-def test_bounces_above_the_threshold_pause_the_bouncing_campaign_blocklist_and_notify(world: World) -> None:
+def notification_emails_through_ses(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The workspace's notification address set, and the stack sending notification emails through (moto) SES."""
+    ses = boto3.client("ses", region_name="us-east-1")
+    ses.verify_email_identity(EmailAddress="alerts@kindling.test")
+    monkeypatch.setenv("KINDLING_NOTIFICATION_SES_SENDER", "alerts@kindling.test")
+    reset_settings()
+    NotificationService().update(
+        world.workspace_id, NotificationSettingsUpdate.model_validate({"notificationEmail": "ops@lab.test"})
+    )
+    return ses
+
+
+def test_bounces_above_the_threshold_pause_the_bouncing_campaign_blocklist_and_notify(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shield(world, thresholdPercent=10, windowType="sends", windowSends=20)
+    ses = notification_emails_through_ses(world, monkeypatch)
     mailbox = world.mailbox(daily_limit=100)
     bouncing = world.campaign([mailbox], STEPS, minutes_between_sends=0)
     clean = world.campaign([mailbox], STEPS, minutes_between_sends=0)
@@ -47,6 +69,7 @@ def test_bounces_above_the_threshold_pause_the_bouncing_campaign_blocklist_and_n
     assert all(records[address].supp_id is not None for address in bad)
     state = BounceShieldService().get(world.workspace_id)
     assert state.activations == 1 and state.last_activated_at is not None
+    assert ses.get_send_quota()["SentLast24Hours"] == 1  # one notification email for the activation
     # Started again by the user, the same old bounces do not pause it straight back.
     campaign_service().start(world.workspace_id, bouncing.campaign_id)
     world.enroll(bouncing, world.prospects(["late@fine.test", "bounce9@gone.test"]))
@@ -54,6 +77,8 @@ def test_bounces_above_the_threshold_pause_the_bouncing_campaign_blocklist_and_n
         world.run(timedelta(minutes=5))
     assert status_of(world, bouncing.campaign_id) == ("running", None)
     assert len(world.published.of("bounce_shield.activated")) == 1
+    assert ses.get_send_quota()["SentLast24Hours"] == 1
+    reset_settings()
 
 
 def test_a_rate_at_the_threshold_does_not_activate(world: World) -> None:
@@ -69,8 +94,11 @@ def test_a_rate_at_the_threshold_does_not_activate(world: World) -> None:
     assert BounceShieldService().get(world.workspace_id).activations == 0
 
 
-def test_without_auto_pause_and_notify_the_shield_only_records_the_activation(world: World) -> None:
+def test_without_auto_pause_and_notify_the_shield_only_records_the_activation(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shield(world, thresholdPercent=10, windowType="sends", windowSends=20, autoPause=False, notify=False)
+    ses = notification_emails_through_ses(world, monkeypatch)
     mailbox = world.mailbox(daily_limit=100)
     campaign = world.campaign([mailbox], STEPS, minutes_between_sends=0)
     emails = [f"ok{i}@fine.test" for i in range(16)] + [f"bounce{i}@gone.test" for i in range(4)]
@@ -80,6 +108,8 @@ def test_without_auto_pause_and_notify_the_shield_only_records_the_activation(wo
     assert status_of(world, campaign.campaign_id) == ("running", None)
     assert world.published.of("bounce_shield.activated") == []
     assert BounceShieldService().get(world.workspace_id).activations == 1
+    assert ses.get_send_quota()["SentLast24Hours"] == 0  # notify off: no email either
+    reset_settings()
 
 
 def test_failures_other_than_bounces_above_25_percent_pause_with_high_failure_rate(world: World) -> None:

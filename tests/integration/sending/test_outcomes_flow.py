@@ -111,7 +111,7 @@ class _Never(set[str]):
         return False
 
 
-def test_ten_failed_logins_disable_the_mailbox(world: World) -> None:
+def test_ten_failed_logins_disconnect_the_mailbox_and_pause_its_campaign(world: World) -> None:
     mailbox = world.mailbox()
     world.server.accounts.passwords[mailbox.smtp_username] = "changed-elsewhere"
     campaign = world.campaign([mailbox], STEPS, minutes_between_sends=0)
@@ -119,7 +119,11 @@ def test_ten_failed_logins_disable_the_mailbox(world: World) -> None:
     world.enroll(campaign, [lead])
     for _ in range(10):
         world.run(timedelta(hours=1, minutes=5))
-    assert MailboxRepository().get(world.workspace_id, mailbox.id).status == "error"
+    stored = MailboxRepository().get(world.workspace_id, mailbox.id)
+    assert (stored.status, stored.last_test_code) == ("disconnected", "auth_failed")
+    # Reported through the health helper: the campaign, left with no usable mailbox, pauses for the outage.
+    record = CampaignRepository().get(world.workspace_id, campaign.campaign_id)
+    assert (record.status, record.paused_reason) == ("paused", "mailbox_disconnected")
     assert SendingRepository().mailbox_state(world.workspace_id, mailbox.id).auth_failures == 10
     assert world.delivered_to("x@x.test") == []
 
@@ -143,7 +147,7 @@ def test_a_changed_certificate_disables_the_mailbox_before_any_login(world: Worl
         world.run(timedelta(hours=1))
         assert server.logins == 0 and server.handler.delivered == []  # nothing after the handshake
     stored = repo.get(world.workspace_id, mailbox.id)
-    assert (stored.status, stored.last_test_code) == ("error", "tls_certificate_changed")
+    assert (stored.status, stored.last_test_code) == ("disconnected", "tls_certificate_changed")
     assert stored.last_test_error == (
         "tls_certificate_changed (SMTP): The server's certificate changed since you tested this mailbox; re-test it "
         "to accept the new certificate if you trust it."

@@ -66,7 +66,13 @@ def env(aws: None, clock: ManualClock, mail_lab: MailLab) -> Iterator[None]:
     key_id = boto3.client("kms", region_name="us-east-1").create_key(Description="mailbox secrets")["KeyMetadata"][
         "KeyId"
     ]
-    values = {"KINDLING_KMS_KEY_ID": key_id, "KINDLING_MAIL_CA_FILE": str(mail_lab.ca_path)}
+    # A mailbox outage is announced as a webhook event (mailbox.disconnected).
+    webhooks = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="webhooks")["QueueUrl"]
+    values = {
+        "KINDLING_KMS_KEY_ID": key_id,
+        "KINDLING_MAIL_CA_FILE": str(mail_lab.ca_path),
+        "KINDLING_WEBHOOK_QUEUE_URL": webhooks,
+    }
     os.environ.update(values)
     reset_settings()
     platform_aws.reset_clients()
@@ -267,7 +273,7 @@ def test_a_permanent_refusal_fails_and_releases_at_once(world: World, mail_lab: 
     assert [d.rcpt_tos for d in server.handler.delivered] == [["fine@lab.test"]]
 
 
-def test_a_changed_certificate_sends_nothing_and_puts_the_mailbox_in_error(
+def test_a_changed_certificate_sends_nothing_and_disconnects_the_mailbox(
     world: World, tmp_path: Path, mail_lab: MailLab
 ) -> None:
     certs = CertFactory(tmp_path / "certs")
@@ -287,7 +293,8 @@ def test_a_changed_certificate_sends_nothing_and_puts_the_mailbox_in_error(
         assert server.logins == 0 and server.handler.delivered == []  # refused before AUTH
     assert result.outcomes == {jobs[0].exchange_id: "connection_failed"}
     stored = MailboxRepository().get(world.workspace_id, sender.id)
-    assert (stored.status, stored.last_test_code, stored.health_status) == ("error", "tls_certificate_changed", "error")
+    expected = ("disconnected", "tls_certificate_changed", "error")
+    assert (stored.status, stored.last_test_code, stored.health_status) == expected
     assert stored.last_test_error == (
         "tls_certificate_changed (SMTP): The server's certificate changed since you tested this mailbox; re-test it "
         "to accept the new certificate if you trust it."
@@ -419,3 +426,19 @@ def test_a_rescue_by_another_mailbox_on_the_same_inbox_still_counts_spam(world: 
     assert totals(twin) == (0, 0, 0, 0, 0)
     assert world.lab.fetch_raw(account.email, "Junk") == []
     assert len(world.lab.fetch_raw(account.email, "INBOX")) == 1
+
+
+def test_ten_refused_warmup_logins_report_the_mailbox_disconnected(world: World) -> None:
+    """Warmup delivery counts refused logins with the campaign sender's per-mailbox count and reports the 10th to
+    the mailbox health helper: the mailbox goes `disconnected` with `auth_failed` (the lab's real SMTP AUTH)."""
+    sender = world.sender()
+    recipient = world.account("rcpt").email
+    world.lab.add_account(sender.email_address, "changed-at-the-provider", "lab-mail")  # the stored one is refused
+    for attempt in range(1, 11):
+        jobs = world.enqueue(sender, [recipient])
+        result = world.delivery.process(jobs)
+        assert result.sent == 0
+        stored = MailboxRepository().get(world.workspace_id, sender.id)
+        assert world.sending.mailbox_state(world.workspace_id, sender.id).auth_failures == attempt
+        assert stored.status == ("disconnected" if attempt == 10 else "connected"), attempt
+    assert (stored.last_test_code, stored.disconnected_since) == ("auth_failed", world.clock.now())

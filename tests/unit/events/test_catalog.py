@@ -66,3 +66,23 @@ def test_payload_validation() -> None:
         validate_payload("email.clicked", {**CLICK, "extra": 1})
     with pytest.raises(InvalidEventPayload):
         validate_payload("email.nope", {})
+
+
+def test_mailbox_outage_events_are_subscribable_once_per_outage() -> None:
+    from kindling.events.catalog import SUBSCRIBABLE
+
+    assert {"mailbox.disconnected", "mailbox.reconnected"} <= set(SUBSCRIBABLE)
+    down = {"mailboxId": "m1", "email": "a@b.test", "status": "disconnected", "code": "auth_failed",
+            "disconnectedAt": "2026-06-10T09:00:00.000Z"}  # fmt: skip
+    validate_payload("mailbox.disconnected", down)
+    # The same outage a year later is still the same outage; a new outage (another start) is a new event.
+    assert dedup_for("mailbox.disconnected", down, NOW) == ("m1:2026-06-10T09:00:00.000Z", EVER)
+    assert dedup_for("mailbox.disconnected", down, NOW + timedelta(days=400)) == ("m1:2026-06-10T09:00:00.000Z", EVER)
+    again = {**down, "disconnectedAt": "2026-06-12T09:00:00.000Z"}
+    assert dedup_for("mailbox.disconnected", again, NOW) != dedup_for("mailbox.disconnected", down, NOW)
+    up = {"mailboxId": "m1", "email": "a@b.test", "disconnectedAt": "2026-06-10T09:00:00.000Z",
+          "reconnectedAt": "2026-06-10T10:00:00.000Z"}  # fmt: skip
+    validate_payload("mailbox.reconnected", up)
+    assert dedup_for("mailbox.reconnected", up, NOW) == ("m1:2026-06-10T09:00:00.000Z", EVER)
+    with pytest.raises(InvalidEventPayload, match="missing code"):
+        validate_payload("mailbox.disconnected", {k: v for k, v in down.items() if k != "code"})

@@ -118,6 +118,12 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
     (keys.suppression_ids_gsi_pk, (WS,), "ws_abc123#SUPP_ID"),
     # other workspace and platform items
     (keys.connected_due_sk, (WS, "mbx_1"), "ws_abc123#mbx_1"),
+    (keys.notification_settings_pk, (WS,), "ws_abc123#NOTIFY"),
+    (
+        keys.retest_due_sk,
+        (datetime(2026, 6, 10, 9, 15, tzinfo=UTC), WS, "mbx_1"),
+        "2026-06-10T09:15:00.000Z#ws_abc123#mbx_1",
+    ),
     (keys.prospect_email_prefix, (WS,), "ws_abc123#EMAIL#"),
     (keys.event_dedup_pk, (WS, "email.opened", "d1"), "ws_abc123#EVTDEDUP#email.opened#d1"),
     (keys.unpublished_due_sk, ("2026-06-10T09:00:00+00:00", WS, "evt_1"), "2026-06-10T09:00:00+00:00#ws_abc123#evt_1"),
@@ -155,6 +161,7 @@ def test_each_key_keeps_its_stored_format(
 
 
 def test_the_fixed_keys() -> None:
+    assert keys.RETEST_DUE_PK == "DUE#MAILBOX#RETEST"
     assert (keys.CONNECTED_DUE_PK, keys.UNPUBLISHED_DUE_PK, keys.CAMPAIGN_WATCH_PK) == (
         "DUE#MAILBOX#CONNECTED",
         "DUE#EVENTPUB",

@@ -20,6 +20,7 @@ ROUTER_MODULES: dict[str, tuple[str, ...]] = {
     "kindling.api.routes.bounce_shield": ("bounce-shield",),
     "kindling.api.routes.assistant_audit": ("mcp",),
     "kindling.api.routes.linkedin": ("linkedin",),
+    "kindling.api.routes.notifications": ("notification-settings",),
 }
 
 

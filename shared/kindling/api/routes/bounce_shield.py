@@ -31,7 +31,10 @@ class BounceShieldView(BaseModel):
     auto_pause: bool = Field(description="Pause the campaigns that bounced in the window (`pausedReason` "
                              "`bounce_shield`).")  # fmt: skip
     auto_blocklist: bool = Field(description="Add the window's bounced addresses to the suppression list.")
-    notify: bool = Field(description="Send the `bounce_shield.activated` webhook event.")
+    notify: bool = Field(
+        description="Send the `bounce_shield.activated` webhook event and one email to the workspace's "
+        "`notificationEmail`."
+    )
     activations: int
     last_activated_at: Timestamp | None
     updated_at: Timestamp | None

@@ -20,9 +20,10 @@ from kindling.mailboxes.models import (
     TestErrorView,
     TestResultView,
 )
+from kindling.mailboxes.outage import in_outage
 from kindling.mailboxes.service import MailboxService
 from kindling.platform.settings import get_settings
-from kindling.sending import mailbox_release  # noqa: F401  (registers the sending engine's deletion listener)
+from kindling.sending import mailbox_health, mailbox_release  # noqa: F401  (register the engine's listeners)
 
 router = api_router("Mailboxes")
 
@@ -44,6 +45,15 @@ class MailboxTlsView(BaseModel):
     imap: EndpointTlsView | None = None
 
 
+class MailboxOutageView(BaseModel):
+    """Present while the mailbox is `disconnected` or `error`: when the outage began and when the reconnect sweep
+    re-tests it next (15 min, 1 h, 4 h, then every 12 h; a credential update re-tests at once)."""
+
+    disconnected_since: Timestamp | None
+    next_retest_at: Timestamp | None
+    failed_retests: int
+
+
 class MailboxView(BaseModel):
     id: str
     external_id: str | None
@@ -60,6 +70,7 @@ class MailboxView(BaseModel):
     last_tested_at: Timestamp | None
     last_test_error: str | None
     tls: MailboxTlsView | None = None
+    outage: MailboxOutageView | None = None
     signature: str | None
     provider: str
     created_at: Timestamp
@@ -88,10 +99,21 @@ def mailbox_view(mailbox: Mailbox) -> MailboxView:
         last_tested_at=mailbox.last_tested_at,
         last_test_error=mailbox.last_test_error,
         tls=_mailbox_tls(mailbox),
+        outage=_outage(mailbox),
         signature=mailbox.signature,
         provider=mailbox.provider,
         created_at=mailbox.created_at,
         updated_at=mailbox.updated_at,
+    )
+
+
+def _outage(mailbox: Mailbox) -> MailboxOutageView | None:
+    if not in_outage(mailbox):
+        return None
+    return MailboxOutageView(
+        disconnected_since=mailbox.disconnected_since,
+        next_retest_at=mailbox.next_retest_at,
+        failed_retests=mailbox.retest_attempts,
     )
 
 

@@ -1,0 +1,1 @@
+"""Notification emails to the workspace (its `notificationEmail`): mailbox outages, Bounce Shield activations."""
