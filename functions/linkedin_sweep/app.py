@@ -11,18 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from kindling.linkedin.service import LinkedInAccountService
-from kindling.platform.observability import get_logger, traced
+from kindling.notifications.service import Notifier
+from kindling.platform.clock import get_clock
+from kindling.platform.observability import traced
 
 
-def _log_notification(workspace_id: str, subject: str, text: str) -> None:
-    """Until the shared outage notifier is wired in, the 24 h notification is a log line (recorded once)."""
-    get_logger().warning("linkedin outage notification", extra={"workspace_id": workspace_id, "subject": subject})
+def _notify(workspace_id: str, subject: str, text: str) -> None:
+    """The 24 h outage email goes out like a mailbox outage's: to the workspace's notification address, through SES
+    when the stack sets a sender, else through one of the workspace's connected mailboxes."""
+    Notifier().send(workspace_id, subject, text, get_clock().now())
 
 
 @traced
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     action = event.get("action")
-    service = LinkedInAccountService(notify=_log_notification)
+    service = LinkedInAccountService(notify=_notify)
     if action == "list_accounts":
         return {"accounts": service.live_account_refs()}
     if action == "health_check":

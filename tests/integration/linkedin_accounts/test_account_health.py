@@ -5,13 +5,18 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import boto3
+
 from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
+from kindling.platform.settings import reset_settings
 from tests.integration.linkedin_accounts.conftest import LinkedInWorld
+from tests.integration.webhooks.conftest import load_function
 
 
 class Recorder:
@@ -193,3 +198,27 @@ def test_the_orphan_watcher_never_guesses_between_two_pending_connects(li: Linke
     result = LinkedInAccountService().watch_orphans()
     assert (result.checked, result.changed) == (2, 0)
     assert {li.ok("GET", f"/api/v1/linkedin/accounts/{r}")["status"] for r in rows} == {"connecting"}
+
+
+def test_the_sweep_function_emails_the_24_hour_outage_once_through_the_workspace_notifier(li: LinkedInWorld) -> None:
+    """functions/linkedin_sweep's `notify_outages` sends the LinkedIn outage email through the same notifier as a
+    mailbox outage (SES here, as a stack with NotificationSesSender does), once per outage."""
+    ses = boto3.client("ses", region_name="us-east-1")
+    ses.verify_email_identity(EmailAddress="alerts@kindling.test")
+    patched = li.ok("PATCH", "/api/v1/notification-settings", json={"notificationEmail": "ops@lab.test"})
+    assert patched["notificationEmail"] == "ops@lab.test"
+    os.environ["KINDLING_NOTIFICATION_SES_SENDER"] = "alerts@kindling.test"
+    reset_settings()
+    try:
+        li.connect(name="Jordan Lee")
+        li.emulator.set_account_status(only_provider_account(li), "CREDENTIALS")
+        sweep = load_function("linkedin_sweep")
+        li.advance(24 * 3600)  # exactly 24 h: not yet
+        assert sweep.handler({"action": "notify_outages"}, None) == {"sent": 0}
+        li.advance(1)
+        assert sweep.handler({"action": "notify_outages"}, None) == {"sent": 1}
+        assert sweep.handler({"action": "notify_outages"}, None) == {"sent": 0}
+        assert ses.get_send_quota()["SentLast24Hours"] == 1
+    finally:
+        os.environ.pop("KINDLING_NOTIFICATION_SES_SENDER", None)
+        reset_settings()
