@@ -62,7 +62,7 @@ def get_workspace_info() -> dict[str, Any]:
             "idempotency_window_hours": 24,
             "never": [
                 "delete anything",
-                "send an email, invite or message directly",
+                "send an email, a LinkedIn invite, message or InMail, or view a profile directly",
                 "connect or disconnect an account",
                 "change warmup tags",
             ],

@@ -326,6 +326,7 @@ def test_linkedin_writes_share_the_10_per_minute_limit_with_warmup_writes(
     assert categories["resume_linkedin_campaign"] == ("linkedin_warmup_write", "campaigns:write")
     assert categories["enroll_in_linkedin_campaign"] == ("linkedin_warmup_write", "enrollments:write")
     assert categories["update_warmup_settings"] == ("linkedin_warmup_write", "warmup:write")
+    assert "send an email, a LinkedIn invite, message or InMail, or view a profile directly" in info["server"]["never"]
 
     clock.advance(timedelta(seconds=66))
     (later,) = call(mcp_server, api.tenant.token, ("pause_linkedin_campaign", {"campaign_id": cid}))
