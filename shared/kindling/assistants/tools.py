@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field
 
 from kindling.assistants.context import current_principal
-from kindling.campaigns import linkedin_steps
 from kindling.campaigns.models import CampaignCreate, CampaignStatus, StepCreate, VariantCreate
 from kindling.inbox.models import OverrideLabel
 from kindling.mailboxes.models import MailboxStatus
@@ -597,8 +596,10 @@ def bulk_update_warmup(update: BulkWarmupUpdate) -> dict[str, Any]:
 def _linkedin_campaign(service: CampaignService, campaign_id: str) -> CampaignRecord:
     """The workspace's campaign (`not_found` otherwise), refused when it has no LinkedIn channel. The channel is
     set at create and never changes, so the check holds for the write that follows."""
+    from kindling.campaigns.linkedin_steps import not_linkedin_problems  # cold start: with the campaign service
+
     record = service.get(_ws(), campaign_id)
-    problems = linkedin_steps.not_linkedin_problems(record.channel)
+    problems = not_linkedin_problems(record.channel)
     if problems:
         raise ValidationFailed(
             f"Campaign {campaign_id} is an {record.channel} campaign; the LinkedIn tools act only on linkedin and "
