@@ -41,7 +41,7 @@ def test_an_assistant_session_on_the_local_stack(local_stack: LocalStack, dev_js
     async def session() -> list[dict[str, Any]]:
         async with connect(url, token) as client:
             assert client.protocol_version == "2025-11-25"
-            assert len((await client.list_tools()).tools) == 27  # 30 once the three LinkedIn tools exist
+            assert len((await client.list_tools()).tools) == 30
             first = await client.call_tool("create_prospects", write)
             again = await client.call_tool("create_prospects", write)
             assert payload(first) == payload(again) and again.meta == {"kindling/idempotent_replayed": True}

@@ -1,8 +1,9 @@
 """The tool table: every tool the MCP server exposes, with its scope, rate category and description.
 
-Adding a tool is one row here plus its function in kindling.assistants.tools. Missing today: the three LinkedIn
-tools (`pause_linkedin_campaign`, `resume_linkedin_campaign`, `enroll_in_linkedin_campaign`, category
-`warmup_write`, scope `linkedin:write`), which wait for LinkedIn campaigns.
+Adding a tool is one row here plus its function in kindling.assistants.tools. Exactly 30 tools: 13 reads, 11 email
+writes, 5 LinkedIn and warmup writes (`update_warmup_settings`, `bulk_update_warmup`, `pause_linkedin_campaign`,
+`resume_linkedin_campaign`, `enroll_in_linkedin_campaign`) and the meta tool `get_workspace_info`. Each needs the
+scope of its REST endpoint (the LinkedIn tools: `campaigns:write` to pause and resume, `enrollments:write` to enroll).
 
 Never exposed, by design: deletes of any kind, direct email / invite / message sends (inbox replies and new
 conversations included), account (mailbox) connect or disconnect, warmup tag changes.
@@ -17,12 +18,13 @@ from typing import Any, Literal
 from kindling.assistants import tools as t
 from kindling.assistants.context import current_principal
 
-Category = Literal["read", "email_write", "warmup_write"]
+Category = Literal["read", "email_write", "linkedin_warmup_write"]
 
 # Calls per workspace per category over a sliding 60-second window (docs/decisions.md, "MCP server").
-# `warmup_write` also holds the LinkedIn writes once they exist: both only change state or queue engine work,
-# and an assistant looping on them is the costliest mistake, so they get the strictest limit.
-CATEGORY_LIMITS: dict[str, int] = {"read": 60, "email_write": 30, "warmup_write": 10}
+# `linkedin_warmup_write` holds the LinkedIn and the warmup writes: both only change state or queue engine work
+# that steers accounts' reputation, and an assistant looping on them is the costliest mistake, so they get the
+# strictest limit.
+CATEGORY_LIMITS: dict[str, int] = {"read": 60, "email_write": 30, "linkedin_warmup_write": 10}
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def get_workspace_info() -> dict[str, Any]:
             "idempotency_window_hours": 24,
             "never": [
                 "delete anything",
-                "send an email, invite or message directly",
+                "send an email, a LinkedIn invite, message or InMail, or view a profile directly",
                 "connect or disconnect an account",
                 "change warmup tags",
             ],
@@ -70,6 +72,10 @@ def get_workspace_info() -> dict[str, Any]:
 
 _READ = "Read-only: changes nothing."
 _WRITE_NEVER = "Never sends an email, never deletes anything."
+_LINKEDIN_NEVER = (
+    "Never sends an invite, message or InMail, never views a profile, never deletes anything; refuses an email "
+    "campaign (`not_a_linkedin_campaign`)."
+)
 
 TOOLS: tuple[ToolSpec, ...] = (
     # --- meta
@@ -271,11 +277,11 @@ TOOLS: tuple[ToolSpec, ...] = (
         + _WRITE_NEVER
         + " Never replies.",
     ),
-    # --- warmup writes (LinkedIn writes join this category)
+    # --- LinkedIn and warmup writes
     ToolSpec(
         "update_warmup_settings",
         t.update_warmup_settings,
-        "warmup_write",
+        "linkedin_warmup_write",
         ("warmup:write",),
         "Change one mailbox's warmup settings (enabled, ramp speed, target volume, strategy, window, reply "
         "rate). Only changes settings: the warmup engine enforces every cap and schedule. Never sends, never "
@@ -284,11 +290,39 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "bulk_update_warmup",
         t.bulk_update_warmup,
-        "warmup_write",
+        "linkedin_warmup_write",
         ("warmup:write",),
         "Queue a background job applying the same warmup settings to many mailboxes; returns the job id "
         "(follow it with get_job). Only queues work: the engine enforces every cap. Never sends, never changes "
         "warmup tags, never deletes anything.",
+    ),
+    ToolSpec(
+        "pause_linkedin_campaign",
+        t.pause_linkedin_campaign,
+        "linkedin_warmup_write",
+        ("campaigns:write",),
+        "Pause a running or scheduled LinkedIn (or multichannel) campaign: its status becomes `paused` with "
+        "paused_reason `api`, and the engines start no further step (for a multichannel campaign, no email either) "
+        "until it is resumed. Only changes the campaign's status. " + _LINKEDIN_NEVER,
+    ),
+    ToolSpec(
+        "resume_linkedin_campaign",
+        t.resume_linkedin_campaign,
+        "linkedin_warmup_write",
+        ("campaigns:write",),
+        "Resume a paused LinkedIn (or multichannel) campaign after the same checks as starting it (an active "
+        "step, a connected LinkedIn account, the end date...); it does not start a draft. Only changes the "
+        "campaign's status: the engines then pace every action within the accounts' daily and weekly caps. "
+        + _LINKEDIN_NEVER,
+    ),
+    ToolSpec(
+        "enroll_in_linkedin_campaign",
+        t.enroll_in_linkedin_campaign,
+        "linkedin_warmup_write",
+        ("enrollments:write",),
+        "Enroll prospects in a LinkedIn (or multichannel) campaign by id, list id and/or email. Only queues them: "
+        "the engines reach them within the accounts' caps. Suppressed addresses are recorded as suppressed and "
+        "never contacted; enrolling twice enrolls nobody twice. " + _LINKEDIN_NEVER,
     ),
 )
 

@@ -57,11 +57,11 @@ MCP_PATH = "/mcp"
 SERVER_NAME = "kindling"
 SERVER_VERSION = "1.0.0"
 INSTRUCTIONS = (
-    "Kindling runs cold-email outreach and mailbox warmup. Start with get_workspace_info (your scopes and limits) "
-    "or get_workspace_overview. Writes only change state or queue work: the sending and warmup engines enforce "
-    "every cap, window and suppression rule. Pass an idempotency_key to email writes you might retry. Errors carry "
-    "the REST API's stable codes (validation_error, not_found, insufficient_scope, rate_limited with "
-    "retry_after_seconds, idempotency_conflict...)."
+    "Kindling runs cold-email and LinkedIn outreach and mailbox warmup. Start with get_workspace_info (your scopes "
+    "and limits) or get_workspace_overview. Writes only change state or queue work: the sending, LinkedIn and "
+    "warmup engines enforce every cap, window and suppression rule. Pass an idempotency_key to email writes you "
+    "might retry. Errors carry the REST API's stable codes (validation_error, not_found, insufficient_scope, "
+    "rate_limited with retry_after_seconds, idempotency_conflict...)."
 )
 IDEMPOTENCY_NAMESPACE = "mcp"
 # Hosts and origins always allowed: the local stack and local development (the SDK's own loopback defaults).

@@ -25,6 +25,7 @@ from kindling.warmup.models import BulkWarmupUpdate, WarmupSettingsUpdate
 
 if TYPE_CHECKING:
     from kindling.auth.service import AuthService
+    from kindling.campaigns.models import CampaignRecord
     from kindling.campaigns.service import CampaignService, CampaignView, Preflight
     from kindling.enrollments.service import EnrollmentService
     from kindling.inbox.models import Conversation, InboxMessage
@@ -533,6 +534,10 @@ def enroll_prospects(
     emails: Annotated[list[Email], Field(max_length=10_000)] = [],  # noqa: B006
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
+    return _enroll(campaign_id, prospect_ids, list_ids, emails)
+
+
+def _enroll(campaign_id: str, prospect_ids: list[str], list_ids: list[str], emails: list[str]) -> dict[str, Any]:
     if not (prospect_ids or list_ids or emails):
         raise ValidationFailed(
             "Provide at least one of prospect_ids, list_ids, emails.",
@@ -585,3 +590,54 @@ def update_warmup_settings(mailbox_id: Id, settings: WarmupSettingsUpdate) -> di
 def bulk_update_warmup(update: BulkWarmupUpdate) -> dict[str, Any]:
     job = _warmup_service().start_bulk_update(_ws(), update)
     return {"job_id": job.id, "status": job.status, "total_items": job.total_items}
+
+
+# --- LinkedIn writes (the same category and limit as the warmup writes) ----------------------------------------------
+def _linkedin_campaign(service: CampaignService, campaign_id: str) -> CampaignRecord:
+    """The workspace's campaign (`not_found` otherwise), refused when it has no LinkedIn channel. The channel is
+    set at create and never changes, so the check holds for the write that follows."""
+    from kindling.campaigns.linkedin_steps import not_linkedin_problems  # cold start: with the campaign service
+
+    record = service.get(_ws(), campaign_id)
+    problems = not_linkedin_problems(record.channel)
+    if problems:
+        raise ValidationFailed(
+            f"Campaign {campaign_id} is an {record.channel} campaign; the LinkedIn tools act only on linkedin and "
+            "multichannel campaigns (use pause_campaign, start_campaign or enroll_prospects for it).",
+            details=[field_error("campaign_id", message, code) for _, message, code in problems],
+        )
+    return record
+
+
+def _linkedin_status(record: CampaignRecord) -> dict[str, Any]:
+    return {
+        "id": record.campaign_id,
+        "name": record.name,
+        "channel": record.channel,
+        "status": record.status,
+        "paused_reason": record.paused_reason,
+        "paused_at": isoformat(record.paused_at),
+        "linkedin_account_ids": list(record.linkedin_account_ids),
+    }
+
+
+def pause_linkedin_campaign(campaign_id: Id) -> dict[str, Any]:
+    service = _campaigns()
+    _linkedin_campaign(service, campaign_id)
+    return _linkedin_status(service.pause(_ws(), campaign_id))
+
+
+def resume_linkedin_campaign(campaign_id: Id) -> dict[str, Any]:
+    service = _campaigns()
+    _linkedin_campaign(service, campaign_id)
+    return _linkedin_status(service.resume(_ws(), campaign_id))
+
+
+def enroll_in_linkedin_campaign(
+    campaign_id: Id,
+    prospect_ids: Annotated[list[Id], Field(max_length=10_000)] = [],  # noqa: B006 (pydantic copies defaults)
+    list_ids: Annotated[list[Id], Field(max_length=100)] = [],  # noqa: B006
+    emails: Annotated[list[Email], Field(max_length=10_000)] = [],  # noqa: B006
+) -> dict[str, Any]:
+    _linkedin_campaign(_campaigns(), campaign_id)
+    return _enroll(campaign_id, prospect_ids, list_ids, emails)

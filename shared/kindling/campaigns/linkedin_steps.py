@@ -138,6 +138,18 @@ def note_too_long(rendered: str) -> bool:
 
 
 # --- channels --------------------------------------------------------------------------------------------------
+# The channels whose campaigns have LinkedIn steps and accounts (what a LinkedIn tool may act on).
+LINKEDIN_CHANNELS: frozenset[str] = frozenset({"linkedin", "multichannel"})
+
+
+def not_linkedin_problems(channel: str) -> list[Problem]:
+    """A LinkedIn-only action (the MCP's LinkedIn tools) refuses an email campaign, which has no LinkedIn step or
+    account: acting on it would be an email change made under the LinkedIn name and rate limit."""
+    if channel in LINKEDIN_CHANNELS:
+        return []
+    return [("campaignId", f"a {channel} campaign has no LinkedIn steps", "not_a_linkedin_campaign")]
+
+
 def channel_step_problems(channel: str, step_type: str) -> list[Problem]:
     """An email campaign takes only email steps, a LinkedIn campaign only LinkedIn steps (its waits included);
     a multichannel campaign takes both."""

@@ -110,6 +110,7 @@ def refusal_message(status: str, action: Action) -> str:
     messages: dict[Action, str] = {
         "start": f"A {status} campaign cannot be started; only draft or paused campaigns can.",
         "pause": f"A {status} campaign cannot be paused; only running or scheduled campaigns can.",
+        "resume": f"A {status} campaign cannot be resumed; only paused campaigns can.",
         "update": f"A {status} campaign cannot be updated; pause it first (only draft or paused campaigns).",
         "edit_steps": f"The steps of a {status} campaign cannot change; pause it first.",
         "edit_mailboxes": f"The mailboxes of a {status} campaign cannot change.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from kindling.campaigns import linkedin_steps, rules, templates
 from kindling.campaigns.linkedin_accounts import (
@@ -574,7 +574,15 @@ class CampaignService:
     def start(self, workspace_id: str, campaign_id: str) -> CampaignRecord:
         """Checks in the reference's order: a step and a usable mailbox, the end date, then the templates'
         custom fields against the enrolled prospects' columns. A future startDate schedules instead."""
+        return self._start(workspace_id, campaign_id, "start")
 
+    def resume(self, workspace_id: str, campaign_id: str) -> CampaignRecord:
+        """A person resumes a paused campaign (the MCP's `resume_linkedin_campaign`): `start` with its checks,
+        whatever the pause reason (as starting a paused campaign over REST), but only from `paused`: a draft is
+        refused (`invalid_status`) rather than launched, in the same conditional write."""
+        return self._start(workspace_id, campaign_id, "resume")
+
+    def _start(self, workspace_id: str, campaign_id: str, action: Literal["start", "resume"]) -> CampaignRecord:
         def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
             self._start_checks(record, now)
             target = rules.start_target(record.settings.start_date, now)
@@ -589,7 +597,7 @@ class CampaignService:
                 }
             )
 
-        return self._mutate(workspace_id, campaign_id, "start", change)
+        return self._mutate(workspace_id, campaign_id, action, change)
 
     def _start_checks(self, record: CampaignRecord, now: datetime) -> None:
         if not any(s.is_active for s in record.steps):

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
+from kindling.campaigns.linkedin_accounts import LinkedInAccountState, use_linkedin_directory
 from kindling.jobs.service import JobService
 from tests.integration.api.test_isolation import (  # noqa: F401 (world: the seeded two workspaces)
     Seeded,
@@ -18,6 +19,7 @@ from tests.integration.api.test_isolation import (  # noqa: F401 (world: the see
     world,
 )
 from tests.integration.assistants.conftest import RunningServer, connect, payload, start_server, stop_server
+from tests.integration.campaigns.test_linkedin_campaigns_api import INVITE, VIEW, Directory
 
 
 @pytest.fixture
@@ -25,6 +27,31 @@ def server(world: World) -> Iterator[RunningServer]:  # noqa: F811
     running = start_server()
     yield running
     stop_server(running)
+
+
+@pytest.fixture
+def linkedin(world: World) -> Iterator[None]:  # noqa: F811
+    """A running LinkedIn campaign in each workspace, on its own connected account (the LinkedIn accounts package
+    is another branch's: its lookup is an in-memory directory here, as in the LinkedIn campaign API tests)."""
+    directory = Directory()
+    previous = use_linkedin_directory(directory)
+    try:
+        for seeded in (world.alpha, world.bravo):
+            account = f"li_{seeded.tag.lower()}"
+            directory.accounts[(seeded.tenant.workspace_id, account)] = LinkedInAccountState("connected", "premium")
+            body = {
+                "name": f"LinkedIn {seeded.tag}",
+                "channel": "linkedin",
+                "linkedinAccountIds": [account],
+                "steps": [VIEW, {**INVITE, "linkedinInviteNote": f"Hi from {seeded.tag}"}],
+            }
+            created = world.ok(seeded, "POST", "/api/v1/campaigns", 201, json_body=body)
+            world.ok(seeded, "POST", f"/api/v1/campaigns/{created['id']}/start")
+            seeded.ids["linkedin_campaign_id"] = created["id"]
+            seeded.markers |= {f"LinkedIn {seeded.tag}", f"Hi from {seeded.tag}", created["id"]}
+        yield
+    finally:
+        use_linkedin_directory(previous)
 
 
 def calls(s: Seeded) -> list[tuple[str, dict[str, Any]]]:
@@ -71,6 +98,9 @@ def calls(s: Seeded) -> list[tuple[str, dict[str, Any]]]:
         ("pause_campaign", {"campaign_id": ids["campaign_id"]}),
         ("label_conversation", {"conversation_id": ids["conversation_id"], "label": "interested"}),
         ("update_warmup_settings", {"mailbox_id": ids["mailbox_id"], "settings": {"warmup_reply_rate": 30}}),
+        ("enroll_in_linkedin_campaign", {"campaign_id": ids["linkedin_campaign_id"], "list_ids": [ids["list_id"]]}),
+        ("pause_linkedin_campaign", {"campaign_id": ids["linkedin_campaign_id"]}),
+        ("resume_linkedin_campaign", {"campaign_id": ids["linkedin_campaign_id"]}),
         (
             "bulk_update_warmup",
             {"update": {"mailbox_ids": [ids["mailbox_id"]], "updates": {"warmup_reply_rate": 25}}},
@@ -78,14 +108,18 @@ def calls(s: Seeded) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def test_every_tool_runs_for_its_workspace_and_not_across(world: World, server: RunningServer) -> None:  # noqa: F811
+def test_every_tool_runs_for_its_workspace_and_not_across(
+    world: World,  # noqa: F811
+    linkedin: None,
+    server: RunningServer,
+) -> None:
     alpha, bravo = world.alpha, world.bravo
     own_results: dict[str, list[dict[str, Any]]] = {}
     cross_results: list[tuple[str, dict[str, Any]]] = []
 
     async def main() -> None:
         async with connect(server.url, alpha.tenant.token) as client:
-            assert len((await client.list_tools()).tools) == 27
+            assert len((await client.list_tools()).tools) == 30
             for name, args in calls(alpha):
                 result = await client.call_tool(name, args)
                 body = payload(result)
@@ -99,7 +133,7 @@ def test_every_tool_runs_for_its_workspace_and_not_across(world: World, server: 
 
     anyio.run(main)
     tools_called = set(own_results)
-    assert len(tools_called) == 27
+    assert len(tools_called) == 30
 
     # What each call returned is the workspace's own data.
     assert own_results["get_workspace_info"][0]["workspace"]["name"] == "Alpha Works"
@@ -112,6 +146,14 @@ def test_every_tool_runs_for_its_workspace_and_not_across(world: World, server: 
     assert own_results["label_conversation"][0]["label"] == "interested"
     assert own_results["pause_campaign"][0]["status"] == "paused"
     assert own_results["bulk_update_warmup"][0]["total_items"] == 1
+    assert own_results["enroll_in_linkedin_campaign"][0]["enrolled"] == 1  # the list's one prospect
+    linkedin_campaign = alpha.ids["linkedin_campaign_id"]
+    assert own_results["pause_linkedin_campaign"][0]["id"] == linkedin_campaign
+    assert (
+        own_results["pause_linkedin_campaign"][0]["status"],
+        own_results["pause_linkedin_campaign"][0]["paused_reason"],
+    ) == ("paused", "api")
+    assert own_results["resume_linkedin_campaign"][0]["status"] == "running"
     for name, bodies in own_results.items():
         for body in bodies:
             assert not bravo.leaked_into(json.dumps(body)), (name, bravo.leaked_into(json.dumps(body)))
@@ -130,3 +172,9 @@ def test_every_tool_runs_for_its_workspace_and_not_across(world: World, server: 
         text = json.dumps(body)
         leaked = {m for m in alpha.leaked_into(text) if m not in json.dumps(alpha.ids)}
         assert not leaked, (name, leaked)
+    # Bravo's calls with Alpha's LinkedIn campaign changed nothing: it is running as Alpha's resume left it.
+    alpha_linkedin = world.ok(alpha, "GET", f"/api/v1/campaigns/{alpha.ids['linkedin_campaign_id']}")
+    assert (alpha_linkedin["status"], alpha_linkedin["pausedReason"]) == ("running", None)
+    assert [e["prospectId"] for e in world.ok(alpha, "GET", f"/api/v1/campaigns/{linkedin_campaign}/enrollments")] == [
+        alpha.ids["prospect_id"]
+    ]

@@ -50,15 +50,14 @@ def audit_log(tenant: Tenant) -> list[dict[str, Any]]:
     return list(response.json()["data"])
 
 
-def test_initialize_negotiates_the_sdk_version_and_lists_27_tools(mcp_server: RunningServer, tenant: Tenant) -> None:
+def test_initialize_negotiates_the_sdk_version_and_lists_30_tools(mcp_server: RunningServer, tenant: Tenant) -> None:
     async def main() -> None:
         async with connect(mcp_server.url, tenant.token) as client:
             assert client.protocol_version == "2025-11-25"
             assert client.server_info is not None and client.server_info.name == "kindling"
             names = {tool.name for tool in (await client.list_tools()).tools}
-            # 27 today; the 30 adds pause_linkedin_campaign, resume_linkedin_campaign and
-            # enroll_in_linkedin_campaign once LinkedIn campaigns exist.
-            assert len(names) == 27
+            assert len(names) == 30
+            assert {"pause_linkedin_campaign", "resume_linkedin_campaign", "enroll_in_linkedin_campaign"} <= names
             for never in ("delete_mailbox", "delete_campaign", "send_email", "reply_to_conversation", "create_mailbox"):
                 assert never not in names
             assert not any(word in name.split("_") for name in names for word in ("delete", "send", "connect"))
@@ -89,7 +88,11 @@ def test_a_read_tool_returns_the_workspace_data(mcp_server: RunningServer, tenan
             assert check["blocked"] is False and check["prospect_id"] == prospect.id
             info = payload(await client.call_tool("get_workspace_info", {}))
             assert info["workspace"]["name"] == "Acme" and info["api_key"]["id"] == tenant.key_id
-            assert info["server"]["rate_limits_per_minute"] == {"read": 60, "email_write": 30, "warmup_write": 10}
+            assert info["server"]["rate_limits_per_minute"] == {
+                "read": 60,
+                "email_write": 30,
+                "linkedin_warmup_write": 10,
+            }
 
     anyio.run(main)
 
@@ -256,7 +259,7 @@ def test_two_different_instances_serve_one_session(
     async def main() -> None:
         async with connect(first.url, tenant.token, transport=transport) as client:
             assert client.protocol_version == "2025-11-25"
-            assert len((await client.list_tools()).tools) == 27
+            assert len((await client.list_tools()).tools) == 30
             args = {"prospects": [{"email": "ada@lovelace.test"}], "idempotency_key": "k"}
             one = await client.call_tool("create_prospects", args)
             two = await client.call_tool("create_prospects", args)

@@ -9,8 +9,7 @@ from kindling.assistants.registry import CATEGORY_LIMITS, TOOLS
 from kindling.assistants.server import KindlingMCPServer
 from kindling.auth.scopes import ALL_SCOPES
 
-# 27 today. The 30 adds three LinkedIn tools that wait for LinkedIn campaigns: pause_linkedin_campaign,
-# resume_linkedin_campaign, enroll_in_linkedin_campaign.
+# The 30: 13 reads, 11 email writes, 5 LinkedIn and warmup writes, 1 meta tool.
 READ_TOOLS = {
     "get_workspace_overview",
     "list_mailboxes",
@@ -39,13 +38,22 @@ EMAIL_WRITE_TOOLS = {
     "unenroll_prospects",
     "label_conversation",
 }
-WARMUP_WRITE_TOOLS = {"update_warmup_settings", "bulk_update_warmup"}
+LINKEDIN_WARMUP_WRITE_TOOLS = {
+    "update_warmup_settings",
+    "bulk_update_warmup",
+    "pause_linkedin_campaign",
+    "resume_linkedin_campaign",
+    "enroll_in_linkedin_campaign",
+}
 META_TOOLS = {"get_workspace_info"}
-ALL_TOOLS = READ_TOOLS | EMAIL_WRITE_TOOLS | WARMUP_WRITE_TOOLS | META_TOOLS
+ALL_TOOLS = READ_TOOLS | EMAIL_WRITE_TOOLS | LINKEDIN_WARMUP_WRITE_TOOLS | META_TOOLS
 
-# Words that would name a tool the server must never expose: deletes, direct sends, account connect/disconnect,
-# warmup tags.
-NEVER_EXPOSED_WORDS = ("delete", "remove", "send", "reply", "invite", "message", "connect", "disconnect", "tag")
+# Words that would name a tool the server must never expose: deletes, direct sends (LinkedIn actions included),
+# account connect/disconnect, warmup tags.
+NEVER_EXPOSED_WORDS = (
+    *("delete", "remove", "send", "reply", "invite", "message", "connect", "disconnect", "tag"),
+    *("inmail", "view", "like", "comment", "endorse", "react"),
+)
 
 
 def listed_tool_names() -> set[str]:
@@ -55,10 +63,10 @@ def listed_tool_names() -> set[str]:
     return anyio.run(names)
 
 
-def test_exactly_the_27_tools_are_listed() -> None:
-    assert len(READ_TOOLS) == 13 and len(EMAIL_WRITE_TOOLS) == 11 and len(WARMUP_WRITE_TOOLS) == 2
+def test_exactly_the_30_tools_are_listed() -> None:
+    assert len(READ_TOOLS) == 13 and len(EMAIL_WRITE_TOOLS) == 11 and len(LINKEDIN_WARMUP_WRITE_TOOLS) == 5
     assert listed_tool_names() == ALL_TOOLS
-    assert len(ALL_TOOLS) == 27
+    assert len(ALL_TOOLS) == 30
 
 
 def test_nothing_destructive_or_sending_is_exposed() -> None:
@@ -77,6 +85,13 @@ def test_nothing_destructive_or_sending_is_exposed() -> None:
         "create_conversation",
         "send_linkedin_invite",
         "send_linkedin_message",
+        "send_linkedin_inmail",
+        "view_linkedin_profile",
+        "like_linkedin_post",
+        "comment_on_linkedin_post",
+        "endorse_linkedin_skill",
+        "delete_linkedin_campaign",
+        "disconnect_linkedin_account",
         "connect_mailbox",
         "create_mailbox",
         "disconnect_mailbox",
@@ -90,8 +105,8 @@ def test_categories_scopes_and_limits() -> None:
     by_name = {spec.name: spec for spec in TOOLS}
     assert {n for n, s in by_name.items() if s.category == "read"} == READ_TOOLS | META_TOOLS
     assert {n for n, s in by_name.items() if s.category == "email_write"} == EMAIL_WRITE_TOOLS
-    assert {n for n, s in by_name.items() if s.category == "warmup_write"} == WARMUP_WRITE_TOOLS
-    assert CATEGORY_LIMITS == {"read": 60, "email_write": 30, "warmup_write": 10}
+    assert {n for n, s in by_name.items() if s.category == "linkedin_warmup_write"} == LINKEDIN_WARMUP_WRITE_TOOLS
+    assert CATEGORY_LIMITS == {"read": 60, "email_write": 30, "linkedin_warmup_write": 10}
     assert by_name["get_workspace_info"].scopes == ()
     for spec in TOOLS:
         assert set(spec.scopes) <= set(ALL_SCOPES), spec.name
@@ -103,6 +118,10 @@ def test_categories_scopes_and_limits() -> None:
     assert by_name["suppress_prospects"].scopes == ("suppressions:write",)
     assert by_name["enroll_prospects"].scopes == ("enrollments:write",)
     assert by_name["bulk_update_warmup"].scopes == ("warmup:write",)
+    # The LinkedIn tools need what the REST endpoints they mirror need (pause / start, enrollments).
+    assert by_name["pause_linkedin_campaign"].scopes == ("campaigns:write",)
+    assert by_name["resume_linkedin_campaign"].scopes == ("campaigns:write",)
+    assert by_name["enroll_in_linkedin_campaign"].scopes == ("enrollments:write",)
 
 
 @pytest.mark.parametrize("spec", TOOLS, ids=[spec.name for spec in TOOLS])
@@ -115,6 +134,13 @@ def test_descriptions_say_what_changes_and_what_never_happens(spec: object) -> N
         assert "Read-only: changes nothing." in spec.description
     else:
         assert "never" in spec.description.lower()
+
+
+@pytest.mark.parametrize("name", ["pause_linkedin_campaign", "resume_linkedin_campaign", "enroll_in_linkedin_campaign"])
+def test_linkedin_descriptions_say_they_never_act_on_linkedin_and_refuse_email_campaigns(name: str) -> None:
+    description = {spec.name: spec.description for spec in TOOLS}[name]
+    assert "Never sends an invite, message or InMail, never views a profile, never deletes anything" in description
+    assert "not_a_linkedin_campaign" in description
 
 
 def test_only_email_writes_take_an_idempotency_key() -> None:

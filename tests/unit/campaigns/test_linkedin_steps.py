@@ -16,6 +16,7 @@ from kindling.campaigns.linkedin_steps import (
     classify_linkedin_url,
     linkedin_step_problems,
     messages_before_connection,
+    not_linkedin_problems,
     note_too_long,
     pool_problems,
     with_defaults,
@@ -315,6 +316,20 @@ def test_bare_note_length(note: str, length: int) -> None:
 )
 def test_channel_step_types(channel: str, step_type: str, expected: list[tuple[str, str]]) -> None:
     assert codes(channel_step_problems(channel, step_type)) == expected
+
+
+@pytest.mark.parametrize(
+    ("channel", "expected"),
+    [
+        ("email", [("campaignId", "not_a_linkedin_campaign")]),
+        ("linkedin", []),
+        ("multichannel", []),  # it has LinkedIn steps and accounts: the LinkedIn tools act on it
+    ],
+)
+def test_only_linkedin_and_multichannel_campaigns_take_linkedin_actions(
+    channel: str, expected: list[tuple[str, str]]
+) -> None:
+    assert codes(not_linkedin_problems(channel)) == expected
 
 
 @pytest.mark.parametrize(
