@@ -5,8 +5,9 @@ from the lab's own record of every accepted DATA (simulated time, envelope sende
 the campaign settings and suppression times the benchmark created; the numbers are the documented ones
 (docs/decisions.md): the 500/day hard cap per mailbox (warmup included) in the workspace's day (UTC), the
 mailbox's daily limit (campaign sends only) in the same day, the campaign's daily limit in its own timezone's
-day, the pacer (a campaign send waits the longest `minutes between sends` of the mailbox's campaigns after the
-mailbox's previous send of any kind; warmup sends are 10 minutes apart), sending windows in the campaign's
+day, the pacer (see pacer_violations: planned sends spaced by the longest interval of the campaigns that sent
+from the mailbox in the last 24 hours, and 10 minutes for warmup; warmup replies, which inbox sync sends as soon
+as a warmup email arrives, are counted apart), sending windows in the campaign's
 timezone (an end before the start runs overnight), no send to an address after it was suppressed, and no
 (enrollment, step) delivered twice.
 
@@ -16,7 +17,6 @@ second): the pacer and the window end allow SECOND_TOLERANCE for that rounding, 
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 HARD_CAP = 500  # sends per mailbox per day, warmup included (help center 3.2, docs/decisions.md)
 WARMUP_INTERVAL = timedelta(minutes=10)  # a mailbox's warmup sends are at least 10 minutes apart
 SECOND_TOLERANCE = timedelta(seconds=1)
+PACER_MEMORY = timedelta(hours=24)  # a campaign's interval keeps counting on a mailbox it sent from that long
+ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Violations:
     daily_cap: int = 0  # (mailbox, day) over the mailbox's daily limit, plus (campaign, day) over the campaign's
     hard_cap: int = 0
     pacer: int = 0
+    pacer_replies: int = 0
     window: int = 0
     suppression: int = 0
     duplicates: int = 0
@@ -127,38 +130,59 @@ def hard_cap_violations(deliveries: Iterable[Delivery], out: Violations, hard_ca
             out.note(f"hard cap: {sender} sent {n} on {day}")
 
 
-def pacer_intervals(campaigns: Iterable[Campaign]) -> dict[str, timedelta]:
-    """Per sender address: the longest `minutes between sends` among the campaigns it sends for."""
-    longest: dict[str, int] = defaultdict(int)
-    for campaign in campaigns:
-        for sender in campaign.mailboxes:
-            longest[sender] = max(longest[sender], campaign.minutes_between_sends)
-    return {sender: timedelta(minutes=m) for sender, m in longest.items()}
-
-
 def pacer_violations(
     deliveries: Iterable[Delivery],
-    intervals: Mapping[str, timedelta],
+    campaigns: Mapping[str, Campaign],
     out: Violations,
     tolerance: timedelta = SECOND_TOLERANCE,
 ) -> None:
-    """A campaign send comes at least the mailbox's interval after its previous send of any kind; a planned
-    warmup send at least WARMUP_INTERVAL after the mailbox's previous planned warmup send."""
+    """Planned sends (campaign and warmup) of a mailbox are spaced by its pacer (`pacer`): the interval in force
+    is the longest `minutes between sends` among the campaigns that sent from the mailbox in the last 24 hours (the
+    sending campaign included) and WARMUP_INTERVAL while its warmup sent in that time (or is sending now) - help
+    center 4.3 "A=5, B=15 -> 15", with the 24-hour memory of docs/decisions.md (kindling.sending.planning).
+    Warmup replies (sent by inbox sync when a warmup email arrives) are counted apart (`pacer_replies`): a reply
+    closer than the interval in force to the mailbox's send before or after it."""
     by_sender: dict[str, list[Delivery]] = defaultdict(list)
     for d in deliveries:
         by_sender[d.sender].append(d)
     for sender, sends in by_sender.items():
         sends.sort(key=lambda d: d.at)
-        interval = intervals.get(sender, timedelta(0))
-        for previous, current in itertools.pairwise(sends):
-            if not current.warmup and current.at - previous.at < interval - tolerance:
+        last_campaign: dict[str, datetime] = {}
+        last_warmup: datetime | None = None
+        previous_planned: Delivery | None = None
+        previous_any: Delivery | None = None
+        for current in sends:
+            active = [
+                campaigns[cid].minutes_between_sends
+                for cid, at in last_campaign.items()
+                if current.at - at < PACER_MEMORY
+            ]
+            if current.campaign_id is not None:
+                active.append(campaigns[current.campaign_id].minutes_between_sends)
+            warm = current.warmup or (last_warmup is not None and current.at - last_warmup < PACER_MEMORY)
+            needed = max([timedelta(minutes=m) for m in active] + ([WARMUP_INTERVAL] if warm else []), default=ZERO)
+            if (
+                not current.reply
+                and previous_planned is not None
+                and current.at - previous_planned.at < needed - tolerance
+            ):
                 out.pacer += 1
-                out.note(f"pacer: {sender} sent at {previous.at} and {current.at} (interval {interval})")
-        planned = [d for d in sends if d.warmup and not d.reply]
-        for previous, current in itertools.pairwise(planned):
-            if current.at - previous.at < WARMUP_INTERVAL - tolerance:
-                out.pacer += 1
-                out.note(f"warmup pacer: {sender} sent at {previous.at} and {current.at}")
+                kind = "warmup" if current.warmup else "campaign"
+                out.note(f"pacer: {sender} {kind} send at {current.at}, previous at {previous_planned.at} ({needed})")
+            if (
+                previous_any is not None
+                and (previous_any.reply or current.reply)
+                and current.at - previous_any.at < needed - tolerance
+            ):
+                out.pacer_replies += 1
+                out.note(f"pacer (warmup reply): {sender} at {previous_any.at} and {current.at} ({needed})")
+            if current.campaign_id is not None:
+                last_campaign[current.campaign_id] = current.at
+            if current.warmup and not current.reply:
+                last_warmup = current.at
+            if not current.reply:
+                previous_planned = current
+            previous_any = current
 
 
 def window_violations(deliveries: Iterable[Delivery], campaigns: Mapping[str, Campaign], out: Violations) -> None:
@@ -212,7 +236,7 @@ def check_all(
     out = Violations()
     daily_cap_violations(deliveries, mailbox_limits, campaigns, out)
     hard_cap_violations(deliveries, out)
-    pacer_violations(deliveries, pacer_intervals(campaigns.values()), out)
+    pacer_violations(deliveries, campaigns, out)
     window_violations(deliveries, campaigns, out)
     suppression_violations(deliveries, suppressed_since, out)
     duplicate_sends(deliveries, out)

@@ -21,13 +21,13 @@ def send(at: datetime, sender: str, to: str, campaign: Campaign, key: str) -> De
 
 def clean() -> list[Delivery]:
     """Within every rule: Berlin 09:00-17:00 CEST is 07:00-15:00 UTC; A's pacer is 15 minutes (the longest of
-    its campaigns), B's 5; A may send 5 a day, B 2; Berlin's campaign 3 a day."""
+    its campaigns), B's 5 (warmup sends: 10); A may send 5 a day, B 2; Berlin's campaign 3 a day."""
     at = MONDAY + timedelta(hours=8)
     return [
         send(at, A, "p1@x.test", BERLIN, "e1/s0"),
-        send(at + timedelta(minutes=15), A, "p2@x.test", BERLIN, "e2/s0"),
-        Delivery(at + timedelta(minutes=20), A, B, "<w1@lab.test>", warmup=True),
-        send(at + timedelta(minutes=35), A, "p3@x.test", BERLIN, "e3/s0"),
+        send(at + timedelta(minutes=15), A, "p2@x.test", TOKYO, "e2/s0"),  # 17:15 in Tokyo
+        Delivery(at + timedelta(minutes=30), A, B, "<w1@lab.test>", warmup=True),
+        send(at + timedelta(minutes=45), A, "p3@x.test", BERLIN, "e3/s0"),
         send(MONDAY + timedelta(hours=1), B, "p4@y.test", TOKYO, "e4/s0"),  # 10:00 in Tokyo
         send(MONDAY + timedelta(hours=1, minutes=5), B, "p5@y.test", TOKYO, "e5/s0"),
     ]
@@ -36,18 +36,18 @@ def clean() -> list[Delivery]:
 def test_a_clean_record_counts_nothing() -> None:
     found = check_all(clean(), CAMPAIGNS, LIMITS, {"p9@x.test": MONDAY})
     counted = (found.daily_cap, found.hard_cap, found.pacer, found.window, found.suppression, found.duplicates)
-    assert counted == (0, 0, 0, 0, 0, 0), found.examples
+    assert counted == (0, 0, 0, 0, 0, 0) and found.pacer_replies == 0, found.examples
 
 
 def test_one_violation_of_each_kind_is_counted_once() -> None:
     records = clean()
     # daily cap: B's third campaign send of Monday (limit 2), at 11:00 Tokyo, 10 minutes after its previous send.
     records.append(send(MONDAY + timedelta(hours=2), B, "p6@y.test", TOKYO, "e6/s0"))
-    # pacer: A at 17:54 in Tokyo (08:54 UTC), 14 minutes after its previous send, a warmup one at 08:40 (20 minutes
-    # after its previous warmup send); A's interval is 15 minutes.
-    records.append(Delivery(MONDAY + timedelta(hours=8, minutes=40), A, B, "<w2@lab.test>", warmup=True))
-    records.append(send(MONDAY + timedelta(hours=8, minutes=54), A, "p7@z.test", TOKYO, "e7/s0"))
-    # window: Tokyo's campaign at 19:30 local (10:30 UTC), 96 minutes after A's previous send, its fifth of 5.
+    # pacer: A at 11:14 in Berlin (09:14 UTC), 14 minutes after its previous send, a warmup one at 09:00 (15 minutes
+    # after its previous send); A's interval is 15 minutes.
+    records.append(Delivery(MONDAY + timedelta(hours=9), A, B, "<w2@lab.test>", warmup=True))
+    records.append(send(MONDAY + timedelta(hours=9, minutes=14), A, "p7@z.test", BERLIN, "e7/s0"))
+    # window: Tokyo's campaign at 19:30 local (10:30 UTC), 76 minutes after A's previous send, its fifth of 5.
     records.append(send(MONDAY + timedelta(hours=10, minutes=30), A, "p8@z.test", TOKYO, "e8/s0"))
     # suppression: an address suppressed at 11:00 UTC on Monday, sent to on Tuesday at 10:00 Tokyo.
     tuesday = MONDAY + timedelta(days=1)
@@ -100,3 +100,16 @@ def test_window_edges() -> None:
     assert in_window(MONDAY + timedelta(hours=23), overnight)
     assert in_window(MONDAY + timedelta(days=1, hours=1), overnight)  # Tuesday 01:00 belongs to Monday
     assert not in_window(MONDAY + timedelta(hours=1), overnight)  # Monday 01:00 belongs to Sunday
+
+
+def test_a_warmup_reply_inside_the_interval_is_counted_apart() -> None:
+    # A's interval is 15 minutes: a reply 5 minutes after a campaign send, then a campaign send 12 minutes after the
+    # reply (17 after the previous planned send): two reply gaps, no planned-send violation.
+    at = MONDAY + timedelta(hours=7)
+    records = [
+        send(at, A, "r1@x.test", BERLIN, "r1/s0"),
+        Delivery(at + timedelta(minutes=5), A, B, "<x1.re@lab.test>", warmup=True, reply=True),
+        send(at + timedelta(minutes=17), A, "r2@x.test", BERLIN, "r2/s0"),
+    ]
+    found = check_all(records, CAMPAIGNS, LIMITS, {})
+    assert (found.pacer, found.pacer_replies) == (0, 2), found.examples
