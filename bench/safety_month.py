@@ -514,6 +514,7 @@ class Month:
     def restarts(self, at: datetime) -> None:
         """A person starts again, at 09:00 UTC the next day, what Bounce Shield or the failure-rate guard paused."""
         from kindling.enrollments.service import campaign_service
+        from kindling.platform.errors import InvalidStatus, ValidationFailed
 
         if at.hour != RESTART_AFTER_HOUR or at.minute != 0:
             return
@@ -526,7 +527,11 @@ class Month:
                 and record.paused_at is not None
                 and record.paused_at < at - timedelta(hours=12)
             ):
-                service.start(self.workspace_id, cid)
+                try:
+                    service.start(self.workspace_id, cid)
+                except (ValidationFailed, InvalidStatus):  # e.g. no usable mailbox yet: the person tries tomorrow
+                    self.figures.restarts[f"{record.paused_reason}_refused"] += 1
+                    continue
                 self.figures.restarts[record.paused_reason] += 1
 
     # --- the month -----------------------------------------------------------------------------------------------
