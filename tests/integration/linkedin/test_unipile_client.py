@@ -14,7 +14,14 @@ import pytest
 
 from devstack.linkedin_provider import LinkedInProviderEmulator
 from devstack.linkedin_provider.emulator import ApiError
-from kindling.linkedin.provider import LinkedInProvider, ProviderError, UnipileClient
+from kindling.linkedin.provider import (
+    CONNECT_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    READ_TIMEOUT_SECONDS,
+    LinkedInProvider,
+    ProviderError,
+    UnipileClient,
+)
 from kindling.platform.clock import ManualClock
 from tests.integration.linkedin.conftest import DIRECT, START, Sleeps
 
@@ -351,9 +358,11 @@ def test_a_connection_refused_is_retried_even_for_an_invitation(sleeps: Sleeps) 
 
 class HangUp:
     """A server that reads each request and closes the connection without answering (the answer is lost after
-    the request was sent)."""
+    the request was sent), or with `hold`, keeps it open and never answers (the read times out)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hold: bool = False) -> None:
+        self.hold = hold
+        self._held: list[socket.socket] = []
         self.requests: list[bytes] = []
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
@@ -368,18 +377,23 @@ class HangUp:
                 connection, _ = self._socket.accept()
             except OSError:
                 return
-            with connection:
-                connection.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.requests.append(data.split(b"\r\n", 1)[0])
+            connection.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.requests.append(data.split(b"\r\n", 1)[0])
+            if self.hold:
+                self._held.append(connection)
+            else:
+                connection.close()
 
     def close(self) -> None:
         self._socket.close()
+        for connection in self._held:
+            connection.close()
 
 
 @pytest.fixture
@@ -400,6 +414,26 @@ def test_a_lost_answer_repeats_a_read_but_never_an_invitation(hang_up: HangUp, s
     assert (sent.value.code, sent.value.request_sent) == ("unavailable", True)
     assert len(hang_up.requests) == 4  # one more request, not three
     assert hang_up.requests[-1].startswith(b"POST /api/v1/users/invite ")
+
+
+def test_the_documented_timeouts() -> None:
+    assert (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, MAX_ATTEMPTS) == (3, 10, 3)
+
+
+def test_a_read_timeout_repeats_a_read_but_never_a_message(sleeps: Sleeps) -> None:
+    silent = HangUp(hold=True)
+    try:
+        client = UnipileClient(f"http://127.0.0.1:{silent.port}/api/v1", "key", read_timeout=0.2, sleep=sleeps)
+        with pytest.raises(ProviderError) as read:
+            client.list_chats("acc")
+        assert (read.value.code, read.value.request_sent, len(silent.requests)) == ("unavailable", True, 3)
+        with pytest.raises(ProviderError) as sent:
+            client.send_message("chat-1", "hello")
+        assert (sent.value.code, len(silent.requests)) == ("unavailable", 4)
+        assert silent.requests[-1].startswith(b"POST /api/v1/chats/chat-1/messages ")
+        assert sleeps == [0.5, 1.0]
+    finally:
+        silent.close()
 
 
 def test_a_wrong_api_key_is_forbidden_not_a_disconnected_account(emulator: LinkedInProviderEmulator) -> None:
