@@ -27,8 +27,8 @@ The rules (numbers from the help center; the delays it does not give are decided
   streaks as they are.
 - Endorse Skill (38.8): the skill is chosen by `choose_skill`; a provider failure retries twice, 5 minutes apart,
   then the step is marked failed and the enrollment continues.
-- The reserved cap slot is freed whenever the action did not happen, except after `unavailable` (a timeout or 5xx:
-  the action may have reached LinkedIn, so it stays counted).
+- The reserved cap slot is freed whenever the action did not happen, except after `unavailable` with the request
+  sent (a timeout or 5xx: the action may have reached LinkedIn, so it stays counted).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class Disposition:
 
 def greatest(current: datetime | None, new: datetime) -> datetime:
     """A cooldown end never moves earlier."""
-    return new if current is None or new > current else current
+    return new if current is None else max(current, new)
 
 
 def cooldown_end(current: datetime | None, now: datetime, rng: random.Random) -> datetime:
@@ -214,8 +214,8 @@ def _blocker(
     else:
         retry_at = now + BLOCKER_RETRY_BASE * 2 ** (streak - 1)
         outcome = "retry"
-    if not_before is not None and not_before > retry_at:
-        retry_at = not_before
+    if not_before is not None:
+        retry_at = max(retry_at, not_before)
     return Disposition(
         outcome=outcome,
         advance=False,
@@ -259,13 +259,20 @@ def _endorse_failure(state: ActionState, now: datetime, *, release_slot: bool) -
 
 
 def disposition(
-    error_code: str, state: ActionState, now: datetime, rng: random.Random, *, not_before: datetime | None = None
+    error_code: str,
+    state: ActionState,
+    now: datetime,
+    rng: random.Random,
+    *,
+    not_before: datetime | None = None,
+    request_sent: bool = True,
 ) -> Disposition:
     """What to do after `error_code` on the prospect's current step. `not_before` is the earliest useful retry the
-    error itself tells (a 429's Retry-After, a cap's reset, the next window opening, the pace's wait)."""
+    error itself tells (a 429's Retry-After, a cap's reset, the next window opening, the pace's wait);
+    `request_sent` is the provider error's own flag (False: the call never reached the provider)."""
     if error_code not in ERROR_CODES:
         raise ValueError(f"unknown LinkedIn error code {error_code!r}")
-    release = error_code != "unavailable"
+    release = error_code != "unavailable" or not request_sent
     if error_code == "cannot_resend_yet":
         until = cooldown_end(state.account_cooldown_until, now, rng)
         return Disposition(
@@ -282,7 +289,7 @@ def disposition(
         )
     if error_code == "account_cooldown":
         until = state.account_cooldown_until or not_before or now
-        return _wait(state, after_cooldown(max(until, now), rng), release_slot=True)
+        return _wait(state, after_cooldown(max(until, now), rng))
     if error_code == "pace_limited":
         return _wait(state, max(not_before or now, now), release_slot=False)
     if state.action_type == "endorse_skill" and error_code in _ENDORSE_FAILURES:

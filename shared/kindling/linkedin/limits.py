@@ -372,13 +372,14 @@ class PaceLimited(RateLimited):
 
     code = "linkedin_pace_limited"
 
-    def __init__(self, retry_after_seconds: int) -> None:
+    def __init__(self, retry_after_seconds: int, *, now: datetime | None = None) -> None:
         seconds = max(int(retry_after_seconds), 1)
+        moment = now if now is not None else utcnow()
         super().__init__(
             f"LinkedIn actions are limited to {PACE_ACTIONS} per minute per account; retry in {seconds} s.",
             retry_after=seconds,
             limit=PACE_ACTIONS,
-            reset_at=0,
+            reset_at=int(moment.timestamp()) + seconds,
         )
         self.retry_after_seconds = seconds
         self.details = [

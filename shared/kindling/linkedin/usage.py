@@ -15,6 +15,10 @@ the counter's `ADD used 1, reservations {id}` on condition `used < cap` (or no c
 item as it is when the transaction commits. A transaction cancelled by a conflicting transaction (not by a
 condition) is retried.
 
+A reservation may carry the caller's id (the engine's claim id): the counter's condition also requires that id not
+to be in the set yet, so a retried or duplicated action re-reserving under its id gets its reservation back and
+counts once (a refusal whose id is already held is that case, not a limit).
+
 `release` hands one reservation's slot back: `ADD used -1, DELETE reservations {id}` on condition the id is still
 in the set, so releasing twice (or a retried release) frees one slot. The pacer slot is not given back: the pace
 spaces calls out in time, and a released reservation only makes the account wait up to a minute longer.
@@ -95,16 +99,40 @@ class UsageRepository:
     def __init__(self) -> None:
         bind_models()
 
-    def reserve(self, workspace_id: str, account_id: str, dimension: Dimension, cap: int, now: datetime) -> Reservation:
+    def reserve(
+        self,
+        workspace_id: str,
+        account_id: str,
+        dimension: Dimension,
+        cap: int,
+        now: datetime,
+        *,
+        reservation_id: str | None = None,
+    ) -> Reservation:
         """Take one slot of `dimension` (cap `cap` this period) and one pace slot, atomically. Raises LimitReached
-        when the period's cap is used up, PaceLimited when the account already acted twice in the last 60 s."""
+        when the period's cap is used up, PaceLimited when the account already acted twice in the last 60 s.
+
+        With a `reservation_id` (a claim's id, say), reserving again under the same id in the same period takes
+        nothing more and returns the same reservation: a retried or duplicated action counts once."""
         now = now.astimezone(UTC)
         pk = linkedin_usage_pk(workspace_id, account_id)
         period = period_key(dimension, now)
         resets_at = next_reset(dimension, now)
+        rid = reservation_id or uuid.uuid4().hex
+        held = Reservation(
+            reservation_id=rid,
+            workspace_id=workspace_id,
+            account_id=account_id,
+            dimension=dimension,
+            period=period,
+            cap=cap,
+            reserved_at=now,
+            resets_at=resets_at,
+        )
         if cap <= 0:
+            if reservation_id is not None and self._holds(pk, dimension, period, rid):
+                return held
             raise LimitReached(dimension, max(cap, 0), self._used(pk, dimension, period), resets_at, now=now)
-        reservation_id = uuid.uuid4().hex
         now_ms = _ms(now)
         for attempt in range(_CONFLICT_RETRIES + 1):
             try:
@@ -113,12 +141,13 @@ class UsageRepository:
                         LinkedInUsageItem(pk=pk, sk=linkedin_usage_sk(dimension, period)),
                         actions=[
                             LinkedInUsageItem.used.add(1),
-                            LinkedInUsageItem.reservations.add({reservation_id}),
+                            LinkedInUsageItem.reservations.add({rid}),
                             LinkedInUsageItem.dimension.set(dimension),
                             LinkedInUsageItem.period.set(period),
                             LinkedInUsageItem.expires_at.set(_epoch(resets_at + COUNTER_RETENTION)),
                         ],
-                        condition=LinkedInUsageItem.used.does_not_exist() | (LinkedInUsageItem.used < cap),
+                        condition=(LinkedInUsageItem.used.does_not_exist() | (LinkedInUsageItem.used < cap))
+                        & ~LinkedInUsageItem.reservations.contains(rid),
                     )
                     tx.update(
                         LinkedInPaceItem(pk=pk, sk=LINKEDIN_PACE_SK),
@@ -133,24 +162,17 @@ class UsageRepository:
             except TransactWriteError as exc:
                 codes = cancellation_codes(exc)
                 if codes[:1] == ["ConditionalCheckFailed"]:
+                    if reservation_id is not None and self._holds(pk, dimension, period, rid):
+                        return held
                     raise LimitReached(dimension, cap, self._used(pk, dimension, period), resets_at, now=now) from exc
                 if codes[1:2] == ["ConditionalCheckFailed"]:
-                    raise PaceLimited(pace_retry_after(self._older_action(pk), now)) from exc
+                    raise PaceLimited(pace_retry_after(self._older_action(pk), now), now=now) from exc
                 if "TransactionConflict" in codes and attempt < _CONFLICT_RETRIES:
                     time.sleep(0.02 * (attempt + 1))
                     continue
                 raise
             break
-        return Reservation(
-            reservation_id=reservation_id,
-            workspace_id=workspace_id,
-            account_id=account_id,
-            dimension=dimension,
-            period=period,
-            cap=cap,
-            reserved_at=now,
-            resets_at=resets_at,
-        )
+        return held
 
     def release(self, reservation: Reservation) -> bool:
         """Give the reservation's slot back; False (nothing changed) when it was already released."""
@@ -191,6 +213,14 @@ class UsageRepository:
         except LinkedInUsageItem.DoesNotExist:
             return 0
         return int(item.used or 0)
+
+    @staticmethod
+    def _holds(pk: str, dimension: Dimension, period: str, reservation_id: str) -> bool:
+        try:
+            item = LinkedInUsageItem.get(pk, linkedin_usage_sk(dimension, period), consistent_read=True)
+        except LinkedInUsageItem.DoesNotExist:
+            return False
+        return reservation_id in (item.reservations or set())
 
     @staticmethod
     def _older_action(pk: str) -> datetime | None:

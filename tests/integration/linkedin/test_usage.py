@@ -263,3 +263,39 @@ def test_counters_and_the_pacer_expire(repo: UsageRepository) -> None:
     pacer = raw_item("ws_abc123#LIUSAGE#li_5a2b1c", "PACE")
     assert pacer["expires_at"] == {"N": str(int(datetime(2026, 6, 11, 9, tzinfo=UTC).timestamp()))}
     assert pacer["newer_ms"] == {"N": str(int(WED_9.timestamp()) * 1000)}
+
+
+# --- a reservation under the caller's id ----------------------------------------------------------------------------
+def test_reserving_again_under_the_same_id_counts_once(repo: UsageRepository) -> None:
+    first = repo.reserve(WS, ACCOUNT, "invites_week", 2, WED_9, reservation_id="clm_1")
+    again = repo.reserve(WS, ACCOUNT, "invites_week", 2, WED_9 + timedelta(seconds=1), reservation_id="clm_1")
+    assert first.reservation_id == again.reservation_id == "clm_1"
+    assert repo.usage(WS, ACCOUNT, WED_9)["invites_week"] == 1
+    # the repeat took no pace slot either: a second action still fits in this minute
+    other = repo.reserve(WS, ACCOUNT, "invites_week", 2, WED_9 + timedelta(seconds=2), reservation_id="clm_2")
+    assert other.reservation_id == "clm_2"
+    assert repo.usage(WS, ACCOUNT, WED_9)["invites_week"] == 2
+    # at the cap, a held id still gets its reservation back; a new one is refused
+    assert (
+        repo.reserve(WS, ACCOUNT, "invites_week", 2, WED_9 + MINUTE, reservation_id="clm_1").reservation_id == "clm_1"
+    )
+    with pytest.raises(LimitReached):
+        repo.reserve(WS, ACCOUNT, "invites_week", 2, WED_9 + 2 * MINUTE, reservation_id="clm_3")
+    # even when the cap was lowered to 0 since
+    assert (
+        repo.reserve(WS, ACCOUNT, "invites_week", 0, WED_9 + 3 * MINUTE, reservation_id="clm_2").period == "2026-06-08"
+    )
+    with pytest.raises(LimitReached):
+        repo.reserve(WS, ACCOUNT, "invites_week", 0, WED_9 + 3 * MINUTE, reservation_id="clm_4")
+    assert repo.usage(WS, ACCOUNT, WED_9)["invites_week"] == 2
+
+
+def test_eight_duplicates_of_one_action_racing_count_once(repo: UsageRepository) -> None:
+    won, lost = race(8, lambda: repo.reserve(WS, ACCOUNT, "messages_day", 5, WED_9, reservation_id="clm_dup"))
+    assert lost == []
+    assert {r.reservation_id for r in won} == {"clm_dup"}
+    assert repo.usage(WS, ACCOUNT, WED_9)["messages_day"] == 1
+    # and it is released once
+    assert repo.release(won[0]) is True
+    assert repo.release(won[1]) is False
+    assert repo.usage(WS, ACCOUNT, WED_9)["messages_day"] == 0

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kindling.linkedin.dispositions import (
+    ERROR_CODES,
     ActionState,
     Disposition,
     Skill,
@@ -33,8 +34,8 @@ def rng(seed: int = 7) -> random.Random:
     return random.Random(seed)
 
 
-def decide(code: str, state: ActionState = INVITE, **kwargs: datetime) -> Disposition:
-    return disposition(code, state, NOW, rng(), **kwargs)
+def decide(code: str, state: ActionState = INVITE, *, not_before: datetime | None = None) -> Disposition:
+    return disposition(code, state, NOW, rng(), not_before=not_before)
 
 
 # --- cannot_resend_yet ------------------------------------------------------------------------------------------------
@@ -207,7 +208,19 @@ def test_transient_blockers_back_off_then_fail_after_5_stuck(code: str, release:
     assert (d.outcome, d.enrollment_status, d.linkedin_status) == ("fail", "failed", "failed")
     assert d.reason == f"Permanently failed after 5 stuck: {reason}"
     assert (d.advance, d.retry_at, d.release_slot, d.cancel_pending) == (False, None, release, True)
+    assert d.pause_campaign_reason is None
     assert d.state.blocker_streak == 5
+
+
+def test_an_unavailable_provider_that_never_got_the_request_frees_the_slot() -> None:
+    d = disposition("unavailable", MESSAGE, NOW, rng(), request_sent=False)
+    assert (d.outcome, d.release_slot, d.retry_at) == ("retry", True, NOW + 5 * M)
+    assert disposition("unavailable", MESSAGE, NOW, rng(), request_sent=True).release_slot is False
+    assert disposition("unavailable", ENDORSE, NOW, rng(), request_sent=False).release_slot is True
+    assert disposition("unavailable", ENDORSE, NOW, rng()).release_slot is False
+    # the flag matters only for a call whose fate is unknown
+    assert disposition("rate_limited", MESSAGE, NOW, rng(), request_sent=False).release_slot is True
+    assert disposition("limit_reached", MESSAGE, NOW, rng(), request_sent=False).release_slot is False
 
 
 def test_a_blocker_waits_for_what_the_error_says() -> None:
@@ -242,6 +255,16 @@ def test_the_pace_is_not_a_blocker() -> None:
     assert d.state.blocker_streak == 4
     assert decide("pace_limited", MESSAGE).retry_at == NOW
     assert decide("pace_limited", MESSAGE, not_before=NOW - H).retry_at == NOW
+
+
+@pytest.mark.parametrize("code", sorted(ERROR_CODES - {"cannot_resend_yet"}))
+@pytest.mark.parametrize("action", ["send_invite", "endorse_skill"])
+@pytest.mark.parametrize("streaks", [0, 2, 4])
+def test_only_cannot_resend_yet_moves_the_account_cooldown(code: str, action: str, streaks: int) -> None:
+    state = ActionState(action, streaks, streaks, streaks, streaks % 3, NOW + 3 * H)
+    d = decide(code, state)
+    assert d.account_cooldown_until == NOW + 3 * H
+    assert d.state.account_cooldown_until == NOW + 3 * H
 
 
 def test_a_success_ends_every_streak_and_keeps_the_cooldown() -> None:
@@ -292,6 +315,7 @@ SKILLS = [
     ("skills", "preferred", "chosen", "reason"),
     [
         (SKILLS, None, "s2", None),  # no preference: the first endorsable
+        ([Skill("a", "Sales"), Skill("b", "XXXX")], None, "a", None),
         (SKILLS, "", "s2", None),
         (SKILLS, "   ", "s2", None),
         (SKILLS, "cloud", "s4", None),  # case-insensitive partial match

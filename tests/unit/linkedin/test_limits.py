@@ -3,6 +3,7 @@ row of every table, written out here literally, and the boundaries of ramp weeks
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -358,11 +359,38 @@ def test_limit_reached_waits_at_least_a_second() -> None:
 def test_limit_reached_reads_the_injected_clock_by_default(clock: Any) -> None:
     error = limits.LimitReached("messages_day", 5, 5, clock.now() + timedelta(seconds=90))
     assert error.retry_after == 90
+    assert limits.PaceLimited(30).reset_at == int(clock.now().timestamp()) + 30
+
+
+def test_the_refusal_messages() -> None:
+    with pytest.raises(ValidationFailed, match=r"^linkedin_account_type must be one of free, premium, "):
+        limits.parse_account_type("gold")
+    with pytest.raises(ValidationFailed) as caught:
+        limits.parse_account_type("gold")
+    assert caught.value.message == (
+        "linkedin_account_type must be one of free, premium, sales_navigator, recruiter (or classic)."
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        limits.parse_strategy("turbo")
+    assert caught.value.message == "strategy must be one of new_account, established, veteran, recovery (or steady)."
+
+
+def test_periods_are_utc_whatever_the_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Pacific/Auckland")  # UTC+12 in June
+    time.tzset()
+    try:
+        assert limits.period_key("messages_day", at("2026-06-10T13:00:00")) == "2026-06-10"
+        assert limits.next_reset("messages_day", at("2026-06-10T13:00:00")) == at("2026-06-11T00:00:00")
+        assert limits.period_key("invites_week", at("2026-06-14T13:00:00")) == "2026-06-08"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.mark.parametrize(("given", "seconds"), [(42, 42), (1, 1), (0, 1), (-3, 1)])
 def test_pace_limited(given: int, seconds: int) -> None:
-    error = limits.PaceLimited(given)
+    error = limits.PaceLimited(given, now=at("2026-06-10T09:00:00"))
+    assert error.reset_at == 1781082000 + seconds
     assert isinstance(error, RateLimited)
     assert (error.code, error.retry_after_seconds, error.retry_after, error.limit) == (
         "linkedin_pace_limited",

@@ -20,10 +20,18 @@ CEILINGS = [
 ]
 
 
+MESSAGES = {
+    "invalid_overrides": "overrides must be an object of limit name to a number.",
+    "risk_acknowledgement_required": "Setting a limit override requires acknowledging the risk.",
+}
+
+
 def refused(raw: Any, acknowledged: Any = True) -> list[dict[str, Any]]:
     with pytest.raises(ValidationFailed) as caught:
         validate_overrides(raw, risk_acknowledged=acknowledged)
     assert caught.value.code == "validation_error"
+    first = caught.value.details[0]["code"]
+    assert caught.value.message == MESSAGES.get(first, "The limit overrides are not allowed.")
     return caught.value.details
 
 
@@ -105,7 +113,7 @@ def test_an_unknown_limit_is_refused(key: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("value", [True, False, 2.5, 10.0, "10", [10], {"n": 1}])
+@pytest.mark.parametrize("value", [True, False, 2.5, 10.0, 0.0, 0.5, "10", [10], {"n": 1}])
 def test_an_override_is_a_whole_number(value: Any) -> None:
     assert refused({"engagements_day": value}) == [
         {"field": "overrides.engagements_day", "message": "must be a whole number", "code": "invalid_override"}
