@@ -24,7 +24,9 @@ from kindling.platform.text import SingleLine
 
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "completed", "cooldown", "errored"]
 CAMPAIGN_STATUSES: tuple[str, ...] = ("draft", "scheduled", "running", "paused", "completed", "cooldown", "errored")
-Channel = Literal["email"]
+# Campaign channels (issue 18; decisions.md "LinkedIn campaigns and steps"): `email` is today's behaviour.
+Channel = Literal["email", "linkedin", "multichannel"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 # Why a campaign is paused (issue 15; decisions.md "Campaign pause reasons"): stored with the status and the
 # instant in one conditional write. Only `mailbox_disconnected` (and the LinkedIn twin) is resumed by the engine.
 PausedReason = Literal[
@@ -36,7 +38,22 @@ PausedReason = Literal[
     "linkedin_account_disconnected",
 ]
 PAUSED_REASONS: tuple[str, ...] = get_args(PausedReason)
-StepType = Literal["email"]
+StepType = Literal["email", "linkedin"]
+STEP_TYPES: tuple[str, ...] = get_args(StepType)
+LinkedInActionType = Literal[
+    "view_profile",
+    "send_invite",
+    "send_message",
+    "send_inmail",
+    "endorse_skill",
+    "like_post",
+    "comment",
+    "wait_accept",
+    "wait_reply",
+]
+LINKEDIN_ACTION_TYPES: tuple[str, ...] = get_args(LinkedInActionType)
+# The six LinkedIn reactions (help center §38.10: "6 emoji options"), in the provider's spelling.
+ReactionType = Literal["LIKE", "CELEBRATE", "SUPPORT", "LOVE", "INSIGHTFUL", "FUNNY"]
 RotationMode = Literal["round_robin", "weighted"]
 ROTATION_MODES: tuple[str, ...] = ("round_robin", "weighted")
 
@@ -52,6 +69,16 @@ DEFAULT_WEIGHT = 100
 MAX_SUBJECT = 998  # RFC 5322 line length
 MAX_BODY = 100_000
 DEFAULT_FOLLOW_UP_DELAY_DAYS = 1  # campaign guide: steps after the first default to a one-day delay
+# LinkedIn (help center §38; decisions.md "LinkedIn campaigns and steps").
+MAX_LINKEDIN_ACCOUNTS = 20  # designed: the account pool lives on the campaign item, like the mailbox pool
+INVITE_NOTE_MAX = 300  # characters of the rendered note (§38.9); blank allowed
+LINKEDIN_TEMPLATE_MAX = 8_000  # characters of a message / comment / InMail / note template as written
+LINKEDIN_SUBJECT_MAX = 200  # an InMail subject, one line
+DEFAULT_MAX_WAIT_DAYS = 14  # wait_accept (§38.6) and wait_reply
+MAX_WAIT_DAYS_RANGE: tuple[int, int] = (1, 90)
+PREFERRED_SKILL_MAX = 100
+DEFAULT_POST_MAX_AGE_DAYS = 30  # like_post / comment: "a recent post"
+LINKEDIN_ACCOUNT_ID_PATTERN = r"^li_[A-Za-z0-9_-]{1,61}$"
 
 _TIME_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
@@ -91,6 +118,33 @@ MailboxWeight = Annotated[int, Field(ge=1, le=1000)]
 Subject = Annotated[SingleLine, Field(max_length=MAX_SUBJECT)]
 Body = Annotated[str, Field(max_length=MAX_BODY)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+LinkedInAccountId = Annotated[str, StringConstraints(pattern=LINKEDIN_ACCOUNT_ID_PATTERN)]
+LinkedInTemplate = Annotated[str, Field(max_length=LINKEDIN_TEMPLATE_MAX)]
+LinkedInSubject = Annotated[SingleLine, Field(max_length=LINKEDIN_SUBJECT_MAX)]
+MaxWaitDays = Annotated[int, Field(ge=MAX_WAIT_DAYS_RANGE[0], le=MAX_WAIT_DAYS_RANGE[1])]
+
+
+class LinkedInEngagementConfig(BaseModel):
+    """`linkedinEngagementConfig` of an engagement step (the reference names the field, not its shape; designed):
+    `preferredSkill` (endorse_skill: matched case-insensitively, partially; blank = the first endorsable skill),
+    `reactionType` (like_post, default LIKE), `postMaxAgeDays` (like_post / comment: how recent the post must be)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    preferred_skill: SingleLine | None = Field(default=None, max_length=PREFERRED_SKILL_MAX)
+    reaction_type: ReactionType | None = None
+    post_max_age_days: int | None = Field(default=None, ge=1, le=365)
+
+
+class LinkedInInmailConfig(BaseModel):
+    """`linkedinInmailConfig` of a send_inmail step (designed): `sendAsMessageIfConnected` (a 1st-degree
+    connection gets a plain message instead, which spends no InMail credit; default true) and `openProfilesOnly`
+    (only prospects whose profile accepts free InMail; the others skip the step; default false)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    send_as_message_if_connected: bool = True
+    open_profiles_only: bool = False
 
 
 # --- stored records --------------------------------------------------------------------------------------------
@@ -192,10 +246,21 @@ class StepRecord(BaseModel):
     delay_hours: int | None = None
     is_active: bool = True
     send_as_reply: bool | None = None  # threads the message under the previous step's (Re: subject)
-    variants: list[VariantRecord]
+    variants: list[VariantRecord]  # a LinkedIn step keeps one empty variant A (sticky assignment stays uniform)
     letters_used: int = 1  # how many letters this step has handed out (A=1, B=2, ...)
+    linkedin_action_type: LinkedInActionType | None = None
+    linkedin_message_template: str | None = None
+    linkedin_invite_note: str | None = None
+    linkedin_subject: str | None = None
+    linkedin_max_wait_days: int | None = None
+    linkedin_engagement_config: LinkedInEngagementConfig | None = None
+    linkedin_inmail_config: LinkedInInmailConfig | None = None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def is_linkedin(self) -> bool:
+        return self.type == "linkedin"
 
     @property
     def primary(self) -> VariantRecord:
@@ -226,6 +291,16 @@ class CampaignStats(BaseModel):
 STAT_NAMES: tuple[str, ...] = ("sent", "opened", "clicked", "replied", "bounced", "unsubscribed")
 
 
+class LinkedInStepStats(BaseModel):
+    """A LinkedIn step's counters (help center §28.6 / §39.9): zero until the LinkedIn engine writes them."""
+
+    views: int = 0
+    invites: int = 0
+    acceptances: int = 0
+    messages: int = 0
+    replies: int = 0
+
+
 class CampaignHeader(BaseModel):
     """The campaign item itself (settings, status, mailbox pool) without its steps."""
 
@@ -242,6 +317,7 @@ class CampaignHeader(BaseModel):
     completed_at: datetime | None = None
     settings: CampaignSettings = Field(default_factory=CampaignSettings)
     mailboxes: list[CampaignMailbox] = Field(default_factory=list)
+    linkedin_account_ids: list[str] = Field(default_factory=list)  # the LinkedIn account pool (rotates)
     version: int = 0  # bumped by every change to the campaign or its steps (optimistic concurrency)
     created_at: datetime
     updated_at: datetime
@@ -272,6 +348,7 @@ class CampaignRecord(CampaignHeader):
     steps: list[StepRecord] = Field(default_factory=list)
     step_stats: dict[str, CampaignStats] = Field(default_factory=dict)  # by step id
     variant_stats: dict[str, CampaignStats] = Field(default_factory=dict)  # by "<step id>#<letter>"
+    linkedin_step_stats: dict[str, LinkedInStepStats] = Field(default_factory=dict)  # by step id (engine)
 
     def step(self, step_id: str) -> StepRecord | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -311,9 +388,30 @@ class VariantUpdate(_Camel, PatchModel):
     NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("weight", "enabled")
 
 
-class StepInput(_Camel):
+class LinkedInStepFields(_Camel):
+    """The reference's LinkedIn step fields (decisions.md "LinkedIn campaigns and steps"); which of them each
+    `linkedinActionType` takes is checked by `linkedin_steps.linkedin_step_problems`."""
+
+    linkedin_action_type: LinkedInActionType | None = None
+    linkedin_message_template: LinkedInTemplate | None = None
+    linkedin_invite_note: LinkedInTemplate | None = Field(
+        default=None, description="At most 300 characters once rendered; blank allowed (no note)."
+    )
+    linkedin_subject: LinkedInSubject | None = None
+    linkedin_max_wait_days: MaxWaitDays | None = Field(
+        default=None, description="wait_accept / wait_reply: days before the timeout (default 14)."
+    )
+    linkedin_engagement_config: LinkedInEngagementConfig | None = None
+    linkedin_inmail_config: LinkedInInmailConfig | None = None
+
+
+LINKEDIN_STEP_FIELDS: tuple[str, ...] = tuple(LinkedInStepFields.model_fields)
+
+
+class StepInput(LinkedInStepFields):
     """One step of a create body (or POST .../steps). `variants`, when given, are A, B, C... in order; the
-    step-level subject/body then fill whatever a variant leaves out."""
+    step-level subject/body then fill whatever a variant leaves out. A `linkedin` step carries the LinkedIn
+    fields instead of subject/body."""
 
     step_index: int = Field(ge=0, le=MAX_STEPS - 1)
     type: StepType = "email"
@@ -334,8 +432,9 @@ class StepCreate(StepInput):
     step_index: int | None = Field(default=None, ge=0, le=MAX_STEPS - 1)  # type: ignore[assignment]
 
 
-class StepUpdate(_Camel, PatchModel):
-    """PATCH a step: subject/body change its first variant (the step's own content in the reference shape)."""
+class StepUpdate(LinkedInStepFields, PatchModel):
+    """PATCH a step: subject/body change its first variant (the step's own content in the reference shape); the
+    LinkedIn fields change a LinkedIn step (null clears one). The step's `type` does not change."""
 
     name: SingleLine | None = Field(default=None, max_length=200)
     subject: Subject | None = None
@@ -403,7 +502,13 @@ class CampaignCreate(SettingsInput):
     name: SingleLine = Field(min_length=1, max_length=200)
     channel: Channel = "email"
     steps: list[StepInput] = Field(min_length=1, max_length=MAX_STEPS)
-    mailbox_ids: list[Id] = Field(min_length=1, max_length=MAX_MAILBOXES)
+    # Required by the email and multichannel channels (checked with the channel's other rules).
+    mailbox_ids: list[Id] = Field(default_factory=list, max_length=MAX_MAILBOXES)
+    linkedin_account_ids: list[LinkedInAccountId] = Field(
+        default_factory=list,
+        max_length=MAX_LINKEDIN_ACCOUNTS,
+        description="The LinkedIn account pool (linkedin and multichannel campaigns; ids like li_...).",
+    )
     prospect_ids: list[Id] | None = Field(default=None, max_length=10_000)
 
     @field_validator("name", mode="before")
@@ -421,9 +526,9 @@ class CampaignCreate(SettingsInput):
             seen.add(step.step_index)
         return steps
 
-    @field_validator("mailbox_ids")
+    @field_validator("mailbox_ids", "linkedin_account_ids")
     @classmethod
-    def _unique_mailboxes(cls, ids: list[str]) -> list[str]:
+    def _unique_ids(cls, ids: list[str]) -> list[str]:
         return list(dict.fromkeys(ids))
 
 
@@ -433,18 +538,28 @@ class CampaignUpdate(SettingsInput):
 
     name: SingleLine | None = Field(default=None, min_length=1, max_length=200)
     mailbox_ids: list[Id] | None = Field(default=None, min_length=1, max_length=MAX_MAILBOXES)
+    linkedin_account_ids: list[LinkedInAccountId] | None = Field(
+        default=None, max_length=MAX_LINKEDIN_ACCOUNTS, description="Replaces the LinkedIn account pool."
+    )
 
     @field_validator("name", mode="before")
     @classmethod
     def _trim(cls, value: Any) -> Any:
         return _trimmed(value)
 
-    NOT_NULLABLE: ClassVar[tuple[str, ...]] = (*SettingsInput.NOT_NULLABLE, "name", "mailbox_ids")
+    NOT_NULLABLE: ClassVar[tuple[str, ...]] = (
+        *SettingsInput.NOT_NULLABLE,
+        "name",
+        "mailbox_ids",
+        "linkedin_account_ids",
+    )
 
     @model_validator(mode="after")
     def _unique_mailboxes(self) -> CampaignUpdate:
         if self.mailbox_ids is not None:
             self.mailbox_ids = list(dict.fromkeys(self.mailbox_ids))
+        if self.linkedin_account_ids is not None:
+            self.linkedin_account_ids = list(dict.fromkeys(self.linkedin_account_ids))
         return self
 
 
@@ -463,7 +578,10 @@ class CampaignMailboxUpdate(_Camel, PatchModel):
     NOT_NULLABLE: ClassVar[tuple[str, ...]] = ("active", "weight")
 
 
-class PreviewContent(_Camel):
+class PreviewContent(LinkedInStepFields):
+    """Ad-hoc content: an email step's subject/body, or (`type` linkedin) a LinkedIn step's fields."""
+
+    type: StepType = "email"
     subject: Subject | None = None
     body_html: Body | None = None
     body_text: Body | None = None

@@ -12,9 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from kindling.campaigns import rules, templates
+from kindling.campaigns import linkedin_steps, rules, templates
+from kindling.campaigns.linkedin_accounts import (
+    ACCOUNT_PROBLEM_TEXT,
+    LinkedInAccountDirectory,
+    LinkedInAccountState,
+    account_problem,
+    linkedin_directory,
+)
 from kindling.campaigns.models import (
     DEFAULT_FOLLOW_UP_DELAY_DAYS,
+    INVITE_NOTE_MAX,
+    LINKEDIN_STEP_FIELDS,
     MAX_MAILBOXES,
     MAX_STEPS,
     MAX_VARIANTS,
@@ -28,6 +37,7 @@ from kindling.campaigns.models import (
     CampaignSettings,
     CampaignStats,
     CampaignUpdate,
+    LinkedInActionType,
     PreviewRequest,
     StepCreate,
     StepInput,
@@ -51,10 +61,25 @@ from kindling.platform.errors import (
     field_error,
 )
 from kindling.platform.ids import new_uuid
+from kindling.prospects.models import Prospect
 from kindling.prospects.repository import ProspectRepository
 
 _MAX_ATTEMPTS = 6
 API_PAUSE_REASON = "api"
+# Preflight reads the prospects of at most this many enrollments (newest first) for its per-prospect LinkedIn
+# checks (URL, rendered note length): enough to show a problem, bounded for a campaign of any size.
+PREFLIGHT_PROSPECT_SAMPLE = 1_000
+_SAMPLE_IDS = 20  # prospect ids listed per preflight issue
+
+
+class EnrolledProspect(Protocol):
+    """What campaigns read of an enrollment (`kindling.enrollments.models.Enrollment`)."""
+
+    @property
+    def prospect_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
 
 
 class EnrollmentCounts(Protocol):
@@ -95,6 +120,10 @@ class Enrollments(Protocol):
 
     def summary(self, workspace_id: str, campaign_id: str) -> EnrollmentCounts: ...
 
+    def page(
+        self, workspace_id: str, campaign_id: str, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[Sequence[EnrolledProspect], str | None]: ...
+
 
 @dataclass(frozen=True)
 class CreateOutcome:
@@ -116,6 +145,17 @@ class MailboxUsability:
 
 
 @dataclass(frozen=True)
+class LinkedInAccountUsability:
+    account_id: str
+    state: LinkedInAccountState | None
+    problem: str | None  # None = usable; else not_found / not_connected
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
 class PreflightCheck:
     name: str
     passed: bool
@@ -124,8 +164,21 @@ class PreflightCheck:
 
 
 @dataclass(frozen=True)
+class PreflightIssue:
+    """One finding behind a failed check, with a stable `code` (decisions.md "LinkedIn campaigns and steps")."""
+
+    code: str
+    blocking: bool
+    message: str
+    step_id: str | None = None
+    count: int | None = None
+    ids: tuple[str, ...] = ()  # prospect or account ids (at most 20)
+
+
+@dataclass(frozen=True)
 class Preflight:
     checks: list[PreflightCheck]
+    issues: list[PreflightIssue] = field(default_factory=list)
 
     @property
     def blocking_failures(self) -> list[str]:
@@ -143,6 +196,24 @@ class Preflight:
         if not blocking:
             return f"Ready to launch, with {len(warnings)} warning(s): {', '.join(warnings)}."
         return f"{len(blocking)} blocking issue(s) to fix before launching: {', '.join(blocking)}."
+
+
+@dataclass(frozen=True)
+class PreviewIssue:
+    code: str  # missing_linkedin_url / invalid_linkedin_url / unresolvable_sales_navigator_url / invite_note_too_long
+    message: str
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """An email step's rendering (`email`) or a LinkedIn step's (`linkedin`), and what would stop it being sent."""
+
+    channel: str
+    email: templates.Preview | None = None
+    linkedin: templates.LinkedInPreview | None = None
+    action: LinkedInActionType | None = None
+    character_limit: int | None = None
+    issues: list[PreviewIssue] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -242,7 +313,7 @@ def build_step(data: StepInput, position: int, now: datetime) -> StepRecord:
             )
         ]
     delay_days, delay_hours = rules.step_delay(position, data.delay_days, data.delay_hours)
-    return StepRecord(
+    step = StepRecord(
         id=new_uuid(),
         step_index=position,
         type=data.type,
@@ -255,12 +326,35 @@ def build_step(data: StepInput, position: int, now: datetime) -> StepRecord:
         letters_used=len(variants),
         created_at=now,
         updated_at=now,
+        **{name: getattr(data, name) for name in LINKEDIN_STEP_FIELDS},
     )
+    return linkedin_steps.with_defaults(step)
 
 
-def step_details(step: StepRecord, prefix: str) -> list[dict[str, Any]]:
-    """Content problems of a step: reply threading on the first step, missing subject/body, template syntax."""
+def step_details(step: StepRecord, prefix: str, channel: str | None = None) -> list[dict[str, Any]]:
+    """Content problems of a step: the channel's step types (when `channel` is given), the LinkedIn fields, and for
+    an email step reply threading on the first step, missing subject/body, template syntax."""
     details: list[dict[str, Any]] = []
+    if channel is not None:
+        details += [
+            field_error(prefix + f, m, c) for f, m, c in linkedin_steps.channel_step_problems(channel, step.type)
+        ]
+    details += [field_error(prefix + f, m, c) for f, m, c in linkedin_steps.linkedin_step_problems(step)]
+    if step.is_linkedin:
+        syntax = templates.check_linkedin(step, prefix)
+        details += syntax
+        note = step.linkedin_invite_note
+        if note and not syntax and step.linkedin_action_type == "send_invite":
+            bare = templates.bare_note(note)
+            if linkedin_steps.note_too_long(bare):
+                details.append(
+                    field_error(
+                        prefix + "linkedinInviteNote",
+                        f"the note is {len(bare)} characters before any merge tag is filled; at most {INVITE_NOTE_MAX}",
+                        "invite_note_too_long",
+                    )
+                )
+        return details
     if step.step_index == 0 and step.send_as_reply:
         details.append(field_error(prefix + "sendAsReply", "the first step has no previous message to reply to"))
     if not step.enabled_variants:
@@ -295,6 +389,35 @@ def normalise_positions(steps: list[StepRecord], now: datetime) -> list[tuple[St
     return out
 
 
+_URL_ISSUES = {
+    "missing": ("missing_linkedin_url", "The prospect has no LinkedIn URL; LinkedIn steps cannot reach it."),
+    "invalid": ("invalid_linkedin_url", "The prospect's LinkedIn URL is not a profile (linkedin.com/in/...)."),
+    "unresolvable_sales_navigator": (
+        "unresolvable_sales_navigator_url",
+        "The prospect's Sales Navigator URL has no member id to resolve.",
+    ),
+}
+
+
+def linkedin_preview_issues(
+    step: StepRecord, prospect: dict[str, Any] | None, rendered: templates.LinkedInPreview
+) -> list[PreviewIssue]:
+    """What would stop this LinkedIn step for this prospect: its URL (when a prospect is given), a note over 300."""
+    issues: list[PreviewIssue] = []
+    if prospect is not None:
+        kind = linkedin_steps.classify_linkedin_url(prospect.get("linkedin_url")).kind
+        if kind in _URL_ISSUES:
+            issues.append(PreviewIssue(*_URL_ISSUES[kind]))
+    if step.linkedin_action_type == "send_invite" and rendered.text and linkedin_steps.note_too_long(rendered.text):
+        issues.append(
+            PreviewIssue(
+                "invite_note_too_long",
+                f"The rendered note is {len(rendered.text)} characters; LinkedIn takes at most {INVITE_NOTE_MAX}.",
+            )
+        )
+    return issues
+
+
 class CampaignService:
     def __init__(
         self,
@@ -303,11 +426,25 @@ class CampaignService:
         *,
         enrollments: Enrollments,
         clock: Clock | None = None,
+        linkedin_accounts: LinkedInAccountDirectory | None = None,
     ) -> None:
         self._repo = repository or CampaignRepository()
         self._mailboxes = mailboxes or MailboxRepository()
         self._enrollments = enrollments
         self._clock = clock
+        self._linkedin_accounts = linkedin_accounts
+
+    @property
+    def linkedin_accounts(self) -> LinkedInAccountDirectory:
+        """The injected directory, else the installed one (`linkedin_accounts.use_linkedin_directory`)."""
+        return self._linkedin_accounts or linkedin_directory()
+
+    def linkedin_usability(self, workspace_id: str, account_ids: Iterable[str]) -> list[LinkedInAccountUsability]:
+        out = []
+        for account_id in account_ids:
+            state = self.linkedin_accounts.get(workspace_id, account_id)
+            out.append(LinkedInAccountUsability(account_id, state, account_problem(state)))
+        return out
 
     def _now(self) -> datetime:
         return (self._clock or get_clock()).now()
@@ -361,13 +498,18 @@ class CampaignService:
         now = self._now()
         settings = CampaignSettings().model_copy(update=body.setting_changes())
         details = _settings_details(settings, now, end_changed=True)
+        details += [
+            field_error(f, m, c)
+            for f, m, c in linkedin_steps.pool_problems(body.channel, body.mailbox_ids, body.linkedin_account_ids)
+        ]
         ordered = sorted(body.steps, key=lambda s: s.step_index)
         steps = [build_step(data, position, now) for position, data in enumerate(ordered)]
         for data, step in zip(ordered, steps, strict=True):
             # Details name the step as the client sent it (its place in the body).
-            details += step_details(step, f"steps.{body.steps.index(data)}.")
+            details += step_details(step, f"steps.{body.steps.index(data)}.", body.channel)
         _fail(details)
-        self._require_usable(workspace_id, body.mailbox_ids)
+        if body.mailbox_ids:
+            self._require_usable(workspace_id, body.mailbox_ids)
         record = CampaignRecord(
             campaign_id=new_uuid(),
             workspace_id=workspace_id,
@@ -377,6 +519,7 @@ class CampaignService:
             status="draft",
             settings=settings,
             mailboxes=[CampaignMailbox(mailbox_id=m, added_at=now) for m in body.mailbox_ids],
+            linkedin_account_ids=body.linkedin_account_ids,
             steps=steps,
             created_at=now,
             updated_at=now,
@@ -407,6 +550,22 @@ class CampaignService:
                 update["mailboxes"] = [
                     kept.get(m) or CampaignMailbox(mailbox_id=m, added_at=now) for m in body.mailbox_ids
                 ]
+            if body.linkedin_account_ids is not None:
+                update["linkedin_account_ids"] = body.linkedin_account_ids
+            pool_changed = body.mailbox_ids is not None or body.linkedin_account_ids is not None
+            if pool_changed:
+                mailbox_ids = (
+                    body.mailbox_ids if body.mailbox_ids is not None else [m.mailbox_id for m in record.mailboxes]
+                )
+                account_ids = (
+                    body.linkedin_account_ids if body.linkedin_account_ids is not None else record.linkedin_account_ids
+                )
+                _fail(
+                    [
+                        field_error(f, m, c)
+                        for f, m, c in linkedin_steps.pool_problems(record.channel, mailbox_ids, account_ids)
+                    ]
+                )
             return record.model_copy(update=update)
 
         return self._mutate(workspace_id, campaign_id, "update", change)
@@ -438,16 +597,19 @@ class CampaignService:
                 "The campaign needs at least one active step.",
                 details=[field_error("steps", "no active step", "no_steps")],
             )
-        pool = [m.mailbox_id for m in record.mailboxes if m.active]
-        checked = self.mailbox_usability(record.workspace_id, pool)
-        if not any(c.usable for c in checked):
-            if not pool:
-                raise ValidationFailed(
-                    "The campaign has no active mailbox to send from.",
-                    code="unusable_mailboxes",
-                    details=[field_error("mailboxIds", "no active mailbox in the campaign", "no_mailboxes")],
-                )
-            raise unusable_error(checked, "None of the campaign's mailboxes is connected with sending enabled.")
+        if record.channel in ("email", "multichannel"):
+            pool = [m.mailbox_id for m in record.mailboxes if m.active]
+            checked = self.mailbox_usability(record.workspace_id, pool)
+            if not any(c.usable for c in checked):
+                if not pool:
+                    raise ValidationFailed(
+                        "The campaign has no active mailbox to send from.",
+                        code="unusable_mailboxes",
+                        details=[field_error("mailboxIds", "no active mailbox in the campaign", "no_mailboxes")],
+                    )
+                raise unusable_error(checked, "None of the campaign's mailboxes is connected with sending enabled.")
+        if record.channel in ("linkedin", "multichannel"):
+            self._linkedin_start_checks(record)
         if rules.end_date_passed(record.settings.end_date, now):
             raise ValidationFailed(
                 "The campaign's end date has passed; change it or set it to null.",
@@ -471,6 +633,47 @@ class CampaignService:
                         "available": sorted(available),
                     }
                     for m in missing
+                ],
+            )
+
+    def _linkedin_start_checks(self, record: CampaignRecord) -> None:
+        """§7.9: at least one connected LinkedIn account; an InMail step needs a connected account that can send
+        InMail (not Free)."""
+        accounts = self.linkedin_usability(record.workspace_id, record.linkedin_account_ids)
+        usable = [a for a in accounts if a.usable]
+        if not usable:
+            details = [
+                {
+                    **field_error(
+                        "linkedinAccountIds", f"{a.account_id}: {ACCOUNT_PROBLEM_TEXT[a.problem]}", a.problem
+                    ),
+                    "linkedinAccountId": a.account_id,
+                }
+                for a in accounts
+                if a.problem is not None
+            ] or [field_error("linkedinAccountIds", "no LinkedIn account in the campaign", "no_linkedin_accounts")]
+            raise ValidationFailed(
+                "None of the campaign's LinkedIn accounts is connected.",
+                code="unusable_linkedin_accounts",
+                details=details,
+            )
+        inmail_steps = [
+            s for s in record.steps if s.is_active and s.is_linkedin and s.linkedin_action_type == "send_inmail"
+        ]
+        if inmail_steps and not any(
+            linkedin_steps.can_send_inmail(a.state.account_type if a.state else None) for a in usable
+        ):
+            raise ValidationFailed(
+                "The campaign has an InMail step but every connected LinkedIn account is a Free account, which "
+                "cannot send InMail.",
+                code="inmail_not_available",
+                details=[
+                    field_error(
+                        f"steps.{s.step_index}.linkedinActionType",
+                        "InMail needs a paid account",
+                        "inmail_on_free_account",
+                    )
+                    for s in inmail_steps
                 ],
             )
 
@@ -630,7 +833,7 @@ class CampaignService:
             step = build_step(body, position, now)
             if position == 0 and body.delay_days:
                 step = step.model_copy(update={"delay_days": 0, "delay_hours": None})
-            _fail(step_details(step, ""))
+            _fail(step_details(step, "", record.channel))
             new_id[:] = [step.id]
             ordered = [*record.steps[:position], step, *record.steps[position:]]
             normalised = normalise_positions(ordered, now)
@@ -649,9 +852,16 @@ class CampaignService:
             step = self._find_step(record, step_id)
             update: dict[str, Any] = {
                 name: getattr(body, name)
-                for name in ("name", "delay_days", "delay_hours", "is_active", "send_as_reply")
+                for name in ("name", "delay_days", "delay_hours", "is_active", "send_as_reply", *LINKEDIN_STEP_FIELDS)
                 if name in fields
             }
+            action = update.get("linkedin_action_type", step.linkedin_action_type)
+            if step.is_linkedin and action != step.linkedin_action_type and action is not None:
+                # A new action drops the old action's fields the PATCH does not set (defaults included).
+                keep = linkedin_steps.ACTION_FIELDS[action]
+                for attr in linkedin_steps.LINKEDIN_FIELDS:
+                    if attr not in keep and attr not in fields:
+                        update[attr] = None
             content: dict[str, Any] = {
                 n: getattr(body, n) for n in ("subject", "body_html", "body_text") if n in fields
             }
@@ -666,7 +876,8 @@ class CampaignService:
             updated = step.model_copy(update={**update, "variants": variants, "updated_at": now})
             if updated.step_index > 0 and "delay_days" in update and update["delay_days"] is None:
                 updated = updated.model_copy(update={"delay_days": DEFAULT_FOLLOW_UP_DELAY_DAYS})
-            _fail(step_details(updated, ""))
+            updated = linkedin_steps.with_defaults(updated)
+            _fail(step_details(updated, "", record.channel))
             steps = [updated if s.id == step_id else s for s in record.steps]
             return record.model_copy(update={"steps": steps, "updated_at": now}), [updated], []
 
@@ -771,6 +982,11 @@ class CampaignService:
         self._require_usable(workspace_id, [body.mailbox_id])
 
         def change(record: CampaignRecord, now: datetime) -> CampaignRecord:
+            if record.channel == "linkedin":
+                raise ValidationFailed(
+                    "A linkedin campaign sends no email.",
+                    details=[field_error("mailboxId", "a linkedin campaign sends no email", "mailboxes_not_allowed")],
+                )
             if record.mailbox(body.mailbox_id) is not None:
                 raise Conflict(f"Mailbox {body.mailbox_id} is already in this campaign.")
             if len(record.mailboxes) >= MAX_MAILBOXES:
@@ -831,7 +1047,7 @@ class CampaignService:
         content = [
             f"step {s.step_index}: {d['message']}"
             for s in active_steps
-            for d in step_details(s, "")
+            for d in step_details(s, "", record.channel)
             if d["code"] != "template_syntax"
         ]
         in_sequence = summary.count("pending") + summary.count("active")
@@ -852,23 +1068,30 @@ class CampaignService:
                 if in_sequence
                 else "No prospect is waiting in the sequence; enroll prospects before or after launching.",
             ),
-            PreflightCheck(
-                "has_mailboxes",
-                bool(pool),
-                True,
-                f"{len(pool)} active mailbox(es) in the rotation." if pool else "No active mailbox in the campaign.",
-            ),
-            PreflightCheck(
-                "mailbox_connected",
-                bool(usable),
-                True,
-                (
-                    f"{len(usable)} of {len(pool)} mailbox(es) connected with sending enabled."
-                    if usable
-                    else "No usable mailbox."
-                )
-                + (f" Unusable: {', '.join(unusable)}." if unusable else ""),
-            ),
+        ]
+        if record.channel in ("email", "multichannel"):
+            checks += [
+                PreflightCheck(
+                    "has_mailboxes",
+                    bool(pool),
+                    True,
+                    f"{len(pool)} active mailbox(es) in the rotation."
+                    if pool
+                    else "No active mailbox in the campaign.",
+                ),
+                PreflightCheck(
+                    "mailbox_connected",
+                    bool(usable),
+                    True,
+                    (
+                        f"{len(usable)} of {len(pool)} mailbox(es) connected with sending enabled."
+                        if usable
+                        else "No usable mailbox."
+                    )
+                    + (f" Unusable: {', '.join(unusable)}." if unusable else ""),
+                ),
+            ]
+        checks += [
             PreflightCheck(
                 "templates_valid",
                 not (syntax or missing or content),
@@ -907,10 +1130,199 @@ class CampaignService:
                 else "The end date is not reached.",
             ),
         ]
-        return Preflight(checks)
+        issues: list[PreflightIssue] = []
+        if record.channel in ("linkedin", "multichannel"):
+            linkedin_checks, issues = self._linkedin_preflight(record)
+            checks += linkedin_checks
+        return Preflight(checks, issues)
+
+    def _waiting_prospects(self, workspace_id: str, campaign_id: str) -> list[Prospect]:
+        """The prospects of the first `PREFLIGHT_PROSPECT_SAMPLE` enrollments still in the sequence."""
+        ids: list[str] = []
+        cursor: str | None = None
+        seen = 0
+        while seen < PREFLIGHT_PROSPECT_SAMPLE:
+            page, cursor = self.enrollments.page(workspace_id, campaign_id, None, 100, cursor)
+            seen += len(page)
+            ids += [e.prospect_id for e in page if e.status in ("pending", "active")]
+            if cursor is None:
+                break
+        found = ProspectRepository().get_many(workspace_id, ids[:PREFLIGHT_PROSPECT_SAMPLE])
+        return [found[i] for i in ids if i in found]
+
+    def _linkedin_preflight(self, record: CampaignRecord) -> tuple[list[PreflightCheck], list[PreflightIssue]]:
+        """§7.9 and §38: connected accounts, InMail on Free accounts, prospects' LinkedIn URLs, rendered invite
+        notes over 300 characters, and messages before any invite (1st-degree only)."""
+        issues: list[PreflightIssue] = []
+        checks: list[PreflightCheck] = []
+        accounts = self.linkedin_usability(record.workspace_id, record.linkedin_account_ids)
+        usable = [a for a in accounts if a.usable]
+        for problem, code in (
+            ("not_found", "linkedin_account_not_found"),
+            ("not_connected", "linkedin_account_not_connected"),
+        ):
+            bad = [a.account_id for a in accounts if a.problem == problem]
+            if bad:
+                issues.append(
+                    PreflightIssue(
+                        code,
+                        not usable,
+                        f"{len(bad)} LinkedIn account(s): {ACCOUNT_PROBLEM_TEXT[problem]}.",
+                        None,
+                        len(bad),
+                        tuple(bad[:_SAMPLE_IDS]),
+                    )
+                )
+        checks.append(
+            PreflightCheck(
+                "has_linkedin_accounts",
+                bool(record.linkedin_account_ids),
+                True,
+                f"{len(record.linkedin_account_ids)} LinkedIn account(s) in the rotation."
+                if record.linkedin_account_ids
+                else "No LinkedIn account in the campaign.",
+            )
+        )
+        checks.append(
+            PreflightCheck(
+                "linkedin_account_connected",
+                bool(usable),
+                True,
+                f"{len(usable)} of {len(accounts)} LinkedIn account(s) connected."
+                if usable
+                else "No connected LinkedIn account.",
+            )
+        )
+        active = [s for s in record.steps if s.is_active and s.is_linkedin]
+        inmail = [s for s in active if s.linkedin_action_type == "send_inmail"]
+        if inmail:
+            free = [
+                a.account_id
+                for a in usable
+                if not linkedin_steps.can_send_inmail(a.state.account_type if a.state else None)
+            ]
+            none_can = bool(usable) and len(free) == len(usable)
+            if free:
+                for step in inmail:
+                    issues.append(
+                        PreflightIssue(
+                            "inmail_on_free_account",
+                            none_can,
+                            f"step {step.step_index} sends InMail, which {len(free)} Free account(s) cannot send"
+                            + (" (no connected account can)." if none_can else "; the other accounts send it."),
+                            step.id,
+                            len(free),
+                            tuple(free[:_SAMPLE_IDS]),
+                        )
+                    )
+            checks.append(
+                PreflightCheck(
+                    "inmail_account_type",
+                    not free,
+                    none_can or not free,
+                    "Every connected account can send InMail."
+                    if not free
+                    else f"{len(free)} connected account(s) are Free and cannot send InMail.",
+                )
+            )
+        for step in linkedin_steps.messages_before_connection(record.steps):
+            issues.append(
+                PreflightIssue(
+                    "message_before_connection",
+                    False,
+                    f"step {step.step_index} sends a LinkedIn message before any invite: it reaches only prospects "
+                    "who are already 1st-degree connections.",
+                    step.id,
+                )
+            )
+        checks.append(
+            PreflightCheck(
+                "linkedin_sequence_order",
+                not any(i.code == "message_before_connection" for i in issues),
+                False,
+                "Every LinkedIn message follows an invite or a wait for acceptance."
+                if not any(i.code == "message_before_connection" for i in issues)
+                else "A LinkedIn message step comes before any invite (1st-degree connections only).",
+            )
+        )
+        prospects = self._waiting_prospects(record.workspace_id, record.campaign_id) if active else []
+        by_kind: dict[str, list[str]] = {}
+        for prospect in prospects:
+            kind = linkedin_steps.classify_linkedin_url(prospect.linkedin_url).kind
+            if kind in ("missing", "invalid", "unresolvable_sales_navigator"):
+                by_kind.setdefault(kind, []).append(prospect.id)
+        url_codes = {
+            "missing": ("missing_linkedin_url", "have no LinkedIn URL"),
+            "invalid": ("invalid_linkedin_url", "have a LinkedIn URL that is not a profile (linkedin.com/in/...)"),
+            "unresolvable_sales_navigator": (
+                "unresolvable_sales_navigator_url",
+                "have a Sales Navigator URL without a member id",
+            ),
+        }
+        for url_kind, (code, text) in url_codes.items():
+            ids = by_kind.get(url_kind, [])
+            if ids:
+                issues.append(
+                    PreflightIssue(
+                        code,
+                        False,
+                        f"{len(ids)} prospect(s) {text}; LinkedIn steps cannot reach them.",
+                        None,
+                        len(ids),
+                        tuple(ids[:_SAMPLE_IDS]),
+                    )
+                )
+        unreachable = sum(len(v) for v in by_kind.values())
+        checks.append(
+            PreflightCheck(
+                "prospects_linkedin_url",
+                unreachable == 0,
+                False,
+                f"{len(prospects)} waiting prospect(s) checked; each has a usable LinkedIn URL."
+                if unreachable == 0
+                else f"{unreachable} of {len(prospects)} waiting prospect(s) checked have no usable LinkedIn URL.",
+            )
+        )
+        long_notes = 0
+        for step in active:
+            if step.linkedin_action_type != "send_invite" or not step.linkedin_invite_note:
+                continue
+            too_long = [p.id for p in prospects if linkedin_steps.note_too_long(self._rendered_note(step, p))]
+            if too_long:
+                long_notes += len(too_long)
+                issues.append(
+                    PreflightIssue(
+                        "invite_note_too_long",
+                        False,
+                        f"step {step.step_index}: the rendered invite note exceeds {INVITE_NOTE_MAX} characters for "
+                        f"{len(too_long)} prospect(s).",
+                        step.id,
+                        len(too_long),
+                        tuple(too_long[:_SAMPLE_IDS]),
+                    )
+                )
+        checks.append(
+            PreflightCheck(
+                "invite_note_length",
+                long_notes == 0,
+                False,
+                f"Every rendered invite note fits in {INVITE_NOTE_MAX} characters."
+                if long_notes == 0
+                else f"{long_notes} rendered invite note(s) exceed {INVITE_NOTE_MAX} characters.",
+            )
+        )
+        return checks, issues
+
+    @staticmethod
+    def _rendered_note(step: StepRecord, prospect: Prospect) -> str:
+        data = prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
+        rendered = templates.render_linkedin_preview(
+            step, data, prospect.custom_fields, None, f"{prospect.id}:{step.id}"
+        )
+        return rendered.text or ""
 
     # --- preview -----------------------------------------------------------------------------------------------
-    def preview(self, workspace_id: str, body: PreviewRequest) -> templates.Preview:
+    def preview(self, workspace_id: str, body: PreviewRequest) -> PreviewResult:
         if body.step is not None:
             content = VariantRecord(
                 id="preview",
@@ -919,6 +1331,17 @@ class CampaignService:
                 body_html=body.step.body_html,
                 body_text=body.step.body_text,
             )
+            now = self._now()
+            step = StepRecord(
+                id="preview",
+                step_index=0,
+                type=body.step.type,
+                variants=[content],
+                created_at=now,
+                updated_at=now,
+                **{name: getattr(body.step, name) for name in LINKEDIN_STEP_FIELDS},
+            )
+            _fail([field_error("step." + f, m, c) for f, m, c in linkedin_steps.linkedin_step_problems(step)])
         else:
             assert body.campaign_id and body.step_id
             record = self._repo.get(workspace_id, body.campaign_id)
@@ -943,7 +1366,16 @@ class CampaignService:
                 "signature": mailbox.signature,
             }
         seed = body.seed or f"{body.prospect_id or ''}:{body.step_id or ''}"
-        return templates.render_preview(content, prospect, custom, sender, seed)
+        if not step.is_linkedin:
+            return PreviewResult("email", email=templates.render_preview(content, prospect, custom, sender, seed))
+        rendered = templates.render_linkedin_preview(step, prospect, custom, None, seed)
+        return PreviewResult(
+            "linkedin",
+            linkedin=rendered,
+            action=step.linkedin_action_type,
+            character_limit=INVITE_NOTE_MAX if step.linkedin_action_type == "send_invite" else None,
+            issues=linkedin_preview_issues(step, prospect, rendered),
+        )
 
     # --- plumbing ----------------------------------------------------------------------------------------------
     def _mutate(

@@ -29,6 +29,7 @@ EXTENSIONS = {
     "recipientDomainDailyLimit",
     "rotationMode",
     "mailboxes",
+    "linkedinAccountIds",
     "variants",
     "request_id",
     "idempotency_key",

@@ -348,7 +348,9 @@ def _create(**overrides: Any) -> dict[str, Any]:
         ({"steps": []}, "steps"),
         ({"steps": [{"stepIndex": i, "subject": "s", "bodyHtml": "b"} for i in range(51)]}, "steps"),
         ({"steps": [{"stepIndex": 0, "subject": "s", "bodyHtml": "b"}] * 2}, "steps"),
-        ({"mailboxIds": []}, "mailboxIds"),
+        # An empty mailboxIds is the channel's rule now (linkedin campaigns have none): tested in
+        # test_linkedin_steps.py::test_pool_problems and over HTTP in test_create_validation.
+        ({"mailboxIds": ["m"] * 41}, "mailboxIds"),
         ({"dailySendLimit": 0}, "dailySendLimit"),
         ({"dailySendLimit": 10_001}, "dailySendLimit"),
         ({"timezone": "Mars/Olympus"}, "timezone"),

@@ -3,12 +3,13 @@ preflight, stats and step preview (the peer APIs' extras, in the same style).
 
 Shapes follow the reference's Campaigns examples key for key; the additions are documented extensions:
 campaign `pausedReason`, `pausedAt`, `sendingWindows`, `minutesBetweenSends`, `recipientDomainDailyLimit`,
-`rotationMode`, `mailboxes`; step `variants`.
+`rotationMode`, `mailboxes`, `linkedinAccountIds`; step `variants`; preview `channel`, `linkedin*`, `issues`;
+preflight `issues`; stats per step `linkedin` (decisions.md "LinkedIn campaigns and steps").
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
@@ -29,6 +30,11 @@ from kindling.campaigns.models import (
     CampaignStats,
     CampaignStatus,
     CampaignUpdate,
+    Channel,
+    LinkedInActionType,
+    LinkedInEngagementConfig,
+    LinkedInInmailConfig,
+    LinkedInStepStats,
     PausedReason,
     PreviewRequest,
     SendingWindow,
@@ -87,13 +93,13 @@ class StepView(_CamelOut):
     click_count: int
     reply_count: int
     bounce_count: int
-    linkedin_action_type: str | None = None
+    linkedin_action_type: LinkedInActionType | None = None
     linkedin_message_template: str | None = None
     linkedin_invite_note: str | None = None
     linkedin_subject: str | None = None
     linkedin_max_wait_days: int | None = None
-    linkedin_engagement_config: dict[str, Any] | None = None
-    linkedin_inmail_config: dict[str, Any] | None = None
+    linkedin_engagement_config: LinkedInEngagementConfig | None = None
+    linkedin_inmail_config: LinkedInInmailConfig | None = None
     variants: list[VariantView]
 
 
@@ -109,7 +115,7 @@ class CampaignSummaryView(_CamelOut):
     id: str
     name: str
     status: CampaignStatus
-    channel: str
+    channel: Channel
     description: str | None
     timezone: str
     daily_send_limit: int
@@ -139,6 +145,7 @@ class CampaignSummaryView(_CamelOut):
     recipient_domain_daily_limit: int
     rotation_mode: str
     mailboxes: list[CampaignMailboxView]
+    linkedin_account_ids: list[str]
 
 
 class CampaignDetailView(CampaignSummaryView):
@@ -159,17 +166,43 @@ class PreflightCheckView(BaseModel):
     message: str
 
 
+class PreflightIssueView(_CamelOut):
+    code: str
+    blocking: bool
+    message: str
+    step_id: str | None
+    count: int | None
+    ids: list[str]
+
+
 class PreflightView(BaseModel):
     checks: list[PreflightCheckView]
     blockingFailures: list[str]
     warnings: list[str]
     summary: str
+    issues: list[PreflightIssueView]
+
+
+class PreviewIssueView(BaseModel):
+    code: str
+    message: str
 
 
 class PreviewView(_CamelOut):
-    subject: str
-    body_html: str
-    body_text: str
+    """An email step: subject, bodyHtml, bodyText. A LinkedIn step: those are null and `linkedinText` (the note,
+    message, comment or InMail body), `linkedinSubject` (InMail), `characterCount` / `characterLimit` (invite
+    note) and `issues` say what was rendered and what would stop it."""
+
+    channel: Literal["email", "linkedin"]
+    subject: str | None
+    body_html: str | None
+    body_text: str | None
+    linkedin_action_type: LinkedInActionType | None = None
+    linkedin_text: str | None = None
+    linkedin_subject: str | None = None
+    character_count: int | None = None
+    character_limit: int | None = None
+    issues: list[PreviewIssueView]
 
 
 class SendCounts(BaseModel):
@@ -187,10 +220,20 @@ class VariantStatsView(SendCounts):
     enabled: bool
 
 
+class LinkedInCounts(BaseModel):
+    views: int
+    invites: int
+    acceptances: int
+    messages: int
+    replies: int
+
+
 class StepStatsView(SendCounts):
     stepId: str
     stepIndex: int
+    type: str
     variants: list[VariantStatsView]
+    linkedin: LinkedInCounts | None  # LinkedIn steps only (zero until the LinkedIn engine counts them)
 
 
 class StatsView(BaseModel):
@@ -242,6 +285,13 @@ def step_view(
         is_active=step.is_active,
         send_as_reply=step.send_as_reply,
         variants=[variant_view(step, v, variant_stats) for v in step.variants],
+        linkedin_action_type=step.linkedin_action_type,
+        linkedin_message_template=step.linkedin_message_template,
+        linkedin_invite_note=step.linkedin_invite_note,
+        linkedin_subject=step.linkedin_subject,
+        linkedin_max_wait_days=step.linkedin_max_wait_days,
+        linkedin_engagement_config=step.linkedin_engagement_config,
+        linkedin_inmail_config=step.linkedin_inmail_config,
         **_counts(step_stats.get(step.id)),
     )
 
@@ -281,6 +331,7 @@ def _summary_fields(campaign: CampaignHeader, total_prospects: int) -> dict[str,
         "recipient_domain_daily_limit": settings.recipient_domain_daily_limit,
         "rotation_mode": settings.rotation_mode,
         "mailboxes": [_pool_entry(m) for m in campaign.mailboxes],
+        "linkedin_account_ids": list(campaign.linkedin_account_ids),
     }
 
 
@@ -345,8 +396,30 @@ def create_campaign(workspace_id: WorkspaceId, body: CampaignCreate) -> JSONResp
     summary="Render a step for a prospect (or ad-hoc fields) and a sending mailbox",
 )
 async def preview_step(workspace_id: WorkspaceId, body: PreviewRequest) -> JSONResponse:
-    preview = await run_in_threadpool(_service().preview, workspace_id, body)
-    return respond(PreviewView(subject=preview.subject, body_html=preview.body_html, body_text=preview.body_text))
+    result = await run_in_threadpool(_service().preview, workspace_id, body)
+    issues = [PreviewIssueView(code=i.code, message=i.message) for i in result.issues]
+    if result.email is not None:
+        email = result.email
+        view = PreviewView(
+            channel="email", subject=email.subject, body_html=email.body_html, body_text=email.body_text, issues=issues
+        )
+    else:
+        linkedin = result.linkedin
+        assert linkedin is not None
+        limited = result.character_limit is not None and linkedin.text is not None
+        view = PreviewView(
+            channel="linkedin",
+            subject=None,
+            body_html=None,
+            body_text=None,
+            linkedin_action_type=result.action,
+            linkedin_text=linkedin.text,
+            linkedin_subject=linkedin.subject,
+            character_count=len(linkedin.text) if limited and linkedin.text is not None else None,
+            character_limit=result.character_limit,
+            issues=issues,
+        )
+    return respond(view)
 
 
 @router.get(
@@ -403,6 +476,12 @@ def preflight_view(result: Preflight) -> PreflightView:
         blockingFailures=result.blocking_failures,
         warnings=result.warnings,
         summary=result.summary,
+        issues=[
+            PreflightIssueView(
+                code=i.code, blocking=i.blocking, message=i.message, step_id=i.step_id, count=i.count, ids=list(i.ids)
+            )
+            for i in result.issues
+        ],
     )
 
 
@@ -444,6 +523,10 @@ def campaign_stats(workspace_id: WorkspaceId, campaign_id: str = CampaignId) -> 
                 for v in step.variants
             ],
             **_send_counts(record.step_stats.get(step.id)).model_dump(),
+            type=step.type,
+            linkedin=LinkedInCounts(**record.linkedin_step_stats.get(step.id, LinkedInStepStats()).model_dump())
+            if step.is_linkedin
+            else None,
         )
         for step in record.steps
     ]
