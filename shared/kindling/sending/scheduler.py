@@ -91,6 +91,7 @@ class TickReport:
     resolved_unknown: int = 0
     limit_events: int = 0
     deferred_campaigns: int = 0  # not reached within the tick's budget: next tick
+    handed_to_linkedin: int = 0  # at a LinkedIn step: moved to the LinkedIn scheduler's shards
     errors: list[str] = field(default_factory=list)
 
 
@@ -226,6 +227,10 @@ class Scheduler:
                 ):
                     report.completed += 1
                     finished = True
+                continue
+            if entry.step.is_linkedin:  # a LinkedIn step (multichannel): the LinkedIn scheduler's work
+                report.handed_to_linkedin += int(self._repo.move_due(entry.item, now, linkedin=True))
+                entry.step = None
                 continue
             entry.send_id = send_id_for(entry.item.enrollment_id, entry.step.id)
         live = [e for e in dues if e.step is not None]
