@@ -48,7 +48,7 @@ from kindling.linkedin.usage import Reservation, UsageRepository
 from kindling.outreach import rules
 from kindling.outreach.repository import Advance, LinkedInActionItem, LinkedInEnrollmentItem, OutreachRepository
 from kindling.platform import aws, keys
-from kindling.platform.clock import Clock, get_clock, isoformat
+from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.queues import QueueMessage, delay_until, required_url, send_batches

@@ -172,7 +172,12 @@ class OutreachRepository:
             return None
 
     def move_due(
-        self, item: LinkedInEnrollmentItem, when: datetime | None, *, park: tuple[str, str] | None = None, email: bool = False
+        self,
+        item: LinkedInEnrollmentItem,
+        when: datetime | None,
+        *,
+        park: tuple[str, str] | None = None,
+        email: bool = False,
     ) -> bool:
         """Move a due enrollment to `when` (None: out of the index) in the LinkedIn shards, its campaign's park
         partition, or (`email`) the email scheduler's shards; False when it moved meanwhile."""

@@ -200,6 +200,18 @@ class Scheduler:
 
     # --- one campaign's due enrollments ---------------------------------------------------------------------------
 
+    def _email_steps(self, record: CampaignRecord, dues: list[_Due], now: datetime, report: TickReport) -> list[_Due]:
+        """The entries whose next step is an email step; one at a LinkedIn step (multichannel) goes to the LinkedIn
+        scheduler's shards (kindling.outreach), due now."""
+        kept: list[_Due] = []
+        for entry in dues:
+            step = current_step(record.steps, int(entry.item.current_step or 0))
+            if step is not None and step.is_linkedin:
+                report.handed_to_linkedin += int(self._repo.move_due(entry.item, now, linkedin=True))
+                continue
+            kept.append(entry)
+        return kept
+
     def _campaign(
         self, workspace_id: str, campaign_id: str, items: list[EnrollmentState], now: datetime, report: TickReport
     ) -> None:
@@ -217,7 +229,9 @@ class Scheduler:
             self._repo.watch_campaign(workspace_id, campaign_id, now, parked=True)
             return
         schedule = planning.schedule_of(record.settings)
-        dues = [_Due(item) for item in sorted(items, key=lambda i: i.due_sk or "")]
+        dues = self._email_steps(
+            record, [_Due(item) for item in sorted(items, key=lambda i: i.due_sk or "")], now, report
+        )
         finished = False
         for entry in dues:
             entry.step = current_step(record.steps, int(entry.item.current_step or 0))
@@ -227,10 +241,6 @@ class Scheduler:
                 ):
                     report.completed += 1
                     finished = True
-                continue
-            if entry.step.is_linkedin:  # a LinkedIn step (multichannel): the LinkedIn scheduler's work
-                report.handed_to_linkedin += int(self._repo.move_due(entry.item, now, linkedin=True))
-                entry.step = None
                 continue
             entry.send_id = send_id_for(entry.item.enrollment_id, entry.step.id)
         live = [e for e in dues if e.step is not None]
