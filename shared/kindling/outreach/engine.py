@@ -487,12 +487,13 @@ class ActionWorker:
         profile = self._provider.get_profile(provider_account, identifier)
         member = profile.provider_id
         extra.append(LinkedInEnrollmentItem.li_member_id.set(member))
-        if resumed and self._already_done(action, provider_account, profile, item, rendered.text):
+        done_before = resumed and self._already_done(action, provider_account, profile, item, rendered.text)
+        if done_before:  # the provider call happened before a crash: record it, never send it again
             get_logger().info("linkedin action found done at the provider", extra={"enrollment_id": item.enrollment_id})
-        elif action == "view_profile":
+        if action == "view_profile":
             pass  # get_profile is the view
         elif action == "send_invite":
-            if not (profile.is_relationship or profile.invitation_pending):
+            if not (done_before or profile.is_relationship or profile.invitation_pending):
                 self._provider.send_invitation(provider_account, member, rendered.text or None)
             extra += [
                 LinkedInEnrollmentItem.li_invited_at.set(now),
@@ -502,7 +503,9 @@ class ActionWorker:
             peer = (account.id, member)
         elif action in ("send_message", "send_inmail"):
             inmail = action == "send_inmail"
-            if not inmail and not profile.is_relationship:
+            if done_before:
+                peer = (account.id, member)
+            elif not inmail and not profile.is_relationship:
                 skipped = rules.SKIP_NOT_CONNECTED
             elif inmail and (account.account_type or "premium") == "free":
                 skipped = rules.SKIP_INMAIL_FREE
