@@ -31,6 +31,14 @@ from kindling.sending.planning import schedule_of
 from kindling.sending.service import current_step
 
 
+def replied_step(record: CampaignRecord, current: int) -> str | None:
+    """The step a reply counts on: the last action step done before it (a wait step is not an action)."""
+    for step in reversed(record.steps[: max(current, 0)]):
+        if step.linkedin_action_type not in ("wait_accept", "wait_reply"):
+            return step.id
+    return record.steps[0].id if record.steps else None
+
+
 @dataclass
 class Attribution:
     stamped: list[str] = field(default_factory=list)  # enrollment ids stamped
@@ -158,8 +166,7 @@ class Attributor:
             record = self._campaign(ws, peer.campaign_id)
             if item is None or record is None or item.li_replied_at is not None:
                 continue
-            done_index = max(int(item.current_step or 0) - 1, 0)
-            step_id = record.steps[min(done_index, len(record.steps) - 1)].id if record.steps else None
+            step_id = replied_step(record, int(item.current_step or 0))
             stop = record.settings.stop_on_reply and item.status in IN_SEQUENCE
             stamped = self._repo.stamp(
                 item,
@@ -170,7 +177,8 @@ class Attributor:
                 LinkedInEnrollmentItem.li_replied_at.does_not_exist(),
                 workspace_id=ws,
                 counter=(step_id, "replies") if step_id else None,
-                status="replied" if stop else None,
+                # a finished sequence records the reply as its outcome (nothing left to stop)
+                status="replied" if stop or item.status == "completed" else None,
                 now=now,
             )
             if not stamped:

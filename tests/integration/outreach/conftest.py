@@ -126,6 +126,31 @@ class Engine:
         member = self.emulator._profile_for(slug).provider_id
         return [i for i in self.emulator.invitations.values() if i.provider_id == member]
 
+    def mute(self, source: str) -> list[Any]:
+        """The provider's webhooks of `source` are lost from now on (the removed registrations)."""
+        removed = [w for w in self.emulator.webhooks.values() if w.source == source]
+        for hook in removed:
+            del self.emulator.webhooks[hook.id]
+        return removed
+
+    def invited(
+        self, slug: str, *, steps: list[dict[str, Any]] | None = None, **settings: Any
+    ) -> tuple[str, str, dict[str, Any]]:
+        """A campaign (invite, wait for acceptance, message by default) with one prospect invited: (campaign id,
+        prospect id, the account)."""
+        account = self.world.connect()
+        cid = self.campaign(steps or [INVITE, WAIT, MESSAGE], [account["id"]], **settings)
+        self.start(cid)
+        pid = self.prospect(slug, slug.split("-")[0].title())
+        self.enroll(cid, [pid])
+        self.run(minutes=1)
+        assert len(self.invitations_to(slug)) == 1
+        return cid, pid, account
+
+    def stats(self, campaign_id: str) -> list[dict[str, int]]:
+        data = self.world.ok("GET", f"/api/v1/campaigns/{campaign_id}/stats")
+        return [s["linkedin"] for s in data["steps"]]
+
     def provider_account(self, account: dict[str, Any]) -> str:
         from kindling.linkedin.repository import LinkedInAccountRepository
 
