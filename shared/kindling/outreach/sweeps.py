@@ -32,7 +32,7 @@ from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 
-RESUME_HINT = "Will auto-resume after LinkedIn account reconnection."
+
 LIVE_CAMPAIGN_STATUSES = ("running", "scheduled", "cooldown")
 RELATIONS_POLL_EVERY = timedelta(hours=6)
 INBOX_POLL_EVERY = timedelta(minutes=30)
