@@ -32,7 +32,6 @@ from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 
-
 LIVE_CAMPAIGN_STATUSES = ("running", "scheduled", "cooldown")
 RELATIONS_POLL_EVERY = timedelta(hours=6)
 INBOX_POLL_EVERY = timedelta(minutes=30)
