@@ -19,6 +19,7 @@ class LinkedInAccountsDirectory:
 
     def get(self, workspace_id: str, account_id: str) -> LinkedInAccountState | None:
         if self._repo is None:
+            # cold start: the API app installs the directory; the accounts' repository loads on first use
             from kindling.linkedin.repository import LinkedInAccountRepository
 
             self._repo = LinkedInAccountRepository()

@@ -231,7 +231,7 @@ class OutreachRepository:
 
     # --- campaign references (watch: parked steps; paused: auto-resume) ----------------------------------------
     def put_ref(self, due_pk: str, workspace_id: str, campaign_id: str, account_id: str | None = None) -> None:
-        sk = "LI#WATCH" if due_pk == keys.LI_WATCH_PK else "LI#PAUSED"
+        sk = keys.LI_WATCH_SK if due_pk == keys.LI_WATCH_PK else keys.LI_PAUSED_SK
         LinkedInCampaignRefItem(
             pk=keys.campaign_pk(workspace_id, campaign_id),
             sk=sk,

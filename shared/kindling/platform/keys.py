@@ -574,6 +574,8 @@ LI_PARK_PREFIX = "DUE#LIPARK#"
 LI_WATCH_PK = "DUE#LIWATCH"
 LI_PAUSED_PK = "DUE#LIPAUSED"
 LI_ENGINE_SK = "ENGINE"
+LI_WATCH_SK = "LI#WATCH"  # a campaign's reference under LI_WATCH_PK, in its own partition
+LI_PAUSED_SK = "LI#PAUSED"  # ... under LI_PAUSED_PK
 LI_PEER_PREFIX = "E#"
 
 
