@@ -59,10 +59,10 @@ async def provider_webhook(request: Request) -> JSONResponse:
         handled = "account_status" if account is not None else "unknown_account"
     elif isinstance(event, NewRelation):
         counted = await run_in_threadpool(EngineSweeps(default_provider()).on_new_relation, event)
-        handled = f"new_relation:{counted}"
+        handled = "unknown_account" if counted is None else "new_relation"
     elif isinstance(event, NewMessage):
         replies = await run_in_threadpool(EngineSweeps(default_provider()).on_new_message, event)
-        handled = f"new_message:{replies}"
+        handled = "unknown_account" if replies is None else "new_message"
     return JSONResponse({"received": True, "handled": handled})
 
 

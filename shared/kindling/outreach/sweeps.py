@@ -137,10 +137,11 @@ class EngineSweeps:
         return paused
 
     # --- acceptances -----------------------------------------------------------------------------------------------
-    def on_new_relation(self, event: NewRelation) -> int:
+    def on_new_relation(self, event: NewRelation) -> int | None:
+        """Acceptances counted; None when no live account is linked to the event's provider account."""
         account = self._accounts.find_by_provider_account(event.account_id)
         if account is None:
-            return 0
+            return None
         now = self._now()
         return len(self._attributor.record_acceptance(account, event.provider_id, now, now).counted)
 
@@ -179,9 +180,12 @@ class EngineSweeps:
         return counted
 
     # --- inbound messages ------------------------------------------------------------------------------------------
-    def on_new_message(self, event: NewMessage) -> int:
+    def on_new_message(self, event: NewMessage) -> int | None:
+        """Replies attributed; None when no live account is linked to the event's provider account."""
         account = self._accounts.find_by_provider_account(event.account_id)
-        if account is None or event.is_from_account:
+        if account is None:
+            return None
+        if event.is_from_account:
             return 0
         now = self._now()
         return len(
