@@ -339,6 +339,7 @@ class OutreachRepository:
             actions.append(LinkedInEnrollmentItem.current_step.set(advance.next_step))
             actions.append(LinkedInEnrollmentItem.last_sent_at.set(now))
             actions.append(LinkedInEnrollmentItem.li_state.remove())
+            actions.append(LinkedInEnrollmentItem.li_status.remove())  # a parked or retried step is over
             actions += (
                 [LinkedInEnrollmentItem.li_wait_until.set(advance.wait_until)]
                 if advance.wait_until

@@ -79,3 +79,23 @@ def test_an_account_acts_at_most_twice_a_minute(engine: Engine) -> None:
     assert views == [2, 2, 1]
     stats = engine.world.ok("GET", f"/api/v1/campaigns/{cid}/stats")
     assert stats["steps"][0]["linkedin"]["views"] == 5
+
+
+def test_actions_wait_for_the_campaign_window_in_its_timezone(engine: Engine) -> None:
+    """START is Wednesday 09:00 UTC = 05:00 in New York; the window opens at 10:00 there (14:00 UTC)."""
+    account = engine.world.connect()
+    window = {"scheduleDays": [1, 2, 3, 4, 5], "sendingWindows": [{"start": "10:00", "end": "11:00"}]}
+    cid = engine.campaign([VIEW], [account["id"]], timezone="America/New_York", **window)
+    engine.start(cid)
+    pid = engine.prospect("margaret-hamilton", "Margaret")
+    engine.enroll(cid, [pid])
+    before = engine.world.provider_calls("GET", "/users/")
+    engine.run(minutes=3)
+    assert engine.world.provider_calls("GET", "/users/") == before
+    item = engine.enrollment(cid, pid)
+    assert item.current_step == 0
+    assert item.next_send_at.isoformat() == "2026-06-10T14:00:00+00:00"
+    engine.world.clock.set(item.next_send_at)
+    engine.run(minutes=1)
+    assert engine.world.provider_calls("GET", "/users/") == before + 1
+    assert engine.enrollment(cid, pid).status == "completed"
