@@ -19,6 +19,7 @@ AREAS = (
     "tracking",
     "scheduler",
     "warmup",
+    "linkedin",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 
