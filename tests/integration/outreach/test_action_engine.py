@@ -166,3 +166,35 @@ def test_three_404s_exclude_the_prospect(engine: Engine) -> None:
     assert engine.invitations_to("ghost-member") == []
     usage = UsageRepository().usage(engine.world.tenant.workspace_id, account["id"], engine.world.clock.now())
     assert usage["invites_week"] == 0
+
+
+def test_two_workers_racing_on_one_delivery_invite_once(engine: Engine) -> None:
+    """The same message handled by two workers at the same instant (SQS at-least-once): one invitation, one count."""
+    import threading
+
+    account = engine.world.connect()
+    cid = engine.campaign([INVITE, WAIT], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("ada-yonath", "Ada")
+    engine.enroll(cid, [pid])
+    records = _claimed(engine)
+    workers = [ActionWorker(default_provider(), repository=engine.repo) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[dict[str, object]] = []
+
+    def run(worker: ActionWorker) -> None:
+        barrier.wait()
+        results.append(handle_batch(worker, records))
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [r["batchItemFailures"] for r in results] == [[], []]
+    assert len(engine.invitations_to("ada-yonath")) == 1
+    assert engine.world.provider_calls("POST", "/users/invite") == 1
+    usage = UsageRepository().usage(engine.world.tenant.workspace_id, account["id"], engine.world.clock.now())
+    assert usage["invites_week"] == 1
+    assert engine.stats(cid)[0]["invites"] == 1
+    assert engine.enrollment(cid, pid).current_step == 1
