@@ -76,7 +76,7 @@ def _step(index: int, action: str | None, *, days: int = 0, wait: int | None = N
             "delay_days": days,
             "created_at": NOW,
             "updated_at": NOW,
-            "variants": [] if action else [{"letter": "A", "subject": "Hi", "body_html": "<p>x</p>"}],
+            "variants": [] if action else [{"id": "v1", "letter": "A", "subject": "Hi", "body_html": "<p>x</p>"}],
         }
     )
 
@@ -121,3 +121,30 @@ def test_the_streaks_round_trip() -> None:
     )
     assert rules.state_of(rules.state_json(state), "send_invite") == state
     assert rules.state_of(None, "view_profile") == ActionState(action_type="view_profile")
+
+
+def test_a_step_before_an_email_step_hands_the_enrollment_to_the_email_shards() -> None:
+    """Multichannel: after a LinkedIn step, an email step is the email scheduler's (`DUE#SEND#<nn>`); after an
+    email or LinkedIn step, a LinkedIn step is the LinkedIn scheduler's (`DUE#LI#<nn>`)."""
+    from kindling.campaigns.models import CampaignRecord
+    from kindling.outreach.engine import advance_after
+    from kindling.outreach.repository import LinkedInEnrollmentItem
+
+    steps = [_step(0, "send_invite"), _step(1, None), _step(2, "view_profile")]
+    record = CampaignRecord(
+        campaign_id="c1",
+        workspace_id="ws_abc123",
+        name="x",
+        channel="multichannel",
+        steps=steps,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    item = LinkedInEnrollmentItem(pk="ws_abc123#CAMPAIGN#c1", sk="ENROLL#p1", status="active", current_step=0)
+    to_email = advance_after(record, item, 0, NOW, ALWAYS, random.Random(1))
+    assert to_email.due is not None and to_email.due[0].startswith("DUE#SEND#")
+    assert (to_email.next_step, to_email.status) == (1, "active")
+    to_linkedin = advance_after(record, item, 1, NOW, ALWAYS, random.Random(1))
+    assert to_linkedin.due is not None and to_linkedin.due[0].startswith("DUE#LI#")
+    last = advance_after(record, item, 2, NOW, ALWAYS, random.Random(1))
+    assert (last.status, last.due) == ("completed", None)
