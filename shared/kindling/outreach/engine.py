@@ -53,7 +53,7 @@ from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.queues import QueueMessage, delay_until, required_url, send_batches
 from kindling.platform.settings import get_settings
-from kindling.prospects.repository import ProspectRepository
+from kindling.prospects.repository import prospect_from_raw
 from kindling.sending import windows
 from kindling.sending.planning import schedule_of
 from kindling.sending.service import current_step
@@ -343,7 +343,6 @@ class ActionWorker:
         campaigns: CampaignRepository | None = None,
         accounts: LinkedInAccountService | None = None,
         usage: UsageRepository | None = None,
-        prospects: ProspectRepository | None = None,
         events: EventService | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -354,7 +353,6 @@ class ActionWorker:
         self._accounts = accounts or LinkedInAccountService(provider=provider)
         self._account_rows = LinkedInAccountRepository()
         self._usage = usage or UsageRepository()
-        self._prospects = prospects or ProspectRepository()
         self._events = events
         self._clock = clock
         self._rng = rng or random.Random()
@@ -365,13 +363,19 @@ class ActionWorker:
     def handle(self, message: ActionMessage) -> WorkResult:
         ws = message.workspace_id
         now = self._now()
-        ledger = self._repo.action(ws, message.action_id)
+        ledger, item, prospect_raw = self._repo.action_reads(
+            ws, message.action_id, message.campaign_id, message.prospect_id
+        )
         if ledger is None or ledger.status not in ("claimed", "sending"):
             return WorkResult("duplicate")
-        item = self._repo.enrollment(ws, message.campaign_id, message.prospect_id)
         if item is None or item.status not in IN_SEQUENCE or int(item.current_step or 0) > message.step_index:
             self._repo.release_claim(ledger)
             return WorkResult("moved_on")
+        if prospect_raw is None:  # the prospect was deleted: nothing to act on, ever
+            ok = self._repo.finish(
+                ws, ledger, item, now, outcome="failed", advance=None, status="stopped", reason="prospect_deleted"
+            )
+            return WorkResult("stopped" if ok else "lost_race", reason="prospect_deleted")
         try:
             record = self._campaigns.get(ws, message.campaign_id)
         except NotFound:
@@ -384,7 +388,7 @@ class ActionWorker:
         action = str(step.linkedin_action_type)
         state = rules.state_of(item.li_state, action)
         schedule = schedule_of(record.settings)
-        prospect = self._prospects.get(ws, message.prospect_id)
+        prospect = prospect_from_raw(ws, prospect_raw)
         identifier, sales_nav = rules.profile_identifier(prospect.linkedin_url)
         if identifier is None and not sales_nav:
             ok = self._repo.finish(

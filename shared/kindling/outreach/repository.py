@@ -20,7 +20,14 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 
 from kindling.platform import keys, table
 from kindling.platform.clock import isoformat
-from kindling.platform.dynamo import TableModel, bind_models, cancellation_codes, condition_failed, transaction
+from kindling.platform.dynamo import (
+    TableModel,
+    batch_get_raw,
+    bind_models,
+    cancellation_codes,
+    condition_failed,
+    transaction,
+)
 
 CONFLICT_RETRIES = 5
 LI_COUNTERS = ("views", "invites", "acceptances", "messages", "replies")
@@ -285,6 +292,19 @@ class OutreachRepository:
             )
         except DoesNotExist:
             return None
+
+    def action_reads(
+        self, workspace_id: str, action_id: str, campaign_id: str, prospect_id: str
+    ) -> tuple[LinkedInActionItem | None, LinkedInEnrollmentItem | None, dict[str, Any] | None]:
+        """The worker's reads in ONE strongly consistent BatchGetItem: the ledger item, the enrollment and the
+        prospect's raw item (None for each one missing)."""
+        ledger_key = (keys.li_action_pk(workspace_id, action_id), table.ITEM_SK)
+        enrollment_key = (keys.campaign_pk(workspace_id, campaign_id), keys.enrollment_sk(prospect_id))
+        prospect_key = (keys.prospect_pk(workspace_id, prospect_id), table.ITEM_SK)
+        raw = batch_get_raw([ledger_key, enrollment_key, prospect_key])
+        ledger = LinkedInActionItem.from_raw_data(raw[ledger_key]) if ledger_key in raw else None
+        item = LinkedInEnrollmentItem.from_raw_data(raw[enrollment_key]) if enrollment_key in raw else None
+        return ledger, item, raw.get(prospect_key)
 
     def start_attempt(self, ledger: LinkedInActionItem, account_id: str, now: datetime) -> bool:
         """`sending` from the account: the provider may be called from here on. Conditional on the attempt read, so
