@@ -198,3 +198,26 @@ def test_two_workers_racing_on_one_delivery_invite_once(engine: Engine) -> None:
     assert usage["invites_week"] == 1
     assert engine.stats(cid)[0]["invites"] == 1
     assert engine.enrollment(cid, pid).current_step == 1
+
+
+def test_a_prospect_item_gone_after_the_claim_stops_its_enrollment(engine: Engine) -> None:
+    """The API has no prospect delete; the item is removed from the table directly (lost data, a manual fix)."""
+    import boto3
+
+    from kindling.platform.settings import get_settings
+
+    account = engine.world.connect()
+    cid = engine.campaign([VIEW], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("gone-soon", "Gone")
+    engine.enroll(cid, [pid])
+    records = _claimed(engine)
+    boto3.client("dynamodb", region_name="us-east-1").delete_item(
+        TableName=get_settings().table_name,
+        Key={"pk": {"S": f"{engine.world.tenant.workspace_id}#PROSPECT#{pid}"}, "sk": {"S": "#"}},
+    )
+    assert handle_batch(engine.worker, records)["batchItemFailures"] == []
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.stopped_reason) == ("stopped", "prospect_deleted")
+    assert item.due_pk is None
+    assert engine.world.provider_calls("GET", "/users/gone-soon") == 0
