@@ -59,7 +59,8 @@ class EventSource:
 
 @dataclass
 class ScheduleSource:
-    """A `Schedule` or `ScheduleV2` event of a function."""
+    """A `Schedule` or `ScheduleV2` event of a function (or of a state machine: `function_id` is then its logical
+    id, and firing it starts an execution with the event's Input)."""
 
     name: str
     function_id: str
@@ -227,9 +228,10 @@ class Provisioner:
             physical = handlers[res.type](res)
             if physical is not None:
                 self.stack.resources[logical_id] = physical
-        # Events are resolved last: they may point at queues created after their function.
+        # Events are resolved last: they may point at queues created after their function. A state machine's
+        # Schedule events become schedules too (their target is the state machine: LocalStack starts an execution).
         for spec in self.template.resources.values():
-            if spec.type == "AWS::Serverless::Function":
+            if spec.type in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
                 self._function_events(spec)
         return self.stack
 

@@ -481,7 +481,7 @@ class LocalStack:
             clock = self.clock or SystemClock()
             self._schedules = Schedules(
                 stack.schedules,
-                runtime.invoke,
+                self._fire_schedule,
                 clock,
                 region=self.region,
                 account_id=stack.template.context.account_id,
@@ -496,6 +496,14 @@ class LocalStack:
         if self._pollers is not None:
             self._pollers.stop()
             self._pollers = None
+
+    def _fire_schedule(self, target: str, event: Any) -> Any:
+        """A schedule's target: a function is invoked; a state machine gets an execution (as EventBridge does)."""
+        stack = self._require_stack()
+        if target in stack.of_type("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            return self.start_execution(target, event)
+        assert self.runtime is not None
+        return self.runtime.invoke(target, event)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every SQS event source's queue is empty and its poller idle."""

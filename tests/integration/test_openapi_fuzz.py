@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from devstack.linkedin_provider import LOCAL_API_KEY, LinkedInProviderEmulator
 from kindling.api.app import create_app
 from kindling.platform import aws
 from kindling.platform.settings import reset_settings
@@ -74,9 +75,15 @@ def fuzz_tenant() -> Iterator[Tenant]:
             definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
             roleArn="arn:aws:iam::123456789012:role/jobs",
         )["stateMachineArn"]
-        reset_settings()
-        aws.reset_clients()
-        yield make_tenant()
+        # The LinkedIn routes call the provider: its emulator on 127.0.0.1 (devstack/linkedin_provider).
+        with LinkedInProviderEmulator() as emulator:
+            os.environ["KINDLING_LINKEDIN_PROVIDER_URL"] = emulator.api_url
+            os.environ["KINDLING_LINKEDIN_PROVIDER_API_KEY"] = LOCAL_API_KEY
+            reset_settings()
+            aws.reset_clients()
+            yield make_tenant()
+        os.environ.pop("KINDLING_LINKEDIN_PROVIDER_URL", None)
+        os.environ.pop("KINDLING_LINKEDIN_PROVIDER_API_KEY", None)
     for var in (*FUZZ_ENV, "KINDLING_CHECK_QUEUE_URL", "KINDLING_SEND_QUEUE_URL", "KINDLING_SYNC_QUEUE_URL"):
         os.environ.pop(var, None)
     for var in ("KINDLING_WEBHOOK_QUEUE_URL", "KINDLING_KMS_KEY_ID", "KINDLING_JOB_STATE_MACHINE_ARN"):

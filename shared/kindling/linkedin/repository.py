@@ -1,6 +1,7 @@
 """LinkedIn accounts in DynamoDB (key formats: `kindling.platform.keys`, the `# LinkedIn` block).
 
-- account: pk `ws#LIACCOUNT#<li id>` sk `#`; gsi1 `ws#LIACCOUNT` / `<created>#<id>` (list, newest first); due
+- account: pk `ws#LIACCOUNT#<li id>` sk `#`; gsi1 `ws#LIACCOUNT` / `<created>#<id>` (list, newest first); gsi2
+  `@LIPROVIDER#<provider account id>` / `<ws>#<id>` once linked (the provider's webhooks name only that id); due
   `DUE#LINKEDIN#ACCOUNTS` / `<ws>#<id>` while the account is live (the sweeps read it across workspaces);
 - audit rows: same pk, sk `AUDIT#<at>#<version>`, written in the same transaction as every status flip;
 - outage marker: the account's second index entry would not fit on the account item, so an outage not yet
@@ -48,6 +49,7 @@ from kindling.platform.keys import (
     linkedin_connect_pk,
     linkedin_outage_due_sk,
     linkedin_post_pk,
+    linkedin_provider_account_gsi_pk,
     linkedin_reaction_sk,
     time_ordered_sk,
     upper,
@@ -106,11 +108,14 @@ _COLUMNS = {"id", "workspace_id", "status", "version", "created_at", "updated_at
 def _to_item(account: LinkedInAccount) -> LinkedInAccountItem:
     body = account.model_dump(mode="json", exclude=_COLUMNS)
     live = account.status != "deleted"
+    linked = live and account.provider_account_id is not None
     return LinkedInAccountItem(
         pk=linkedin_account_pk(account.workspace_id, account.id),
         sk=ITEM_SK,
         gsi1pk=linkedin_accounts_gsi_pk(account.workspace_id) if live else None,
         gsi1sk=time_ordered_sk(account.created_at.isoformat(), account.id) if live else None,
+        gsi2pk=linkedin_provider_account_gsi_pk(account.provider_account_id or "") if linked else None,
+        gsi2sk=linkedin_account_due_sk(account.workspace_id, account.id) if linked else None,
         due_pk=LINKEDIN_ACCOUNTS_DUE_PK if live else None,
         due_sk=linkedin_account_due_sk(account.workspace_id, account.id) if live else None,
         account_id=account.id,
@@ -237,6 +242,17 @@ class LinkedInAccountRepository:
             workspace_id, _, account_id = str(item.due_sk).partition("#")
             if workspace_id and account_id:
                 yield workspace_id, account_id
+
+    def by_provider_account(self, provider_account_id: str) -> list[tuple[str, str]]:
+        """(workspace id, account id) of the live rows linking this provider account (gsi2, keys only)."""
+        found = []
+        for item in TableModel.gsi2.query(
+            linkedin_provider_account_gsi_pk(provider_account_id), attributes_to_get=["gsi2sk"]
+        ):
+            workspace_id, _, account_id = str(item.gsi2sk).partition("#")
+            if workspace_id and account_id:
+                found.append((workspace_id, account_id))
+        return found
 
     def outages_since_before(self, cutoff: datetime) -> Iterator[tuple[str, str]]:
         """(workspace id, account id) of outages not yet notified that started at or before `cutoff`."""

@@ -12,6 +12,7 @@ from typing import Any
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
 from kindling.linkedin.limits import (
+    DIMENSIONS,
     Dimension,
     after_restriction,
     effective_caps,
@@ -57,6 +58,7 @@ from kindling.platform.errors import (
 )
 from kindling.platform.ids import prefixed_id
 from kindling.platform.observability import get_logger
+from kindling.platform.settings import SettingsError
 
 Notify = Callable[[str, str, str], None]
 """`notify(workspace_id, subject, text)`: how a long outage reaches the workspace's people."""
@@ -67,12 +69,16 @@ ORPHAN_AFTER = timedelta(minutes=5)  # help center 40.5: `connecting` for more t
 OUTAGE_NOTIFY_AFTER = timedelta(hours=24)  # help center 40.2 (4)
 NAME_SEPARATOR = ":"  # the hosted-auth `name` is `<workspace id>:<li id>`: the notify call names the row it links
 _FLIP_ATTEMPTS = 5
-_DIMENSION_NAMES = frozenset(("invites_week", "messages_day", "inmails_day", "profile_views_day", "engagements_day"))
 
 
 def default_provider() -> LinkedInProvider:
-    """The stack's provider client, from the settings (base URL and API key)."""
-    return client_from_settings()
+    """The stack's provider client, from the settings (base URL and API key); a stack without a provider answers
+    502 `provider_error` on the routes that need one, never a 500."""
+    try:
+        return client_from_settings()
+    except SettingsError as exc:
+        get_logger().warning("linkedin provider not configured", extra={"problem": str(exc)})
+        raise ProviderUnavailable("The LinkedIn provider is not configured on this stack.") from exc
 
 
 @dataclass(frozen=True)
@@ -182,8 +188,11 @@ class LinkedInAccountService:
         link = ConnectLink(account_id=account.id, url=url, created_at=now, expires_at=now + CONNECT_LINK_REUSE)
         self._repo.insert(account)
         if not self._repo.claim_connect_link(workspace_id, link, now, replacing=used):
-            # Another click won the race: its link is the one in flight. Ours stays an unused `connecting` row
-            # the orphan watcher never links (the provider never holds an account for it).
+            # Another click won the race: its link is the one in flight. Ours was never handed out: its row goes
+            # (so no second `connecting` row lingers for the orphan watcher to find ambiguous).
+            self.set_status(
+                workspace_id, account.id, "deleted", reason="a concurrent connect's link is in flight", source="api"
+            )
             other = self._repo.connect_link(workspace_id)
             if other is not None:
                 return ConnectResult(other.url, self._repo.get(workspace_id, other.account_id), True, other.expires_at)
@@ -420,7 +429,7 @@ class LinkedInAccountService:
 
     def find_by_provider_account(self, provider_account_id: str) -> LinkedInAccount | None:
         """The live account linked to this provider account, whatever its workspace (the webhook ingress)."""
-        for workspace_id, account_id in self._repo.live_accounts():
+        for workspace_id, account_id in self._repo.by_provider_account(provider_account_id):
             try:
                 account = self._repo.get(workspace_id, account_id)
             except NotFound:
@@ -482,7 +491,11 @@ class LinkedInAccountService:
     def _proxy_settings(self, workspace_id: str, account_id: str, proxy: Any) -> ProxySettings:
         if proxy is None:
             return ProxySettings()
-        mode = proxy.get("mode", "auto")
+        mode = proxy.get("mode", "auto") if isinstance(proxy, dict) else None
+        if mode not in ("auto", "country", "custom"):
+            raise ValidationFailed(
+                "The proxy is invalid.", details=[field_error("proxy.mode", "one of auto, country, custom")]
+            )
         if mode == "auto":
             return ProxySettings()
         if mode == "country":
@@ -671,7 +684,7 @@ class LinkedInAccountService:
         return ramp_week(started, now.astimezone(UTC).date())
 
     def caps(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:
-        overrides: dict[Dimension, int] = {k: v for k, v in account.overrides.items() if k in _DIMENSION_NAMES}  # type: ignore[misc]
+        overrides: dict[Dimension, int] = {d: account.overrides[d] for d in DIMENSIONS if d in account.overrides}
         return effective_caps(account.account_type, account.strategy, self.ramp_week_of(account, now), overrides)
 
     def usage(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:

@@ -514,6 +514,7 @@ def linkedin_usage_sk(dimension: str, period: str) -> str:
 # - the workspace's in-flight connect link `ws#LICONNECT` / `#` (help center 40.6: the same URL for 90 s);
 # - reactions made through the API `ws#LIPOST#<post urn>` / `R#<account id>#<reaction type>`;
 # - `DUE#LINKEDIN#ACCOUNTS` / `<ws>#<li id>`: every live account (the health check and the orphan watcher);
+# - gsi2 `@LIPROVIDER#<provider account id>` / `<ws>#<li id>`: the live row linking a provider account;
 # - `DUE#LINKEDIN#OUTAGE` / `<outage start>#<ws>#<li id>`: accounts in an outage not yet notified.
 LINKEDIN_ACCOUNTS_DUE_PK = "DUE#LINKEDIN#ACCOUNTS"
 LINKEDIN_OUTAGE_DUE_PK = "DUE#LINKEDIN#OUTAGE"
@@ -550,6 +551,11 @@ def linkedin_reaction_sk(account_id: str, reaction_type: str) -> str:
 
 def linkedin_account_due_sk(workspace_id: str, account_id: str) -> str:
     return f"{workspace_id}#{account_id}"
+
+
+def linkedin_provider_account_gsi_pk(provider_account_id: str) -> str:
+    """gsi2 of a linked live account: the provider's account id -> the row (its webhooks name only that id)."""
+    return platform_key("LIPROVIDER", provider_account_id)
 
 
 def linkedin_outage_due_sk(since: datetime, workspace_id: str, account_id: str) -> str:

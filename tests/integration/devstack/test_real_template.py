@@ -187,7 +187,7 @@ def test_the_real_linkedin_sweep_checks_accounts_links_orphans_and_survives_a_fa
     assert result["status"] == "SUCCEEDED", result
     outcomes = sorted(check["outcome"] for check in result["output_json"]["checks"])
     assert outcomes[0] in ("changed", "provider_error"), outcomes
-    actions = [event["action"] for _, event in real_stack.invocations]
+    actions = [event["action"] for fid, event in real_stack.invocations if fid == "LinkedInSweepFunction"]
     assert actions[0] == "list_accounts" and actions[-1] == "notify_outages"
     assert actions.count("health_check") == len(outcomes) >= 2
     # One more run with no fault left: both accounts end disconnected, each flip with its audit row.

@@ -7,8 +7,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import pytest
 
 from kindling.linkedin.repository import LinkedInAccountRepository
+from kindling.platform.settings import reset_settings
 from tests.integration.linkedin_accounts.conftest import WEBHOOK_SECRET, LinkedInWorld
 
 REFERENCE_KEYS = {
@@ -175,6 +177,7 @@ def test_proxy_credentials_are_encrypted_and_never_returned(li: LinkedInWorld) -
         {"mode": "custom", "url": "ftp://u:p@proxy.example.com:21"},
         {"mode": "custom", "url": "http://proxy.example.com"},
         {"mode": "country", "country": "Germany"},
+        {"mode": "rotating"},
     ):
         refused = li.call("PATCH", path, json={"proxy": bad})
         assert refused.status_code == 400, refused.text
@@ -193,3 +196,50 @@ def test_delete_removes_the_account_at_the_provider_and_keeps_its_history(li: Li
     assert li.ok("GET", "/api/v1/linkedin/accounts") == []
     audit = LinkedInAccountRepository().audit(li.tenant.workspace_id, account["id"])
     assert [(e.old_status, e.new_status) for e in audit] == [("connecting", "connected"), ("connected", "deleted")]
+
+
+def test_a_stack_without_a_provider_answers_502_not_500(li: LinkedInWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KINDLING_LINKEDIN_PROVIDER_URL")
+    reset_settings()
+    try:
+        response = li.call("POST", "/api/v1/linkedin/accounts/connect")
+        assert response.status_code == 502, response.text
+        assert response.json()["error"]["code"] == "provider_error"
+        assert li.ok("GET", "/api/v1/linkedin/accounts") == []  # no half-made row
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+
+def test_racing_first_clicks_get_one_url(li: LinkedInWorld) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    answers: list[dict[str, Any]] = []
+
+    def click() -> None:
+        barrier.wait()
+        response = li.call("POST", "/api/v1/linkedin/accounts/connect")
+        assert response.status_code in (200, 201), response.text
+        answers.append(response.json()["data"])
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 4
+    assert len({a["url"] for a in answers}) == 1
+    assert len({a["account"]["id"] for a in answers}) == 1
+    assert [a["id"] for a in li.ok("GET", "/api/v1/linkedin/accounts")] == [answers[0]["account"]["id"]]
+
+
+def test_a_status_webhook_for_an_account_of_no_workspace_changes_nothing(li: LinkedInWorld) -> None:
+    account = li.connect()
+    body = {"AccountStatus": {"account_id": "acc_of_nobody", "account_type": "LINKEDIN", "message": "CREDENTIALS"}}
+    response = li.api.post(
+        "/linkedin/provider/webhook", headers={"X-Kindling-Webhook-Secret": WEBHOOK_SECRET}, json=body
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["handled"] == "unknown_account"
+    assert li.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")["status"] == "connected"

@@ -174,3 +174,19 @@ def test_the_hosted_auth_name_names_the_row_and_nothing_else_parses() -> None:
     assert parse_hosted_auth_name(hosted_auth_name("ws_abc123", "li_xyz")) == ("ws_abc123", "li_xyz")
     for bad in ("", "li_xyz", "ws_abc123", "ws_abc123:mbx_1", "Jordan Lee", "acme:li_1"):
         assert parse_hosted_auth_name(bad) is None
+
+
+def test_account_disconnected_is_deduplicated_per_outage() -> None:
+    from datetime import UTC, datetime
+
+    from kindling.events.catalog import EVER, dedup_for
+
+    now = datetime(2026, 6, 10, 9, tzinfo=UTC)
+    first = {"linkedinAccountId": "li_1", "reason": "x", "disconnectedAt": "2026-06-10T09:00:00.000Z"}
+    replay = {**first, "reason": "provider status CREDENTIALS"}
+    second = {**first, "disconnectedAt": "2026-06-12T10:00:00.000Z"}
+    other = {**first, "linkedinAccountId": "li_2"}
+    keys = [dedup_for("linkedin.account_disconnected", data, now) for data in (first, replay, second, other)]
+    assert keys[0] == ("li_1:2026-06-10T09:00:00.000Z", EVER)
+    assert keys[1] == keys[0]  # the same outage reported again
+    assert len({k[0] for k in keys if k}) == 3  # a new outage, another account: their own events

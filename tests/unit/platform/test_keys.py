@@ -137,6 +137,7 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
     (keys.linkedin_post_pk, (WS, "urn:li:activity:42"), "ws_abc123#LIPOST#urn:li:activity:42"),
     (keys.linkedin_reaction_sk, ("li_1", "LIKE"), "R#li_1#LIKE"),
     (keys.linkedin_account_due_sk, (WS, "li_1"), "ws_abc123#li_1"),
+    (keys.linkedin_provider_account_gsi_pk, ("acc_9",), "@LIPROVIDER#acc_9"),
     (
         keys.linkedin_outage_due_sk,
         (datetime(2026, 6, 10, 9, tzinfo=UTC), WS, "li_1"),

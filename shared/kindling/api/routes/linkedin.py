@@ -189,7 +189,10 @@ def list_accounts(
         "Returns the provider's hosted-auth URL where the user connects a LinkedIn account, and the account in "
         "`connecting` status. A second call within 90 seconds returns the same URL (and account)."
     ),
-    responses={502: {"description": "The LinkedIn provider could not create the link (`provider_error`)."}},
+    responses={
+        200: {"description": "A second click within 90 seconds: the same link and account."},
+        502: {"description": "The LinkedIn provider could not create the link (`provider_error`)."},
+    },
 )
 def connect_account(
     request: Request, workspace_id: WorkspaceId, body: ConnectRequest | None = Body(None)
