@@ -221,3 +221,60 @@ def test_a_prospect_item_gone_after_the_claim_stops_its_enrollment(engine: Engin
     assert (item.status, item.stopped_reason) == ("stopped", "prospect_deleted")
     assert item.due_pk is None
     assert engine.world.provider_calls("GET", "/users/gone-soon") == 0
+
+
+def test_an_unresolved_sales_navigator_url_backs_off_five_times_then_fails(engine: Engine) -> None:
+    account = engine.world.connect()
+    cid = engine.campaign([INVITE], [account["id"]])
+    engine.start(cid)
+    created = engine.world.ok(
+        "POST",
+        "/api/v1/prospects",
+        201,
+        json={"email": "navi@example.com", "linkedinUrl": "https://www.linkedin.com/sales/lead/ACwAAA1,NAME_SEARCH"},
+    )
+    pid = str(created["id"])
+    engine.enroll(cid, [pid])
+    statuses = []
+    for _ in range(5):
+        engine.run(minutes=1)
+        item = engine.enrollment(cid, pid)
+        statuses.append((item.status, item.li_status))
+        engine.world.advance(5 * 3600)
+    assert statuses[:4] == [("pending", "unresolved_url")] * 4
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.stopped_reason) == ("failed", "Sales Navigator URL could not be resolved after 5 tries")
+    assert engine.world.provider_calls("POST", "/users/invite") == 0
+
+
+def test_a_rate_limited_provider_defers_the_step_after_its_retry_after_and_frees_the_slot(engine: Engine) -> None:
+    account = engine.world.connect()
+    cid = engine.campaign([VIEW], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("rate-limited", "Rita")
+    engine.enroll(cid, [pid])
+    engine.emulator.rate_limit(1, retry_after=1800)  # the profile read answers 429 (a long Retry-After: no retry)
+    engine.run(minutes=1)
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.current_step) == ("pending", 0)
+    assert item.next_send_at >= engine.world.clock.now() + timedelta(minutes=28)  # not before Retry-After
+    usage = UsageRepository().usage(engine.world.tenant.workspace_id, account["id"], engine.world.clock.now())
+    assert usage["profile_views_day"] == 0
+    engine.world.clock.set(item.next_send_at)
+    engine.run(minutes=1)
+    assert engine.enrollment(cid, pid).status == "completed"
+
+
+def test_five_consecutive_transient_failures_fail_the_prospect_permanently(engine: Engine) -> None:
+    account = engine.world.connect()
+    cid = engine.campaign([VIEW], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("always-down", "Dana")
+    engine.enroll(cid, [pid])
+    for _ in range(5):
+        engine.emulator.server_error(3)  # the profile read and both its retries
+        engine.run(minutes=1)
+        engine.world.advance(2 * 3600)
+    item = engine.enrollment(cid, pid)
+    assert item.status == "failed"
+    assert item.stopped_reason is not None and item.stopped_reason.startswith("Permanently failed after 5 stuck")
