@@ -278,3 +278,23 @@ def test_five_consecutive_transient_failures_fail_the_prospect_permanently(engin
     item = engine.enrollment(cid, pid)
     assert item.status == "failed"
     assert item.stopped_reason is not None and item.stopped_reason.startswith("Permanently failed after 5 stuck")
+
+
+def test_another_422_defers_the_invite_without_burning_the_prospect_or_the_slot(engine: Engine) -> None:
+    account = engine.world.connect()
+    cid = engine.campaign([INVITE], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("deferred-one", "Dee")
+    engine.enroll(cid, [pid])
+    engine.emulator.fail_next_invite("errors/unprocessable_entity")
+    now = engine.world.clock.now()
+    engine.run(minutes=1)
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.current_step) == ("pending", 0)
+    assert item.next_send_at >= now + timedelta(minutes=30)  # deferred 30 minutes, never failed inline
+    usage = UsageRepository().usage(engine.world.tenant.workspace_id, account["id"], engine.world.clock.now())
+    assert usage["invites_week"] == 0
+    engine.world.clock.set(item.next_send_at)
+    engine.run(minutes=1)
+    assert len(engine.invitations_to("deferred-one")) == 1
+    assert engine.enrollment(cid, pid).status == "completed"
