@@ -22,6 +22,7 @@ AREAS = (
     "tracking",
     "scheduler",
     "warmup",
+    "linkedin",
     "safety_month",
 )
 ON_REQUEST = ("safety_month",)  # not in the default run (see the module docstring)

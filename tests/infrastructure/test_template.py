@@ -38,6 +38,8 @@ STOPPED_WINDOWS = {
     "InboxSyncFanoutFunction": 900,  # rate(5 minutes)
     "WarmupTickFunction": 2700,  # rate(15 minutes)
     "WarmupDomainCheckFunction": 21600,  # rate(2 hours)
+    "LinkedInSchedulerFunction": 300,  # rate(1 minute)
+    "LinkedInEngineFunction": 900,  # rate(5 minutes) (and the 30-minute and 6-hour polls)
 }
 # Reserved concurrency per stage for the public functions; the rest of the account's pool (at least 100 of a fresh
 # account's 1,000 stays unreserved by AWS rule) is shared by the workers.

@@ -17,6 +17,7 @@ from kindling.api.errors import install_error_handlers
 from kindling.api.middleware import PlatformMiddleware
 from kindling.api.routes import ROUTER_MODULES, modules_for_segment
 from kindling.api.routing import SCOPE_KEY
+from kindling.outreach.directory import install_directory
 
 API_VERSION = "1.0.0"
 DESCRIPTION = (
@@ -88,6 +89,7 @@ def create_app(*, swagger_assets: Path | None = None) -> KindlingAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_directory()  # campaigns see the workspace's LinkedIn accounts
     app.add_middleware(PlatformMiddleware)
     if swagger_assets is not None:
         _serve_local_swagger(app, swagger_assets)

@@ -3,8 +3,8 @@ published API. Each call must carry this stack's provider webhook secret (a head
 refused 401 `invalid_signature` before its body is read (kindling.linkedin.provider_events).
 
 - POST /linkedin/provider/webhook: the provider's webhooks. Account-status events go through the accounts' status
-  helper; new-relation and new-message events (issue 18's campaign engine) are verified and parsed, and nothing
-  else is done with them yet: the answer is 200 so the provider does not retry them.
+  helper; new-relation events stamp acceptances and new-message events go through the engine's one attribution
+  function (kindling.outreach.sweeps / attribution).
 - POST /linkedin/provider/notify: the hosted-auth notify callback: links the `connecting` row the link was made for.
 """
 
@@ -17,11 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from kindling.linkedin.provider_events import (
     MAX_BODY_BYTES,
     AccountStatusChanged,
+    NewMessage,
+    NewRelation,
     parse_hosted_auth_notify,
     parse_webhook,
     verify,
 )
-from kindling.linkedin.service import LinkedInAccountService
+from kindling.linkedin.service import LinkedInAccountService, default_provider
+from kindling.outreach.sweeps import EngineSweeps
 from kindling.platform.errors import PayloadTooLarge
 from kindling.platform.settings import get_settings
 
@@ -54,6 +57,12 @@ async def provider_webhook(request: Request) -> JSONResponse:
             LinkedInAccountService().handle_status_webhook, event.account_id, event.status
         )
         handled = "account_status" if account is not None else "unknown_account"
+    elif isinstance(event, NewRelation):
+        counted = await run_in_threadpool(EngineSweeps(default_provider()).on_new_relation, event)
+        handled = "unknown_account" if counted is None else "new_relation"
+    elif isinstance(event, NewMessage):
+        replies = await run_in_threadpool(EngineSweeps(default_provider()).on_new_message, event)
+        handled = "unknown_account" if replies is None else "new_message"
     return JSONResponse({"received": True, "handled": handled})
 
 

@@ -29,6 +29,7 @@ from kindling.campaigns.models import (
     CampaignHeader,
     CampaignRecord,
     CampaignStats,
+    LinkedInStepStats,
     StepRecord,
 )
 from kindling.platform import table
@@ -93,6 +94,19 @@ class CampaignPartItem(TableModel):
     replied = NumberAttribute(null=True)
     bounced = NumberAttribute(null=True)
     unsubscribed = NumberAttribute(null=True)
+    # A LinkedIn step's counters, written by the LinkedIn engine (kindling.outreach) on the step's counter item.
+    li_views = NumberAttribute(null=True)
+    li_invites = NumberAttribute(null=True)
+    li_acceptances = NumberAttribute(null=True)
+    li_messages = NumberAttribute(null=True)
+    li_replies = NumberAttribute(null=True)
+
+
+_LI_COUNTERS = ("views", "invites", "acceptances", "messages", "replies")
+
+
+def _li_stats(item: CampaignPartItem) -> LinkedInStepStats:
+    return LinkedInStepStats(**{name: int(getattr(item, f"li_{name}") or 0) for name in _LI_COUNTERS})
 
 
 _HEADER_COLUMNS = {"campaign_id", "workspace_id", "name", "status", "version", "paused_reason", "paused_at"}
@@ -191,6 +205,7 @@ class CampaignRepository:
         steps: dict[str, StepRecord] = {}
         step_stats: dict[str, CampaignStats] = {}
         variant_stats: dict[str, CampaignStats] = {}
+        linkedin_stats: dict[str, LinkedInStepStats] = {}
         for part in CampaignPartItem.query(
             pk, CampaignPartItem.sk.startswith(CAMPAIGN_CHILD_PREFIX), consistent_read=True
         ):
@@ -202,6 +217,7 @@ class CampaignRepository:
                 data["stats"] = _stats(part)
             elif sk.startswith(STEP_STATS_PREFIX):
                 step_stats[sk[len(STEP_STATS_PREFIX) :]] = _stats(part)
+                linkedin_stats[sk[len(STEP_STATS_PREFIX) :]] = _li_stats(part)
             elif sk.startswith(VARIANT_STATS_PREFIX):
                 variant_stats[sk[len(VARIANT_STATS_PREFIX) :]] = _stats(part)
         ordered = [
@@ -209,7 +225,13 @@ class CampaignRepository:
             for index, step_id in enumerate(sid for sid in order if sid in steps)
         ]
         return CampaignRecord.model_validate(
-            {**data, "steps": ordered, "step_stats": step_stats, "variant_stats": variant_stats}
+            {
+                **data,
+                "steps": ordered,
+                "step_stats": step_stats,
+                "variant_stats": variant_stats,
+                "linkedin_step_stats": {k: v for k, v in linkedin_stats.items() if k in steps and steps[k].is_linkedin},
+            }
         )
 
     def list_page(

@@ -124,6 +124,12 @@ def refusal_message(status: str, action: Action) -> str:
 AUTO_RESUMABLE: frozenset[str] = frozenset({"mailbox_disconnected", "linkedin_account_disconnected"})
 
 
+# What a client shows beside a pause the engine will undo by itself (issue 18, "Disconnect and auto-resume").
+PAUSE_HINTS: dict[str, str] = {
+    "linkedin_account_disconnected": "Will auto-resume after LinkedIn account reconnection.",
+}
+
+
 def may_auto_resume(status: str, paused_reason: str | None, cause: str) -> bool:
     """Whether the engine may resume a campaign because `cause` has cleared: it must be paused for that cause."""
     return status == "paused" and paused_reason == cause and cause in AUTO_RESUMABLE

@@ -771,6 +771,13 @@ class CampaignService:
                 continue
         return resumed
 
+    def auto_resume(self, workspace_id: str, campaign_id: str, reason: str) -> CampaignRecord:
+        """The engine resumes one campaign it paused for `reason` (re-checked inside the conditional write: a pause
+        by the user in between stays); `InvalidStatus` when it is no longer paused for that reason."""
+        if reason not in rules.AUTO_RESUMABLE:
+            raise ValueError(f"campaigns paused for {reason} are never resumed by the engine")
+        return self._resume(workspace_id, campaign_id, reason)
+
     def _resume(self, workspace_id: str, campaign_id: str, reason: str) -> CampaignRecord:
         record = self._repo.get(workspace_id, campaign_id)
         problem = rules.cannot_continue(record.steps)

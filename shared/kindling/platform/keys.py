@@ -578,3 +578,60 @@ def linkedin_provider_account_gsi_pk(provider_account_id: str) -> str:
 
 def linkedin_outage_due_sk(since: datetime, workspace_id: str, account_id: str) -> str:
     return f"{instant(since)}#{workspace_id}#{account_id}"
+
+
+# --- the LinkedIn action engine (kindling.outreach) -------------------------------------------------------------
+# - `DUE#LI#<nn>` / `<iso due>#<pk>#<sk>`: enrollments whose next LinkedIn step is due (the LinkedIn scheduler's
+#   shards, like `DUE#SEND#<nn>` for email steps; an enrollment is in exactly one of the two, by its step's type);
+# - `DUE#LIPARK#<ws>#<campaign>` / same sort key: LinkedIn steps that came due while the campaign was not running;
+# - `DUE#LIWATCH` / `<ws>#<campaign>`: campaigns holding parked LinkedIn steps (looked at each tick);
+# - the action ledger `ws#LIACTION#<action id>` / `#`: one per (enrollment, step), the claim;
+# - the peer index `ws#LIPEER#<li account id>#<member provider id>` / `E#<campaign>#<prospect>`: the enrollments a
+#   LinkedIn member was approached in from that account (acceptance and reply attribution);
+# - inbound LinkedIn messages `ws#LIINBOUND#<li account id>#<provider message id>` / `#` (written only by
+#   kindling.outreach.attribution);
+# - the account's engine state `ws#LIACCOUNT#<li id>` / `ENGINE` (cooldown end, poll marks);
+# - `DUE#LIPAUSED` / `<ws>#<campaign>`: campaigns the engine paused for a disconnected account (auto-resume).
+LI_SHARDS = 8
+LI_PREFIX = "DUE#LI#"
+LI_PARK_PREFIX = "DUE#LIPARK#"
+LI_WATCH_PK = "DUE#LIWATCH"
+LI_PAUSED_PK = "DUE#LIPAUSED"
+LI_ENGINE_SK = "ENGINE"
+LI_WATCH_SK = "LI#WATCH"  # a campaign's reference under LI_WATCH_PK, in its own partition
+LI_PAUSED_SK = "LI#PAUSED"  # ... under LI_PAUSED_PK
+LI_PEER_PREFIX = "E#"
+
+
+def li_shards() -> list[str]:
+    return [f"{LI_PREFIX}{n:02d}" for n in range(LI_SHARDS)]
+
+
+def li_due_keys(pk: str, sk: str, when: datetime) -> tuple[str, str]:
+    """(due_pk, due_sk) of an enrollment whose next LinkedIn step is due at `when`."""
+    return f"{LI_PREFIX}{shard_of(pk + '|' + sk, LI_SHARDS):02d}", f"{instant(when)}#{pk}#{sk}"
+
+
+def li_park_pk(workspace_id: str, campaign_id: str) -> str:
+    return f"{LI_PARK_PREFIX}{workspace_id}#{campaign_id}"
+
+
+def li_campaign_ref_sk(workspace_id: str, campaign_id: str) -> str:
+    """A campaign's sort key under `LI_WATCH_PK` / `LI_PAUSED_PK`."""
+    return f"{workspace_id}#{campaign_id}"
+
+
+def li_action_pk(workspace_id: str, action_id: str) -> str:
+    return workspace_key(workspace_id, "LIACTION", action_id)
+
+
+def li_peer_pk(workspace_id: str, account_id: str, member_id: str) -> str:
+    return workspace_key(workspace_id, "LIPEER", account_id, member_id)
+
+
+def li_peer_sk(campaign_id: str, prospect_id: str) -> str:
+    return f"{LI_PEER_PREFIX}{campaign_id}#{prospect_id}"
+
+
+def li_inbound_pk(workspace_id: str, account_id: str, message_id: str) -> str:
+    return workspace_key(workspace_id, "LIINBOUND", account_id, _part(message_id))

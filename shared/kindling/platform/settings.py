@@ -28,6 +28,7 @@ class Settings(BaseModel):
     kms_key_id: str | None = None
     check_queue_url: str | None = None
     send_queue_url: str | None = None
+    linkedin_action_queue_url: str | None = None
     sync_queue_url: str | None = None
     webhook_queue_url: str | None = None
     job_state_machine_arn: str | None = None
@@ -98,6 +99,7 @@ _ENV = {
     "kms_key_id": "KINDLING_KMS_KEY_ID",
     "check_queue_url": "KINDLING_CHECK_QUEUE_URL",
     "send_queue_url": "KINDLING_SEND_QUEUE_URL",
+    "linkedin_action_queue_url": "KINDLING_LINKEDIN_ACTION_QUEUE_URL",
     "sync_queue_url": "KINDLING_SYNC_QUEUE_URL",
     "webhook_queue_url": "KINDLING_WEBHOOK_QUEUE_URL",
     "job_state_machine_arn": "KINDLING_JOB_STATE_MACHINE_ARN",

@@ -678,9 +678,17 @@ class SendingRepository:
 
     # --- enrollment moves outside a send ------------------------------------------------------------------------
 
-    def move_due(self, item: EnrollmentItem, when: datetime | None, *, park: tuple[str, str] | None = None) -> bool:
+    def move_due(
+        self,
+        item: EnrollmentItem,
+        when: datetime | None,
+        *,
+        park: tuple[str, str] | None = None,
+        linkedin: bool = False,
+    ) -> bool:
         """Move an enrollment's next send to `when` (None: out of the due index), or park it under its campaign,
-        if it is still where it was read (same status, step and due key)."""
+        or (`linkedin`: its next step is a LinkedIn step) hand it to the LinkedIn scheduler's shards, if it is
+        still where it was read (same status, step and due key)."""
         pk, sk = item.pk, item.sk
         if when is None:
             actions: list[Any] = [
@@ -691,7 +699,7 @@ class SendingRepository:
         elif park is not None:
             actions = [EnrollmentItem.due_pk.set(keys.park_pk(*park))]
         else:
-            due_pk, due_sk = keys.send_due_keys(pk, sk, when)
+            due_pk, due_sk = (keys.li_due_keys if linkedin else keys.send_due_keys)(pk, sk, when)
             actions = [
                 EnrollmentItem.next_send_at.set(when),
                 EnrollmentItem.due_pk.set(due_pk),

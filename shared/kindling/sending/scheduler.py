@@ -91,6 +91,7 @@ class TickReport:
     resolved_unknown: int = 0
     limit_events: int = 0
     deferred_campaigns: int = 0  # not reached within the tick's budget: next tick
+    handed_to_linkedin: int = 0  # at a LinkedIn step: moved to the LinkedIn scheduler's shards
     errors: list[str] = field(default_factory=list)
 
 
@@ -199,6 +200,18 @@ class Scheduler:
 
     # --- one campaign's due enrollments ---------------------------------------------------------------------------
 
+    def _email_steps(self, record: CampaignRecord, dues: list[_Due], now: datetime, report: TickReport) -> list[_Due]:
+        """The entries whose next step is an email step; one at a LinkedIn step (multichannel) goes to the LinkedIn
+        scheduler's shards (kindling.outreach), due now."""
+        kept: list[_Due] = []
+        for entry in dues:
+            step = current_step(record.steps, int(entry.item.current_step or 0))
+            if step is not None and step.is_linkedin:
+                report.handed_to_linkedin += int(self._repo.move_due(entry.item, now, linkedin=True))
+                continue
+            kept.append(entry)
+        return kept
+
     def _campaign(
         self, workspace_id: str, campaign_id: str, items: list[EnrollmentState], now: datetime, report: TickReport
     ) -> None:
@@ -216,7 +229,9 @@ class Scheduler:
             self._repo.watch_campaign(workspace_id, campaign_id, now, parked=True)
             return
         schedule = planning.schedule_of(record.settings)
-        dues = [_Due(item) for item in sorted(items, key=lambda i: i.due_sk or "")]
+        dues = self._email_steps(
+            record, [_Due(item) for item in sorted(items, key=lambda i: i.due_sk or "")], now, report
+        )
         finished = False
         for entry in dues:
             entry.step = current_step(record.steps, int(entry.item.current_step or 0))

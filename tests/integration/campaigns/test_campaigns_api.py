@@ -24,6 +24,7 @@ REFERENCE_EXAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "referen
 EXTENSIONS = {
     "pausedReason",
     "pausedAt",
+    "pausedHint",
     "sendingWindows",
     "minutesBetweenSends",
     "recipientDomainDailyLimit",

@@ -150,7 +150,30 @@ CASES: list[tuple[Callable[..., object], tuple[object, ...], object]] = [
         (datetime(2026, 6, 10, 9, tzinfo=UTC), WS, "li_1"),
         "2026-06-10T09:00:00.000Z#ws_abc123#li_1",
     ),
+    # the LinkedIn action engine
+    (
+        keys.li_due_keys,
+        ("ws_abc123#CAMPAIGN#c1", "ENROLL#p1", datetime(2026, 6, 10, 9, tzinfo=UTC)),
+        ("DUE#LI#03", "2026-06-10T09:00:00.000Z#ws_abc123#CAMPAIGN#c1#ENROLL#p1"),
+    ),
+    (keys.li_park_pk, (WS, "c1"), "DUE#LIPARK#ws_abc123#c1"),
+    (keys.li_campaign_ref_sk, (WS, "c1"), "ws_abc123#c1"),
+    (keys.li_action_pk, (WS, "a1"), "ws_abc123#LIACTION#a1"),
+    (keys.li_peer_pk, (WS, "li_1", "ACoAA1"), "ws_abc123#LIPEER#li_1#ACoAA1"),
+    (keys.li_peer_sk, ("c1", "p1"), "E#c1#p1"),
+    (keys.li_inbound_pk, (WS, "li_1", "m1"), "ws_abc123#LIINBOUND#li_1#m1"),
 ]
+
+
+def test_the_linkedin_engine_fixed_keys() -> None:
+    assert keys.li_shards() == [f"DUE#LI#{n:02d}" for n in range(8)]
+    assert (keys.LI_WATCH_PK, keys.LI_PAUSED_PK, keys.LI_ENGINE_SK, keys.LI_WATCH_SK, keys.LI_PAUSED_SK) == (
+        "DUE#LIWATCH",
+        "DUE#LIPAUSED",
+        "ENGINE",
+        "LI#WATCH",
+        "LI#PAUSED",
+    )
 
 
 @pytest.mark.parametrize(("build", "args", "expected"), CASES, ids=[c[0].__name__ for c in CASES])

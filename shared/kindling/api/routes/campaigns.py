@@ -2,7 +2,7 @@
 preflight, stats and step preview (the peer APIs' extras, in the same style).
 
 Shapes follow the reference's Campaigns examples key for key; the additions are documented extensions:
-campaign `pausedReason`, `pausedAt`, `sendingWindows`, `minutesBetweenSends`, `recipientDomainDailyLimit`,
+campaign `pausedReason`, `pausedAt`, `pausedHint`, `sendingWindows`, `minutesBetweenSends`, `recipientDomainDailyLimit`,
 `rotationMode`, `mailboxes`, `linkedinAccountIds`; step `variants`; preview `channel`, `linkedin*`, `issues`;
 preflight `issues`; stats per step `linkedin` (decisions.md "LinkedIn campaigns and steps").
 """
@@ -45,6 +45,7 @@ from kindling.campaigns.models import (
     VariantRecord,
     VariantUpdate,
 )
+from kindling.campaigns.rules import PAUSE_HINTS
 from kindling.campaigns.service import CampaignService, CampaignView, Preflight
 from kindling.campaigns.templates import derived_text
 from kindling.enrollments.service import EnrollmentService, campaign_service
@@ -140,6 +141,7 @@ class CampaignSummaryView(_CamelOut):
     updated_at: Timestamp
     paused_reason: PausedReason | None  # decisions.md "Campaign pause reasons"
     paused_at: Timestamp | None
+    paused_hint: str | None  # e.g. "Will auto-resume after LinkedIn account reconnection."
     sending_windows: list[SendingWindow] | None
     minutes_between_sends: int
     recipient_domain_daily_limit: int
@@ -326,6 +328,7 @@ def _summary_fields(campaign: CampaignHeader, total_prospects: int) -> dict[str,
         "updated_at": campaign.updated_at,
         "paused_reason": campaign.paused_reason,
         "paused_at": campaign.paused_at,
+        "paused_hint": PAUSE_HINTS.get(campaign.paused_reason or ""),
         "sending_windows": settings.sending_windows,
         "minutes_between_sends": settings.minutes_between_sends,
         "recipient_domain_daily_limit": settings.recipient_domain_daily_limit,

@@ -1,0 +1,220 @@
+"""Acceptances and inbound LinkedIn messages, found by the provider's webhooks and by polls, attributed to the
+enrollments through the peer index (the enrollments a LinkedIn member was invited or messaged in from an account).
+
+- `record_acceptance` (path A: the new-relation webhook; path B: the 6-hour relations poll with the relation's
+  real time): stamps `li_accepted_at` once, counts the acceptance on the invite step unless the wait had already
+  timed out, and moves a prospect waiting at `wait_accept` on. The status never moves back (a `replied` prospect
+  stays `replied`; the stamp is still written).
+- `attribute_inbound` is THE way an inbound row is written (tests/unit/outreach/test_inbound_ownership.py forbids
+  any other): the webhook and the 30-minute poll both call it; the row's conditional put makes the second sight
+  of a message a no-op. A reply stamps `li_replied_at`, counts on the step last done, stops the sequence when
+  the campaign stops on reply, and emits `reply.received` (`channel: linkedin`) and `linkedin.reply_received`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kindling.campaigns.models import CampaignRecord
+from kindling.campaigns.repository import CampaignRepository
+from kindling.events.catalog import emit_event
+from kindling.events.service import EventService
+from kindling.linkedin.models import LinkedInAccount
+from kindling.outreach.engine import IN_SEQUENCE, advance_after
+from kindling.outreach.repository import LinkedInEnrollmentItem, LinkedInInboundItem, OutreachRepository
+from kindling.platform.clock import isoformat
+from kindling.platform.errors import NotFound
+from kindling.platform.observability import get_logger
+from kindling.sending.planning import schedule_of
+from kindling.sending.service import current_step
+
+
+def replied_step(record: CampaignRecord, current: int) -> str | None:
+    """The step a reply counts on: the last action step done before it (a wait step is not an action)."""
+    for step in reversed(record.steps[: max(current, 0)]):
+        if step.linkedin_action_type not in ("wait_accept", "wait_reply"):
+            return step.id
+    return record.steps[0].id if record.steps else None
+
+
+@dataclass
+class Attribution:
+    stamped: list[str] = field(default_factory=list)  # enrollment ids stamped
+    counted: list[str] = field(default_factory=list)
+    advanced: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+
+
+class Attributor:
+    def __init__(
+        self,
+        repository: OutreachRepository | None = None,
+        campaigns: CampaignRepository | None = None,
+        events: EventService | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._repo = repository or OutreachRepository()
+        self._campaigns = campaigns or CampaignRepository()
+        self._events = events
+        self._rng = rng or random.Random()
+
+    def _event_service(self) -> EventService:
+        if self._events is None:
+            self._events = EventService()
+        return self._events
+
+    def _campaign(self, workspace_id: str, campaign_id: str) -> CampaignRecord | None:
+        try:
+            return self._campaigns.get(workspace_id, campaign_id)
+        except NotFound:
+            return None
+
+    def _emit(self, workspace_id: str, event_type: str, data: dict[str, object], now: datetime) -> None:
+        try:
+            emit_event(self._event_service(), workspace_id, event_type, dict(data), now=now)
+        except Exception:  # the stamp stands; a refused event must not undo it
+            get_logger().exception("linkedin engine event not emitted", extra={"type": event_type})
+
+    # --- acceptances -------------------------------------------------------------------------------------------
+    def record_acceptance(
+        self, account: LinkedInAccount, member_id: str, accepted_at: datetime, now: datetime
+    ) -> Attribution:
+        result = Attribution()
+        ws = account.workspace_id
+        for peer in self._repo.peers(ws, account.id, member_id):
+            item = self._repo.enrollment(ws, peer.campaign_id, peer.prospect_id)
+            if item is None or item.li_invited_at is None or item.li_accepted_at is not None:
+                continue
+            late = bool(item.li_wait_timed_out)
+            counter = None if late or not item.li_invite_step else (str(item.li_invite_step), "acceptances")
+            stamped = self._repo.stamp(
+                item,
+                [LinkedInEnrollmentItem.li_accepted_at.set(accepted_at)],
+                LinkedInEnrollmentItem.li_accepted_at.does_not_exist(),
+                workspace_id=ws,
+                counter=counter,
+                now=now,
+            )
+            if not stamped:
+                continue
+            result.stamped.append(item.enrollment_id)
+            if counter is None:
+                continue
+            result.counted.append(item.enrollment_id)
+            record = self._campaign(ws, peer.campaign_id)
+            if record is None:
+                continue
+            self._emit(
+                ws,
+                "linkedin.invite_accepted",
+                {
+                    "campaignId": record.campaign_id,
+                    "enrollmentId": item.enrollment_id,
+                    "linkedinAccountId": account.id,
+                    "acceptedAt": isoformat(accepted_at) or "",
+                    "prospectId": item.prospect_id,
+                    "campaignName": record.name,
+                    "invitedAt": isoformat(item.li_invited_at) or "",
+                },
+                now,
+            )
+            if item.status not in IN_SEQUENCE:
+                continue  # stamped, counted, but a replied/stopped prospect does not move
+            step = current_step(record.steps, int(item.current_step or 0))
+            if step is None or step.linkedin_action_type != "wait_accept":
+                continue
+            position = record.steps.index(step)
+            advance = advance_after(record, item, position, now, schedule_of(record.settings), self._rng)
+            if self._repo.finish(ws, None, item, now, outcome="done", advance=advance):
+                result.advanced.append(item.enrollment_id)
+        return result
+
+    # --- inbound messages ----------------------------------------------------------------------------------------
+    def attribute_inbound(
+        self,
+        account: LinkedInAccount,
+        *,
+        message_id: str,
+        chat_id: str | None,
+        sender_member_id: str | None,
+        text: str | None,
+        received_at: datetime,
+        source: str,
+        now: datetime,
+    ) -> Attribution:
+        """THE one way an inbound LinkedIn message is recorded and attributed."""
+        result = Attribution()
+        if not sender_member_id or sender_member_id == account.member_id:
+            return result  # sent by the account itself (another device): not a reply
+        ws = account.workspace_id
+        row = LinkedInInboundItem(
+            account_id=account.id,
+            message_id=message_id,
+            chat_id=chat_id,
+            sender_member_id=sender_member_id,
+            text=text,
+            received_at=received_at,
+            source=source,
+        )
+        if not self._repo.put_inbound(ws, row):
+            return result  # seen before (the webhook and the poll both saw it)
+        campaigns: list[str] = []
+        for peer in self._repo.peers(ws, account.id, sender_member_id):
+            item = self._repo.enrollment(ws, peer.campaign_id, peer.prospect_id)
+            record = self._campaign(ws, peer.campaign_id)
+            if item is None or record is None or item.li_replied_at is not None:
+                continue
+            step_id = replied_step(record, int(item.current_step or 0))
+            stop = record.settings.stop_on_reply and item.status in IN_SEQUENCE
+            stamped = self._repo.stamp(
+                item,
+                [
+                    LinkedInEnrollmentItem.li_replied_at.set(received_at),
+                    *([LinkedInEnrollmentItem.li_reply_step.set(step_id)] if step_id else []),
+                ],
+                LinkedInEnrollmentItem.li_replied_at.does_not_exist(),
+                workspace_id=ws,
+                counter=(step_id, "replies") if step_id else None,
+                # a finished sequence records the reply as its outcome (nothing left to stop)
+                status="replied" if stop or item.status == "completed" else None,
+                now=now,
+            )
+            if not stamped:
+                continue
+            campaigns.append(record.campaign_id)
+            result.stamped.append(item.enrollment_id)
+            if stop:
+                result.stopped.append(item.enrollment_id)
+            at = isoformat(received_at) or ""
+            self._emit(
+                ws,
+                "reply.received",
+                {
+                    "prospectId": item.prospect_id,
+                    "prospectEmail": item.email,
+                    "campaignId": record.campaign_id,
+                    "receivedAt": at,
+                    "messageId": message_id,
+                    "channel": "linkedin",
+                },
+                now,
+            )
+            self._emit(
+                ws,
+                "linkedin.reply_received",
+                {
+                    "campaignId": record.campaign_id,
+                    "enrollmentId": item.enrollment_id,
+                    "linkedinAccountId": account.id,
+                    "messageText": text or "",
+                    "receivedAt": at,
+                    "prospectId": item.prospect_id,
+                    "threadId": chat_id or "",
+                    "campaignName": record.name,
+                },
+                now,
+            )
+        self._repo.set_inbound_campaigns(row, campaigns)
+        return result

@@ -1,0 +1,94 @@
+"""Issue 18 on the local stack: a LinkedIn campaign (view, invite with a note) runs through the template's real
+functions: the email scheduler hands the enrollment over, the LinkedIn scheduler claims the step, the action
+queue's poller feeds the worker, the emulator receives one invitation, and the stats count it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from devstack.runtime import LocalStack
+from kindling.platform.clock import ManualClock, set_clock
+from tests.e2e.support import SCHEDULED, own_workspace
+
+WEDNESDAY = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    manual = ManualClock(WEDNESDAY)
+    previous = set_clock(manual)
+    yield manual
+    set_clock(previous)
+
+
+def _tick(stack: LocalStack, clock: ManualClock) -> None:
+    event: dict[str, Any] = {**SCHEDULED, "time": clock.now().isoformat()}
+    stack.invoke("SchedulerFunction", event)
+    stack.invoke("LinkedInSchedulerFunction", event)
+    stack.drain(timeout=60)
+
+
+def test_a_linkedin_campaign_runs_through_the_stacks_functions(local_stack: LocalStack, clock: ManualClock) -> None:
+    headers = own_workspace(local_stack, "LinkedIn engine e2e")
+    with httpx.Client(base_url=local_stack.api_url, headers=headers, trust_env=False, timeout=60) as api:
+        started = api.post("/api/v1/linkedin/accounts/connect")
+        assert started.status_code == 201, started.text
+        account_id = started.json()["data"]["account"]["id"]
+        token = urlsplit(started.json()["data"]["url"]).path.rsplit("/", 1)[-1]
+        with httpx.Client(base_url=local_stack.linkedin_provider.control_url, trust_env=False, timeout=30) as control:
+            done = control.post(f"/hosted/{token}/complete", json={"name": "E2E Engine"})
+            assert done.status_code in (200, 201), done.text
+        body = {
+            "name": "LinkedIn e2e",
+            "channel": "linkedin",
+            "linkedinAccountIds": [account_id],
+            "scheduleDays": [1, 2, 3, 4, 5, 6, 7],
+            "sendingWindows": [{"start": "00:00", "end": "24:00"}],
+            "steps": [
+                {"stepIndex": 0, "type": "linkedin", "linkedinActionType": "view_profile", "delayDays": 0},
+                {
+                    "stepIndex": 1,
+                    "type": "linkedin",
+                    "linkedinActionType": "send_invite",
+                    "linkedinInviteNote": "Hi {{firstName}}!",
+                    "delayDays": 0,
+                },
+            ],
+        }
+        created = api.post("/api/v1/campaigns", json=body)
+        assert created.status_code == 201, created.text
+        cid = created.json()["data"]["id"]
+        assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
+        slug = f"e2e-{cid[:8]}"
+        prospect = api.post(
+            "/api/v1/prospects",
+            json={
+                "email": f"{slug}@example.com",
+                "firstName": "Lin",
+                "linkedinUrl": f"https://www.linkedin.com/in/{slug}",
+            },
+        )
+        assert prospect.status_code == 201, prospect.text
+        enrolled = api.post(
+            f"/api/v1/campaigns/{cid}/enrollments", json={"prospectIds": [prospect.json()["data"]["id"]]}
+        )
+        assert enrolled.status_code == 200, enrolled.text
+
+        emulator = local_stack.linkedin_provider
+        for _ in range(8):
+            _tick(local_stack, clock)
+            clock.advance(timedelta(minutes=1))
+        member = emulator._profile_for(slug).provider_id
+        invitations = [i for i in emulator.invitations.values() if i.provider_id == member]
+        assert [i.message for i in invitations] == ["Hi Lin!"]
+        stats = api.get(f"/api/v1/campaigns/{cid}/stats").json()["data"]
+        assert [s["linkedin"] for s in stats["steps"]] == [
+            {"views": 1, "invites": 0, "acceptances": 0, "messages": 0, "replies": 0},
+            {"views": 0, "invites": 1, "acceptances": 0, "messages": 0, "replies": 0},
+        ]
