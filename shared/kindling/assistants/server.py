@@ -37,6 +37,7 @@ from kindling.auth.models import Principal
 from kindling.auth.scopes import has_scope
 from kindling.auth.service import AuthService
 from kindling.idempotency.service import IdempotencyService, validate_key
+from kindling.outreach.directory import install_directory
 from kindling.platform.errors import (
     IdempotencyConflict,
     InsufficientScope,
@@ -419,4 +420,5 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def create_app() -> MCPApp:
+    install_directory()  # campaign tools see the workspace's LinkedIn accounts, as the REST API's do
     return MCPApp()
