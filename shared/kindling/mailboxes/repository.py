@@ -80,11 +80,13 @@ _COLUMNS = {"id", "workspace_id", "status", "email_address", "version", "generat
 
 
 # Mailboxes in an outage, for the reconnect sweep: the partition `DUE#MAILBOX#RETEST`, time-ordered by when the sweep
-# must look at each again. A mailbox is connected or in an outage, never both, so one pair of `due` keys serves.
+# must look at each again. A mailbox is connected or in an outage, never both, so one pair of `due` keys serves; a
+# just reconnected mailbox whose resume is pending stays in the sweep's partition until the resume clears it (the
+# inbox sync fan-out picks it up on its next run after that).
 
 
 def _due_keys(mailbox: Mailbox) -> tuple[str | None, str | None]:
-    if mailbox.status == "connected":
+    if mailbox.status == "connected" and mailbox.resume_pending_since is None:
         return CONNECTED_DUE_PK, connected_due_sk(mailbox.workspace_id, mailbox.id)
     due = sweep_due_at(mailbox)
     if due is not None:

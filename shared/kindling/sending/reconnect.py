@@ -7,6 +7,8 @@
   `mailbox.reconnected` and resumes the campaigns paused for `mailbox_disconnected` (kindling.sending.mailbox_health);
   a failure schedules the next re-test (15 min, 1 h, 4 h, then every 12 h). A `disconnected` mailbox down for 24 h
   gets its one notification email (`kindling.notifications`).
+- A mailbox flipped back to `connected` whose resume did not finish (its `resume_pending_since` marker, in the same
+  partition, due at once): `sweep_one` resumes its campaigns and clears the marker (outcome `resumed`).
 - `summarize(results)`: the sweep's counts.
 - `run_sweep(now)`: the whole sweep in-process (what the state machine does, one mailbox after another; a mailbox
   whose step raises is counted `failed` and the sweep goes on). The benchmarks and tests call it.
@@ -59,6 +61,12 @@ def sweep_one(
     except NotFound:
         return {**result, "outcome": "missing", "status": None}
     if not in_outage(mailbox):
+        since = mailbox.resume_pending_since
+        if mailbox.status == "connected" and since is not None:
+            # Reconnected, but the resume was lost (the process died after the flip): finish it.
+            resumed = mailbox_health.reconnection_consequences(mailbox, since, moment)
+            get_logger().info("reconnect sweep", extra={"mailbox_id": mailbox_id, "outcome": "resumed"})
+            return {**result, "outcome": "resumed", "status": mailbox.status, "resumed": resumed}
         return {**result, "outcome": "skipped", "status": mailbox.status}
     outcome = "waiting"
     if mailbox.next_retest_at is None or mailbox.next_retest_at <= moment:
