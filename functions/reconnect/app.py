@@ -2,7 +2,9 @@
 
 Event: {"action": "list"} -> {"mailboxes": [{"workspace_id", "mailbox_id"}, ...]};
 {"action": "retest", "workspace_id", "mailbox_id"} -> {"mailbox_id", "outcome", "status", ...};
-{"action": "summarize", "results": [...]} -> {"listed", "outcomes", "notified"}.
+{"action": "summarize", "results": [...]} -> {"listed", "outcomes", "notified"};
+{"action": "backfill", "workspace_id", "cursor"?} -> {"workspace_id", "scheduled": [mailbox ids], "next_cursor"}:
+run by hand (`aws lambda invoke`), once per workspace, for outages older than the sweep (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"mailboxes": reconnect.list_due()}
     if action == "retest":
         return reconnect.sweep_one(str(event["workspace_id"]), str(event["mailbox_id"]))
+    if action == "backfill":
+        cursor = event.get("cursor")
+        return reconnect.backfill(str(event["workspace_id"]), str(cursor) if cursor else None)
     if action == "summarize":
         summary = reconnect.summarize(event.get("results") or [])
         get_logger().info("reconnect sweep finished", extra=summary)

@@ -153,7 +153,7 @@ def record_test(
             update["imap_tls_pin"] = result.imap.tls.pin if result.imap.tls else None
         if failure is None:
             update.update(
-                success_fields(now),
+                success_fields(now, current),
                 last_tested_at=now,
                 health_status="warning" if warnings else "ok",
                 health_reasons=warnings or None,
@@ -186,6 +186,36 @@ def record_notified(repository: MailboxRepository, mailbox: Mailbox, now: dateti
         if not in_outage(current) or current.disconnected_since != since or current.outage_notified_at is not None:
             return None
         return {"outage_notified_at": now, "updated_at": now}
+
+    return _write(repository, mailbox, change)[1] is not None
+
+
+def schedule_untracked_outage(repository: MailboxRepository, mailbox: Mailbox, now: datetime) -> bool:
+    """A mailbox left in an outage from before the reconnect sweep (no re-test time): due for a re-test now, its
+    outage dated from its last change (`updated_at`, the best known bound) unless it has a start. The write puts it
+    in the sweep's partition; the sweep re-tests it and completes the outage's consequences. False when there was
+    nothing to do (not in an outage, or already tracked)."""
+
+    def change(current: Mailbox) -> dict[str, Any] | None:
+        if not in_outage(current) or current.next_retest_at is not None:
+            return None
+        return {
+            "next_retest_at": now,
+            "disconnected_since": current.disconnected_since or current.updated_at,
+            "updated_at": now,
+        }
+
+    return _write(repository, mailbox, change)[1] is not None
+
+
+def clear_resume_pending(repository: MailboxRepository, mailbox: Mailbox, since: datetime, now: datetime) -> bool:
+    """The campaigns paused for the outage that began at `since` are resumed: drop its marker (False when there was
+    none; a newer outage's marker is left alone)."""
+
+    def change(current: Mailbox) -> dict[str, Any] | None:
+        if current.resume_pending_since is None or current.resume_pending_since != since:
+            return None
+        return {"resume_pending_since": None, "updated_at": now}
 
     return _write(repository, mailbox, change)[1] is not None
 

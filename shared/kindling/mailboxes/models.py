@@ -104,6 +104,9 @@ class Mailbox(BaseModel):
     next_retest_at: datetime | None = None
     retest_attempts: int = 0
     outage_notified_at: datetime | None = None
+    # Set (to the ended outage's start) by the write that flips it back to connected, cleared once the campaigns
+    # paused for the outage are resumed: a resume lost with a crash stays due for the reconnect sweep.
+    resume_pending_since: datetime | None = None
     generation: int = 0  # bumped by every credential change / re-test; stale checks are ignored
     version: int = 0  # optimistic concurrency on the stored item
     created_at: datetime

@@ -63,7 +63,8 @@ def sweep_due_at(mailbox: Mailbox) -> datetime | None:
     """When the reconnect sweep must look at the mailbox again (its next re-test, or its notification if that
     comes first); None when it is not in an outage. The repository keeps the `due` index on it."""
     if not in_outage(mailbox):
-        return None
+        # A reconnection whose campaigns are not resumed yet: due at once (the sweep finishes the resume).
+        return mailbox.resume_pending_since if mailbox.status == "connected" else None
     moments = [m for m in (mailbox.next_retest_at, notify_at(mailbox)) if m is not None]
     return min(moments) if moments else None
 
@@ -95,12 +96,17 @@ def failure_fields(
         "disconnected_since": mailbox.disconnected_since or now,
         "retest_attempts": failed,
         "next_retest_at": now + retest_delay(failed),
+        "resume_pending_since": None,  # down again: nothing to resume until it reconnects
         "updated_at": now,
     }
 
 
-def success_fields(now: datetime) -> dict[str, Any]:
-    """The fields a success writes: connected, and the outage (if any) closed."""
+def success_fields(now: datetime, mailbox: Mailbox | None = None) -> dict[str, Any]:
+    """The fields a success writes: connected, and the outage (if any) closed. Closing one (`mailbox` the one
+    before, in an outage) leaves `resume_pending_since` (the outage's start) for the resume to clear."""
+    pending = mailbox.resume_pending_since if mailbox is not None else None
+    if mailbox is not None and mailbox.disconnected_since is not None:
+        pending = mailbox.disconnected_since
     return {
         "status": "connected",
         "last_connected_at": now,
@@ -110,6 +116,7 @@ def success_fields(now: datetime) -> dict[str, Any]:
         "retest_attempts": 0,
         "next_retest_at": None,
         "outage_notified_at": None,
+        "resume_pending_since": pending,
         "updated_at": now,
     }
 

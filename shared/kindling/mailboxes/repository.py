@@ -19,7 +19,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 
 from kindling.mailboxes.models import Mailbox
-from kindling.mailboxes.outage import sweep_due_at
+from kindling.mailboxes.outage import OUTAGE_STATUSES, sweep_due_at
 from kindling.platform.dynamo import (
     CONDITION_FAILED,
     TableModel,
@@ -80,11 +80,13 @@ _COLUMNS = {"id", "workspace_id", "status", "email_address", "version", "generat
 
 
 # Mailboxes in an outage, for the reconnect sweep: the partition `DUE#MAILBOX#RETEST`, time-ordered by when the sweep
-# must look at each again. A mailbox is connected or in an outage, never both, so one pair of `due` keys serves.
+# must look at each again. A mailbox is connected or in an outage, never both, so one pair of `due` keys serves; a
+# just reconnected mailbox whose resume is pending stays in the sweep's partition until the resume clears it (the
+# inbox sync fan-out picks it up on its next run after that).
 
 
 def _due_keys(mailbox: Mailbox) -> tuple[str | None, str | None]:
-    if mailbox.status == "connected":
+    if mailbox.status == "connected" and mailbox.resume_pending_since is None:
         return CONNECTED_DUE_PK, connected_due_sk(mailbox.workspace_id, mailbox.id)
     due = sweep_due_at(mailbox)
     if due is not None:
@@ -218,6 +220,20 @@ class MailboxRepository:
             limit=limit,
             cursor=cursor,
             filter_condition=condition,
+            index_keys=("gsi1pk", "gsi1sk"),
+        )
+        return MailboxPage(items=[_from_item(workspace_id, i) for i in page.items], next_cursor=page.next_cursor)
+
+    def outage_page(self, workspace_id: str, limit: int, cursor: str | None) -> MailboxPage:
+        """One page of the workspace's mailboxes in an outage (`disconnected`, `error`): its mailbox index, never a
+        scan (the reconnect sweep's one-off backfill of outages older than the sweep)."""
+        page = query_page(
+            MailboxItem.gsi1,
+            mailboxes_gsi_pk(workspace_id),
+            workspace_id=workspace_id,
+            limit=limit,
+            cursor=cursor,
+            filter_condition=MailboxItem.status.is_in(*OUTAGE_STATUSES),
             index_keys=("gsi1pk", "gsi1sk"),
         )
         return MailboxPage(items=[_from_item(workspace_id, i) for i in page.items], next_cursor=page.next_cursor)

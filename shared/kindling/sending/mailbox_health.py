@@ -74,13 +74,12 @@ def outage_consequences(mailbox: Mailbox, now: datetime) -> list[str]:
     return paused
 
 
-@on_health_change
-def _on_health_change(change: HealthChange, now: datetime) -> None:
-    mailbox = change.after
+def reconnection_consequences(mailbox: Mailbox, since: datetime, now: datetime) -> list[str]:
+    """What the end of the outage that began at `since` implies, idempotently: the campaigns paused for
+    `mailbox_disconnected` with the mailbox in their pool resume (their failure-rate window reset), one
+    `mailbox.reconnected` (deduplicated per outage), then the mailbox's resume marker is cleared. The listener runs
+    it on the flip; the reconnect sweep runs it for a marker left behind by a crash. Returns the campaigns resumed."""
     ws = mailbox.workspace_id
-    if change.started:
-        outage_consequences(mailbox, now)
-        return
     service = campaign_service()
     resumed = service.resume_campaigns_paused_for(ws, DISCONNECTED_REASON, mailbox_id=mailbox.id)
     shield = BounceShieldService(campaigns=service)
@@ -95,12 +94,22 @@ def _on_health_change(change: HealthChange, now: datetime) -> None:
         {
             "mailboxId": mailbox.id,
             "email": mailbox.email_address,
-            "disconnectedAt": isoformat(change.before.disconnected_since),
-            "reconnectedAt": isoformat(now),
+            "disconnectedAt": isoformat(since),
+            "reconnectedAt": isoformat(mailbox.last_connected_at or now),
             "resumedCampaignIds": resumed,
         },
         now=now,
     )
+    health.clear_resume_pending(MailboxRepository(), mailbox, since, now)
     get_logger().info(
         "mailbox reconnected: campaigns resumed", extra={"mailbox_id": mailbox.id, "resumed_campaigns": len(resumed)}
     )
+    return resumed
+
+
+@on_health_change
+def _on_health_change(change: HealthChange, now: datetime) -> None:
+    if change.started:
+        outage_consequences(change.after, now)
+        return
+    reconnection_consequences(change.after, change.before.disconnected_since or now, now)

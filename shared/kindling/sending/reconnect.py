@@ -7,6 +7,10 @@
   `mailbox.reconnected` and resumes the campaigns paused for `mailbox_disconnected` (kindling.sending.mailbox_health);
   a failure schedules the next re-test (15 min, 1 h, 4 h, then every 12 h). A `disconnected` mailbox down for 24 h
   gets its one notification email (`kindling.notifications`).
+- A mailbox flipped back to `connected` whose resume did not finish (its `resume_pending_since` marker, in the same
+  partition, due at once): `sweep_one` resumes its campaigns and clears the marker (outcome `resumed`).
+- `backfill(workspace_id, cursor)`: one-off, for mailboxes left in an outage from before the sweep existed (no
+  re-test time, so not in the partition): one page of the workspace's outage mailboxes gets a re-test due now.
 - `summarize(results)`: the sweep's counts.
 - `run_sweep(now)`: the whole sweep in-process (what the state machine does, one mailbox after another; a mailbox
   whose step raises is counted `failed` and the sweep goes on). The benchmarks and tests call it.
@@ -59,6 +63,12 @@ def sweep_one(
     except NotFound:
         return {**result, "outcome": "missing", "status": None}
     if not in_outage(mailbox):
+        since = mailbox.resume_pending_since
+        if mailbox.status == "connected" and since is not None:
+            # Reconnected, but the resume was lost (the process died after the flip): finish it.
+            resumed = mailbox_health.reconnection_consequences(mailbox, since, moment)
+            get_logger().info("reconnect sweep", extra={"mailbox_id": mailbox_id, "outcome": "resumed"})
+            return {**result, "outcome": "resumed", "status": mailbox.status, "resumed": resumed}
         return {**result, "outcome": "skipped", "status": mailbox.status}
     outcome = "waiting"
     if mailbox.next_retest_at is None or mailbox.next_retest_at <= moment:
@@ -103,6 +113,24 @@ def notify_outage(
         raise
     get_logger().info("outage notification", extra={"mailbox_id": mailbox.id, "channel": channel})
     return True
+
+
+def backfill(
+    workspace_id: str,
+    cursor: str | None = None,
+    now: datetime | None = None,
+    limit: int = SWEEP_PAGE,
+    repository: MailboxRepository | None = None,
+) -> dict[str, Any]:
+    """One-off, per workspace: give the mailboxes still in an outage from before the sweep existed (`error` or
+    `disconnected` with no re-test time) a re-test due now, so the next sweeps pick them up. One bounded page of the
+    workspace's mailbox index per call (`next_cursor` for the next page); running it again changes nothing."""
+    moment = now or get_clock().now()
+    repo = repository or MailboxRepository()
+    page = repo.outage_page(workspace_id, limit, cursor)
+    scheduled = [m.id for m in page.items if health.schedule_untracked_outage(repo, m, moment)]
+    get_logger().info("reconnect backfill", extra={"workspace_id": workspace_id, "scheduled": len(scheduled)})
+    return {"workspace_id": workspace_id, "scheduled": scheduled, "next_cursor": page.next_cursor}
 
 
 def summarize(results: Iterable[Mapping[str, Any]], listed: int | None = None) -> dict[str, Any]:

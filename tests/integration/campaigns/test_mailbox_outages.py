@@ -168,3 +168,56 @@ def test_the_sweep_completes_an_outage_whose_listener_failed(
     )
     assert reconnect.sweep_one(api.tenant.workspace_id, mailbox.id)["outcome"] == "waiting"
     assert len(of_type(api.events(), "mailbox.disconnected")) == 1  # deduplicated per outage
+
+
+def test_the_sweep_finishes_a_resume_lost_after_the_mailbox_reconnected(
+    api: Api, mailbox_factory: MailboxFactory, clock: ManualClock
+) -> None:
+    """The re-test flipped the mailbox back to connected, then the process died before the campaigns paused for
+    the outage were resumed: the flip left a resume marker in the sweep's partition, and the next sweep resumes
+    exactly those campaigns (a user's pause stays), announces the reconnection once and clears the marker."""
+    workspace_id = api.tenant.workspace_id
+    mailbox = mailbox_factory(last_connected_at=clock.now() - timedelta(days=1))
+    ours = started(api, [mailbox.id])
+    users = started(api, [mailbox.id], name="Paused by the user")
+    assert api.call("POST", f"/api/v1/campaigns/{users}/pause").status_code == 200
+    repo = MailboxRepository()
+    down_at = clock.now()
+    assert report_mailbox_failure(repo, mailbox, "smtp", "auth_failed", down_at) is True
+    assert shown(api, ours)["pausedReason"] == "mailbox_disconnected"
+    stored = repo.get(workspace_id, mailbox.id)
+
+    def crashed(change: health.HealthChange, now: Any) -> None:
+        raise RuntimeError("the Lambda died here")
+
+    clock.advance(timedelta(minutes=15))
+    up_at = clock.now()
+    health.remove_health_listener(mailbox_health._on_health_change)
+    health.on_health_change(crashed)
+    try:
+        with pytest.raises(RuntimeError):
+            health.record_test(repo, stored, stored.generation, passed(), up_at, backoff="advance")
+    finally:
+        health.remove_health_listener(crashed)
+        health.on_health_change(mailbox_health._on_health_change)
+    assert repo.get(workspace_id, mailbox.id).status == "connected"
+    assert shown(api, ours)["status"] == "paused"  # the resume was lost with the crash
+    assert of_type(api.events(), "mailbox.reconnected") == []
+
+    clock.advance(timedelta(minutes=15))  # the next scheduled sweep
+    assert reconnect.list_due(clock.now()) == [{"workspace_id": workspace_id, "mailbox_id": mailbox.id}]
+    assert reconnect.run_sweep(clock.now()) == {"listed": 1, "outcomes": {"resumed": 1}, "notified": 0}
+    assert shown(api, ours)["status"] == "running"
+    assert (shown(api, users)["status"], shown(api, users)["pausedReason"]) == ("paused", "api")
+    [up] = of_type(api.events(), "mailbox.reconnected")
+    assert up == {
+        "mailboxId": mailbox.id,
+        "email": mailbox.email_address,
+        "disconnectedAt": isoformat(down_at),
+        "reconnectedAt": isoformat(up_at),
+        "resumedCampaignIds": [ours],
+    }
+    back = repo.get(workspace_id, mailbox.id)
+    assert (back.status, back.resume_pending_since) == ("connected", None)
+    assert reconnect.list_due(clock.now() + timedelta(days=1)) == []  # the marker is gone: nothing more to do
+    assert (workspace_id, mailbox.id) in set(repo.connected_mailboxes())  # back in the inbox sync's fan-out

@@ -5,8 +5,10 @@ PATCH re-tests at once and restarts the backoff, and the right credentials end t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,6 +23,8 @@ from tests.integration.mailboxes.conftest import PASSWORD, MailServers, Stack
 from tests.integration.mailboxes.test_mailboxes_api import create, get
 
 pytestmark = pytest.mark.mail
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def outage_events(tenant: Tenant) -> list[tuple[str, dict[str, Any]]]:
@@ -92,3 +96,53 @@ def test_a_credential_change_retests_at_once_and_restarts_the_backoff(
     [(kind, payload)] = outage_events(tenant)
     assert (kind, payload["reconnectedAt"][:16]) == ("mailbox.reconnected", clock.now().isoformat()[:16])
     assert reconnect.list_due(clock.now() + timedelta(days=2)) == []
+
+
+def load_reconnect() -> Any:
+    spec = importlib.util.spec_from_file_location("kindling_reconnect_app", REPO / "functions" / "reconnect" / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_backfill_brings_outages_from_before_the_sweep_into_it(
+    stack: Stack, tenant: Tenant, mail_servers: MailServers, clock: ManualClock
+) -> None:
+    """Mailboxes left `disconnected`/`error` by the code before the sweep carry no re-test time, so the sweep never
+    saw them. The reconnect function's one-off `backfill` action (per workspace) makes their re-test due now; the
+    next sweep re-tests them with the real servers. A connected mailbox is left alone; running it again does
+    nothing."""
+    repo = MailboxRepository()
+    ids = []
+    for email in ("jordan@lab.test", "other@lab.test", "second@lab.test"):
+        created = create(stack.client, tenant, mail_servers.body(email=email))
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["data"]["id"])
+    stack.drain()
+    assert [get(stack.client, tenant, i)["status"] for i in ids] == ["connected"] * 3
+    down_id, error_id, _ = ids
+    changed_at = clock.now()
+    # How the old code left them: an outage status and code, no outage start, no re-test time.
+    for mailbox_id, status in ((down_id, "disconnected"), (error_id, "error")):
+        old = repo.get(tenant.workspace_id, mailbox_id)
+        legacy = {"status": status, "last_test_code": "auth_failed", "next_retest_at": None, "disconnected_since": None}
+        repo.replace(old.model_copy(update=legacy), old.version)
+    clock.advance(timedelta(days=3))
+    assert reconnect.list_due(clock.now() + timedelta(days=30)) == []  # unreachable for the sweep
+
+    app = load_reconnect()
+    result = app.handler({"action": "backfill", "workspace_id": tenant.workspace_id}, None)
+    assert (sorted(result["scheduled"]), result["next_cursor"]) == (sorted([down_id, error_id]), None)
+    due = reconnect.list_due(clock.now())
+    assert sorted(d["mailbox_id"] for d in due) == sorted([down_id, error_id])
+    down = repo.get(tenant.workspace_id, down_id)
+    assert (down.next_retest_at, down.disconnected_since) == (clock.now(), changed_at)  # dated from its last change
+    assert app.handler({"action": "backfill", "workspace_id": tenant.workspace_id}, None)["scheduled"] == []
+
+    # The next sweep re-tests both against the lab servers (the credentials work again): connected.
+    summary = reconnect.run_sweep(clock.now())
+    assert (summary["listed"], summary["outcomes"]) == (2, {"reconnected": 2})
+    for mailbox_id in ids:
+        assert get(stack.client, tenant, mailbox_id)["status"] == "connected"
+    assert reconnect.list_due(clock.now() + timedelta(days=30)) == []

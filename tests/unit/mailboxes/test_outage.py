@@ -145,3 +145,19 @@ def test_an_outage_starts_once_and_ends_on_success() -> None:
         T0 + timedelta(hours=1),
     )
     assert not ends_outage(up, up.model_copy(update=success_fields(T0)))  # a connected mailbox re-tested
+
+
+def test_the_flip_back_to_connected_leaves_a_resume_marker_due_at_once() -> None:
+    down = mailbox(**failure_fields(mailbox(), "auth_failed", "...", T0))
+    back = down.model_copy(update=success_fields(T0 + timedelta(hours=1), down))
+    # The marker is the ended outage's start (09:00), already past: the next sweep finishes the resume.
+    assert (back.status, back.resume_pending_since) == ("connected", T0)
+    assert sweep_due_at(back) == datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+    # A connected mailbox re-tested with nothing pending leaves none.
+    assert success_fields(T0, mailbox())["resume_pending_since"] is None
+    # Down again before the resume happened: the marker goes, the new outage's re-test is what is due.
+    again = back.model_copy(update=failure_fields(back, "auth_failed", "...", T0 + timedelta(hours=2)))
+    assert again.resume_pending_since is None
+    assert sweep_due_at(again) == datetime(2026, 6, 10, 11, 15, tzinfo=UTC)
+    # A pending marker on a mailbox no longer connected (its credentials being changed) is not swept.
+    assert sweep_due_at(back.model_copy(update={"status": "testing"})) is None
