@@ -24,7 +24,7 @@ from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
 from kindling.outreach.sweeps import EngineSweeps
 from kindling.platform.clock import Clock, get_clock
-from kindling.platform.errors import NotFound, Unprocessable
+from kindling.platform.errors import Conflict, NotFound, Unprocessable
 from kindling.sending.compose import html_to_text
 
 SUBJECT = "LinkedIn conversation"
@@ -128,9 +128,15 @@ class LinkedInInbox:
                 code="mailbox_unavailable",
             )
         text = html_to_text(body.content).strip()
-        sent = self._account_service().send_chat_message(
-            account, text, chat_id=conversation.linkedin_chat_id, member_id=conversation.linkedin_member_id
-        )
+        try:
+            sent = self._account_service().send_chat_message(
+                account, text, chat_id=conversation.linkedin_chat_id, member_id=conversation.linkedin_member_id
+            )
+        except Conflict as exc:
+            if exc.code != "linkedin_account_not_connected":
+                raise
+            # the provider said the account lost its session (the account is flipped): the email path's code
+            raise Unprocessable(exc.message, code="mailbox_unavailable") from exc
         now = self._now()
         message = InboxMessage(
             id=linkedin_message_id(account.id, sent.message_id or uuid.uuid4().hex),

@@ -185,3 +185,19 @@ def test_a_disconnected_account_cannot_reply_and_counts_nothing(engine: Engine) 
     assert refused.json()["error"]["code"] == "mailbox_unavailable"
     assert _messages_used(engine, account) == used
     assert _sent_into(engine, chat_id) == []
+
+
+def test_an_account_the_provider_finds_disconnected_at_reply_time_is_flipped_and_counts_nothing(
+    engine: Engine,
+) -> None:
+    _, _, account, conversation = _replied(engine, "evelyn-boyd")
+    chat_id = next(iter(engine.emulator.chats))
+    used = _messages_used(engine, account)
+    engine.mute("account_status")  # the provider's status webhook is lost: the reply finds out
+    engine.emulator.set_account_status(engine.provider_account(account), "CREDENTIALS")
+    refused = engine.world.call("POST", f"{INBOX}/{conversation['id']}/reply", json={"content": "Hello?"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "mailbox_unavailable"
+    assert engine.world.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")["status"] == "disconnected"
+    assert _messages_used(engine, account) == used
+    assert _sent_into(engine, chat_id) == []
