@@ -9,6 +9,7 @@ from typing import Any
 from kindling.inbox.models import Conversation, InboxMessage
 from kindling.inbox.repository import InboxRepository
 from tests.integration.outreach.conftest import INVITE, WAIT, Engine
+from tests.integration.webhooks.conftest import load_function
 
 INBOX = "/api/v1/inbox/conversations"
 
@@ -103,6 +104,16 @@ def test_a_linkedin_message_missed_by_the_webhook_reaches_the_inbox_through_the_
     assert (listed["lead_id"], listed["snippet"]) == (pid, "Who is this?")
     assert engine.sweeps.poll_inbox().replies == 0
     assert engine.world.ok("GET", f"{INBOX}/{listed['id']}")["message_count"] == 1
+
+
+def test_the_engine_functions_poll_files_the_missed_message_in_the_inbox(engine: Engine) -> None:
+    _, pid, account = engine.invited("mary-jackson", steps=[INVITE, WAIT])
+    engine.mute("messaging")
+    engine.emulator.inbound_message(engine.provider_account(account), "mary-jackson", "Call me")
+    report = load_function("linkedin_engine").handler({"task": "poll_inbox"}, None)  # as the schedule runs it
+    assert report["replies"] == 1
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert (listed["lead_id"], listed["snippet"]) == (pid, "Call me")
 
 
 def test_a_reply_from_the_inbox_goes_into_the_chat_and_counts_on_messages_day(engine: Engine) -> None:
