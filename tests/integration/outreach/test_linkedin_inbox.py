@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kindling.assistants import tools
+from kindling.assistants.context import reset_principal, set_principal
+from kindling.auth.models import Principal
 from kindling.inbox.models import Conversation, InboxMessage
 from kindling.inbox.repository import InboxRepository
 from tests.integration.outreach.conftest import INVITE, WAIT, Engine
@@ -92,6 +95,23 @@ def test_a_linkedin_reply_by_webhook_is_a_linkedin_conversation_once(engine: Eng
     ]
     assert (detail["snippet"], detail["unread_count"]) == ("Tuesday?", 2)
     assert len(_conversations(engine, channel="linkedin")) == 1
+
+
+def test_the_assistant_tool_lists_linkedin_conversations_by_channel(engine: Engine) -> None:
+    email_id = _email_conversation(engine)
+    _, pid, account = engine.invited("dorothy-vaughan", steps=[INVITE, WAIT])
+    engine.emulator.inbound_message(engine.provider_account(account), "dorothy-vaughan", "Sounds good")
+    principal = Principal(
+        workspace_id=engine.world.tenant.workspace_id, key_id="key_1", key_name="assistant", scopes=["inbox:read"]
+    )
+    token = set_principal(principal)
+    try:
+        linkedin = tools.list_conversations(channel="linkedin")["items"]
+        email = tools.list_conversations(channel="email")["items"]
+    finally:
+        reset_principal(token)
+    assert [(c["channel"], c["prospect_id"], c["mailbox_id"]) for c in linkedin] == [("linkedin", pid, account["id"])]
+    assert [(c["channel"], c["id"]) for c in email] == [("email", email_id)]
 
 
 def test_a_linkedin_message_missed_by_the_webhook_reaches_the_inbox_through_the_poll(engine: Engine) -> None:
