@@ -24,7 +24,7 @@ from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
 from kindling.outreach.sweeps import EngineSweeps
 from kindling.platform.clock import Clock, get_clock
-from kindling.platform.errors import Conflict, NotFound, Unprocessable
+from kindling.platform.errors import Conflict, NotFound, Unprocessable, ValidationFailed, field_error
 from kindling.sending.compose import html_to_text
 
 SUBJECT = "LinkedIn conversation"
@@ -128,6 +128,10 @@ class LinkedInInbox:
                 code="mailbox_unavailable",
             )
         text = html_to_text(body.content).strip()
+        if not text:  # LinkedIn takes text: markup with no text in it would send an empty message
+            raise ValidationFailed(
+                "The request is invalid.", details=[field_error("content", "has no text to send on LinkedIn")]
+            )
         try:
             sent = self._account_service().send_chat_message(
                 account, text, chat_id=conversation.linkedin_chat_id, member_id=conversation.linkedin_member_id

@@ -140,6 +140,10 @@ def test_a_reply_from_the_inbox_goes_into_the_chat_and_counts_on_messages_day(en
     _, _, account, conversation = _replied(engine, "ada-byron")
     chat_id = next(iter(engine.emulator.chats))
     used = _messages_used(engine, account)
+    empty = engine.world.call("POST", f"{INBOX}/{conversation['id']}/reply", json={"content": "<p><br></p>"})
+    assert empty.status_code == 400, empty.text
+    assert empty.json()["error"]["code"] == "validation_error"
+    assert _messages_used(engine, account) == used
 
     sent = engine.world.ok(
         "POST", f"{INBOX}/{conversation['id']}/reply", 201, json={"content": "<p>Tuesday works.</p>"}
