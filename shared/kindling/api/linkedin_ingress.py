@@ -4,7 +4,8 @@ refused 401 `invalid_signature` before its body is read (kindling.linkedin.provi
 
 - POST /linkedin/provider/webhook: the provider's webhooks. Account-status events go through the accounts' status
   helper; new-relation events stamp acceptances and new-message events go through the engine's one attribution
-  function (kindling.outreach.sweeps / attribution).
+  function (kindling.outreach.sweeps / attribution), which also files them in the unified inbox
+  (kindling.inbox.linkedin).
 - POST /linkedin/provider/notify: the hosted-auth notify callback: links the `connecting` row the link was made for.
 """
 
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from kindling.inbox.linkedin import engine_sweeps
 from kindling.linkedin.provider_events import (
     MAX_BODY_BYTES,
     AccountStatusChanged,
@@ -24,7 +26,6 @@ from kindling.linkedin.provider_events import (
     verify,
 )
 from kindling.linkedin.service import LinkedInAccountService, default_provider
-from kindling.outreach.sweeps import EngineSweeps
 from kindling.platform.errors import PayloadTooLarge
 from kindling.platform.settings import get_settings
 
@@ -58,10 +59,10 @@ async def provider_webhook(request: Request) -> JSONResponse:
         )
         handled = "account_status" if account is not None else "unknown_account"
     elif isinstance(event, NewRelation):
-        counted = await run_in_threadpool(EngineSweeps(default_provider()).on_new_relation, event)
+        counted = await run_in_threadpool(engine_sweeps(default_provider()).on_new_relation, event)
         handled = "unknown_account" if counted is None else "new_relation"
     elif isinstance(event, NewMessage):
-        replies = await run_in_threadpool(EngineSweeps(default_provider()).on_new_message, event)
+        replies = await run_in_threadpool(engine_sweeps(default_provider()).on_new_message, event)
         handled = "unknown_account" if replies is None else "new_message"
     return JSONResponse({"received": True, "handled": handled})
 

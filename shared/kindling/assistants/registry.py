@@ -164,7 +164,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         "read",
         ("inbox:read",),
         "The unified inbox: conversations, most recent first, with their label, unread count and a snippet. "
-        "Filter by campaign, mailbox, label, unread or a search text. " + _READ + " Does not mark anything read.",
+        "Filter by channel (email or linkedin), campaign, mailbox, label, unread or a search text. "
+        + _READ
+        + " Does not mark anything read.",
     ),
     ToolSpec(
         "get_conversation",

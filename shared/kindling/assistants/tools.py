@@ -241,6 +241,7 @@ def list_view(item: ProspectList) -> dict[str, Any]:
 def conversation_view(c: Conversation) -> dict[str, Any]:
     return {
         "id": c.id,
+        "channel": c.channel,
         "mailbox_id": c.mailbox_id,
         "campaign_id": c.campaign_id,
         "prospect_id": c.prospect_id,
@@ -407,11 +408,12 @@ def list_conversations(
     search: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    channel: Literal["email", "linkedin"] | None = None,
 ) -> dict[str, Any]:
     from kindling.inbox.models import ConversationFilters  # cold start: with the inbox service
 
     filters = ConversationFilters(
-        campaign_id=campaign_id, mailbox_id=mailbox_id, label=label, unread=unread, search=search
+        channel=channel, campaign_id=campaign_id, mailbox_id=mailbox_id, label=label, unread=unread, search=search
     )
     items, next_cursor = _inbox_service().page(_ws(), filters, limit, cursor)
     return _page([conversation_view(c) for c in items], next_cursor)

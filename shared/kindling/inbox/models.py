@@ -21,6 +21,9 @@ from kindling.mail.labels import POSITIVE_LABELS
 from kindling.platform.models import PatchModel
 
 Direction = Literal["incoming", "outgoing"]
+# Where a conversation happens: email (a mailbox's thread) or LinkedIn (a connected account's chat; its
+# `mailbox_id` is then the LinkedIn account's id and replies go out through the LinkedIn provider).
+Channel = Literal["email", "linkedin"]
 # What the classifier made of an incoming message that became part of a conversation; "sent" for ours.
 MessageKind = Literal["reply", "out_of_office", "sent"]
 OverrideLabel = Literal[
@@ -97,7 +100,10 @@ class InboxMessage(BaseModel):
 class Conversation(BaseModel):
     id: str
     workspace_id: str
-    mailbox_id: str
+    mailbox_id: str  # the LinkedIn account's id for a LinkedIn conversation
+    channel: Channel = "email"
+    linkedin_chat_id: str | None = None  # the provider's chat (LinkedIn only)
+    linkedin_member_id: str | None = None  # the counterpart LinkedIn member (LinkedIn only)
     campaign_id: str | None = None
     prospect_id: str | None = None
     contact_email: str
@@ -161,6 +167,7 @@ class ConversationCreate(_Strict):
 
 
 class ConversationFilters(BaseModel):
+    channel: Channel | None = None
     campaign_id: str | None = None
     mailbox_id: str | None = None
     label: str | None = None

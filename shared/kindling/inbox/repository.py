@@ -80,6 +80,9 @@ def digest(*parts: str) -> str:
 class ConversationItem(TableModel):
     conversation_id = UnicodeAttribute()
     mailbox_id = UnicodeAttribute()
+    channel = UnicodeAttribute(null=True)  # absent on rows stored before channels: email
+    linkedin_chat_id = UnicodeAttribute(null=True)
+    linkedin_member_id = UnicodeAttribute(null=True)
     campaign_id = UnicodeAttribute(null=True)
     prospect_id = UnicodeAttribute(null=True)
     contact_email = UnicodeAttribute()
@@ -211,6 +214,9 @@ def _conversation_item(conversation: Conversation) -> ConversationItem:
         gsi2sk=activity if conversation.campaign_id else None,
         conversation_id=conversation.id,
         mailbox_id=conversation.mailbox_id,
+        channel=conversation.channel,
+        linkedin_chat_id=conversation.linkedin_chat_id,
+        linkedin_member_id=conversation.linkedin_member_id,
         campaign_id=conversation.campaign_id,
         prospect_id=conversation.prospect_id,
         contact_email=conversation.contact_email,
@@ -236,6 +242,9 @@ def _conversation_of(workspace_id: str, item: ConversationItem) -> Conversation:
         id=item.conversation_id,
         workspace_id=workspace_id,
         mailbox_id=item.mailbox_id,
+        channel="linkedin" if item.channel == "linkedin" else "email",
+        linkedin_chat_id=item.linkedin_chat_id,
+        linkedin_member_id=item.linkedin_member_id,
         campaign_id=item.campaign_id,
         prospect_id=item.prospect_id,
         contact_email=item.contact_email,
@@ -308,6 +317,10 @@ class InboxRepository:
         conditions: list[Any] = []
         if filters.mailbox_id:
             conditions.append(ConversationItem.mailbox_id == filters.mailbox_id)
+        if filters.channel == "linkedin":
+            conditions.append(ConversationItem.channel == "linkedin")
+        elif filters.channel == "email":
+            conditions.append(ConversationItem.channel.does_not_exist() | (ConversationItem.channel == "email"))
         if filters.label:
             conditions.append(ConversationItem.effective_label == filters.label)
         if filters.unread is not None:

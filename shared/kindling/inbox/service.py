@@ -288,7 +288,7 @@ def _aware(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _snippet(text: str) -> str:
+def snippet_of(text: str) -> str:
     return " ".join(text.split())[:SNIPPET_CHARS]
 
 
@@ -627,7 +627,7 @@ class InboxService:
             folder=folder,
         )
         contact = parsed.from_address or (match.send.recipient if match else "") or "unknown"
-        snippet = _snippet(found.reply_text or text)
+        snippet = snippet_of(found.reply_text or text)
         self._append(
             ws,
             cid,
@@ -754,9 +754,20 @@ class InboxService:
                 )
         return True
 
+    def append_message(
+        self, ws: str, cid: str, message: InboxMessage, new: Callable[[], Conversation], *, snippet: str
+    ) -> Conversation:
+        """Add `message` to conversation `cid`, created by `new()` when absent (kindling.inbox.linkedin's way in)."""
+        return self._append(ws, cid, message, new, snippet=snippet)
+
     def reply(self, workspace_id: str, conversation_id: str, body: ReplyRequest) -> InboxMessage:
-        """Send `body` through the conversation's mailbox, threaded under its latest message, and record it."""
+        """Send `body` through the conversation's mailbox, threaded under its latest message, and record it. A
+        LinkedIn conversation's reply goes through the provider instead (kindling.inbox.linkedin)."""
         conversation, messages = self.get(workspace_id, conversation_id)
+        if conversation.channel == "linkedin":
+            from kindling.inbox.linkedin import LinkedInInbox  # it builds on this module
+
+            return LinkedInInbox(self, clock=self._clock).reply(conversation, body)
         mailbox = self._usable_mailbox(workspace_id, conversation.mailbox_id)
         parent = messages[-1] if messages else None
         last_incoming = next((m for m in reversed(messages) if m.direction == "incoming"), None)
@@ -825,7 +836,7 @@ class InboxService:
             created_at=now,
             updated_at=now,
         )
-        snippet = _snippet(message.text_body)
+        snippet = snippet_of(message.text_body)
         saved = self._append(workspace_id, cid, message, lambda: conversation, snippet=snippet)
         if message.message_id:
             self._repo.put_refs(workspace_id, mailbox.id, [message.message_id], cid)

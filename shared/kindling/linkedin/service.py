@@ -40,6 +40,7 @@ from kindling.linkedin.provider import (
     LinkedInProvider,
     ProviderAccount,
     ProviderError,
+    SentMessage,
     client_from_settings,
 )
 from kindling.linkedin.repository import AccountPage, LinkedInAccountRepository, ReactionPage, Stale
@@ -730,6 +731,31 @@ class LinkedInAccountService:
         )
         self._repo.put_reaction(workspace_id, reaction)
         return reaction
+
+    # --- messages (a reply from the unified inbox) ------------------------------------------------------------
+    def send_chat_message(
+        self, account: LinkedInAccount, text: str, *, chat_id: str | None, member_id: str | None
+    ) -> SentMessage:
+        """Send `text` into the chat `chat_id` (or start one with `member_id`) from a connected `account`. The
+        account's `messages_day` cap and its 2-per-minute pace are taken BEFORE the provider is called
+        (`LimitReached` / `PaceLimited`: 429, nothing sent); a provider refusal gives the day's slot back."""
+        if account.status != "connected" or account.provider_account_id is None:
+            raise Conflict(
+                f"LinkedIn account {account.id} is {account.status}; it must be connected to send.",
+                code="linkedin_account_not_connected",
+            )
+        if not chat_id and not member_id:
+            raise ValidationFailed("The conversation has no LinkedIn chat or member to send to.")
+        now = self._now()
+        cap = self.caps(account, now)["messages_day"]
+        reservation = self._usage().reserve(account.workspace_id, account.id, "messages_day", cap, now)
+        try:
+            if chat_id:
+                return self.provider.send_message(chat_id, text)
+            return self.provider.start_chat(account.provider_account_id, member_id or "", text)
+        except ProviderError as exc:
+            self._usage().release(reservation)
+            raise self._provider_failure(account, exc, "chat") from exc
 
     def _provider_failure(self, account: LinkedInAccount, exc: ProviderError, what: str) -> Exception:
         if exc.code in ("credentials", "checkpoint"):

@@ -9,6 +9,9 @@ enrollments through the peer index (the enrollments a LinkedIn member was invite
   any other): the webhook and the 30-minute poll both call it; the row's conditional put makes the second sight
   of a message a no-op. A reply stamps `li_replied_at`, counts on the step last done, stops the sequence when
   the campaign stops on reply, and emits `reply.received` (`channel: linkedin`) and `linkedin.reply_received`.
+  A first sight also goes to the unified inbox (`InboundSink`, a `channel: linkedin` conversation). The inbox is
+  an engine layer ABOVE outreach, so outreach never imports it: the entry points (the ingress route and the
+  engine function) hand the inbox's sink in (kindling.inbox.linkedin.engine_sweeps).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from kindling.campaigns.models import CampaignRecord
 from kindling.campaigns.repository import CampaignRepository
@@ -39,6 +43,24 @@ def replied_step(record: CampaignRecord, current: int) -> str | None:
     return record.steps[0].id if record.steps else None
 
 
+class InboundSink(Protocol):
+    """Where a newly seen inbound LinkedIn message also goes (the unified inbox)."""
+
+    def linkedin_inbound(
+        self,
+        account: LinkedInAccount,
+        *,
+        message_id: str,
+        chat_id: str | None,
+        sender_member_id: str,
+        text: str | None,
+        received_at: datetime,
+        campaign_id: str | None,
+        prospect_id: str | None,
+        contact_email: str | None,
+    ) -> None: ...
+
+
 @dataclass
 class Attribution:
     stamped: list[str] = field(default_factory=list)  # enrollment ids stamped
@@ -54,7 +76,9 @@ class Attributor:
         campaigns: CampaignRepository | None = None,
         events: EventService | None = None,
         rng: random.Random | None = None,
+        inbox: InboundSink | None = None,
     ) -> None:
+        self._inbox = inbox
         self._repo = repository or OutreachRepository()
         self._campaigns = campaigns or CampaignRepository()
         self._events = events
@@ -161,9 +185,12 @@ class Attributor:
         if not self._repo.put_inbound(ws, row):
             return result  # seen before (the webhook and the poll both saw it)
         campaigns: list[str] = []
+        thread: LinkedInEnrollmentItem | None = None  # the enrollment the inbox conversation belongs to
         for peer in self._repo.peers(ws, account.id, sender_member_id):
             item = self._repo.enrollment(ws, peer.campaign_id, peer.prospect_id)
             record = self._campaign(ws, peer.campaign_id)
+            if item is not None and record is not None and thread is None:
+                thread = item
             if item is None or record is None or item.li_replied_at is not None:
                 continue
             step_id = replied_step(record, int(item.current_step or 0))
@@ -217,4 +244,19 @@ class Attributor:
                 now,
             )
         self._repo.set_inbound_campaigns(row, campaigns)
+        if self._inbox is not None:
+            try:
+                self._inbox.linkedin_inbound(
+                    account,
+                    message_id=message_id,
+                    chat_id=chat_id,
+                    sender_member_id=sender_member_id,
+                    text=text,
+                    received_at=received_at,
+                    campaign_id=thread.campaign_id if thread is not None else None,
+                    prospect_id=thread.prospect_id if thread is not None else None,
+                    contact_email=thread.email if thread is not None else None,
+                )
+            except Exception:  # the attribution stands; the inbox copy is logged as missing
+                get_logger().exception("linkedin inbound not added to the inbox", extra={"message_id": message_id})
         return result

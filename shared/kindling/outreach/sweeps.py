@@ -24,7 +24,7 @@ from kindling.linkedin.provider import LinkedInProvider, ProviderError
 from kindling.linkedin.provider_events import NewMessage, NewRelation
 from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
-from kindling.outreach.attribution import Attributor
+from kindling.outreach.attribution import Attributor, InboundSink
 from kindling.outreach.engine import pause_for_account
 from kindling.outreach.repository import OutreachRepository
 from kindling.platform import keys
@@ -58,13 +58,14 @@ class EngineSweeps:
         accounts: LinkedInAccountService | None = None,
         attributor: Attributor | None = None,
         clock: Clock | None = None,
+        inbox: InboundSink | None = None,
     ) -> None:
         self._provider = provider
         self._repo = repository or OutreachRepository()
         self._campaigns = campaigns or CampaignRepository()
         self._accounts = accounts or LinkedInAccountService(provider=provider)
         self._rows = LinkedInAccountRepository()
-        self._attributor = attributor or Attributor(self._repo, self._campaigns)
+        self._attributor = attributor or Attributor(self._repo, self._campaigns, inbox=inbox)
         self._clock = clock
         self._service: CampaignService | None = None
 

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from kindling.inbox.linkedin import LinkedInInbox
 from kindling.linkedin.provider_events import SECRET_HEADER
 from kindling.linkedin.service import default_provider
 from kindling.outreach.engine import ActionWorker, LinkedInScheduler, TickReport, handle_batch
@@ -176,7 +177,7 @@ def engine(li: LinkedInWorld) -> Iterator[Engine]:  # noqa: F811
         queue_url,
         LinkedInScheduler(repository=repo),
         ActionWorker(provider, repository=repo),
-        EngineSweeps(provider, repository=repo),
+        EngineSweeps(provider, repository=repo, inbox=LinkedInInbox()),  # as kindling.inbox.linkedin.engine_sweeps
         repo,
     )
     try:

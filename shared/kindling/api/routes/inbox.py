@@ -13,6 +13,7 @@ from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
 from kindling.inbox.models import (
     AttachmentMeta,
+    Channel,
     Conversation,
     ConversationCreate,
     ConversationFilters,
@@ -68,8 +69,9 @@ class ConversationView(BaseModel):
     message_count: int
     lead_id: str | None = Field(description="The prospect, for campaign replies (null otherwise).")
     campaign_id: str | None
-    mailbox_id: str
-    contact_email: str
+    channel: Channel = Field(description="`email`, or `linkedin` for a LinkedIn account's chat.")
+    mailbox_id: str = Field(description="The mailbox; for a `linkedin` conversation, the LinkedIn account's id.")
+    contact_email: str = Field(description="The counterpart's address (a LinkedIn prospect's email, or empty).")
     contact_name: str | None
     subject: str
     snippet: str
@@ -115,6 +117,7 @@ def _conversation_fields(conversation: Conversation) -> dict[str, object]:
         "message_count": conversation.message_count,
         "lead_id": conversation.prospect_id,
         "campaign_id": conversation.campaign_id,
+        "channel": conversation.channel,
         "mailbox_id": conversation.mailbox_id,
         "contact_email": conversation.contact_email,
         "contact_name": conversation.contact_name,
@@ -138,6 +141,7 @@ def list_conversations(
     workspace_id: WorkspaceId,
     campaign_id: str | None = Query(default=None, max_length=64),
     mailbox_id: str | None = Query(default=None, max_length=64),
+    channel: Channel | None = Query(default=None, description="`email` or `linkedin`."),
     label: OverrideLabel | None = Query(default=None, description="The effective label."),
     unread: bool | None = Query(default=None, description="Only conversations with (true) or without unread mail."),
     search: str | None = Query(default=None, min_length=1, max_length=200, description="In address, name, subject."),
@@ -145,7 +149,7 @@ def list_conversations(
     cursor: str | None = Query(default=None, max_length=2048),
 ) -> JSONResponse:
     filters = ConversationFilters(
-        campaign_id=campaign_id, mailbox_id=mailbox_id, label=label, unread=unread, search=search
+        channel=channel, campaign_id=campaign_id, mailbox_id=mailbox_id, label=label, unread=unread, search=search
     )
     items, next_cursor = InboxService().page(workspace_id, filters, limit, cursor)
     return respond_page([conversation_view(c) for c in items], next_cursor)
@@ -215,17 +219,21 @@ def update_conversation(
     openapi_extra=scope("inbox:write"),
     summary="Reply in a conversation",
     description="Sent over SMTP through the conversation's mailbox, threaded (In-Reply-To / References) under its "
-    "latest message, and recorded as an outgoing message.",
+    "latest message, and recorded as an outgoing message. On a `linkedin` conversation the reply (as text) goes "
+    "into the chat through the LinkedIn provider from the thread's account, under its `messages_day` cap and its "
+    "2-per-minute pace (taken before the call, given back when the provider refuses).",
     responses={
         422: {
             "description": "The recipient is suppressed (`recipient_suppressed`), the mailbox is gone or cannot send "
             "(`mailbox_unavailable`), or the server refused the message (`send_failed`; the reservation in the "
-            "mailbox's day is given back)."
+            "mailbox's day is given back). LinkedIn: a LinkedIn account that is not connected is "
+            "`mailbox_unavailable` too."
         },
         429: {
             "description": "The mailbox's day is full (`daily_limit_reached`: its daily limit, the 500/day hard cap "
             "or the recipient-domain limit; `details` carry `limit`, `used`, `resets_at`) or it must wait "
-            "(`mailbox_paced`: pacer or backoff; `retry_after_seconds`). `Retry-After` in both cases."
+            "(`mailbox_paced`: pacer or backoff; `retry_after_seconds`). `Retry-After` in both cases. LinkedIn: "
+            "`linkedin_limit_reached` (the account's `messages_day` cap) or `linkedin_pace_limited`."
         },
     },
 )

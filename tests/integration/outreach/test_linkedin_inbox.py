@@ -1,0 +1,238 @@
+"""LinkedIn conversations in the unified inbox, and replying from the inbox through the provider (issue 18:
+"LinkedIn conversations appear in the unified inbox (`channel: linkedin`), and a reply from the inbox goes out
+through the provider under the account's caps"), over HTTP against moto and the provider emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kindling.assistants import tools
+from kindling.assistants.context import reset_principal, set_principal
+from kindling.auth.models import Principal
+from kindling.inbox.models import Conversation, InboxMessage
+from kindling.inbox.repository import InboxRepository
+from tests.integration.outreach.conftest import INVITE, WAIT, Engine
+from tests.integration.webhooks.conftest import load_function
+
+INBOX = "/api/v1/inbox/conversations"
+
+
+def _conversations(engine: Engine, **params: str) -> list[dict[str, Any]]:
+    return list(engine.world.ok("GET", INBOX, params=params))
+
+
+def _messages_used(engine: Engine, account: dict[str, Any]) -> int:
+    got = engine.world.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")
+    return int(got["limits"]["messages_day"]["used"])
+
+
+def _sent_into(engine: Engine, chat_id: str) -> list[str]:
+    return [m.text for m in engine.emulator.chats[chat_id].messages if m.is_sender]
+
+
+def _replied(engine: Engine, slug: str) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """A prospect invited (no message step) who wrote to the account: (campaign, prospect, account, conversation)."""
+    cid, pid, account = engine.invited(slug, steps=[INVITE, WAIT])
+    engine.emulator.inbound_message(engine.provider_account(account), slug, "Happy to talk!")
+    (conversation,) = _conversations(engine, channel="linkedin")
+    engine.world.advance(60)  # the invitation took one of the account's two actions this minute
+    return cid, pid, account, conversation
+
+
+def _email_conversation(engine: Engine) -> str:
+    """An email conversation, stored as the mailbox sync stores one."""
+    now = engine.world.clock.now()
+    base = Conversation(
+        id="conv_email_1",
+        workspace_id=engine.world.tenant.workspace_id,
+        mailbox_id="mbx_1",
+        contact_email="grace@example.com",
+        subject="Hello",
+        last_message_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    message = InboxMessage(
+        id="msg_email_1",
+        conversation_id=base.id,
+        direction="incoming",
+        kind="reply",
+        mailbox_id="mbx_1",
+        message_id="<hello@example.com>",
+        subject="Hello",
+        from_email="grace@example.com",
+        text_body="Hi",
+        email_date=now,
+        recorded_at=now,
+        seq=1,
+        is_read=False,
+    )
+    assert InboxRepository().add_message(base, message, expected_version=None)
+    return base.id
+
+
+def test_a_linkedin_reply_by_webhook_is_a_linkedin_conversation_once(engine: Engine) -> None:
+    email_id = _email_conversation(engine)
+    cid, pid, account = engine.invited("hedy-lamarr", steps=[INVITE, WAIT])
+    engine.emulator.inbound_message(engine.provider_account(account), "hedy-lamarr", "Happy to talk!")
+    assert engine.sweeps.poll_inbox().replies == 0  # the poll meets the same message: no second copy
+
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert listed["channel"] == "linkedin"
+    assert listed["mailbox_id"] == account["id"]
+    assert (listed["campaign_id"], listed["lead_id"]) == (cid, pid)
+    assert listed["contact_email"] == "hedy-lamarr@example.com"
+    assert (listed["snippet"], listed["message_count"], listed["unread_count"]) == ("Happy to talk!", 1, 1)
+    assert [c["id"] for c in _conversations(engine, channel="email")] == [email_id]
+    assert {c["channel"] for c in _conversations(engine)} == {"email", "linkedin"}
+
+    engine.world.advance(120)
+    engine.emulator.inbound_message(engine.provider_account(account), "hedy-lamarr", "Tuesday?")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["direction"], m["text_body"]) for m in detail["messages"]] == [
+        ("incoming", "Happy to talk!"),
+        ("incoming", "Tuesday?"),
+    ]
+    assert (detail["snippet"], detail["unread_count"]) == ("Tuesday?", 2)
+    assert len(_conversations(engine, channel="linkedin")) == 1
+
+
+def test_the_assistant_tool_lists_linkedin_conversations_by_channel(engine: Engine) -> None:
+    email_id = _email_conversation(engine)
+    _, pid, account = engine.invited("dorothy-vaughan", steps=[INVITE, WAIT])
+    engine.emulator.inbound_message(engine.provider_account(account), "dorothy-vaughan", "Sounds good")
+    principal = Principal(
+        workspace_id=engine.world.tenant.workspace_id, key_id="key_1", key_name="assistant", scopes=["inbox:read"]
+    )
+    token = set_principal(principal)
+    try:
+        linkedin = tools.list_conversations(channel="linkedin")["items"]
+        email = tools.list_conversations(channel="email")["items"]
+    finally:
+        reset_principal(token)
+    assert [(c["channel"], c["prospect_id"], c["mailbox_id"]) for c in linkedin] == [("linkedin", pid, account["id"])]
+    assert [(c["channel"], c["id"]) for c in email] == [("email", email_id)]
+
+
+def test_a_linkedin_message_missed_by_the_webhook_reaches_the_inbox_through_the_poll(engine: Engine) -> None:
+    _, pid, account = engine.invited("ida-rhodes", steps=[INVITE, WAIT])
+    engine.mute("messaging")
+    engine.emulator.inbound_message(engine.provider_account(account), "ida-rhodes", "Who is this?")
+    assert _conversations(engine, channel="linkedin") == []
+    assert engine.sweeps.poll_inbox().replies == 1
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert (listed["lead_id"], listed["snippet"]) == (pid, "Who is this?")
+    assert engine.sweeps.poll_inbox().replies == 0
+    assert engine.world.ok("GET", f"{INBOX}/{listed['id']}")["message_count"] == 1
+
+
+def test_the_engine_functions_poll_files_the_missed_message_in_the_inbox(engine: Engine) -> None:
+    _, pid, account = engine.invited("mary-jackson", steps=[INVITE, WAIT])
+    engine.mute("messaging")
+    engine.emulator.inbound_message(engine.provider_account(account), "mary-jackson", "Call me")
+    report = load_function("linkedin_engine").handler({"task": "poll_inbox"}, None)  # as the schedule runs it
+    assert report["replies"] == 1
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert (listed["lead_id"], listed["snippet"]) == (pid, "Call me")
+
+
+def test_a_reply_from_the_inbox_goes_into_the_chat_and_counts_on_messages_day(engine: Engine) -> None:
+    _, _, account, conversation = _replied(engine, "ada-byron")
+    chat_id = next(iter(engine.emulator.chats))
+    used = _messages_used(engine, account)
+    empty = engine.world.call("POST", f"{INBOX}/{conversation['id']}/reply", json={"content": "<p><br></p>"})
+    assert empty.status_code == 400, empty.text
+    assert empty.json()["error"]["code"] == "validation_error"
+    assert _messages_used(engine, account) == used
+
+    sent = engine.world.ok(
+        "POST", f"{INBOX}/{conversation['id']}/reply", 201, json={"content": "<p>Tuesday works.</p>"}
+    )
+    assert (sent["direction"], sent["kind"], sent["text_body"]) == ("outgoing", "sent", "Tuesday works.")
+    assert sent["mailbox_id"] == account["id"]
+    assert _sent_into(engine, chat_id) == ["Tuesday works."]
+    assert _messages_used(engine, account) == used + 1
+    detail = engine.world.ok("GET", f"{INBOX}/{conversation['id']}")
+    assert [m["direction"] for m in detail["messages"]] == ["incoming", "outgoing"]
+    assert detail["snippet"] == "Tuesday works."
+    # the provider's echo of our own message (sent by the account) is not an inbound reply
+    assert engine.sweeps.poll_inbox().replies == 0
+    assert engine.world.ok("GET", f"{INBOX}/{conversation['id']}")["message_count"] == 2
+
+
+def test_at_the_messages_day_cap_the_reply_is_429_and_nothing_is_sent(engine: Engine) -> None:
+    _, _, account, conversation = _replied(engine, "grace-hopper")
+    chat_id = next(iter(engine.emulator.chats))
+    engine.world.ok(
+        "PATCH",
+        f"/api/v1/linkedin/accounts/{account['id']}",
+        json={"overrides": {"messages_day": 1}, "risk_acknowledged": True},
+    )
+    path = f"{INBOX}/{conversation['id']}/reply"
+    engine.world.ok("POST", path, 201, json={"content": "First"})
+    engine.world.advance(60)
+    refused = engine.world.call("POST", path, json={"content": "Second"})
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "linkedin_limit_reached"
+    (detail,) = error["details"]
+    assert (detail["field"], detail["limit"], detail["used"], detail["remaining"]) == ("messages_day", 1, 1, 0)
+    assert int(refused.headers["Retry-After"]) > 0
+    assert _sent_into(engine, chat_id) == ["First"]
+    assert engine.world.ok("GET", f"{INBOX}/{conversation['id']}")["message_count"] == 2
+
+
+def test_the_reply_respects_the_two_per_minute_pace(engine: Engine) -> None:
+    _, _, _, conversation = _replied(engine, "margaret-hamilton")
+    chat_id = next(iter(engine.emulator.chats))
+    path = f"{INBOX}/{conversation['id']}/reply"
+    engine.world.ok("POST", path, 201, json={"content": "One"})
+    engine.world.ok("POST", path, 201, json={"content": "Two"})
+    third = engine.world.call("POST", path, json={"content": "Three"})
+    assert third.status_code == 429, third.text
+    assert third.json()["error"]["code"] == "linkedin_pace_limited"
+    assert _sent_into(engine, chat_id) == ["One", "Two"]
+    engine.world.advance(60)
+    engine.world.ok("POST", path, 201, json={"content": "Three"})
+    assert _sent_into(engine, chat_id) == ["One", "Two", "Three"]
+
+
+def test_a_provider_refusal_gives_the_reservation_back(engine: Engine) -> None:
+    _, _, account, conversation = _replied(engine, "katherine-johnson")
+    chat_id = next(iter(engine.emulator.chats))
+    used = _messages_used(engine, account)
+    engine.emulator.server_error(1)  # a message is never retried once sent: one refusal is the whole call
+    failed = engine.world.call("POST", f"{INBOX}/{conversation['id']}/reply", json={"content": "Hello?"})
+    assert failed.status_code == 502, failed.text
+    assert failed.json()["error"]["code"] == "provider_error"
+    assert _messages_used(engine, account) == used
+    assert _sent_into(engine, chat_id) == []
+    assert engine.world.ok("GET", f"{INBOX}/{conversation['id']}")["message_count"] == 1
+
+
+def test_a_disconnected_account_cannot_reply_and_counts_nothing(engine: Engine) -> None:
+    _, _, account, conversation = _replied(engine, "annie-easley")
+    chat_id = next(iter(engine.emulator.chats))
+    used = _messages_used(engine, account)
+    engine.emulator.set_account_status(engine.provider_account(account), "CREDENTIALS")  # the status webhook
+    refused = engine.world.call("POST", f"{INBOX}/{conversation['id']}/reply", json={"content": "Hello?"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "mailbox_unavailable"
+    assert _messages_used(engine, account) == used
+    assert _sent_into(engine, chat_id) == []
+
+
+def test_an_account_the_provider_finds_disconnected_at_reply_time_is_flipped_and_counts_nothing(
+    engine: Engine,
+) -> None:
+    _, _, account, conversation = _replied(engine, "evelyn-boyd")
+    chat_id = next(iter(engine.emulator.chats))
+    used = _messages_used(engine, account)
+    engine.mute("account_status")  # the provider's status webhook is lost: the reply finds out
+    engine.emulator.set_account_status(engine.provider_account(account), "CREDENTIALS")
+    refused = engine.world.call("POST", f"{INBOX}/{conversation['id']}/reply", json={"content": "Hello?"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "mailbox_unavailable"
+    assert engine.world.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")["status"] == "disconnected"
+    assert _messages_used(engine, account) == used
+    assert _sent_into(engine, chat_id) == []
