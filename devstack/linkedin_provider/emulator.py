@@ -141,6 +141,16 @@ class Invitation:
     status: str = "PENDING"
 
 
+@dataclass(frozen=True)
+class Call:
+    """One /api/v1 call as the provider saw it: when, the method and path, the account it named (if any)."""
+
+    at: datetime
+    method: str
+    path: str
+    account_id: str | None
+
+
 @dataclass
 class Message:
     id: str
@@ -225,6 +235,7 @@ class LinkedInProviderEmulator:
         self.webhooks: dict[str, Webhook] = {}
         self.deliveries: list[Delivery] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every /api/v1 call
+        self.calls: list[Call] = []  # every /api/v1 call with its time, account and path (the record tests audit)
         self.missing_profiles: set[str] = set()
         self._invite_faults: list[str] = []
         self._rate_limits: list[int | None] = []  # one entry per call to refuse: its Retry-After (or None)
@@ -553,6 +564,8 @@ class LinkedInProviderEmulator:
     def api(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         with self._lock:
             self.requests.append((method, path))
+            account_id = query.get("account_id") or (body.get("account_id") if isinstance(body, dict) else None)
+            self.calls.append(Call(self.now(), method, path, str(account_id) if account_id else None))
         fault = self._take_fault()
         if fault is not None:
             raise fault
