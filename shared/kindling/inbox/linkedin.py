@@ -166,3 +166,13 @@ def engine_sweeps(provider: LinkedInProvider) -> EngineSweeps:
     """The LinkedIn engine's sweeps with the unified inbox wired into its attribution function (what the webhook
     ingress and the engine function use)."""
     return EngineSweeps(provider, inbox=LinkedInInbox())
+
+
+def reply(workspace_id: str, conversation_id: str, body: ReplyRequest, *, clock: Clock | None = None) -> InboxMessage:
+    """`POST /inbox/conversations/{id}/reply`: a LinkedIn conversation's reply goes through the provider from the
+    thread's account (its caps first), any other through the conversation's mailbox (the campaign sends' gates)."""
+    inbox = InboxService(clock=clock)
+    conversation, _ = inbox.get(workspace_id, conversation_id)
+    if conversation.channel == "linkedin":
+        return LinkedInInbox(inbox, clock=clock).reply(conversation, body)
+    return inbox.reply(workspace_id, conversation_id, body)

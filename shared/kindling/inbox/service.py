@@ -762,12 +762,14 @@ class InboxService:
 
     def reply(self, workspace_id: str, conversation_id: str, body: ReplyRequest) -> InboxMessage:
         """Send `body` through the conversation's mailbox, threaded under its latest message, and record it. A
-        LinkedIn conversation's reply goes through the provider instead (kindling.inbox.linkedin)."""
+        LinkedIn conversation's reply goes through the provider instead: callers use kindling.inbox.linkedin.reply,
+        which picks the channel."""
         conversation, messages = self.get(workspace_id, conversation_id)
         if conversation.channel == "linkedin":
-            from kindling.inbox.linkedin import LinkedInInbox  # it builds on this module
-
-            return LinkedInInbox(self, clock=self._clock).reply(conversation, body)
+            # kindling.inbox.linkedin.reply dispatches (it builds on this module, so this one cannot call it).
+            raise Conflict(
+                "A LinkedIn conversation's reply goes through the LinkedIn provider.", code="linkedin_conversation"
+            )
         mailbox = self._usable_mailbox(workspace_id, conversation.mailbox_id)
         parent = messages[-1] if messages else None
         last_incoming = next((m for m in reversed(messages) if m.direction == "incoming"), None)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from kindling.api.envelope import respond, respond_page
 from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
+from kindling.inbox.linkedin import reply as reply_to_conversation
 from kindling.inbox.models import (
     AttachmentMeta,
     Channel,
@@ -238,5 +239,5 @@ def update_conversation(
     },
 )
 def reply(workspace_id: WorkspaceId, body: ReplyRequest, conversation_id: str = ConversationId) -> JSONResponse:
-    message = InboxService().reply(workspace_id, conversation_id, body)
+    message = reply_to_conversation(workspace_id, conversation_id, body)
     return respond(message_view(message), 201)
