@@ -285,7 +285,15 @@ class WarmupDelivery:
                 waiting.append(job.model_copy(update={"send_at": slot.at}))
                 result.outcomes[key] = "pacer"
                 continue
-            distinct[key] = job.model_copy(update={"reserved": True, "send_at": slot.at, "queued_at": now})
+            reserved = job.model_copy(update={"reserved": True, "send_at": slot.at, "queued_at": now})
+            if slot.at > now:
+                # Its pacer slot is ahead, if only by seconds: it waits on the queue for it (the early tolerance is
+                # for the queue's own imprecision, never a way round the pacer).
+                del distinct[key]
+                waiting.append(reserved)
+                result.outcomes[key] = "pacer"
+                continue
+            distinct[key] = reserved
         return waiting
 
     def _observe_login(self, mailbox: Mailbox, authenticated: bool | None, now: datetime) -> None:

@@ -39,7 +39,7 @@ from kindling.warmup.models import WarmupState
 from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
 from kindling.warmup.repository import WarmupRepository
 from tests.conftest import make_tenant
-from tests.integration.warmup.support import insert_mailbox
+from tests.integration.warmup.support import ListQueue, insert_mailbox
 
 pytestmark = pytest.mark.mail
 
@@ -204,3 +204,44 @@ def test_a_mailbox_at_its_500_a_day_hard_cap_sends_no_reply_that_day(world: Worl
     assert sending.mailbox_state(recipient.workspace_id, recipient.id).today(day)[:2] == (500, 0)
     assert replied_count(sender) == 0
     assert WarmupPoolRepository().reply_status(exchange) == "failed"
+
+
+def test_a_reply_due_seconds_before_its_pacer_slot_waits_for_the_slot(world: World) -> None:
+    """The delivery path sends a job up to 30 seconds early (the queue's imprecision); a reply reserved on a pacer
+    slot 20 seconds ahead must still wait for it (the month's 6 reply gaps 1-25 seconds short of the pacer)."""
+    recipient = world.recipient()
+    sender = world.mailbox("s1")
+    sending = SendingRepository()
+    day = eligibility.day_key(MORNING, "UTC")
+    slot = MORNING + timedelta(seconds=20)
+    state = sending.mailbox_state(recipient.workspace_id, recipient.id)
+    assert sending.reserve_mailbox(recipient.workspace_id, state, day, sends=1, domains={}, next_allowed_at=slot)
+    exchange = f"wx-slot-{uuid.uuid4().hex[:8]}"
+    world.receive_warmup(exchange, sender, recipient)
+    assert WarmupPoolRepository().mark_replied(exchange)
+    job = WarmupSendMessage(
+        exchange_id=exchange,
+        workspace_id=recipient.workspace_id,
+        mailbox_id=recipient.id,
+        day=MORNING.date(),
+        recipient=sender.email_address,
+        from_address=recipient.email_address,
+        send_at=MORNING,
+        queued_at=MORNING - timedelta(minutes=5),
+        reply_to=message_id_for(exchange, sender.email_address),
+        reply_subject="Lunch next week?",
+        reserved=False,
+    )
+    queue = ListQueue()
+    delivery = WarmupDelivery(clock=world.clock, queue=queue)
+
+    first = delivery.process([job])
+    assert first.sent == 0 and first.outcomes[job.key] == "pacer"
+    [waiting] = queue.take()
+    assert waiting.reserved and waiting.send_at == slot
+    assert world.replies_to(sender, exchange, recipient) == []
+
+    world.clock.set(slot)
+    assert delivery.process([waiting]).sent == 1
+    assert world.replies_to(sender, exchange, recipient) == [slot]
+    assert sending.mailbox_state(recipient.workspace_id, recipient.id).today(day)[:2] == (1, 1)
