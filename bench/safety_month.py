@@ -31,8 +31,9 @@ in the results; `SAFETY_MONTH_PROSPECTS` overrides it) so that the month runs in
 machine: the five mailboxes' daily limits (12, 15, 10, 15, 12) allow 64 campaign emails a day, about 1,900 in the
 month, which 600 prospects x 3 steps fill; 20,000 prospects could never be reached and every scheduler tick re-reads
 the due backlog (a 5-minute tick and 200 prospects a campaign measured 77 s per simulated day, 40 minutes a month).
-No rule is skipped at this scale. The committed run (bench/results/safety_month.json) took 1,762 s wall (29 s of
-setup) on this 2-core machine while other engineers' tests ran on it.
+No rule is skipped at this scale. The committed run (bench/results/safety_month.json, with warmup replies on the
+mailbox pacer and hard cap and the real reconnect sweep) took 1,722 s wall (7.5 s of setup) on this 2-core machine
+while other engineers' tests and a CI run shared it (the run before those changes: 1,762 s).
 
 Faults (times from the start, simulated):
 - provider deferrals: the lab answers 451 4.3.0 at DATA for every recipient at `slow-mail.test` (10% of the
@@ -41,8 +42,13 @@ Faults (times from the start, simulated):
   06:00 every recipient at `gone-corp.test` (25% of the prospects) is refused too: Bounce Shield (8% of the newest 100
   sends, the defaults) activates once and pauses the campaigns that bounced; a person starts them again the next
   day at 09:00 UTC (CampaignService.start, as `POST .../start` does);
-- one mailbox's password is changed in the lab on day 14 at 10:00 and restored on day 16 at 10:00, after which
-  `_run_reconnect_sweep` re-tests it and resumes what was paused for `mailbox_disconnected`;
+- one mailbox's password is changed in the lab on day 14 at 10:00 and restored on day 16 at 10:00. Nothing is
+  called by hand: the engines that log in with it (sender, inbox sync, warmup) report the refused logins through
+  `kindling.sending.mailbox_health` (-> `disconnected`, and the solo campaign, left with no usable mailbox, pauses
+  with `mailbox_disconnected`); the reconnect sweep (`kindling.sending.reconnect.run_sweep`, every 15 simulated
+  minutes as its schedule runs) re-tests it on its backoff (15 min, 1 h, 4 h, then every 12 h), and the first
+  success after the restore reconnects it and resumes the campaign. The `outage_*` figures are simulated hours
+  from the start of the month (-1: never): revoked, disconnected, paused, restored, reconnected, resumed;
 - one sender crash mid-batch: from day 22 10:00, the sender's `fault_hook` raises at the `finish` point of the first
   campaign batch (after SMTP sent its messages, before the batch's final write); the batch's messages come back on
   the queue, as after a Lambda failure, and the ledger gate must keep them from going out twice;
@@ -93,6 +99,7 @@ START = datetime(2026, 6, 1, tzinfo=UTC)  # a Monday
 TICK = timedelta(minutes=15)
 WARMUP_EVERY = timedelta(minutes=15)
 SYNC_EVERY = timedelta(hours=6)
+RECONNECT_EVERY = timedelta(minutes=15)  # the reconnect sweep's schedule (template.yaml)
 WARMUP_HEADER = b"x-kindling-warmup:"
 
 DEFER_DOMAIN = "slow-mail.test"
@@ -192,7 +199,7 @@ class Figures:
     scheduler_ticks: int = 0
     handler_errors: list[str] = field(default_factory=list)
     restarts: Counter[str] = field(default_factory=Counter)
-    reconnect: dict[str, Any] = field(default_factory=dict)
+    reconnect_outcomes: Counter[str] = field(default_factory=Counter)
     mailbox_status_during_revoke: str = ""
     mailbox_status_log: list[tuple[datetime, str]] = field(default_factory=list)
 
@@ -258,6 +265,7 @@ class Month:
         self._received_campaign = 0
         self._crash_armed = False
         self.progress = False
+        self.outage = Outage()
 
     # --- building the world through the services ----------------------------------------------------------------
 
@@ -508,7 +516,6 @@ class Month:
             self.lab.add_account(mailbox.email_address, "revoked-elsewhere", provider, imap_security=security)
         if offset == RESTORE_AT:
             self.lab.add_account(mailbox.email_address, self.passwords[REVOKED], provider, imap_security=security)
-            self.figures.reconnect = _run_reconnect_sweep(self.workspace_id, mailbox.id)
         if offset == CRASH_FROM:
             self._crash_armed = True
 
@@ -556,14 +563,54 @@ class Month:
             if (at - START) % SYNC_EVERY == timedelta(0) and at > START:
                 self.fanout.handler(_scheduled_event(at, "inbox-sync"), None)
                 self.drain_queue("sync", self.inbox_sync)
+            if (at - START) % RECONNECT_EVERY == timedelta(0):
+                self.reconnect_sweep(at)
             self.drain_sends(at + TICK)
-            if REVOKE_AT <= at - START < RESTORE_AT and (at - START) % timedelta(hours=6) == timedelta(0):
-                status = MailboxService().get(self.workspace_id, self.mailboxes[REVOKED].id).status
-                self.figures.mailbox_status_log.append((at, status))
+            if at - START >= REVOKE_AT:
+                mailbox = MailboxService().get(self.workspace_id, self.mailboxes[REVOKED].id)
+                self.outage.observe(at, mailbox.status, mailbox.disconnected_since)
+                if at - START < RESTORE_AT and (at - START) % timedelta(hours=6) == timedelta(0):
+                    self.figures.mailbox_status_log.append((at, mailbox.status))
             at += TICK
             if self.progress and (at - START) % timedelta(days=1) == timedelta(0):
                 print(f"day {(at - START).days}: {len(self.lab.accepted)} accepted", file=sys.stderr, flush=True)
         self.clock.set(end)
+
+    def reconnect_sweep(self, at: datetime) -> None:
+        """The reconnect sweep as its schedule runs it: every mailbox in an outage whose re-test is due (15 min,
+        1 h, 4 h, then every 12 h after it went down) is re-tested; a success resumes its paused campaigns."""
+        from kindling.sending.reconnect import run_sweep
+
+        summary = run_sweep(now=at)
+        for outcome, n in summary["outcomes"].items():
+            self.figures.reconnect_outcomes[outcome] += n
+
+    def _outage_figures(self) -> dict[str, float]:
+        solo = self.campaign_ids[SOLO_CAMPAIGN] if len(self.campaign_ids) > SOLO_CAMPAIGN else ""
+        log = [(at, action, reason) for at, cid, action, reason in self.figures.transition_log if cid == solo]
+        paused = [at for at, action, reason in log if action == "auto_pause" and reason == "mailbox_disconnected"]
+        resumed = [at for at, action, reason in log if action == "resume" and reason == "mailbox_disconnected_cleared"]
+        outage = self.outage
+        figures: dict[str, float] = {
+            "outage_revoked_at_hour": _hours(START + REVOKE_AT),
+            "outage_restored_at_hour": _hours(START + RESTORE_AT),
+            "outage_mailbox_disconnected_at_hour": _hours(outage.disconnected_at),
+            "outage_mailbox_status_disconnected": 1 if outage.status_down == "disconnected" else 0,
+            "outage_solo_campaign_paused_at_hour": _hours(paused[0] if paused else None),
+            "outage_mailbox_reconnected_at_hour": _hours(outage.reconnected_at),
+            "outage_solo_campaign_resumed_at_hour": _hours(resumed[0] if resumed else None),
+            "reconnect_status_connected": 1 if outage.reconnected_at is not None else 0,
+            "reconnect_resumed_campaigns": len(
+                {
+                    cid
+                    for _, cid, action, reason in self.figures.transition_log
+                    if reason == "mailbox_disconnected_cleared"
+                }
+            ),
+        }
+        for outcome, n in self.figures.reconnect_outcomes.items():
+            figures[f"reconnect_sweep_{outcome}"] = n
+        return figures
 
     # --- checking ------------------------------------------------------------------------------------------------
 
@@ -700,26 +747,35 @@ class Month:
                 figures[f"{name}_{reason or 'none'}"] = n
         for reason, n in self.figures.restarts.items():
             figures[f"restarted_by_user_{reason}"] = n
-        figures["reconnect_status_connected"] = 1 if self.figures.reconnect.get("status") == "connected" else 0
-        figures["reconnect_resumed_campaigns"] = len(self.figures.reconnect.get("resumed", []))
+        figures.update(self._outage_figures())
         statuses_seen = Counter(status for _, status in self.figures.mailbox_status_log)
         for status, n in statuses_seen.items():
             figures[f"revoked_mailbox_checks_{status}"] = n
         return figures
 
 
-def _run_reconnect_sweep(workspace_id: str, mailbox_id: str) -> dict[str, Any]:
-    """The restore step: today the existing re-test and resume path; the reconnect sweep replaces it once merged
-    (mailbox disconnected -> re-tested with backoff -> connected -> campaigns paused for `mailbox_disconnected`
-    resume)."""
-    from kindling.enrollments.service import campaign_service
-    from kindling.mailboxes.service import MailboxService
+@dataclass
+class Outage:
+    """The revoked mailbox's outage as the product lived it: when it went down (the health writer's
+    `disconnected_since`), when its solo campaign paused for `mailbox_disconnected`, when the reconnect sweep found it
+    working again, and when the campaign resumed (the campaign transitions come from `Figures.transition_log`)."""
 
-    mailbox, result = MailboxService().retest(workspace_id, mailbox_id)
-    resumed: list[str] = []
-    if mailbox.status == "connected":
-        resumed = campaign_service().resume_campaigns_paused_for(workspace_id, "mailbox_disconnected", mailbox_id)
-    return {"status": mailbox.status, "resumed": resumed, "error": result.first_error is not None}
+    disconnected_at: datetime | None = None
+    status_down: str = ""
+    reconnected_at: datetime | None = None
+    last_status: str = "connected"
+
+    def observe(self, at: datetime, status: str, since: datetime | None) -> None:
+        if status != "connected" and self.disconnected_at is None:
+            self.disconnected_at, self.status_down = since or at, status
+        if status == "connected" and self.last_status != "connected" and self.reconnected_at is None:
+            self.reconnected_at = at
+        self.last_status = status
+
+
+def _hours(at: datetime | None) -> float:
+    """Simulated hours from the start of the month; -1 for "never"."""
+    return -1.0 if at is None else round((at - START) / timedelta(hours=1), 2)
 
 
 def simulate(

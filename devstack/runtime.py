@@ -505,11 +505,12 @@ class LocalStack:
         assert self.runtime is not None
         return self.runtime.invoke(target, event)
 
-    def drain(self, timeout: float = 30.0) -> None:
-        """Wait until every SQS event source's queue is empty and its poller idle."""
+    def drain(self, timeout: float = 30.0, *, delayed: bool = True) -> None:
+        """Wait until every SQS event source's queue is empty and its poller idle (`delayed=False`: every message due
+        now handled; one delayed beyond the injected clock may stay)."""
         if self._pollers is None:
             raise RuntimeError("no SQS pollers are running")
-        self._pollers.drain(timeout)
+        self._pollers.drain(timeout, delayed=delayed)
 
     @property
     def pollers(self) -> list[SqsPoller]:

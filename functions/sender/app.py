@@ -91,6 +91,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 "bounced": warm.bounced,
                 "retrying": warm.retrying,
                 "deferred": warm.deferred,
+                "dropped": warm.dropped,
                 "failed": warm.failed,
                 "skipped": warm.skipped,
             },

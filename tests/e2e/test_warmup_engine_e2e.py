@@ -70,14 +70,16 @@ def scheduled(stack: LocalStack, function: str, clock: ManualClock) -> Any:
 
 
 def collect_jobs(stack: LocalStack, seen: dict[str, WarmupSendMessage]) -> None:
-    """Every warmup job the sender function was handed (a redelivered one counted once, by exchange)."""
+    """Every warmup email job the sender function was handed (a redelivered one counted once, by exchange; replies,
+    also warmup jobs, are not the exchanges' emails)."""
     for logical_id, event in list(stack.invocations):
         if logical_id != "SenderFunction" or not isinstance(event, dict):
             continue
         for record in event.get("Records", []):
             if is_warmup_body(record["body"]):
                 job = WarmupSendMessage.from_body(record["body"])
-                seen.setdefault(job.exchange_id, job)
+                if not job.is_reply:
+                    seen.setdefault(job.exchange_id, job)
 
 
 def warmup_mail(lab: MailLab, address: str, folder: str) -> list[Message]:
@@ -118,7 +120,8 @@ def test_three_days_of_warmup_through_the_scheduled_functions(local_stack: Local
     blocked_domain = f"blocked-{tag}.test"
     workspaces = [own_workspace(local_stack, "E2E warmup A"), own_workspace(local_stack, "E2E warmup B")]
     workspace_of = {"a1": 0, "j1": 0, "a2": 1, "j2": 1}
-    # Two ramp on New Domain, two are pinned to Maintenance with a small target; all answer half of what they get.
+    # Two ramp on New Domain, two are pinned to Maintenance with a small target; all but a2 answer half of what they
+    # get. a2 answers nothing: its replies would take places of the 3 its hard cap leaves it on the third day.
     settings = {
         "a1": {"warmup_strategy": "new_domain", "warmup_target_daily_volume": 10},
         "j2": {"warmup_strategy": "new_domain", "warmup_target_daily_volume": 10},
@@ -133,7 +136,7 @@ def test_three_days_of_warmup_through_the_scheduled_functions(local_stack: Local
             mailbox_ids[name] = connect_account(client, local_stack, account, f"Warm {name.upper()}")["id"]
             patched = client.patch(
                 f"/api/v1/warmup/settings/{mailbox_ids[name]}",
-                json={"warmup_enabled": True, "warmup_reply_rate": 50, **settings[name]},
+                json={"warmup_enabled": True, "warmup_reply_rate": 0 if name == "a2" else 50, **settings[name]},
             )
             assert patched.status_code == 200, patched.text
         # A pool member whose address is on a blocklisted domain (it logs in as a lab account; sending paused, so it
@@ -189,15 +192,20 @@ def test_three_days_of_warmup_through_the_scheduled_functions(local_stack: Local
                 checked_domains += checked["checked"]
                 skipped_domains += checked["skipped"]
             clock.advance(TICK)
-            local_stack.drain(timeout=120)  # the queued sends fall due on the injected clock: the sender runs
+            # The queued sends fall due on the injected clock: the sender runs (a reply waiting for its delay stays).
+            local_stack.drain(timeout=120, delayed=False)
             collect_jobs(local_stack, jobs)
             if step % SYNC_EVERY == SYNC_EVERY - 1:
                 scheduled(local_stack, "InboxSyncFanoutFunction", clock)
-                local_stack.drain(timeout=120)
-        for _ in range(2):  # the replies sent during the last sync arrive, and are opened / rescued too
+                local_stack.drain(timeout=120, delayed=False)
+        for _ in range(14):  # the last replies' natural delay (at most 3 hours), then their pacer slots
+            clock.advance(TICK)
+            local_stack.drain(timeout=120, delayed=False)
+        local_stack.drain(timeout=120)  # every reply went out: nothing is left on the queues, delayed or not
+        for _ in range(2):  # the replies sent since the last sync arrive, and are opened / rescued too
             clock.advance(TICK)
             scheduled(local_stack, "InboxSyncFanoutFunction", clock)
-            local_stack.drain(timeout=120)
+            local_stack.drain(timeout=120, delayed=False)
 
         ours = [job for job in jobs.values() if job.mailbox_id in names]
         # Volumes follow each mailbox's strategy and ramp; the New Domain ramp starts at 1 a day and the hard cap left

@@ -17,6 +17,11 @@ reservation is given back (`SendingRepository.release_mailbox(warmup=...)`), as 
 became unusable; releases are grouped per mailbox and day. Only the delivery whose conditional move failed the
 exchange releases, so a duplicate delivery never releases twice. A job the queue delivers early (its delay is
 capped at 15 minutes; a long rate-limit wait is not) goes back on the queue unchanged.
+
+A reply (queued by inbox sync, `WarmupSendMessage.is_reply`) is a send of the replying mailbox like any other:
+when it falls due it is reserved on the mailbox's pacer and under its 500/day hard cap (kindling.warmup.replies;
+a reply the hard cap refuses is dropped, one whose pacer slot is later waits on the queue for it); its gate is the
+exchange's `reply_status` (queued -> sending), and a sent reply counts `replied` on the exchange sender's row.
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ from kindling.sending.messages import SqsSendQueue
 from kindling.sending.repository import SendingRepository
 from kindling.sending.sender import soft_retry_delay
 from kindling.warmup.blocklist import record_bounce
-from kindling.warmup.content import EXCHANGE_ID_RE, WarmupEmail, build_message, compose_message
+from kindling.warmup.content import EXCHANGE_ID_RE, WarmupEmail, build_message, compose_message, compose_reply
 from kindling.warmup.counters import DailyCounters
 from kindling.warmup.messages import WarmupQueue, WarmupSendMessage
 from kindling.warmup.pool_index import WarmupPoolRepository
 from kindling.warmup.protection import domain_of
+from kindling.warmup.replies import reserve_reply
 from kindling.warmup.repository import WarmupRepository
 
 MAX_WARMUP_ATTEMPTS = 3  # tries in all of one warmup send (the first and two retries)
@@ -102,6 +108,7 @@ class DeliveryResult:
     skipped: int = 0
     retrying: int = 0  # re-queued for a later try
     deferred: int = 0  # delivered before their send time: back on the queue unchanged
+    dropped: int = 0  # replies the mailbox's 500/day hard cap refused
     outcomes: dict[str, str] = field(default_factory=dict)
 
 
@@ -177,9 +184,11 @@ class WarmupDelivery:
     def process(self, jobs: Sequence[WarmupSendMessage]) -> DeliveryResult:
         result = DeliveryResult()
         now = self._now()
-        distinct = {job.exchange_id: job for job in jobs}
+        distinct = {job.key: job for job in jobs}
+        waiting = self._reserve_replies(distinct, now, result)
         early = [job for job in distinct.values() if job.send_at > now + EARLY_TOLERANCE]
         result.deferred = len(early)
+        early += waiting
         grouped: dict[tuple[str, str], list[WarmupSendMessage]] = {}
         for job in distinct.values():
             if job.send_at <= now + EARLY_TOLERANCE:
@@ -194,17 +203,17 @@ class WarmupDelivery:
                 mailbox = None
             if mailbox is None or not mailbox.can_send:
                 for job in group:
-                    if self._pool.move_exchange(job.exchange_id, "queued", "failed"):
+                    if self._move(job, "queued", "failed"):
                         releases[(ws, mid, reserved_day(job))] += 1
                     result.skipped += 1
-                    result.outcomes[job.exchange_id] = "mailbox_unusable"
+                    result.outcomes[job.key] = "mailbox_unusable"
                 continue
             messages = []
             for job in sorted(group, key=lambda j: j.send_at):
-                email = compose_message(job.exchange_id, sender_name=job.from_name, recipient_name=job.recipient_name)
                 try:
+                    email = _email_of(job, mailbox)
                     outgoing = self._mailer.outgoing(
-                        job.exchange_id, email, mailbox, job.recipient, job.recipient_name, reply=False, now=now
+                        job.key, email, mailbox, job.recipient, job.recipient_name, reply=job.is_reply, now=now
                     )
                 except ValueError as exc:
                     # A message that cannot be built (an address stored with a line break...) never will be:
@@ -218,10 +227,10 @@ class WarmupDelivery:
                             "error": str(exc),
                         },
                     )
-                    if self._pool.move_exchange(job.exchange_id, "queued", "failed"):
+                    if self._move(job, "queued", "failed"):
                         releases[(ws, mid, reserved_day(job))] += 1
                     result.failed += 1
-                    result.outcomes[job.exchange_id] = UNBUILDABLE
+                    result.outcomes[job.key] = UNBUILDABLE
                     continue
                 messages.append(outgoing)
             if messages:
@@ -233,6 +242,59 @@ class WarmupDelivery:
         if early or retries:
             self._queue.send([*early, *retries], now)
         return result
+
+    def _move(self, job: WarmupSendMessage, expected: str, status: str) -> bool:
+        """The send's gate and status: the exchange's for its email, the exchange's `reply_status` for its reply."""
+        if job.is_reply:
+            return self._pool.move_reply(job.exchange_id, expected, status)
+        return self._pool.move_exchange(job.exchange_id, expected, status)
+
+    def _reserve_replies(
+        self, distinct: dict[str, WarmupSendMessage], now: datetime, result: DeliveryResult
+    ) -> list[WarmupSendMessage]:
+        """Reserve the due unreserved replies of the batch on their mailboxes (pacer slot, hard cap), in place in
+        `distinct`; returns those that wait for a later slot (taken out of `distinct`, to go back on the queue)."""
+        waiting: list[WarmupSendMessage] = []
+        for key, job in list(distinct.items()):
+            if job.reserved or job.send_at > now + EARLY_TOLERANCE:
+                continue
+            try:
+                mailbox = self._mailboxes.get(job.workspace_id, job.mailbox_id)
+            except NotFound:
+                mailbox = None
+            if mailbox is None or not mailbox.can_send:
+                del distinct[key]
+                self._pool.move_reply(job.exchange_id, "queued", "failed")  # nothing reserved, nothing to give back
+                result.skipped += 1
+                result.outcomes[key] = "mailbox_unusable"
+                continue
+            slot = reserve_reply(self._sending, job, now)
+            if slot.verdict == "hard_cap":
+                del distinct[key]
+                self._pool.move_reply(job.exchange_id, "queued", "failed")
+                result.dropped += 1
+                result.outcomes[key] = "daily_hard_cap"
+                get_logger().info(
+                    "warmup reply dropped: the mailbox's 500/day hard cap",
+                    extra={"mailbox_id": job.mailbox_id, "exchange_id": job.exchange_id},
+                )
+                continue
+            assert slot.at is not None
+            if slot.verdict == "wait":
+                del distinct[key]
+                waiting.append(job.model_copy(update={"send_at": slot.at}))
+                result.outcomes[key] = "pacer"
+                continue
+            reserved = job.model_copy(update={"reserved": True, "send_at": slot.at, "queued_at": now})
+            if slot.at > now:
+                # Its pacer slot is ahead, if only by seconds: it waits on the queue for it (the early tolerance is
+                # for the queue's own imprecision, never a way round the pacer).
+                del distinct[key]
+                waiting.append(reserved)
+                result.outcomes[key] = "pacer"
+                continue
+            distinct[key] = reserved
+        return waiting
 
     def _observe_login(self, mailbox: Mailbox, authenticated: bool | None, now: datetime) -> None:
         """The mailbox's login, counted with the campaign sender's (one count per mailbox): the 10th refusal in a
@@ -262,7 +324,7 @@ class WarmupDelivery:
         gated: set[str] = set()
 
         async def gate(message: Outgoing) -> bool:
-            passed = await asyncio.to_thread(self._pool.move_exchange, message.key, "queued", "sending")
+            passed = await asyncio.to_thread(self._move, distinct[message.key], "queued", "sending")
             if passed:
                 gated.add(message.key)
             return passed
@@ -277,22 +339,26 @@ class WarmupDelivery:
             self._observe_login(senders[report.mailbox_id], report.authenticated, now)
             for res in report.results:
                 job = distinct[res.key]
-                result.outcomes[job.exchange_id] = str(res.outcome)
+                result.outcomes[job.key] = str(res.outcome)
                 if res.outcome is Outcome.SKIPPED:
                     result.skipped += 1
                 elif res.outcome in (Outcome.SENT, Outcome.UNKNOWN):
-                    self._pool.move_exchange(job.exchange_id, "sending", "sent")
-                    self._count(job, now, DailyCounters(job.day, sent=1))
+                    self._move(job, "sending", "sent")
+                    if job.is_reply:
+                        self._count_reply(job)
+                    else:
+                        self._count(job, now, DailyCounters(job.day, sent=1))
                     result.sent += 1
                 elif res.outcome is Outcome.HARD_BOUNCE:
-                    self._pool.move_exchange(job.exchange_id, "sending", "bounced")
-                    self._count(job, now, DailyCounters(job.day, sent=1, bounced=1))
-                    record_bounce(domain_of(job.recipient), now, job.exchange_id)
+                    self._move(job, "sending", "bounced")
+                    if not job.is_reply:  # a reply's bounce is not the exchange sender's
+                        self._count(job, now, DailyCounters(job.day, sent=1, bounced=1))
+                        record_bounce(domain_of(job.recipient), now, job.exchange_id)
                     result.bounced += 1
                 else:
                     # Messages left unattempted after a refused login, a rate limit or a lost connection never
                     # reached the gate: their exchange is still `queued`.
-                    held = "sending" if job.exchange_id in gated else "queued"
+                    held = "sending" if job.key in gated else "queued"
                     until = None
                     if res.outcome is Outcome.RATE_LIMITED:
                         key = (job.workspace_id, job.mailbox_id)
@@ -301,16 +367,36 @@ class WarmupDelivery:
                             backoff_until[key] = backoff.on_rate_limited(state.backoff, now).until
                         until = backoff_until[key]
                     when = retry_decision(res.outcome, job.attempt, now, reserved_day(job), until)
-                    if when is not None and (
-                        held == "queued" or self._pool.move_exchange(job.exchange_id, held, "queued")
-                    ):
+                    if when is not None and (held == "queued" or self._move(job, held, "queued")):
                         retries.append(job.model_copy(update={"attempt": job.attempt + 1, "send_at": when}))
                         result.retrying += 1
                         continue
-                    if self._pool.move_exchange(job.exchange_id, held, "failed"):
+                    if self._move(job, held, "failed"):
                         releases[(job.workspace_id, job.mailbox_id, reserved_day(job))] += 1
                     result.failed += 1
         return retries
 
     def _count(self, job: WarmupSendMessage, now: datetime, delta: DailyCounters) -> None:
         self._warmup.add_day(job.workspace_id, job.mailbox_id, delta, last_sent_at=now)
+
+    def _count_reply(self, job: WarmupSendMessage) -> None:
+        """A sent reply counts `replied` on the row of the exchange's sender, for the exchange's day."""
+        exchange = self._pool.exchange(job.exchange_id)
+        if exchange is not None:
+            self._warmup.add_day(
+                exchange.sender_workspace_id, exchange.sender_mailbox_id, DailyCounters(exchange.sender_day, replied=1)
+            )
+
+
+def _email_of(job: WarmupSendMessage, mailbox: Mailbox) -> WarmupEmail:
+    """The job's email: the exchange's first email, or the reply threaded on it (`sender_name`: the replier's)."""
+    if not job.is_reply:
+        return compose_message(job.exchange_id, sender_name=job.from_name, recipient_name=job.recipient_name)
+    return compose_reply(
+        job.exchange_id,
+        original_subject=job.reply_subject or "",
+        original_message_id=job.reply_to or "",
+        original_references=list(job.reply_references),
+        sender_name=mailbox.display_name,
+        recipient_name=job.recipient_name,
+    )

@@ -48,7 +48,15 @@ from kindling.warmup.counters import WINDOW_DAYS
 from kindling.warmup.health import band_for, health_score, recompute_due
 from kindling.warmup.messages import WarmupQueue, WarmupSendMessage
 from kindling.warmup.models import DayRow, WarmupState, as_speed
-from kindling.warmup.planner import HARD_CAP, WarmupWindow, day_bounds, plan_rng, plan_sends
+from kindling.warmup.planner import (
+    HARD_CAP,
+    PACER_KEY,
+    WARMUP_PACER_MINUTES,
+    WarmupWindow,
+    day_bounds,
+    plan_rng,
+    plan_sends,
+)
 from kindling.warmup.pool import PoolMember, select_peers
 from kindling.warmup.pool_index import Exchange, TickMark, WarmupPoolRepository, tick_mark_of
 from kindling.warmup.protection import (
@@ -68,8 +76,6 @@ from kindling.warmup.service import WarmupService, local_today
 from kindling.warmup.stats import effective_daily_limit
 
 HORIZON = timedelta(minutes=15)  # the tick's rate: a tick queues what falls due before the next one
-WARMUP_PACER_MINUTES = 10.0  # warmup's own "minutes between sends" on the mailbox's pacer
-PACER_KEY = "warmup"  # warmup's entry in the mailbox state's pacer intervals
 REFRESH_MINUTES = 15  # ticks starting in the first 15 minutes of an hour refresh the pool (once an hour)
 BATCH_KEYS = 100  # keys per BatchGetItem call: a failed call sends only its own keys back to one-by-one reads
 Key = tuple[str, str]

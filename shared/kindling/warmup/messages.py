@@ -1,6 +1,11 @@
-"""The warmup email's send queue message (`WarmupSendMessage`, body `kind: "warmup"`): the warmup tick and the
-delivery retry path queue it on the send queue (`kindling.sending.messages.SqsSendQueue`), the sender function
-reads it. The sender imports this module, not the warmup tick engine."""
+"""The warmup email's send queue message (`WarmupSendMessage`, body `kind: "warmup"`): the warmup tick, the
+receiving side's replies and the delivery retry path queue it on the send queue
+(`kindling.sending.messages.SqsSendQueue`), the sender function reads it. The sender imports this module, not the
+warmup tick engine.
+
+A reply (`reply_to` set: the Message-ID it answers) is queued by inbox sync unreserved (`reserved` False) for the
+moment its natural delay ends; the sender reserves its pacer slot and its place under the 500/day hard cap when it
+falls due (kindling.warmup.replies), as the tick does for its own sends."""
 
 from __future__ import annotations
 
@@ -34,6 +39,21 @@ class WarmupSendMessage(BaseModel):
     send_at: datetime
     queued_at: datetime
     attempt: int = 1  # 1 for the first try; a transient SMTP failure re-queues the message with attempt + 1
+    # A reply to the exchange's email (sent by its recipient mailbox): the Message-ID and References it threads on,
+    # the subject it answers; `reserved` False until the sender reserved its pacer slot and hard-cap place.
+    reply_to: str | None = None
+    reply_references: tuple[str, ...] = ()
+    reply_subject: str | None = None
+    reserved: bool = True
+
+    @property
+    def is_reply(self) -> bool:
+        return self.reply_to is not None
+
+    @property
+    def key(self) -> str:
+        """The send's own key (an exchange's email and its reply are two sends)."""
+        return f"{self.exchange_id}.re" if self.is_reply else self.exchange_id
 
     def to_body(self) -> str:
         data: dict[str, Any] = self.model_dump(mode="json")

@@ -29,6 +29,8 @@ from kindling.mailboxes.models import DAILY_SEND_LIMIT_MAX
 from kindling.warmup.seeds import seeded_rng
 
 HARD_CAP = DAILY_SEND_LIMIT_MAX  # 500 sends per mailbox per day, campaigns and warmup together
+WARMUP_PACER_MINUTES = 10.0  # warmup's own "minutes between sends" on the mailbox's pacer (its replies' too)
+PACER_KEY = "warmup"  # warmup's entry in the mailbox state's pacer intervals
 
 PlanLimit = Literal["daily_hard_cap", "window"]
 Interval = tuple[datetime, datetime]

@@ -66,6 +66,7 @@ class ExchangeItem(TableModel):
     placed = UnicodeAttribute(null=True)  # inbox / spam: the receiving side's first sighting
     replied = NumberAttribute(null=True)
     received = NumberAttribute(null=True)  # the recipient mailbox counted it (`received`) and decided on a reply
+    reply_status = UnicodeAttribute(null=True)  # the reply's send: queued / sending / sent / bounced / failed
 
 
 class TickItem(TableModel):
@@ -216,9 +217,25 @@ class WarmupPoolRepository:
         )
 
     def mark_replied(self, exchange_id: str) -> bool:
+        """The recipient decided to reply (once): the reply is `queued`."""
         return self._conditional(
-            exchange_id, [ExchangeItem.replied.set(1)], ExchangeItem.pk.exists() & ExchangeItem.replied.does_not_exist()
+            exchange_id,
+            [ExchangeItem.replied.set(1), ExchangeItem.reply_status.set("queued")],
+            ExchangeItem.pk.exists() & ExchangeItem.replied.does_not_exist(),
         )
+
+    def move_reply(self, exchange_id: str, expected: str, status: str) -> bool:
+        """The reply's status `expected` -> `status` (its send gate, as `move_exchange` is the email's)."""
+        return self._conditional(
+            exchange_id, [ExchangeItem.reply_status.set(status)], ExchangeItem.reply_status == expected
+        )
+
+    def reply_status(self, exchange_id: str) -> str | None:
+        try:
+            item = ExchangeItem.get(warmup_exchange_pk(exchange_id), table.ITEM_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return item.reply_status
 
     def _conditional(self, exchange_id: str, actions: list[object], condition: object) -> bool:
         try:

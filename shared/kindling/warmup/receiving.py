@@ -9,7 +9,10 @@ For a warmup email (the exchange header and a matching `[ref: ...]` subject tag)
   mailbox's): it is the same inbox, and its sync may be the one that rescued the email. The recipient mailbox
   itself counts `received` on its own row, once;
 - the recipient replies to its `warmup_reply_rate` share of exchanges (a seeded coin per exchange), threaded
-  (In-Reply-To / References), from its own mailbox over SMTP; the sender's row counts `replied`.
+  (In-Reply-To / References), from its own mailbox: the reply is queued on the send queue for the end of its
+  natural delay (5 min to 3 h, seeded per exchange), and the sender sends it through the warmup delivery path,
+  after reserving it on the mailbox's pacer and under its 500/day hard cap like every other send of the mailbox
+  (kindling.warmup.replies); the sender's row counts `replied` once the reply went out.
 Replies (and an email seen by a mailbox that is not the exchange's recipient) are opened, flagged and rescued
 but never counted or answered again.
 
@@ -21,22 +24,21 @@ domain's count toward the 3-bounces blocklist rule is inbox sync's, for every wa
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kindling.auth.repository import AuthRepository
 from kindling.mail.classify import Classification
 from kindling.mail.imapsync import FetchedMessage, mark_flagged, mark_seen, move_messages
-from kindling.mail.outcomes import Outcome
 from kindling.mail.parsing import ParsedMessage
-from kindling.mail.smtp import Batch
 from kindling.mailboxes.models import Mailbox
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.observability import get_logger
-from kindling.warmup.content import compose_reply, identify_warmup, should_reply
+from kindling.sending.messages import SqsSendQueue
+from kindling.warmup.content import identify_warmup, reply_decision, should_reply
 from kindling.warmup.counters import DailyCounters
-from kindling.warmup.delivery import WarmupMailer, exchange_of_message_id
+from kindling.warmup.delivery import exchange_of_message_id
+from kindling.warmup.messages import WarmupQueue, WarmupSendMessage
 from kindling.warmup.pool_index import Exchange, WarmupPoolRepository
 from kindling.warmup.repository import WarmupRepository
 from kindling.warmup.service import local_today
@@ -61,13 +63,13 @@ class WarmupReceiver:
         pool: WarmupPoolRepository | None = None,
         warmup: WarmupRepository | None = None,
         workspaces: AuthRepository | None = None,
-        mailer: WarmupMailer | None = None,
+        queue: WarmupQueue | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._pool = pool or WarmupPoolRepository()
         self._warmup = warmup or WarmupRepository()
         self._workspaces = workspaces or AuthRepository()
-        self._mailer = mailer or WarmupMailer()
+        self._queue = queue or SqsSendQueue()
         self._clock = clock
 
     def _now(self) -> datetime:
@@ -122,7 +124,7 @@ class WarmupReceiver:
         if not self._pool.mark_replied(exchange_id):
             return
         try:
-            self._reply(mailbox, exchange, parsed, now)
+            self._queue_reply(mailbox, exchange, parsed, now, local_today(now, timezone))
         except Exception:  # best effort: a failed reply never fails the inbox sync of the mailbox
             get_logger().exception("warmup reply failed", extra={"exchange": exchange_id})
 
@@ -138,30 +140,31 @@ class WarmupReceiver:
                 exchange.sender_workspace_id, exchange.sender_mailbox_id, DailyCounters(exchange.sender_day, bounced=1)
             )
 
-    def _reply(self, mailbox: Mailbox, exchange: Exchange, parsed: ParsedMessage, now: datetime) -> None:
-        exchange_id = exchange.exchange_id
+    def _queue_reply(
+        self, mailbox: Mailbox, exchange: Exchange, parsed: ParsedMessage, now: datetime, today: date
+    ) -> None:
+        """The reply, queued unreserved for the end of its natural delay: the sender reserves its pacer slot and
+        its place under the hard cap when it is due (kindling.warmup.replies)."""
         if not parsed.message_id or not parsed.from_address:
             return
-        reply = compose_reply(
-            exchange_id,
-            original_subject=parsed.subject,
-            original_message_id=_bracketed(parsed.message_id),
-            original_references=[_bracketed(r) for r in parsed.references],
-            sender_name=mailbox.display_name,
+        delay = reply_decision(exchange.exchange_id).delay
+        job = WarmupSendMessage(
+            exchange_id=exchange.exchange_id,
+            workspace_id=mailbox.workspace_id,
+            mailbox_id=mailbox.id,
+            day=today,
+            recipient=parsed.from_address,
             recipient_name=parsed.from_name,
+            from_address=mailbox.email_address,
+            from_name=mailbox.display_name,
+            send_at=now + delay,
+            queued_at=now,
+            reply_to=_bracketed(parsed.message_id),
+            reply_references=tuple(_bracketed(r) for r in parsed.references),
+            reply_subject=parsed.subject,
+            reserved=False,
         )
-        outgoing = self._mailer.outgoing(
-            exchange_id, reply, mailbox, parsed.from_address, parsed.from_name, reply=True, now=now
-        )
-        batch = Batch(mailbox.id, self._mailer.endpoint(mailbox), [outgoing])
-        report = asyncio.run(self._mailer.smtp.send_batches([batch]))[0]
-        outcomes = [r.outcome for r in report.results]
-        if Outcome.SENT in outcomes or Outcome.UNKNOWN in outcomes:
-            self._warmup.add_day(
-                exchange.sender_workspace_id, exchange.sender_mailbox_id, DailyCounters(exchange.sender_day, replied=1)
-            )
-        else:
-            get_logger().warning("warmup reply not sent", extra={"exchange": exchange_id, "outcomes": outcomes})
+        self._queue.send([job], now)
 
 
 def _bracketed(message_id: str) -> str:
