@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
@@ -148,19 +149,32 @@ class EngineSweeps:
 
     def poll_relations(self) -> SweepReport:
         report = SweepReport()
+        report.acceptances = self._poll_connected_accounts("relations", self._relations_of, report)
+        return report
+
+    def _poll_connected_accounts(
+        self,
+        what: Literal["relations", "inbox"],
+        poll_one: Callable[[LinkedInAccount, datetime | None, datetime], int],
+        report: SweepReport,
+    ) -> int:
+        """`poll_one` over each connected account since its last `what` poll; what they found, summed. A provider
+        error skips the account and keeps its poll time, so the next poll covers the gap."""
+        found = 0
         now = self._now()
         for account in self._live_accounts():
             if account.status != "connected" or account.provider_account_id is None:
                 continue
             report.accounts += 1
-            since = self._repo.engine_state(account.workspace_id, account.id).relations_polled_at
+            state = self._repo.engine_state(account.workspace_id, account.id)
+            since = state.relations_polled_at if what == "relations" else state.inbox_polled_at
             try:
-                report.acceptances += self._relations_of(account, since, now)
+                found += poll_one(account, since, now)
             except ProviderError as exc:
                 report.errors.append(f"{account.id}: {exc.code}")
                 continue
-            self._repo.mark_polled(account.workspace_id, account.id, "relations", now)
-        return report
+            self._repo.mark_polled(account.workspace_id, account.id, what, now)
+        return found
 
     def _relations_of(self, account: LinkedInAccount, since: datetime | None, now: datetime) -> int:
         counted = 0
@@ -204,18 +218,7 @@ class EngineSweeps:
 
     def poll_inbox(self) -> SweepReport:
         report = SweepReport()
-        now = self._now()
-        for account in self._live_accounts():
-            if account.status != "connected" or account.provider_account_id is None:
-                continue
-            report.accounts += 1
-            since = self._repo.engine_state(account.workspace_id, account.id).inbox_polled_at
-            try:
-                report.replies += self._inbox_of(account, since, now)
-            except ProviderError as exc:
-                report.errors.append(f"{account.id}: {exc.code}")
-                continue
-            self._repo.mark_polled(account.workspace_id, account.id, "inbox", now)
+        report.replies = self._poll_connected_accounts("inbox", self._inbox_of, report)
         return report
 
     def _inbox_of(self, account: LinkedInAccount, since: datetime | None, now: datetime) -> int:
