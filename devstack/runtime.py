@@ -30,7 +30,7 @@ from devstack import http_routes, lambda_routing
 from devstack.functions import FunctionRuntime
 from devstack.provision import ProvisionedStack, client, provision
 from devstack.schedules import Schedules
-from devstack.sqs import SqsPoller, SqsPollers
+from devstack.sqs import SqsPoller, SqsPollers, moto_queue_counter
 from devstack.template import load
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class LocalStack:
         clock: Any = None,
         env: Mapping[str, str] | None = None,
         sqs_wait_seconds: int = 1,
+        sqs_max_batching_window: float | None = None,
     ) -> None:
         self.template_path = Path(template_path)
         self.stack_name = stack_name
@@ -107,6 +108,7 @@ class LocalStack:
         self.clock = clock
         self.extra_env = dict(env or {})
         self.sqs_wait_seconds = sqs_wait_seconds
+        self.sqs_max_batching_window = sqs_max_batching_window
 
         self.stack: ProvisionedStack | None = None
         self.runtime: FunctionRuntime | None = None
@@ -468,11 +470,20 @@ class LocalStack:
             sqs = self.client("sqs")
             self._pollers = SqsPollers(
                 [
-                    SqsPoller(source, sqs, runtime.invoke, region=self.region, wait_seconds=self.sqs_wait_seconds)
+                    SqsPoller(
+                        source,
+                        sqs,
+                        runtime.invoke,
+                        region=self.region,
+                        wait_seconds=self.sqs_wait_seconds,
+                        max_batching_window=self.sqs_max_batching_window,
+                    )
                     for source in stack.event_sources
                     if source.enabled
                 ],
                 sqs,
+                # moto runs in this process: drain() counts its queues in its state, not over HTTP
+                counter=moto_queue_counter(self.region) if self._moto is not None else None,
             )
             self._pollers.start()
         if self.schedules_enabled and stack.schedules:

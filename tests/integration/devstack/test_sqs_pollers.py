@@ -149,3 +149,38 @@ def test_drain_can_leave_a_message_delayed_beyond_now(fixture_stack: LocalStack,
             fixture_stack.drain(timeout=1)
     finally:
         sqs.purge_queue(QueueUrl=url)  # the package's stack is shared: leave nothing delayed behind
+
+
+def test_the_in_process_queue_counter_answers_what_get_queue_attributes_answers(fixture_stack: LocalStack) -> None:
+    """drain() counts the moto server's queues in its own state; the figures must be the API's, message by message:
+    visible, in flight (received, not deleted) and delayed."""
+    from devstack.sqs import moto_queue_counter
+
+    sqs = fixture_stack.client("sqs")
+    url = sqs.create_queue(QueueName=f"counted-{_tag()}")["QueueUrl"]
+    count = moto_queue_counter("us-east-1")
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+
+    def api() -> dict[str, int]:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return {name: int(attrs[name]) for name in names}
+
+    assert count(url, True) == 0
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"visible {n}")
+    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=900)
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=900)["Messages"]
+    assert len(received) == 1
+    assert api() == {
+        "ApproximateNumberOfMessages": 2,
+        "ApproximateNumberOfMessagesNotVisible": 1,
+        "ApproximateNumberOfMessagesDelayed": 1,
+    }
+    assert count(url, True) == 4
+    assert count(url, False) == 3
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=received[0]["ReceiptHandle"])
+    assert count(url, False) == 2 == api()["ApproximateNumberOfMessages"]
