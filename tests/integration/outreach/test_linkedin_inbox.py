@@ -331,6 +331,19 @@ def test_the_campaigns_message_joins_the_conversation_the_prospect_opened_first(
     assert detail["snippet"] == "Thanks for connecting, Mae!"
 
 
+def test_the_worker_function_files_the_message_it_sends(engine: Engine) -> None:
+    """The deployed worker (functions/linkedin_worker, which the local stack runs too) has the inbox wired in."""
+    cid, pid, _ = _accepted(engine, "katherine-goble")
+    records = _claimed_message(engine)
+    result = load_function("linkedin_worker").handler({"Records": records}, None)  # as SQS invokes it
+    assert result == {"batchItemFailures": []}
+    (chat,) = engine.emulator.chats.values()
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert (listed["lead_id"], listed["snippet"]) == (pid, "Thanks for connecting, Katherine!")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["linkedin_message_id"], m["campaign_id"]) for m in detail["messages"]] == [(chat.messages[0].id, cid)]
+
+
 def test_a_message_step_skipped_for_a_member_not_connected_files_nothing(engine: Engine) -> None:
     account = engine.world.connect()
     cid = engine.campaign([MESSAGE], [account["id"]])
