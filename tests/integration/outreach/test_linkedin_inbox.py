@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench.support import count_aws_requests
 from kindling.assistants import tools
 from kindling.assistants.context import reset_principal, set_principal
 from kindling.auth.models import Principal
@@ -17,6 +18,7 @@ from kindling.inbox.linkedin import LinkedInInbox
 from kindling.inbox.models import Conversation, InboxMessage
 from kindling.inbox.repository import InboxRepository
 from kindling.linkedin.provider import SentMessage
+from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import default_provider
 from kindling.outreach.engine import ActionWorker, handle_batch, message_of
 from kindling.outreach.outbound import SentLinkedInMessage
@@ -446,3 +448,41 @@ def test_a_failing_inbox_write_is_logged_and_never_undoes_the_message(
     engine.emulator.inbound_message(engine.provider_account(account), "dorothy-hodgkin", "Thank you")
     (listed,) = _conversations(engine, channel="linkedin")
     assert (listed["snippet"], listed["message_count"]) == ("Thank you", 1)
+
+
+def test_filing_a_message_costs_one_write_when_it_opens_the_conversation_and_files_it_once(engine: Engine) -> None:
+    account = engine.world.connect()
+    row = LinkedInAccountRepository().get(engine.world.tenant.workspace_id, account["id"])
+    inbox = LinkedInInbox()
+
+    def file(message_id: str) -> dict[str, int]:
+        sent = SentLinkedInMessage(
+            account=row,
+            chat_id="chat_1",
+            provider_message_id=message_id,
+            member_id="ACoAAMember1",
+            text=f"Message {message_id}",
+            subject=None,
+            sent_at=engine.world.clock.now(),
+            action_id=f"act_{message_id}",
+            campaign_id="cmp_1",
+            prospect_id="p_1",
+            enrollment_id="enr_1",
+            contact_email="member@example.com",
+            contact_name="Member",
+        )
+        with count_aws_requests() as counts:
+            inbox.linkedin_outbound(sent)
+        return {k.split(".", 1)[1]: n for k, n in counts.items() if k.startswith("dynamodb.")}
+
+    assert file("m_1") == {"TransactWriteItems": 1}  # opens the conversation: no read first
+    engine.world.advance(60)
+    assert file("m_2") == {"TransactWriteItems": 2, "GetItem": 1}  # it exists: the create fails, read, write
+    assert file("m_2") == {"TransactWriteItems": 1}  # filed before: nothing written
+    (listed,) = _conversations(engine, channel="linkedin")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["text_body"], m["linkedin_message_id"]) for m in detail["messages"]] == [
+        ("Message m_1", "m_1"),
+        ("Message m_2", "m_2"),
+    ]
+    assert (detail["message_count"], detail["snippet"], detail["contact_name"]) == (2, "Message m_2", "Member")
