@@ -770,11 +770,27 @@ class LinkedInProviderEmulator:
                 "No connection with recipient",
                 "The recipient appears not to be first degree connection.",
             )
-        chat = Chat(_new_id(), account.id, profile.provider_id, inmail=inmail, subject=data.get("subject"))
-        self.chats[chat.id] = chat
+        # LinkedIn keeps one individual chat per member ("Send Messages": POST /chats is also how a message reaches a
+        # member whose chat id the caller does not have): a plain message goes into the existing chat and answers
+        # its id, the one the member's replies carry. An InMail opens a thread of its own.
+        chat = None if inmail else self._one_to_one(account.id, profile.provider_id)
+        if chat is None:
+            chat = Chat(_new_id(), account.id, profile.provider_id, inmail=inmail, subject=data.get("subject"))
+            self.chats[chat.id] = chat
         message = Message(_new_id(), chat.id, account.provider_id, data["text"], self.now(), is_sender=True)
         chat.messages.append(message)
         return {"object": "ChatStarted", "chat_id": chat.id, "message_id": message.id}
+
+    def _one_to_one(self, account_id: str, provider_id: str) -> Chat | None:
+        """The account's individual (non-InMail) chat with the member, if there is one."""
+        return next(
+            (
+                c
+                for c in self.chats.values()
+                if c.account_id == account_id and c.attendee_provider_id == provider_id and not c.inmail
+            ),
+            None,
+        )
 
     def _send(self, chat: Chat, body: Any) -> dict[str, Any]:
         data = self._require(body, "text")

@@ -1,12 +1,14 @@
 """LinkedIn action worker Lambda (SQS, partial batch response; the DLQ after the queue's max receives).
 
-Thin: each record is one claimed action, handled by kindling.outreach.engine.ActionWorker.
+Thin: each record is one claimed action, handled by kindling.outreach.engine.ActionWorker, built with the unified
+inbox wired in (kindling.inbox.linkedin.engine_worker: the messages it sends appear in their conversations).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kindling.inbox.linkedin import engine_worker
 from kindling.linkedin.service import default_provider
 from kindling.outreach.directory import install_directory
 from kindling.outreach.engine import ActionWorker, handle_batch
@@ -19,7 +21,7 @@ def _get() -> ActionWorker:
     global _worker
     if _worker is None:
         install_directory()
-        _worker = ActionWorker(default_provider())
+        _worker = engine_worker(default_provider())
     return _worker
 
 

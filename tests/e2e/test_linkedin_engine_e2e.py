@@ -92,3 +92,83 @@ def test_a_linkedin_campaign_runs_through_the_stacks_functions(local_stack: Loca
             {"views": 1, "invites": 0, "acceptances": 0, "messages": 0, "replies": 0},
             {"views": 0, "invites": 1, "acceptances": 0, "messages": 0, "replies": 0},
         ]
+
+
+def test_the_campaigns_message_and_the_reply_share_one_inbox_conversation_on_the_stack(
+    local_stack: LocalStack, clock: ManualClock
+) -> None:
+    """The worker function files the message it sends; the prospect's reply (found by the engine function's inbox
+    poll) lands in the same conversation, after it."""
+    headers = own_workspace(local_stack, "LinkedIn inbox e2e")
+    with httpx.Client(base_url=local_stack.api_url, headers=headers, trust_env=False, timeout=60) as api:
+        started = api.post("/api/v1/linkedin/accounts/connect")
+        assert started.status_code == 201, started.text
+        account_id = started.json()["data"]["account"]["id"]
+        token = urlsplit(started.json()["data"]["url"]).path.rsplit("/", 1)[-1]
+        with httpx.Client(base_url=local_stack.linkedin_provider.control_url, trust_env=False, timeout=30) as control:
+            done = control.post(f"/hosted/{token}/complete", json={"name": "E2E Inbox"})
+            assert done.status_code in (200, 201), done.text
+        body = {
+            "name": "LinkedIn inbox e2e",
+            "channel": "linkedin",
+            "linkedinAccountIds": [account_id],
+            "scheduleDays": [1, 2, 3, 4, 5, 6, 7],
+            "sendingWindows": [{"start": "00:00", "end": "24:00"}],
+            "steps": [
+                {"stepIndex": 0, "type": "linkedin", "linkedinActionType": "send_invite", "delayDays": 0},
+                {"stepIndex": 1, "type": "linkedin", "linkedinActionType": "wait_accept", "delayDays": 0},
+                {
+                    "stepIndex": 2,
+                    "type": "linkedin",
+                    "linkedinActionType": "send_message",
+                    "linkedinMessageTemplate": "Thanks, {{firstName}}!",
+                    "delayDays": 0,
+                },
+            ],
+        }
+        created = api.post("/api/v1/campaigns", json=body)
+        assert created.status_code == 201, created.text
+        cid = created.json()["data"]["id"]
+        assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
+        slug = f"e2e-inbox-{cid[:8]}"
+        prospect = api.post(
+            "/api/v1/prospects",
+            json={
+                "email": f"{slug}@example.com",
+                "firstName": "Noor",
+                "linkedinUrl": f"https://www.linkedin.com/in/{slug}",
+            },
+        )
+        assert prospect.status_code == 201, prospect.text
+        pid = prospect.json()["data"]["id"]
+        enrolled = api.post(f"/api/v1/campaigns/{cid}/enrollments", json={"prospectIds": [pid]})
+        assert enrolled.status_code == 200, enrolled.text
+
+        emulator = local_stack.linkedin_provider
+        member = emulator._profile_for(slug).provider_id
+        for _ in range(3):
+            _tick(local_stack, clock)
+            clock.advance(timedelta(minutes=1))
+        (invitation,) = [i for i in emulator.invitations.values() if i.provider_id == member]
+        emulator.accept_invitation(invitation.id)
+        # the local stack registers only the account-status webhook: the engine function's scheduled polls find
+        # the acceptance and, later, the reply
+        assert local_stack.invoke("LinkedInEngineFunction", {"task": "poll_relations"})["acceptances"] == 1
+        clock.advance(timedelta(hours=25))
+        for _ in range(3):
+            _tick(local_stack, clock)
+            clock.advance(timedelta(minutes=1))
+        (chat,) = [c for c in emulator.chats.values() if c.attendee_provider_id == member]
+        assert [m.text for m in chat.messages] == ["Thanks, Noor!"]
+
+        emulator.inbound_message(invitation.account_id, slug, "Happy to chat")
+        assert local_stack.invoke("LinkedInEngineFunction", {"task": "poll_inbox"})["replies"] == 1
+        listed = api.get("/api/v1/inbox/conversations", params={"channel": "linkedin", "campaign_id": cid})
+        assert listed.status_code == 200, listed.text
+        (conversation,) = listed.json()["data"]
+        assert (conversation["lead_id"], conversation["mailbox_id"]) == (pid, account_id)
+        detail = api.get(f"/api/v1/inbox/conversations/{conversation['id']}").json()["data"]
+        assert [(m["direction"], m["text_body"], m["linkedin_chat_id"]) for m in detail["messages"]] == [
+            ("outgoing", "Thanks, Noor!", chat.id),
+            ("incoming", "Happy to chat", chat.id),
+        ]

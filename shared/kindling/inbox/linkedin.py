@@ -5,6 +5,9 @@
   which adds it to the account's conversation with that chat (`channel: "linkedin"`; created on the first message).
   The inbox sits above outreach in the layers, so outreach cannot import this module: the entry points build their
   sweeps with `engine_sweeps`, which wires the inbox in.
+- The engine's own messages: the action worker hands each campaign message or InMail it sent to
+  `LinkedInInbox.linkedin_outbound` (its `OutboundSink`, kindling.outreach.outbound), which files it as an outgoing
+  message of the same (account, chat) conversation, so the prospect's answer lands beside the message it answers.
 - Outbound: `LinkedInInbox.reply` sends a reply into the chat from the thread's account through the provider,
   under the account's `messages_day` cap and its 2-per-minute pace (LinkedInAccountService.send_chat_message:
   reserved before the call, given back when the provider refuses), and records it as an outgoing message.
@@ -22,6 +25,8 @@ from kindling.linkedin.models import LinkedInAccount
 from kindling.linkedin.provider import LinkedInProvider
 from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
+from kindling.outreach.engine import ActionWorker
+from kindling.outreach.outbound import SentLinkedInMessage
 from kindling.outreach.sweeps import EngineSweeps
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import Conflict, NotFound, Unprocessable, ValidationFailed, field_error
@@ -90,6 +95,8 @@ class LinkedInInbox:
             email_date=received_at,
             recorded_at=now,
             is_read=False,
+            linkedin_message_id=message_id,
+            linkedin_chat_id=chat_id,
         )
         snippet = snippet_of(body)
 
@@ -112,6 +119,57 @@ class LinkedInInbox:
             )
 
         self._inbox.append_message(ws, cid, message, new, snippet=snippet)
+
+    # --- the engine's own messages (its OutboundSink) ----------------------------------------------------------
+    def linkedin_outbound(self, sent: SentLinkedInMessage) -> None:
+        account = sent.account
+        ws = account.workspace_id
+        cid = linkedin_conversation_id(account.id, sent.chat_id)  # the id the member's replies land in
+        # the provider's message id names it (a redelivered or resumed action files it once); failing that, the action
+        mid = linkedin_message_id(account.id, sent.provider_message_id or f"action:{sent.action_id}")
+        message = InboxMessage(
+            id=mid,
+            conversation_id=cid,
+            direction="outgoing",
+            kind="sent",
+            mailbox_id=account.id,
+            message_id=None,
+            subject=sent.subject or SUBJECT,
+            from_email=None,
+            from_name=account.name,
+            text_body=sent.text,
+            email_date=sent.sent_at,
+            recorded_at=sent.sent_at,
+            is_read=True,
+            linkedin_message_id=sent.provider_message_id,
+            linkedin_chat_id=sent.chat_id,
+            campaign_id=sent.campaign_id,
+            prospect_id=sent.prospect_id,
+            enrollment_id=sent.enrollment_id,
+        )
+        snippet = snippet_of(sent.text)
+
+        def new() -> Conversation:
+            return Conversation(
+                id=cid,
+                workspace_id=ws,
+                mailbox_id=account.id,
+                channel="linkedin",
+                linkedin_chat_id=sent.chat_id,
+                linkedin_member_id=sent.member_id,
+                campaign_id=sent.campaign_id,
+                prospect_id=sent.prospect_id,
+                contact_email=sent.contact_email or "",
+                contact_name=sent.contact_name,
+                subject=SUBJECT,
+                snippet=snippet,
+                last_message_at=sent.sent_at,
+                created_at=sent.sent_at,
+                updated_at=sent.sent_at,
+            )
+
+        # a campaign's message usually opens the conversation: try creating it before reading it
+        self._inbox.append_message(ws, cid, message, new, snippet=snippet, likely_new=True)
 
     # --- outbound ----------------------------------------------------------------------------------------------
     def reply(self, conversation: Conversation, body: ReplyRequest) -> InboxMessage:
@@ -156,10 +214,18 @@ class LinkedInInbox:
             email_date=now,
             recorded_at=now,
             is_read=True,
+            linkedin_message_id=sent.message_id,
+            linkedin_chat_id=sent.chat_id,
         )
         with_chat = conversation.model_copy(update={"linkedin_chat_id": conversation.linkedin_chat_id or sent.chat_id})
         self._inbox.append_message(ws, conversation.id, message, lambda: with_chat, snippet=snippet_of(text))
         return message
+
+
+def engine_worker(provider: LinkedInProvider) -> ActionWorker:
+    """The LinkedIn action worker with the unified inbox wired in: every message it sends is filed in its
+    conversation (what the worker function uses)."""
+    return ActionWorker(provider, outbound=LinkedInInbox())
 
 
 def engine_sweeps(provider: LinkedInProvider) -> EngineSweeps:

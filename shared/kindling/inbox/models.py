@@ -95,6 +95,12 @@ class InboxMessage(BaseModel):
     is_read: bool
     attachments: list[AttachmentMeta] = Field(default_factory=list)
     folder: str | None = None  # where the sync found it (incoming only)
+    # LinkedIn messages: the provider's ids; the engine's campaign messages also name what sent them.
+    linkedin_message_id: str | None = None
+    linkedin_chat_id: str | None = None
+    campaign_id: str | None = None
+    prospect_id: str | None = None
+    enrollment_id: str | None = None
 
 
 class Conversation(BaseModel):

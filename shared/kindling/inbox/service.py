@@ -660,10 +660,13 @@ class InboxService:
         new: Callable[[], Conversation],
         *,
         snippet: str,
+        likely_new: bool = False,
     ) -> Conversation:
-        """Add `message` to conversation `cid` (created by `new()` when absent), retrying on a concurrent change."""
-        for _ in range(_MAX_ATTEMPTS):
-            current = self._repo.find_conversation(ws, cid)
+        """Add `message` to conversation `cid` (created by `new()` when absent), retrying on a concurrent change.
+        `likely_new`: first try to create the conversation without reading it (one write instead of a read and a
+        write when it is new; a read more when it was not)."""
+        for attempt in range(_MAX_ATTEMPTS):
+            current = None if likely_new and attempt == 0 else self._repo.find_conversation(ws, cid)
             base = current or new().model_copy(update={"label": None, "unread_count": 0, "message_count": 0})
             latest = message.recorded_at >= base.last_message_at or current is None
             updated = base.model_copy(
@@ -755,10 +758,17 @@ class InboxService:
         return True
 
     def append_message(
-        self, ws: str, cid: str, message: InboxMessage, new: Callable[[], Conversation], *, snippet: str
+        self,
+        ws: str,
+        cid: str,
+        message: InboxMessage,
+        new: Callable[[], Conversation],
+        *,
+        snippet: str,
+        likely_new: bool = False,
     ) -> Conversation:
         """Add `message` to conversation `cid`, created by `new()` when absent (kindling.inbox.linkedin's way in)."""
-        return self._append(ws, cid, message, new, snippet=snippet)
+        return self._append(ws, cid, message, new, snippet=snippet, likely_new=likely_new)
 
     def reply(self, workspace_id: str, conversation_id: str, body: ReplyRequest) -> InboxMessage:
         """Send `body` through the conversation's mailbox, threaded under its latest message, and record it. A

@@ -46,6 +46,7 @@ from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
 from kindling.linkedin.usage import Reservation, UsageRepository
 from kindling.outreach import rules
+from kindling.outreach.outbound import OutboundCopies, OutboundSink
 from kindling.outreach.repository import Advance, LinkedInActionItem, LinkedInEnrollmentItem, OutreachRepository
 from kindling.platform import aws, keys
 from kindling.platform.clock import Clock, get_clock
@@ -346,8 +347,11 @@ class ActionWorker:
         events: EventService | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        outbound: OutboundSink | None = None,
     ) -> None:
-        self._provider = provider
+        # `outbound` (the unified inbox, handed in by the entry points) gets a copy of every message sent
+        self._outbound = OutboundCopies(provider, outbound) if outbound is not None else None
+        self._provider: LinkedInProvider = self._outbound.provider if self._outbound is not None else provider
         self._repo = repository or OutreachRepository()
         self._campaigns = campaigns or CampaignRepository()
         self._accounts = accounts or LinkedInAccountService(provider=provider)
@@ -470,6 +474,9 @@ class ActionWorker:
         )
         if ok and action in ("send_message", "send_inmail") and skipped is None:
             self._emit(ws, "linkedin.message_sent", record, item, account, now, {})
+        if self._outbound is not None and action in ("send_message", "send_inmail"):
+            sent = ok and skipped is None
+            self._outbound.after_action(sent, account, peer, rendered, item, prospect, message.action_id, now)
         return WorkResult(("skipped" if skipped else "done") if ok else "lost_race", account.id, skipped)
 
     def _act(

@@ -219,6 +219,32 @@ def test_chats_messages_and_inmail(client: UnipileClient, emulator: LinkedInProv
     assert next(c for c in chats if c.id == sent.chat_id).unread_count == 1
 
 
+def test_a_message_to_a_member_goes_into_the_chat_the_members_replies_carry(
+    client: UnipileClient, emulator: LinkedInProviderEmulator
+) -> None:
+    """The provider's "Send Messages" guide (https://developer.unipile.com/docs/send-messages): POST /chats is also
+    how a message reaches a member whose existing chat id the caller does not have; LinkedIn keeps one individual
+    chat per member (v2 "Send messages", https://developer.unipile.com/v2.0/docs/linkedin-send-messages), while
+    InMails can open threads of their own. The campaign engine starts a chat for every message step, and the inbox
+    files the member's replies by chat id, so both must name the same chat."""
+    account = emulator.create_account(account_type="premium")
+    friend = client.get_profile(account.id, "friend-again")
+    emulator.accept_invitation(client.send_invitation(account.id, friend.provider_id, None))
+
+    first = client.start_chat(account.id, friend.provider_id, "Thanks for connecting")
+    emulator.inbound_message(account.id, "friend-again", "Hi!")
+    second = client.start_chat(account.id, friend.provider_id, "A follow-up")
+    assert second.chat_id == first.chat_id and second.message_id != first.message_id
+    assert [(m.text, m.is_sender) for m in client.list_chat_messages(first.chat_id).items] == [
+        ("Thanks for connecting", True),
+        ("Hi!", False),
+        ("A follow-up", True),
+    ]
+    inmail = client.start_chat(account.id, friend.provider_id, "Hello", inmail=True, subject="A question")
+    assert inmail.chat_id != first.chat_id
+    assert len(client.list_chats(account.id).items) == 2
+
+
 def test_a_free_account_cannot_send_inmail(client: UnipileClient, emulator: LinkedInProviderEmulator) -> None:
     account = emulator.create_account(account_type="free")
     with pytest.raises(ProviderError) as refused:

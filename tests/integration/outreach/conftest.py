@@ -176,7 +176,7 @@ def engine(li: LinkedInWorld) -> Iterator[Engine]:  # noqa: F811
         li,
         queue_url,
         LinkedInScheduler(repository=repo),
-        ActionWorker(provider, repository=repo),
+        ActionWorker(provider, repository=repo, outbound=LinkedInInbox()),  # as kindling.inbox.linkedin.engine_worker
         EngineSweeps(provider, repository=repo, inbox=LinkedInInbox()),  # as kindling.inbox.linkedin.engine_sweeps
         repo,
     )

@@ -4,14 +4,25 @@ through the provider under the account's caps"), over HTTP against moto and the 
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
+import pytest
+
+from bench.support import count_aws_requests
 from kindling.assistants import tools
 from kindling.assistants.context import reset_principal, set_principal
 from kindling.auth.models import Principal
+from kindling.inbox.linkedin import LinkedInInbox
 from kindling.inbox.models import Conversation, InboxMessage
 from kindling.inbox.repository import InboxRepository
-from tests.integration.outreach.conftest import INVITE, WAIT, Engine
+from kindling.linkedin.provider import SentMessage
+from kindling.linkedin.repository import LinkedInAccountRepository
+from kindling.linkedin.service import default_provider
+from kindling.outreach.engine import ActionWorker, handle_batch, message_of
+from kindling.outreach.outbound import SentLinkedInMessage
+from tests.integration.outreach.conftest import INVITE, MESSAGE, WAIT, Engine
 from tests.integration.webhooks.conftest import load_function
 
 INBOX = "/api/v1/inbox/conversations"
@@ -236,3 +247,242 @@ def test_an_account_the_provider_finds_disconnected_at_reply_time_is_flipped_and
     assert engine.world.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")["status"] == "disconnected"
     assert _messages_used(engine, account) == used
     assert _sent_into(engine, chat_id) == []
+
+
+# --- the campaign's own messages -----------------------------------------------------------------------------------
+
+
+def _accepted(engine: Engine, slug: str, **settings: Any) -> tuple[str, str, dict[str, Any]]:
+    """A prospect invited (invite, wait for acceptance, message) who accepted, a day later: the message is due."""
+    cid, pid, account = engine.invited(slug, **settings)
+    (invitation,) = engine.invitations_to(slug)
+    engine.emulator.accept_invitation(invitation.id)  # the new-relation webhook moves the prospect to the message
+    engine.world.advance(60 * 60 * 25)
+    return cid, pid, account
+
+
+def _claimed_message(engine: Engine) -> list[dict[str, str]]:
+    engine.tick()
+    records = engine.receive()
+    assert len(records) == 1
+    return records
+
+
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_the_campaigns_message_and_the_prospects_reply_are_one_conversation_in_that_order(engine: Engine) -> None:
+    cid, pid, account = _accepted(engine, "rosalind-franklin")
+    engine.run(minutes=2)
+    (chat,) = engine.emulator.chats.values()
+    (sent,) = chat.messages
+    assert (sent.text, sent.is_sender) == ("Thanks for connecting, Rosalind!", True)
+
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert (listed["channel"], listed["mailbox_id"]) == ("linkedin", account["id"])
+    assert (listed["campaign_id"], listed["lead_id"]) == (cid, pid)
+    assert (listed["contact_email"], listed["contact_name"]) == ("rosalind-franklin@example.com", "Rosalind")
+    assert (listed["message_count"], listed["unread_count"]) == (1, 0)
+    assert listed["snippet"] == "Thanks for connecting, Rosalind!"
+
+    engine.world.advance(300)
+    engine.emulator.inbound_message(engine.provider_account(account), "rosalind-franklin", "Glad you wrote")
+    assert engine.sweeps.poll_inbox().replies == 0  # the webhook filed it; the poll adds nothing
+    (again,) = _conversations(engine, channel="linkedin")
+    assert again["id"] == listed["id"]  # the reply's chat is the chat the engine wrote in: the same conversation
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["direction"], m["kind"], m["text_body"]) for m in detail["messages"]] == [
+        ("outgoing", "sent", "Thanks for connecting, Rosalind!"),
+        ("incoming", "reply", "Glad you wrote"),
+    ]
+    ours, theirs = detail["messages"]
+    enrollment = engine.enrollment(cid, pid)
+    assert ours["mailbox_id"] == account["id"]
+    assert (ours["linkedin_chat_id"], ours["linkedin_message_id"]) == (chat.id, sent.id)
+    assert (ours["campaign_id"], ours["lead_id"], ours["enrollment_id"]) == (cid, pid, enrollment.enrollment_id)
+    assert _when(ours["recorded_at"]) == sent.timestamp
+    assert ours["is_read"] is True
+    assert (theirs["linkedin_chat_id"], theirs["linkedin_message_id"]) == (chat.id, chat.messages[1].id)
+    assert _when(theirs["recorded_at"]) > _when(ours["recorded_at"])
+    assert (detail["message_count"], detail["unread_count"], detail["snippet"]) == (2, 1, "Glad you wrote")
+
+
+def test_the_campaigns_message_joins_the_conversation_the_prospect_opened_first(engine: Engine) -> None:
+    """The prospect wrote on accepting, before the campaign's message step (a campaign that goes on after a reply):
+    the message goes into that chat at the provider and into that conversation in the inbox (created by the reply;
+    the message finds it there)."""
+    cid, pid, account = _accepted(engine, "mae-jemison", stopOnReply=False)
+    engine.emulator.inbound_message(engine.provider_account(account), "mae-jemison", "Thanks for the invite!")
+    (opened,) = _conversations(engine, channel="linkedin")
+    engine.run(minutes=2)
+    (chat,) = engine.emulator.chats.values()
+    assert [(m.text, m.is_sender) for m in chat.messages] == [
+        ("Thanks for the invite!", False),
+        ("Thanks for connecting, Mae!", True),
+    ]
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert listed["id"] == opened["id"]
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["direction"], m["text_body"], m["linkedin_message_id"]) for m in detail["messages"]] == [
+        ("incoming", "Thanks for the invite!", chat.messages[0].id),
+        ("outgoing", "Thanks for connecting, Mae!", chat.messages[1].id),
+    ]
+    assert detail["messages"][1]["lead_id"] == pid and detail["messages"][1]["campaign_id"] == cid
+    assert (detail["message_count"], detail["unread_count"]) == (2, 1)
+    assert detail["snippet"] == "Thanks for connecting, Mae!"
+
+
+def test_the_worker_function_files_the_message_it_sends(engine: Engine) -> None:
+    """The deployed worker (functions/linkedin_worker, which the local stack runs too) has the inbox wired in."""
+    cid, pid, _ = _accepted(engine, "katherine-goble")
+    records = _claimed_message(engine)
+    result = load_function("linkedin_worker").handler({"Records": records}, None)  # as SQS invokes it
+    assert result == {"batchItemFailures": []}
+    (chat,) = engine.emulator.chats.values()
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert (listed["lead_id"], listed["snippet"]) == (pid, "Thanks for connecting, Katherine!")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["linkedin_message_id"], m["campaign_id"]) for m in detail["messages"]] == [(chat.messages[0].id, cid)]
+
+
+def test_a_message_step_skipped_for_a_member_not_connected_files_nothing(engine: Engine) -> None:
+    account = engine.world.connect()
+    cid = engine.campaign([MESSAGE], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("hypatia-alexandria", "Hypatia")
+    engine.enroll(cid, [pid])
+    engine.run(minutes=1)
+    assert engine.enrollment(cid, pid).status == "completed"
+    assert engine.emulator.chats == {}
+    assert _conversations(engine, channel="linkedin") == []
+
+
+def test_a_duplicate_delivery_of_the_message_files_it_once(engine: Engine) -> None:
+    _accepted(engine, "lise-meitner")
+    records = _claimed_message(engine)
+    assert handle_batch(engine.worker, records + records)["batchItemFailures"] == []
+    assert handle_batch(engine.worker, records)["batchItemFailures"] == []
+    (chat,) = engine.emulator.chats.values()
+    assert [m.text for m in chat.messages] == ["Thanks for connecting, Lise!"]
+    (listed,) = _conversations(engine, channel="linkedin")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["text_body"], m["linkedin_message_id"]) for m in detail["messages"]] == [
+        ("Thanks for connecting, Lise!", chat.messages[0].id)
+    ]
+    assert detail["message_count"] == 1
+
+
+class _Crash(BaseException):
+    """The process dies (not an exception the worker handles)."""
+
+
+class _CrashAfterMessage:
+    """The real provider client; the process dies right after the message reached the provider."""
+
+    def __init__(self) -> None:
+        self._inner = default_provider()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def start_chat(
+        self, account_id: str, attendee_provider_id: str, text: str, *, inmail: bool = False, subject: str | None = None
+    ) -> SentMessage:
+        sent = self._inner.start_chat(account_id, attendee_provider_id, text, inmail=inmail, subject=subject)
+        raise _Crash(sent)
+
+
+def test_a_message_resumed_after_a_crash_is_filed_once_with_the_providers_ids(engine: Engine) -> None:
+    cid, pid, _ = _accepted(engine, "barbara-mcclintock")
+    records = _claimed_message(engine)
+    crashing = ActionWorker(
+        _CrashAfterMessage(),  # type: ignore[arg-type]
+        repository=engine.repo,
+        outbound=LinkedInInbox(),
+    )
+    with pytest.raises(_Crash):
+        handle_batch(crashing, records)
+    (chat,) = engine.emulator.chats.values()
+    assert len(chat.messages) == 1
+    assert _conversations(engine, channel="linkedin") == []  # the final write (and the copy after it) never ran
+
+    # SQS delivers the message again: the worker finds the message at the provider, records it and files it
+    assert handle_batch(engine.worker, records)["batchItemFailures"] == []
+    assert handle_batch(engine.worker, records)["batchItemFailures"] == []
+    assert engine.world.provider_calls("POST", "/chats") == 1
+    assert [m.text for m in chat.messages] == ["Thanks for connecting, Barbara!"]
+    (listed,) = _conversations(engine, channel="linkedin")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["direction"], m["linkedin_chat_id"], m["linkedin_message_id"]) for m in detail["messages"]] == [
+        ("outgoing", chat.id, chat.messages[0].id)
+    ]
+    assert (detail["campaign_id"], detail["lead_id"]) == (cid, pid)
+    assert engine.enrollment(cid, pid).status == "completed"
+
+
+class _BrokenInbox(LinkedInInbox):
+    """The inbox's table refuses the write."""
+
+    def linkedin_outbound(self, sent: SentLinkedInMessage) -> None:
+        raise RuntimeError("the inbox table refused the write")
+
+
+def test_a_failing_inbox_write_is_logged_and_never_undoes_the_message(
+    engine: Engine, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO)
+    cid, pid, account = _accepted(engine, "dorothy-hodgkin")
+    (record,) = _claimed_message(engine)
+    worker = ActionWorker(default_provider(), repository=engine.repo, outbound=_BrokenInbox())
+    assert worker.handle(message_of(record["body"])).outcome == "done"
+    captured = capsys.readouterr()
+    assert "linkedin message not copied to the inbox" in caplog.text + captured.out + captured.err
+
+    (chat,) = engine.emulator.chats.values()
+    assert [m.text for m in chat.messages] == ["Thanks for connecting, Dorothy!"]
+    assert engine.enrollment(cid, pid).status == "completed"
+    assert engine.stats(cid)[2]["messages"] == 1
+    assert _conversations(engine, channel="linkedin") == []
+    # the prospect's answer still opens its conversation
+    engine.emulator.inbound_message(engine.provider_account(account), "dorothy-hodgkin", "Thank you")
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert (listed["snippet"], listed["message_count"]) == ("Thank you", 1)
+
+
+def test_filing_a_message_costs_one_write_when_it_opens_the_conversation_and_files_it_once(engine: Engine) -> None:
+    account = engine.world.connect()
+    row = LinkedInAccountRepository().get(engine.world.tenant.workspace_id, account["id"])
+    inbox = LinkedInInbox()
+
+    def file(message_id: str) -> dict[str, int]:
+        sent = SentLinkedInMessage(
+            account=row,
+            chat_id="chat_1",
+            provider_message_id=message_id,
+            member_id="ACoAAMember1",
+            text=f"Message {message_id}",
+            subject=None,
+            sent_at=engine.world.clock.now(),
+            action_id=f"act_{message_id}",
+            campaign_id="cmp_1",
+            prospect_id="p_1",
+            enrollment_id="enr_1",
+            contact_email="member@example.com",
+            contact_name="Member",
+        )
+        with count_aws_requests() as counts:
+            inbox.linkedin_outbound(sent)
+        return {k.split(".", 1)[1]: n for k, n in counts.items() if k.startswith("dynamodb.")}
+
+    assert file("m_1") == {"TransactWriteItems": 1}  # opens the conversation: no read first
+    engine.world.advance(60)
+    assert file("m_2") == {"TransactWriteItems": 2, "GetItem": 1}  # it exists: the create fails, read, write
+    assert file("m_2") == {"TransactWriteItems": 1}  # filed before: nothing written
+    (listed,) = _conversations(engine, channel="linkedin")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [(m["text_body"], m["linkedin_message_id"]) for m in detail["messages"]] == [
+        ("Message m_1", "m_1"),
+        ("Message m_2", "m_2"),
+    ]
+    assert (detail["message_count"], detail["snippet"], detail["contact_name"]) == (2, "Message m_2", "Member")

@@ -57,6 +57,13 @@ class MessageView(BaseModel):
     )
     is_read: bool
     attachments: list[AttachmentMeta] = Field(description="Metadata only; the content stays in the mailbox.")
+    linkedin_message_id: str | None = Field(default=None, description="LinkedIn: the provider's message id.")
+    linkedin_chat_id: str | None = Field(default=None, description="LinkedIn: the provider's chat id.")
+    campaign_id: str | None = Field(default=None, description="A campaign's own LinkedIn message: its campaign.")
+    lead_id: str | None = Field(default=None, description="A campaign's own LinkedIn message: its prospect.")
+    enrollment_id: str | None = Field(
+        default=None, description="A campaign's own LinkedIn message: the prospect's enrollment in the campaign."
+    )
 
 
 class ConversationView(BaseModel):
@@ -88,7 +95,9 @@ class ConversationDetailView(ConversationView):
 def message_view(message: InboxMessage, *, raw_html: bool = False) -> MessageView:
     """The message as the API shows it. Its HTML went through the outbound allowlist sanitiser (nh3: no scripts,
     event handlers or `javascript:` URLs) unless the caller asked for the raw source (`?format=raw`)."""
-    view = MessageView.model_validate(message.model_dump(exclude={"conversation_id", "references", "reply_to"}))
+    data = message.model_dump(exclude={"conversation_id", "references", "reply_to"})
+    data["lead_id"] = data.pop("prospect_id")  # the API's name for a prospect
+    view = MessageView.model_validate(data)
     if view.html_body and not raw_html:
         view.html_body = clean(view.html_body)
     return view
