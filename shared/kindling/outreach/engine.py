@@ -253,6 +253,16 @@ class LinkedInScheduler:
         if deadline > now:
             self._repo.move_due(item, deadline)
             return False
+        if accepting and rules.continues_after_timeout(step):  # `linkedinOnTimeout: continue`: the next step
+            return self._repo.finish(
+                workspace_id,
+                None,
+                item,
+                now,
+                outcome="timed_out",
+                advance=advance_after(record, item, position, now, schedule, self._rng),
+                extra=[LinkedInEnrollmentItem.li_wait_timed_out.set(1)],  # a later acceptance is never counted
+            )
         if accepting:
             reason = rules.WAIT_ACCEPT_TIMEOUT_REASON.format(days=rules.wait_days(step))
             return self._repo.finish(

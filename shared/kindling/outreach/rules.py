@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from kindling.campaigns.models import DEFAULT_MAX_WAIT_DAYS, StepRecord
+from kindling.campaigns.models import DEFAULT_MAX_WAIT_DAYS, DEFAULT_ON_TIMEOUT, StepRecord
 from kindling.linkedin.dispositions import ActionState
 from kindling.platform.clock import isoformat, parse_iso
 from kindling.sending import windows
@@ -58,6 +58,14 @@ def rotation(pool: Sequence[str], prospect_id: str, sticky: str | None) -> list[
 
 def wait_days(step: StepRecord) -> int:
     return step.linkedin_max_wait_days or DEFAULT_MAX_WAIT_DAYS
+
+
+def continues_after_timeout(step: StepRecord) -> bool:
+    """A wait step whose wait ran out: does the sequence go on with the next step? `wait_reply` always does;
+    `wait_accept` only with `linkedinOnTimeout: continue` (the default, `stop`, stops the prospect)."""
+    if step.linkedin_action_type != "wait_accept":
+        return True
+    return (step.linkedin_on_timeout or DEFAULT_ON_TIMEOUT) == "continue"
 
 
 def next_due(

@@ -148,3 +148,17 @@ def test_a_step_before_an_email_step_hands_the_enrollment_to_the_email_shards() 
     assert to_linkedin.due is not None and to_linkedin.due[0].startswith("DUE#LI#")
     last = advance_after(record, item, 2, NOW, ALWAYS, random.Random(1))
     assert (last.status, last.due) == ("completed", None)
+
+
+@pytest.mark.parametrize(
+    ("action", "on_timeout", "continues"),
+    [
+        ("wait_accept", None, False),  # help center L4297: "... or stop for that prospect" (the default)
+        ("wait_accept", "stop", False),
+        ("wait_accept", "continue", True),  # "move to the conditional branch (if configured)"
+        ("wait_reply", None, True),
+    ],
+)
+def test_a_timed_out_wait_continues_only_when_configured(action: str, on_timeout: str | None, continues: bool) -> None:
+    step = _step(1, action).model_copy(update={"linkedin_on_timeout": on_timeout})
+    assert rules.continues_after_timeout(step) is continues
