@@ -660,6 +660,13 @@ def test_the_wait_accept_timeout_branch_round_trips_and_patches(api: Api) -> Non
         "POST", f"/api/v1/campaigns/{cid}/steps", json={"type": "linkedin", "linkedinActionType": "wait_accept"}
     )
     assert added.json()["data"]["linkedinOnTimeout"] == "stop"  # the default, shown
+    other = api.call(
+        "PATCH",
+        f"/api/v1/campaigns/{cid}/steps/{added.json()['data']['id']}",
+        json={"linkedinActionType": "wait_reply"},
+    )
+    assert other.status_code == 200, other.text
+    assert other.json()["data"]["linkedinOnTimeout"] is None  # another action drops it, like the other fields
     schema = api.call("GET", "/openapi.json").json()["components"]["schemas"]
     on_timeout = schema["StepInput"]["properties"]["linkedinOnTimeout"]
     assert {"stop", "continue"} <= set(json.dumps(on_timeout).replace('"', " ").split())

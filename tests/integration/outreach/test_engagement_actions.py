@@ -204,3 +204,19 @@ def test_a_crash_after_the_comment_never_comments_twice(engine: Engine) -> None:
     assert ledger(engine, cid, pid, 0).status == "done"
     item = engine.enrollment(cid, pid)
     assert (item.status, item.current_step) == ("completed", 2)  # the comment, then the view step
+
+
+def test_endorse_skips_a_prospect_who_is_not_a_connection(engine: Engine) -> None:
+    """Only a connection can be endorsed: the profile read shows a stranger's skills without endorsement ids, so
+    the step skips ("no endorsable skills") without an endorse call and the sequence goes on."""
+    engine.emulator.set_skills("annie-easley", SKILLS)
+    account = engine.world.connect()
+    cid = engine.campaign([endorse("Python"), VIEW], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("annie-easley", "Annie")
+    engine.enroll(cid, [pid])
+    engine.run(minutes=1)
+    got = ledger(engine, cid, pid, 0)
+    assert (got.status, got.outcome) == ("skipped", "Skipped — no endorsable skills found")
+    assert engine.world.provider_calls("POST", "/linkedin/profile/endorse") == 0
+    assert engine.enrollment(cid, pid).current_step == 1
