@@ -3,8 +3,8 @@ preflight, stats and step preview (the peer APIs' extras, in the same style).
 
 Shapes follow the reference's Campaigns examples key for key; the additions are documented extensions:
 campaign `pausedReason`, `pausedAt`, `pausedHint`, `sendingWindows`, `minutesBetweenSends`, `recipientDomainDailyLimit`,
-`rotationMode`, `mailboxes`, `linkedinAccountIds`; step `variants`, `linkedinOnTimeout`; preview `channel`, `linkedin*`, `issues`;
-preflight `issues`; stats per step `linkedin` (decisions.md "LinkedIn campaigns and steps").
+`rotationMode`, `mailboxes`, `linkedinAccountIds`; step `variants`, `linkedinOnTimeout`; preview `channel`,
+`linkedin*`, `issues`; preflight `issues`; stats per step `linkedin` (decisions.md "LinkedIn campaigns and steps").
 """
 
 from __future__ import annotations
