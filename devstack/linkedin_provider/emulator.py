@@ -107,12 +107,44 @@ class Account:
 
 
 @dataclass
+class Skill:
+    name: str
+    endorsement_id: int
+    endorsement_count: int = 0
+
+
+@dataclass
+class Comment:
+    id: str
+    post_id: str
+    account_id: str
+    author_provider_id: str
+    text: str
+    created_at: datetime
+
+
+@dataclass
 class Profile:
     provider_id: str
     public_identifier: str
     first_name: str
     last_name: str
     headline: str
+    skills: list[Skill] = field(default_factory=list)
+
+    def skills_json(self, *, relation: bool, endorsed: set[int]) -> list[dict[str, Any]]:
+        """`skills[]` as "Retrieve a profile" shows them with `linkedin_sections=skills`. Only a 1st-degree
+        connection can be endorsed: for anyone else `endorsement_id` is null (the documented nullable)."""
+        return [
+            {
+                "name": skill.name,
+                "endorsement_count": skill.endorsement_count + (1 if skill.endorsement_id in endorsed else 0),
+                "endorsement_id": skill.endorsement_id if relation else None,
+                "insights": [],
+                "endorsed": skill.endorsement_id in endorsed,
+            }
+            for skill in self.skills
+        ]
 
     def as_json(self, *, relation: bool, invitation_pending: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -179,6 +211,7 @@ class Post:
     text: str
     created_at: datetime
     reactions: dict[str, str] = field(default_factory=dict)  # account_id -> reaction type
+    comments: list[Comment] = field(default_factory=list)
 
 
 @dataclass
@@ -240,6 +273,8 @@ class LinkedInProviderEmulator:
         self._invite_faults: list[str] = []
         self._rate_limits: list[int | None] = []  # one entry per call to refuse: its Retry-After (or None)
         self._server_errors: list[int] = []
+        self._endorse_faults: list[int] = []  # statuses the next endorsements answer
+        self._comment_faults: list[tuple[int, bool]] = []  # (status, whether the comment is posted anyway)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -428,15 +463,39 @@ class LinkedInProviderEmulator:
         )
         return message
 
-    def create_post(self, author: str, text: str = "A post", social_id: str | None = None) -> Post:
+    def create_post(
+        self, author: str, text: str = "A post", social_id: str | None = None, created_at: datetime | None = None
+    ) -> Post:
         with self._lock:
             profile = self._profile_for(author)
             post_id = social_id or f"urn:li:activity:{7_000_000_000_000_000_000 + len(self.posts) + 1}"
             if not POST_URN.match(post_id):
                 raise ApiError(400, "errors/invalid_parameters", "Invalid parameters", "social_id is not a post URN")
-            post = Post(post_id, profile.provider_id, profile.public_identifier, text, self.now())
+            post = Post(post_id, profile.provider_id, profile.public_identifier, text, created_at or self.now())
             self.posts[post_id] = post
             return post
+
+    def set_skills(self, identifier: str, skills: list[tuple[str, int]]) -> Profile:
+        """The member's profile lists these skills (name, endorsement id), in this order."""
+        with self._lock:
+            profile = self._profile_for(identifier)
+            profile.skills = [Skill(name, int(endorsement_id)) for name, endorsement_id in skills]
+            return profile
+
+    def fail_endorsements(self, count: int, status: int = 500) -> None:
+        """The next `count` endorsements answer `status` (500: the provider's `errors/unexpected_error`)."""
+        with self._lock:
+            self._endorse_faults.extend([status] * count)
+
+    def fail_next_comment(self, status: int = 504, *, posted: bool = True) -> None:
+        """The next comment answers `status`; with `posted` the comment is on the post all the same (the answer
+        was lost after LinkedIn took it: what a retry must not repeat)."""
+        with self._lock:
+            self._comment_faults.append((status, posted))
+
+    def comments_by(self, account_id: str) -> list[Comment]:
+        with self._lock:
+            return [c for post in self.posts.values() for c in post.comments if c.account_id == account_id]
 
     def complete_hosted_link(
         self, token: str, *, account_name: str | None = None, account_type: str = "premium"
@@ -615,22 +674,10 @@ class LinkedInProviderEmulator:
                     }
                 if method == "POST":
                     return 201, self._send(chat, body)
-            if parts == ["posts", "reaction"] and method == "POST":
-                return 201, self._react(body)
-            if len(parts) == 3 and parts[0] == "posts" and parts[2] == "reactions" and method == "GET":
-                post = self.posts.get(parts[1])
-                if post is None:
-                    raise ApiError(404, "errors/resource_not_found", "Resource not found.", "Post not found")
-                items = [
-                    {
-                        "object": "PostReaction",
-                        "value": kind.upper(),
-                        "post_id": post.social_id,
-                        "author": {"id": self.accounts[a].provider_id if a in self.accounts else a},
-                    }
-                    for a, kind in post.reactions.items()
-                ]
-                return 200, {"object": "PostReactionList", "items": items, "cursor": None}
+            if parts and parts[0] == "posts":
+                answer = self._posts_api(method, parts, query, body)
+                if answer is not None:
+                    return answer
             if parts == ["linkedin", "profile", "endorse"] and method == "POST":
                 return 200, self._endorse(body)
             if parts == ["webhooks"] and method == "POST":
@@ -646,6 +693,36 @@ class LinkedInProviderEmulator:
                 self.webhooks.pop(parts[1], None)
                 return 200, {"object": "WebhookDeleted"}
         raise ApiError(404, "errors/resource_not_found", "Resource not found.", f"no route {method} /{'/'.join(parts)}")
+
+    def _posts_api(self, method: str, parts: list[str], query: dict[str, str], body: Any) -> tuple[int, Any] | None:
+        """Reactions and comments (the caller holds the lock); None: not a posts route."""
+        if parts == ["posts", "reaction"] and method == "POST":
+            return 201, self._react(body)
+        if len(parts) == 3 and parts[0] == "posts" and parts[2] == "reactions" and method == "GET":
+            post = self.posts.get(parts[1])
+            if post is None:
+                raise ApiError(404, "errors/resource_not_found", "Resource not found.", "Post not found")
+            items = [
+                {
+                    "object": "PostReaction",
+                    "value": kind.upper(),
+                    "post_id": post.social_id,
+                    "author": {"id": self.accounts[a].provider_id if a in self.accounts else a},
+                }
+                for a, kind in post.reactions.items()
+            ]
+            return 200, {"object": "PostReactionList", "items": items, "cursor": None}
+        if len(parts) == 3 and parts[0] == "posts" and parts[2] == "comments":
+            if method == "POST":
+                return 201, self._comment(parts[1], body)
+            if method == "GET":
+                self._account(query.get("account_id", ""))
+                post = self.posts.get(parts[1])
+                if post is None:
+                    raise ApiError(404, "errors/resource_not_found", "Resource not found.", "Post not found")
+                items = [self._comment_json(c) for c in post.comments]
+                return 200, {"object": "CommentList", "items": items, "cursor": None}
+        return None
 
     @staticmethod
     def _require(body: Any, *names: str) -> dict[str, Any]:
@@ -694,9 +771,13 @@ class LinkedInProviderEmulator:
             i.account_id == account.id and i.provider_id == profile.provider_id and i.status == "PENDING"
             for i in self.invitations.values()
         )
-        return profile.as_json(
-            relation=profile.provider_id in self.relations.get(account.id, {}), invitation_pending=pending
-        )
+        relation = profile.provider_id in self.relations.get(account.id, {})
+        body = profile.as_json(relation=relation, invitation_pending=pending)
+        sections = query.get("linkedin_sections", "")
+        if sections == "*" or "skills" in sections.split(","):
+            endorsed = {s for a, p, s in self.endorsements if a == account.id and p == profile.provider_id}
+            body["skills"] = profile.skills_json(relation=relation, endorsed=endorsed)
+        return body
 
     def _invite(self, body: Any) -> dict[str, Any]:
         data = self._require(body, "account_id", "provider_id")
@@ -829,8 +910,49 @@ class LinkedInProviderEmulator:
                 "No connection with recipient",
                 "The user is not a first degree connection.",
             )
-        self.endorsements.append((account.id, profile.provider_id, int(skill)))
+        if self._endorse_faults:
+            status = self._endorse_faults.pop(0)
+            raise ApiError(status, "errors/unexpected_error", "Unexpected error", "The endorsement failed.")
+        if int(skill) not in {s.endorsement_id for s in profile.skills} and profile.skills:
+            raise ApiError(404, "errors/resource_not_found", "Resource not found.", "Skill not found")
+        if (account.id, profile.provider_id, int(skill)) not in self.endorsements:  # endorsing twice: one
+            self.endorsements.append((account.id, profile.provider_id, int(skill)))
         return {"object": "LinkedinProfileEndorse", "endorsed": True}
+
+    def _comment(self, post_id: str, body: Any) -> dict[str, Any]:
+        data = self._require(body, "account_id", "text")
+        account = self._account(data["account_id"])
+        post = self.posts.get(post_id)
+        if post is None:
+            raise ApiError(404, "errors/resource_not_found", "Resource not found.", "Post not found")
+        fault = self._comment_faults.pop(0) if self._comment_faults else None
+        if fault is None or fault[1]:
+            comment = Comment(
+                _new_id(),
+                post.social_id,
+                account.id,
+                account.provider_id,
+                str(data["text"]),
+                self.now(),
+            )
+            post.comments.append(comment)
+        if fault is not None:
+            raise ApiError(fault[0], "errors/request_timeout", "Request timeout", "No answer in time.")
+        return {"object": "CommentSent"}
+
+    def _comment_json(self, comment: Comment) -> dict[str, Any]:
+        return {
+            "object": "Comment",
+            "id": comment.id,
+            "post_id": comment.post_id.rsplit(":", 1)[-1],
+            "post_urn": comment.post_id,
+            "author": comment.author_provider_id,
+            "author_details": {"id": comment.author_provider_id},
+            "text": comment.text,
+            "date": _iso(comment.created_at),
+            "reaction_counter": 0,
+            "reply_counter": 0,
+        }
 
     def _create_webhook(self, body: Any) -> dict[str, Any]:
         data = self._require(body, "request_url", "source")
@@ -857,7 +979,7 @@ class LinkedInProviderEmulator:
             "date": _iso(post.created_at),
             "parsed_datetime": _iso(post.created_at),
             "reaction_counter": len(post.reactions),
-            "comment_counter": 0,
+            "comment_counter": len(post.comments),
             "repost_counter": 0,
             "author": {
                 "public_identifier": post.author_identifier,
@@ -948,12 +1070,26 @@ class LinkedInProviderEmulator:
             )
             return 201, {"message_id": message.id, "chat_id": message.chat_id}
         if parts == ["posts"] and method == "POST":
+            created = data.get("created_at")
             post = self.create_post(
                 str(data.get("author") or "example-author"),
                 str(data.get("text") or "A post"),
                 data.get("social_id") if isinstance(data.get("social_id"), str) else None,
+                datetime.fromisoformat(created.replace("Z", "+00:00")) if isinstance(created, str) else None,
             )
             return 201, self._post_json(post)
+        if len(parts) == 3 and parts[0] == "profiles" and parts[2] == "skills" and method == "POST":
+            raw = data.get("skills")
+            listed: list[Any] = raw if isinstance(raw, list) else []
+            pairs = [(str(s["name"]), int(s["endorsement_id"])) for s in listed if isinstance(s, dict)]
+            profile = self.set_skills(parts[1], pairs)
+            return 200, {"skills": profile.skills_json(relation=True, endorsed=set())}
+        if parts == ["faults", "endorse"] and method == "POST":
+            self.fail_endorsements(int(data.get("count") or 1), int(data.get("status") or 500))
+            return 200, {"ok": True}
+        if parts == ["faults", "next-comment"] and method == "POST":
+            self.fail_next_comment(int(data.get("status") or 504), posted=data.get("posted") is not False)
+            return 200, {"ok": True}
         if parts == ["clock"] and method == "GET":
             return 200, {"now": _iso(self.now())}
         if parts == ["clock"] and method == "POST":

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from kindling.campaigns.models import (
     DEFAULT_MAX_WAIT_DAYS,
+    DEFAULT_ON_TIMEOUT,
     INVITE_NOTE_MAX,
     LinkedInEngagementConfig,
     StepRecord,
@@ -30,6 +31,7 @@ LINKEDIN_FIELDS: Mapping[str, str] = {
     "linkedin_invite_note": "linkedinInviteNote",
     "linkedin_subject": "linkedinSubject",
     "linkedin_max_wait_days": "linkedinMaxWaitDays",
+    "linkedin_on_timeout": "linkedinOnTimeout",
     "linkedin_engagement_config": "linkedinEngagementConfig",
     "linkedin_inmail_config": "linkedinInmailConfig",
 }
@@ -43,7 +45,7 @@ ACTION_FIELDS: Mapping[str, frozenset[str]] = {
     "endorse_skill": frozenset({"linkedin_engagement_config"}),
     "like_post": frozenset({"linkedin_engagement_config"}),
     "comment": frozenset({"linkedin_message_template", "linkedin_engagement_config"}),
-    "wait_accept": frozenset({"linkedin_max_wait_days"}),
+    "wait_accept": frozenset({"linkedin_max_wait_days", "linkedin_on_timeout"}),
     "wait_reply": frozenset({"linkedin_max_wait_days"}),
 }
 
@@ -119,12 +121,15 @@ def linkedin_step_problems(step: StepRecord) -> list[Problem]:
 
 
 def with_defaults(step: StepRecord) -> StepRecord:
-    """Defaults a valid LinkedIn step gets when stored: the waits' 14 days (§38.6), like_post's LIKE reaction."""
+    """Defaults a valid LinkedIn step gets when stored: the waits' 14 days (§38.6), wait_accept's `stop` on
+    timeout, like_post's LIKE reaction."""
     if not step.is_linkedin:
         return step
     update: dict[str, object] = {}
     if step.linkedin_action_type in WAIT_ACTIONS and step.linkedin_max_wait_days is None:
         update["linkedin_max_wait_days"] = DEFAULT_MAX_WAIT_DAYS
+    if step.linkedin_action_type == "wait_accept" and step.linkedin_on_timeout is None:
+        update["linkedin_on_timeout"] = DEFAULT_ON_TIMEOUT
     if step.linkedin_action_type == "like_post":
         config = step.linkedin_engagement_config or LinkedInEngagementConfig()
         if config.reaction_type is None:

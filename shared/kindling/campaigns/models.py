@@ -52,6 +52,10 @@ LinkedInActionType = Literal[
     "wait_reply",
 ]
 LINKEDIN_ACTION_TYPES: tuple[str, ...] = get_args(LinkedInActionType)
+# What a wait_accept step does when its wait runs out (help center §38.6, L4297: "move to the conditional branch
+# (if configured) or stop for that prospect"): `stop` (the default) or `continue` with the next step.
+LinkedInOnTimeout = Literal["stop", "continue"]
+DEFAULT_ON_TIMEOUT = "stop"
 # The six LinkedIn reactions (help center §38.10: "6 emoji options"), in the provider's spelling.
 ReactionType = Literal["LIKE", "CELEBRATE", "SUPPORT", "LOVE", "INSIGHTFUL", "FUNNY"]
 RotationMode = Literal["round_robin", "weighted"]
@@ -253,6 +257,7 @@ class StepRecord(BaseModel):
     linkedin_invite_note: str | None = None
     linkedin_subject: str | None = None
     linkedin_max_wait_days: int | None = None
+    linkedin_on_timeout: LinkedInOnTimeout | None = None
     linkedin_engagement_config: LinkedInEngagementConfig | None = None
     linkedin_inmail_config: LinkedInInmailConfig | None = None
     created_at: datetime
@@ -400,6 +405,13 @@ class LinkedInStepFields(_Camel):
     linkedin_subject: LinkedInSubject | None = None
     linkedin_max_wait_days: MaxWaitDays | None = Field(
         default=None, description="wait_accept / wait_reply: days before the timeout (default 14)."
+    )
+    linkedin_on_timeout: LinkedInOnTimeout | None = Field(
+        default=None,
+        description=(
+            "wait_accept: what happens when the invitation is not accepted in time: stop (default; the prospect "
+            "stops) or continue (the sequence goes on with the next step; a later acceptance is not counted)."
+        ),
     )
     linkedin_engagement_config: LinkedInEngagementConfig | None = None
     linkedin_inmail_config: LinkedInInmailConfig | None = None

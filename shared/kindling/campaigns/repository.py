@@ -50,6 +50,7 @@ from kindling.platform.keys import (
     STEP_PREFIX,
     STEP_STATS_PREFIX,
     VARIANT_STATS_PREFIX,
+    campaign_failures_pk,
     campaign_pk,
     campaigns_gsi_pk,
     step_sk,
@@ -69,6 +70,14 @@ class Stale(Exception):
 class UnexplainedPause(ValueError):
     """A write would store a paused campaign without its reason and instant (help center §7.8: such a campaign is
     invisible to the auto-resume sweep). Records built with `model_copy` skip the model's validator; this does not."""
+
+
+class FailureWindowMark(TableModel):
+    """The `since` mark of a campaign's failure-rate window (`FAILRATE` item, sk ITEM): the failure-rate guard
+    (kindling.bounceshield) counts only the hours after it. Written here too so that an engine resume and the
+    window's reset are one transaction."""
+
+    since = UTCDateTimeAttribute(null=True)
 
 
 class CampaignItem(TableModel):
@@ -301,15 +310,18 @@ class CampaignRepository:
         *,
         step_puts: Sequence[StepRecord] = (),
         step_deletes: Sequence[str] = (),
+        failure_window_since: datetime | None = None,
     ) -> CampaignRecord:
         """Write the campaign item (version = expected + 1, step order from `record.steps`) and the given step
-        changes in one transaction, if nobody wrote since `expected_version`; `Stale` otherwise."""
+        changes in one transaction, if nobody wrote since `expected_version`; `Stale` otherwise.
+        `failure_window_since` also resets the campaign's failure-rate window to that instant, in the same
+        transaction (an engine resume: the failures of the outage must not pause the campaign again)."""
         _check_pause(record)  # status, reason and instant travel together in the one conditional put below
         saved = record.model_copy(update={"version": expected_version + 1})
         root = _campaign_item(saved.header(), [s.id for s in saved.steps])
         condition = CampaignItem.version == expected_version
         ws, cid = record.workspace_id, record.campaign_id
-        if not step_puts and not step_deletes:
+        if not step_puts and not step_deletes and failure_window_since is None:
             try:
                 root.save(condition=condition)
             except PutError as exc:
@@ -325,6 +337,9 @@ class CampaignRepository:
                     tx.save(item)
                 for step_id in step_deletes:
                     tx.delete(CampaignPartItem(pk=campaign_pk(ws, cid), sk=step_sk(step_id)))
+                if failure_window_since is not None:
+                    mark = FailureWindowMark(pk=campaign_failures_pk(ws, cid), sk=table.ITEM_SK)
+                    tx.update(mark, actions=[FailureWindowMark.since.set(failure_window_since)])
         except TransactWriteError as exc:
             if cancelled_by_condition(exc, 0):
                 raise Stale(cid) from exc

@@ -771,14 +771,20 @@ class CampaignService:
                 continue
         return resumed
 
-    def auto_resume(self, workspace_id: str, campaign_id: str, reason: str) -> CampaignRecord:
+    def auto_resume(
+        self, workspace_id: str, campaign_id: str, reason: str, *, reset_failure_window: bool = False
+    ) -> CampaignRecord:
         """The engine resumes one campaign it paused for `reason` (re-checked inside the conditional write: a pause
-        by the user in between stays); `InvalidStatus` when it is no longer paused for that reason."""
+        by the user in between stays); `InvalidStatus` when it is no longer paused for that reason.
+        `reset_failure_window`: the campaign's failure-rate window restarts at the resume, in the same transaction
+        (issue 18: the LinkedIn auto-resume "resets their failure-rate window")."""
         if reason not in rules.AUTO_RESUMABLE:
             raise ValueError(f"campaigns paused for {reason} are never resumed by the engine")
-        return self._resume(workspace_id, campaign_id, reason)
+        return self._resume(workspace_id, campaign_id, reason, reset_failure_window=reset_failure_window)
 
-    def _resume(self, workspace_id: str, campaign_id: str, reason: str) -> CampaignRecord:
+    def _resume(
+        self, workspace_id: str, campaign_id: str, reason: str, *, reset_failure_window: bool = False
+    ) -> CampaignRecord:
         record = self._repo.get(workspace_id, campaign_id)
         problem = rules.cannot_continue(record.steps)
         if problem is not None and rules.may_auto_resume(record.status, record.paused_reason, reason):
@@ -798,7 +804,13 @@ class CampaignService:
                 }
             )
 
-        return self._mutate(workspace_id, campaign_id, "resume", change)
+        return self._write(
+            workspace_id,
+            campaign_id,
+            "resume",
+            lambda r, now: (change(r, now), [], []),
+            failure_window_reset=reset_failure_window,
+        )
 
     def advance_due(self, now: datetime | None = None) -> int:
         """Engine tick: run scheduled campaigns whose start date came, complete those whose end date passed."""
@@ -1419,6 +1431,8 @@ class CampaignService:
         campaign_id: str,
         action: rules.Action,
         change: Callable[[CampaignRecord, datetime], tuple[CampaignRecord, list[StepRecord], list[str]]],
+        *,
+        failure_window_reset: bool = False,
     ) -> CampaignRecord:
         for _ in range(_MAX_ATTEMPTS):
             record = self._repo.get(workspace_id, campaign_id)
@@ -1427,7 +1441,13 @@ class CampaignService:
             now = self._now()
             updated, puts, deletes = change(record, now)
             try:
-                return self._repo.save(updated, record.version, step_puts=puts, step_deletes=deletes)
+                return self._repo.save(
+                    updated,
+                    record.version,
+                    step_puts=puts,
+                    step_deletes=deletes,
+                    failure_window_since=now if failure_window_reset else None,
+                )
             except Stale:
                 continue
         raise Conflict("The campaign kept changing while this request ran; retry it.")

@@ -104,8 +104,20 @@ class ProviderAccount:
 
 
 @dataclass(frozen=True)
+class ProviderSkill:
+    """One skill of a member's profile (`skills[]` of "Retrieve a profile" with `linkedin_sections=skills`).
+    `endorsement_id` is what `endorse_skill` takes (None: this skill cannot be endorsed by the account);
+    `endorsed`: the account already endorsed it."""
+
+    name: str
+    endorsement_id: str | None
+    endorsement_count: int = 0
+    endorsed: bool = False
+
+
+@dataclass(frozen=True)
 class ProviderProfile:
-    """A LinkedIn member as the provider reads it (GET /users/{identifier})."""
+    """A LinkedIn member as the provider reads it (GET /users/{identifier}); `skills` only when asked for."""
 
     provider_id: str
     public_identifier: str | None
@@ -116,6 +128,7 @@ class ProviderProfile:
     is_relationship: bool
     invitation_pending: bool = False
     profile_url: str | None = None
+    skills: tuple[ProviderSkill, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,22 @@ class ProviderPost:
     reaction_counter: int = 0
 
 
+@dataclass(frozen=True)
+class ProviderComment:
+    """A comment on a post (`CommentList` items of "List all comments from a post")."""
+
+    id: str
+    text: str | None
+    author_provider_id: str | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CommentsPage:
+    items: list[ProviderComment]
+    cursor: str | None
+
+
 @runtime_checkable
 class LinkedInProvider(Protocol):
     """What Kindling asks of a LinkedIn provider. Every method raises ProviderError on a refusal or failure."""
@@ -209,8 +238,9 @@ class LinkedInProvider(Protocol):
         """A hosted-auth URL where the user reconnects an existing (disconnected) account."""
         ...
 
-    def get_profile(self, account_id: str, identifier: str) -> ProviderProfile:
-        """The member `identifier` (a public identifier like `john-doe` or a provider id `ACo...`)."""
+    def get_profile(self, account_id: str, identifier: str, *, with_skills: bool = False) -> ProviderProfile:
+        """The member `identifier` (a public identifier like `john-doe` or a provider id `ACo...`); with its
+        skills (endorsement ids, endorsed by the account) when `with_skills`."""
         ...
 
     def send_invitation(self, account_id: str, provider_id: str, message: str | None) -> str:
@@ -247,8 +277,15 @@ class LinkedInProvider(Protocol):
     def list_posts(self, account_id: str, identifier: str) -> list[ProviderPost]: ...
 
     def endorse_skill(self, account_id: str, provider_id: str, skill_id: str) -> None:
-        """Endorse one skill of a first-degree connection."""
+        """Endorse one skill of a first-degree connection (`skill_id`: the skill's `endorsement_id`)."""
         ...
+
+    def comment_on_post(self, account_id: str, post_id: str, text: str) -> str | None:
+        """Comment `text` on the post `post_id` (its social id); the comment's id when the provider gives one.
+        Never retried once sent (a second call would be a second comment)."""
+        ...
+
+    def list_post_comments(self, account_id: str, post_id: str, cursor: str | None = None) -> CommentsPage: ...
 
 
 REACTION_TYPES: tuple[str, ...] = ("like", "celebrate", "support", "love", "insightful", "funny")
@@ -676,11 +713,14 @@ class UnipileClient:
 
     # --- people ------------------------------------------------------------------------------------------------
 
-    def get_profile(self, account_id: str, identifier: str) -> ProviderProfile:
+    def get_profile(self, account_id: str, identifier: str, *, with_skills: bool = False) -> ProviderProfile:
+        query = {"account_id": _clean_id(account_id, "account_id")}
+        if with_skills:
+            query["linkedin_sections"] = "skills"
         data = self._call(
             "GET",
             f"/users/{quote(_clean_id(identifier, 'identifier'), safe='')}",
-            query={"account_id": _clean_id(account_id, "account_id")},
+            query=query,
             idempotent=True,
         )
         if not isinstance(data, dict) or not _str(data.get("provider_id")):
@@ -700,6 +740,7 @@ class UnipileClient:
             is_relationship=data.get("is_relationship") is True,
             invitation_pending=pending,
             profile_url=f"https://www.linkedin.com/in/{public_identifier}/" if public_identifier else None,
+            skills=_skills(data.get("skills")),
         )
 
     def send_invitation(self, account_id: str, provider_id: str, message: str | None) -> str:
@@ -881,6 +922,76 @@ class UnipileClient:
             },
             idempotent=True,
         )
+
+    def comment_on_post(self, account_id: str, post_id: str, text: str) -> str | None:
+        """POST /posts/{post_id}/comments {account_id, text}. Not idempotent: after a request that went out and
+        got no answer, nothing is repeated here (the engine looks at the post's comments first)."""
+        if not text.strip():
+            raise ProviderError("invalid", "a comment needs text", request_sent=False)
+        clean = _clean_id(post_id, "post_id")
+        data = self._call(
+            "POST",
+            f"/posts/{quote(clean, safe='')}/comments",
+            json_body={"account_id": _clean_id(account_id, "account_id"), "text": text},
+            idempotent=False,
+        )
+        if not isinstance(data, dict):
+            return None
+        return _str(data.get("comment_id")) or _str(data.get("id"))
+
+    def list_post_comments(self, account_id: str, post_id: str, cursor: str | None = None) -> CommentsPage:
+        clean = _clean_id(post_id, "post_id")
+        query = {"account_id": _clean_id(account_id, "account_id"), "limit": "100"}
+        if cursor:
+            query["cursor"] = cursor
+        data = self._call("GET", f"/posts/{quote(clean, safe='')}/comments", query=query, idempotent=True)
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise ProviderError("unavailable", "the provider's comment list has no items")
+        comments: list[ProviderComment] = []
+        for item in items:
+            if not isinstance(item, dict) or _str(item.get("id")) is None:
+                continue
+            details = item.get("author_details")
+            author = _str(details.get("id")) if isinstance(details, dict) else None
+            comments.append(
+                ProviderComment(
+                    id=str(item["id"]),
+                    text=_str(item.get("text")),
+                    author_provider_id=author or _str(item.get("author")),
+                    created_at=_timestamp(item.get("date")),
+                )
+            )
+        return CommentsPage(comments, _str(data.get("cursor")))
+
+
+def _skills(value: object) -> tuple[ProviderSkill, ...]:
+    """The profile's `skills[]`: `name`, `endorsement_id` (a number, or null when it cannot be endorsed),
+    `endorsement_count`, `endorsed`. Entries without a name are dropped."""
+    if not isinstance(value, list):
+        return ()
+    skills: list[ProviderSkill] = []
+    for item in value:
+        if not isinstance(item, dict) or _str(item.get("name")) is None:
+            continue
+        raw_id = item.get("endorsement_id")
+        endorsement_id: str | None = None
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool) and raw_id >= 0:
+            endorsement_id = str(raw_id)
+        elif isinstance(raw_id, float) and math.isfinite(raw_id) and raw_id.is_integer() and raw_id >= 0:
+            endorsement_id = str(int(raw_id))
+        elif isinstance(raw_id, str) and raw_id.isdigit():
+            endorsement_id = raw_id
+        count = item.get("endorsement_count")
+        skills.append(
+            ProviderSkill(
+                name=str(item["name"]),
+                endorsement_id=endorsement_id,
+                endorsement_count=int(count) if isinstance(count, int) and not isinstance(count, bool) else 0,
+                endorsed=item.get("endorsed") is True,
+            )
+        )
+    return tuple(skills)
 
 
 def _expires_on(when: datetime) -> str:

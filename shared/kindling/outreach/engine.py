@@ -254,6 +254,16 @@ class LinkedInScheduler:
         if deadline > now:
             self._repo.move_due(item, deadline)
             return False
+        if accepting and rules.continues_after_timeout(step):  # `linkedinOnTimeout: continue`: the next step
+            return self._repo.finish(
+                workspace_id,
+                None,
+                item,
+                now,
+                outcome="timed_out",
+                advance=advance_after(record, item, position, now, schedule, self._rng),
+                extra=[LinkedInEnrollmentItem.li_wait_timed_out.set(1)],  # a later acceptance is never counted
+            )
         if accepting:
             reason = rules.WAIT_ACCEPT_TIMEOUT_REASON.format(days=rules.wait_days(step))
             return self._repo.finish(
@@ -495,7 +505,7 @@ class ActionWorker:
         peer: tuple[str, str] | None = None
         extra: list[Any] = []
         skipped: str | None = None
-        profile = self._provider.get_profile(provider_account, identifier)
+        profile = self._provider.get_profile(provider_account, identifier, with_skills=action == "endorse_skill")
         member = profile.provider_id
         extra.append(LinkedInEnrollmentItem.li_member_id.set(member))
         done_before = resumed and self._already_done(action, provider_account, profile, item, rendered.text)
@@ -530,19 +540,27 @@ class ActionWorker:
                 )
                 extra.append(LinkedInEnrollmentItem.li_chat_id.set(sent.chat_id))
                 peer = (account.id, member)
-        elif action == "like_post":
+        elif action in ("like_post", "comment"):
             posts = self._provider.list_posts(provider_account, identifier)
-            if not posts:
+            post = rules.recent_post(posts, now, rules.post_max_age_days(step))
+            config = step.linkedin_engagement_config
+            if post is None:
                 skipped = rules.SKIP_NO_POST
-            else:
-                config = step.linkedin_engagement_config
+            elif action == "like_post":
                 reaction = (getattr(config, "reaction_type", None) or "like") if config else "like"
-                self._provider.add_post_reaction(provider_account, posts[0].id, str(reaction).lower())
+                self._provider.add_post_reaction(provider_account, post.id, str(reaction).lower())
+            elif not self._already_done(
+                action, provider_account, profile, item, rendered.text, post.id, account.member_id
+            ):  # a comment is never sent twice: after a crash, or a comment call that got no answer (the retry is
+                # a new claim, not `resumed`), ours may be on the post already; every attempt looks first
+                self._provider.comment_on_post(provider_account, post.id, rendered.text or "")
         elif action == "endorse_skill":
-            choice = dispositions.choose_skill([], getattr(step.linkedin_engagement_config, "preferred_skill", None))
-            skipped = choice.reason or dispositions.SKIPPED_NO_SKILLS
-        elif action == "comment":
-            skipped = rules.SKIP_NO_COMMENT
+            preferred = getattr(step.linkedin_engagement_config, "preferred_skill", None)
+            choice = dispositions.choose_skill(rules.skills_of(profile.skills), preferred)
+            if choice.skill is None:
+                skipped = choice.reason or dispositions.SKIPPED_NO_SKILLS
+            else:  # endorsing twice leaves one endorsement: a resumed delivery may simply do it again
+                self._provider.endorse_skill(provider_account, member, choice.skill.id)
         return skipped, extra, peer
 
     def _already_done(
@@ -552,10 +570,26 @@ class ActionWorker:
         profile: ProviderProfile,
         item: LinkedInEnrollmentItem,
         text: str | None,
+        post_id: str | None = None,
+        own_member_id: str | None = None,
     ) -> bool:
         """After a crash between the provider call and the final write: did the action reach the provider?"""
         if action == "send_invite":
             return profile.invitation_pending or profile.is_relationship
+        if action == "comment":  # our comment (the same rendered text, by the account when it is known) is there
+            if post_id is None:
+                return False
+            page_cursor: str | None = None
+            while True:
+                comments = self._provider.list_post_comments(provider_account, post_id, page_cursor)
+                for comment in comments.items:
+                    by_us = own_member_id is None or comment.author_provider_id in (None, own_member_id)
+                    same = (comment.text or "").strip() == (text or "").strip()
+                    if by_us and same and comment.author_provider_id != profile.provider_id:
+                        return True
+                page_cursor = comments.cursor
+                if not page_cursor:
+                    return False
         if action in ("send_message", "send_inmail"):
             cursor: str | None = None
             while True:
@@ -569,7 +603,7 @@ class ActionWorker:
                 cursor = page.cursor
                 if not cursor:
                     return False
-        return False  # views, likes: harmless to do again (the reservation under the action id counts once)
+        return False  # views, likes, endorsements: harmless to do again (the reservation counts once)
 
     def _choose(
         self, ws: str, record: CampaignRecord, item: LinkedInEnrollmentItem, action: str, action_id: str, now: datetime
@@ -639,8 +673,8 @@ class ActionWorker:
         account_id = account.id if account else None
         if verdict.advance:  # endorse failed after its retries: the step is marked failed, the sequence goes on
             advance = advance_after(record, item, step.step_index, now, schedule, self._rng)
-            ok = self._repo.finish(
-                ws, ledger, item, now, outcome="failed", advance=advance, reason=verdict.reason, extra=extra
+            ok = self._repo.finish(  # no `extra`: the advance removes li_state/li_status (a set too would overlap)
+                ws, ledger, item, now, outcome="failed", advance=advance, reason=verdict.reason
             )
             return WorkResult(verdict.outcome if ok else "lost_race", account_id, verdict.reason)
         if verdict.enrollment_status in ("stopped", "failed"):

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from kindling.campaigns.models import DEFAULT_MAX_WAIT_DAYS, StepRecord
-from kindling.linkedin.dispositions import ActionState
+from kindling.campaigns.models import DEFAULT_MAX_WAIT_DAYS, DEFAULT_ON_TIMEOUT, DEFAULT_POST_MAX_AGE_DAYS, StepRecord
+from kindling.linkedin.dispositions import ActionState, Skill
+from kindling.linkedin.provider import ProviderPost, ProviderSkill
 from kindling.platform.clock import isoformat, parse_iso
 from kindling.sending import windows
 from kindling.sending.service import current_step
@@ -23,7 +24,6 @@ NO_URL_REASON = "No LinkedIn URL"
 SKIP_NOT_CONNECTED = "Skipped — not a 1st-degree connection"
 SKIP_INMAIL_FREE = "Skipped — InMail needs a paid LinkedIn account"
 SKIP_NO_POST = "Skipped — no recent post"
-SKIP_NO_COMMENT = "Skipped — commenting is not available through the provider client"
 LEASE = timedelta(minutes=10)  # a claimed action's enrollment is looked at again after this (a lost message)
 
 _PROFILE = re.compile(r"linkedin\.com/(?:in|pub)/([^/?#\s]+)", re.IGNORECASE)
@@ -58,6 +58,37 @@ def rotation(pool: Sequence[str], prospect_id: str, sticky: str | None) -> list[
 
 def wait_days(step: StepRecord) -> int:
     return step.linkedin_max_wait_days or DEFAULT_MAX_WAIT_DAYS
+
+
+def continues_after_timeout(step: StepRecord) -> bool:
+    """A wait step whose wait ran out: does the sequence go on with the next step? `wait_reply` always does;
+    `wait_accept` only with `linkedinOnTimeout: continue` (the default, `stop`, stops the prospect)."""
+    if step.linkedin_action_type != "wait_accept":
+        return True
+    return (step.linkedin_on_timeout or DEFAULT_ON_TIMEOUT) == "continue"
+
+
+def post_max_age_days(step: StepRecord) -> int:
+    config = step.linkedin_engagement_config
+    return (config.post_max_age_days if config else None) or DEFAULT_POST_MAX_AGE_DAYS
+
+
+def recent_post(posts: Sequence[ProviderPost], now: datetime, max_age_days: int) -> ProviderPost | None:
+    """The most recent post published within `max_age_days` of `now` (`postMaxAgeDays`, default 30); None when
+    there is none. A post the provider gives no date for cannot be shown to be recent: it is not chosen."""
+    oldest = now - timedelta(days=max_age_days)
+    dated = [p for p in posts if p.created_at is not None and oldest <= p.created_at <= now + timedelta(minutes=5)]
+    if not dated:
+        return None
+    return max(dated, key=lambda p: p.created_at or now)
+
+
+def skills_of(skills: Sequence[ProviderSkill]) -> list[Skill]:
+    """The profile's skills as `choose_skill` takes them: endorsable when the provider gave an endorsement id."""
+    return [
+        Skill(id=s.endorsement_id or "", name=s.name, endorsable=s.endorsement_id is not None, endorsed=s.endorsed)
+        for s in skills
+    ]
 
 
 def next_due(

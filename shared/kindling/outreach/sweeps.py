@@ -105,7 +105,9 @@ class EngineSweeps:
             if not all(self._connected(ref.workspace_id, a) for a in record.linkedin_account_ids):
                 continue
             try:
-                resumed = self.service.auto_resume(ref.workspace_id, ref.campaign_id, DISCONNECTED_PAUSE_REASON)
+                resumed = self.service.auto_resume(
+                    ref.workspace_id, ref.campaign_id, DISCONNECTED_PAUSE_REASON, reset_failure_window=True
+                )
             except Exception as exc:
                 report.errors.append(f"{ref.campaign_id}: {exc}")
                 continue

@@ -32,6 +32,7 @@ EXTENSIONS = {
     "mailboxes",
     "linkedinAccountIds",
     "variants",
+    "linkedinOnTimeout",  # wait_accept's timeout branch (decisions.md "Waits."); the reference names no field
     "request_id",
     "idempotency_key",
 }

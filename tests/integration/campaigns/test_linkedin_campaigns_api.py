@@ -8,6 +8,7 @@ thing faked here: the real one reads the LinkedIn accounts table, which does not
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -258,6 +259,14 @@ LONG_NOTE = "x" * 301
         (
             {"steps": [{**WAIT, "stepIndex": 0, "linkedinMaxWaitDays": 91}]},
             ("steps.0.linkedinMaxWaitDays", "less_than_equal"),
+        ),
+        (
+            {"steps": [{**WAIT, "stepIndex": 0, "linkedinOnTimeout": "branch"}]},
+            ("steps.0.linkedinOnTimeout", "literal_error"),
+        ),
+        (
+            {"steps": [{**INVITE, "stepIndex": 0, "linkedinOnTimeout": "continue"}]},
+            ("steps.0.linkedinOnTimeout", "linkedin_field_not_allowed"),
         ),
     ],
 )
@@ -626,3 +635,38 @@ def test_linkedin_templates_take_part_in_the_launch_custom_field_check(api: Api,
     )
     preflight = api.call("GET", f"/api/v1/campaigns/{cid}/preflight").json()["data"]
     assert "templates_valid" in preflight["blockingFailures"]
+
+
+def test_the_wait_accept_timeout_branch_round_trips_and_patches(api: Api) -> None:
+    """`linkedinOnTimeout` (decisions.md "Waits."): wait_accept's timeout goes to the next step (`continue`) or
+    stops the prospect (`stop`, the default help center L4297 describes); PATCH like the other LinkedIn fields."""
+    continuing = {**WAIT, "stepIndex": 1, "linkedinOnTimeout": "continue"}
+    cid = create_li(api, steps=[{**INVITE, "stepIndex": 0}, continuing, {**MESSAGE, "stepIndex": 2}])["id"]
+    steps = api.call("GET", f"/api/v1/campaigns/{cid}").json()["data"]["steps"]
+    assert [s.get("linkedinOnTimeout") for s in steps] == [None, "continue", None]
+    base = f"/api/v1/campaigns/{cid}/steps/{steps[1]['id']}"
+    stopped = api.call("PATCH", base, json={"linkedinOnTimeout": "stop"})
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["data"]["linkedinOnTimeout"] == "stop"
+    untouched = api.call("PATCH", base, json={"linkedinMaxWaitDays": 7})
+    assert (untouched.json()["data"]["linkedinOnTimeout"], untouched.json()["data"]["linkedinMaxWaitDays"]) == (
+        "stop",
+        7,
+    )
+    refused = api.call("PATCH", base, json={"linkedinOnTimeout": "later"})
+    assert ("linkedinOnTimeout", "literal_error") in details(refused)
+    assert api.call("GET", f"/api/v1/campaigns/{cid}").json()["data"]["steps"][1]["linkedinOnTimeout"] == "stop"
+    added = api.call(
+        "POST", f"/api/v1/campaigns/{cid}/steps", json={"type": "linkedin", "linkedinActionType": "wait_accept"}
+    )
+    assert added.json()["data"]["linkedinOnTimeout"] == "stop"  # the default, shown
+    other = api.call(
+        "PATCH",
+        f"/api/v1/campaigns/{cid}/steps/{added.json()['data']['id']}",
+        json={"linkedinActionType": "wait_reply"},
+    )
+    assert other.status_code == 200, other.text
+    assert other.json()["data"]["linkedinOnTimeout"] is None  # another action drops it, like the other fields
+    schema = api.call("GET", "/openapi.json").json()["components"]["schemas"]
+    on_timeout = schema["StepInput"]["properties"]["linkedinOnTimeout"]
+    assert {"stop", "continue"} <= set(json.dumps(on_timeout).replace('"', " ").split())

@@ -151,3 +151,34 @@ def test_a_campaign_with_no_active_step_left_errs_instead_of_resuming(
     stored = CampaignRepository().get(workspace_id, campaign_id)
     assert (stored.status, stored.status_reason, stored.paused_reason) == ("errored", "no_active_steps", None)
     assert shown(api, campaign_id)["status"] == "errored"
+
+
+def test_an_engine_resume_and_its_failure_window_reset_are_one_conditional_write(
+    api: Api, mailbox_factory: MailboxFactory, clock: ManualClock
+) -> None:
+    """Issue 18: the auto-resume "resets their failure-rate window". Both go in one transaction: a resume that
+    loses its version race resets nothing; the one that lands resets the window with it."""
+    from kindling.bounceshield.repository import BounceShieldRepository
+    from kindling.campaigns.repository import Stale
+
+    workspace_id = api.tenant.workspace_id
+    campaign_id = started(api, [mailbox_factory().id])
+    service = campaign_service()
+    service.auto_pause(workspace_id, campaign_id, "linkedin_account_disconnected")
+    shield = BounceShieldRepository()
+    shield.record_attempts(workspace_id, campaign_id, clock.now(), 20, 20)
+    window_start = clock.now() - timedelta(hours=24)
+    assert shield.attempts_since(workspace_id, campaign_id, window_start) == (20, 20)
+
+    repo = CampaignRepository()
+    paused = repo.get(workspace_id, campaign_id)
+    running = paused.model_copy(update={"status": "running", "paused_reason": None, "paused_at": None})
+    with pytest.raises(Stale):
+        repo.save(running, paused.version - 1, failure_window_since=clock.now())
+    assert shield.attempts_since(workspace_id, campaign_id, window_start) == (20, 20)
+    assert repo.get(workspace_id, campaign_id).status == "paused"
+
+    clock.advance(timedelta(minutes=5))
+    resumed = service.auto_resume(workspace_id, campaign_id, "linkedin_account_disconnected", reset_failure_window=True)
+    assert resumed.status == "running"
+    assert shield.attempts_since(workspace_id, campaign_id, window_start) == (0, 0)

@@ -286,6 +286,75 @@ def test_endorse_a_skill_of_a_connection(client: UnipileClient, emulator: Linked
     assert emulator.endorsements == [(account.id, friend.provider_id, 42)]
 
 
+def test_the_profile_lists_skills_with_their_endorsement_ids_when_asked(
+    client: UnipileClient, emulator: LinkedInProviderEmulator
+) -> None:
+    """ "Retrieve a profile" (UsersController_getProfileByIdentifier): `linkedin_sections=skills` adds `skills[]`
+    with `name`, `endorsement_count`, `endorsement_id` (a number or null) and `endorsed`."""
+    account = emulator.create_account()
+    control(
+        emulator,
+        "/profiles/skilled-peer/skills",
+        {"skills": [{"name": "Python", "endorsement_id": 11}, {"name": "Sales Strategy", "endorsement_id": 12}]},
+    )
+    plain = client.get_profile(account.id, "skilled-peer")
+    assert plain.skills == ()
+    assert emulator.requests[-1] == ("GET", "/users/skilled-peer")
+    stranger = client.get_profile(account.id, "skilled-peer", with_skills=True)
+    assert [(s.name, s.endorsement_id) for s in stranger.skills] == [("Python", None), ("Sales Strategy", None)]
+    emulator.accept_invitation(client.send_invitation(account.id, stranger.provider_id, None))
+    client.endorse_skill(account.id, stranger.provider_id, "12")
+    friend = client.get_profile(account.id, "skilled-peer", with_skills=True)
+    assert [(s.name, s.endorsement_id, s.endorsed, s.endorsement_count) for s in friend.skills] == [
+        ("Python", "11", False, 0),
+        ("Sales Strategy", "12", True, 1),
+    ]
+    query = [c for c in emulator.calls if c.path == "/users/skilled-peer"]
+    assert query and all(c.account_id == account.id for c in query)
+
+
+def test_commenting_a_post_and_listing_its_comments(client: UnipileClient, emulator: LinkedInProviderEmulator) -> None:
+    """unipile-node-sdk `users.resource.ts`: `sendPostComment` POSTs `posts/{post_id}/comments` with
+    `{account_id, text}`; `getAllPostComments` GETs the same path (`account_id`, `limit`, `cursor`): a
+    `CommentList` whose items carry `id`, `text`, `author_details.id`, `date` (withone.ai "List a User's Comments"
+    shows the item shape)."""
+    account = emulator.create_account()
+    post = emulator.create_post("writer-two", "On warmup")
+    assert client.list_post_comments(account.id, post.social_id).items == []
+    client.comment_on_post(account.id, post.social_id, "Great point, Grace.")
+    got = client.list_post_comments(account.id, post.social_id).items
+    assert [(c.text, c.author_provider_id) for c in got] == [("Great point, Grace.", account.provider_id)]
+    assert got[0].created_at == emulator.now()
+    assert client.list_posts(account.id, "writer-two")[0].id == post.social_id
+    with pytest.raises(ProviderError) as blank:
+        client.comment_on_post(account.id, post.social_id, "  ")
+    assert blank.value.request_sent is False
+    with pytest.raises(ProviderError) as missing:
+        client.comment_on_post(account.id, "urn:li:activity:1", "Hello")
+    assert missing.value.code == "not_found"
+
+
+def test_a_comment_that_got_no_answer_is_not_sent_again(
+    client: UnipileClient, emulator: LinkedInProviderEmulator, sleeps: Sleeps
+) -> None:
+    """A comment is not idempotent: a 504 after LinkedIn took it is handed back (`unavailable`, request sent),
+    never retried by the client; an endorsement (idempotent) is retried through a 500."""
+    account = emulator.create_account()
+    post = emulator.create_post("writer-three", "On pacing")
+    control(emulator, "/faults/next-comment", {"status": 504, "posted": True})
+    with pytest.raises(ProviderError) as lost:
+        client.comment_on_post(account.id, post.social_id, "Agreed.")
+    assert (lost.value.code, lost.value.request_sent) == ("unavailable", True)
+    assert calls(emulator, "POST", "/posts/") == 1
+    assert [c.text for c in emulator.comments_by(account.id)] == ["Agreed."]
+    friend = client.get_profile(account.id, "writer-three")
+    emulator.accept_invitation(client.send_invitation(account.id, friend.provider_id, None))
+    control(emulator, "/faults/endorse", {"count": 1, "status": 500})
+    client.endorse_skill(account.id, friend.provider_id, "7")
+    assert calls(emulator, "POST", "/linkedin/profile/endorse") == 2
+    assert emulator.endorsements == [(account.id, friend.provider_id, 7)]
+
+
 # --- retries -----------------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.outreach.conftest import INVITE, WAIT, Engine
+from tests.integration.outreach.conftest import INVITE, VIEW, WAIT, Engine
 
 
 def test_an_acceptance_by_webhook_is_stamped_counted_and_advanced_once(engine: Engine) -> None:
@@ -50,6 +50,41 @@ def test_a_late_acceptance_after_the_wait_timed_out_is_stamped_but_not_counted(e
     item = engine.enrollment(cid, pid)
     assert item.li_accepted_at is not None and item.status == "stopped"
     assert engine.stats(cid)[0]["acceptances"] == 0
+
+
+def test_a_wait_accept_with_continue_moves_a_timed_out_prospect_to_the_next_step(engine: Engine) -> None:
+    """Help center L4297: after the "Wait Accept" timeout the campaign moves to the conditional branch if
+    configured (`linkedinOnTimeout: continue`); the late acceptance is still stamped, never counted or advanced."""
+    waiting = {**WAIT, "linkedinMaxWaitDays": 7, "linkedinOnTimeout": "continue"}
+    cid, pid, _ = engine.invited("sophie-germain", steps=[INVITE, waiting, VIEW])
+    engine.run(minutes=1)  # the wait starts: due at its 7-day deadline
+    views = engine.world.provider_calls("GET", "/users/sophie-germain")
+    engine.world.advance(7 * 86400 + 60)
+    engine.run(minutes=1)
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.current_step, item.li_wait_timed_out) == ("active", 2, 1)  # on to the view step
+    engine.world.clock.set(item.next_send_at)
+    engine.run(minutes=1)
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.current_step, item.li_wait_timed_out) == ("completed", 3, 1)
+    assert engine.world.provider_calls("GET", "/users/sophie-germain") == views + 1  # the view step ran, once
+    assert engine.stats(cid)[2]["views"] == 1
+    engine.emulator.accept_invitation(engine.invitations_to("sophie-germain")[0].id)
+    item = engine.enrollment(cid, pid)
+    assert item.li_accepted_at is not None and (item.status, item.current_step) == ("completed", 3)
+    assert engine.stats(cid)[0]["acceptances"] == 0
+
+
+def test_a_wait_accept_with_stop_stops_the_timed_out_prospect(engine: Engine) -> None:
+    waiting = {**WAIT, "linkedinMaxWaitDays": 7, "linkedinOnTimeout": "stop"}
+    cid, pid, _ = engine.invited("ada-lovelace", steps=[INVITE, waiting, VIEW])
+    engine.run(minutes=1)
+    views = engine.world.provider_calls("GET", "/users/ada-lovelace")
+    engine.world.advance(7 * 86400 + 60)
+    engine.run(minutes=2)
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.stopped_reason) == ("stopped", "Invitation not accepted within 7 days")
+    assert engine.world.provider_calls("GET", "/users/ada-lovelace") == views
 
 
 def test_a_reply_by_webhook_stops_the_sequence_once_and_the_poll_does_not_count_it_again(engine: Engine) -> None:

@@ -99,3 +99,33 @@ def test_actions_wait_for_the_campaign_window_in_its_timezone(engine: Engine) ->
     engine.run(minutes=1)
     assert engine.world.provider_calls("GET", "/users/") == before + 1
     assert engine.enrollment(cid, pid).status == "completed"
+
+
+def test_the_auto_resume_resets_the_failure_rate_window_so_the_outage_cannot_pause_the_campaign_again(
+    engine: Engine,
+) -> None:
+    """Issue 18: the sweep resumes the campaign "and resets their failure-rate window". 20 refused attempts while
+    the account was down (above 25% of at least 20 in 24 hours, help center §14 / decisions.md "Bounce Shield")
+    must not pause the resumed campaign with `high_failure_rate` at its next failed attempt."""
+    from kindling.bounceshield.service import Attempt, BounceShieldService
+
+    ws = engine.world.tenant.workspace_id
+    account = engine.world.connect()
+    cid = engine.campaign([VIEW], [account["id"]])
+    engine.start(cid)
+    engine.emulator.set_account_status(engine.provider_account(account), "CREDENTIALS")
+    assert engine.sweeps.account_sweep().paused == [cid]
+
+    shield = BounceShieldService()
+    outage = [Attempt(ws, cid, f"refused-{n}@example.com", "failed") for n in range(20)]
+    shield.observe(outage, engine.world.clock.now())
+    got = _campaign(engine, cid)
+    assert (got["status"], got["pausedReason"]) == ("paused", "linkedin_account_disconnected")
+
+    engine.world.advance(600)
+    engine.emulator.set_account_status(engine.provider_account(account), "OK")
+    assert engine.sweeps.account_sweep().resumed == [cid]
+    engine.world.advance(60)
+    shield.observe([Attempt(ws, cid, "one-more@example.com", "failed")], engine.world.clock.now())
+    got = _campaign(engine, cid)
+    assert (got["status"], got["pausedReason"]) == ("running", None)

@@ -135,6 +135,8 @@ def test_classify_linkedin_url(url: str | None, kind: str, identifier: str | Non
             [],
         ),
         ({"linkedin_action_type": "wait_accept", "linkedin_max_wait_days": 14}, []),
+        ({"linkedin_action_type": "wait_accept", "linkedin_on_timeout": "continue"}, []),
+        ({"linkedin_action_type": "wait_accept", "linkedin_on_timeout": "stop"}, []),
         ({"linkedin_action_type": "wait_reply"}, []),
         # required things missing
         ({}, [("linkedinActionType", "linkedin_action_required")]),
@@ -171,6 +173,15 @@ def test_classify_linkedin_url(url: str | None, kind: str, identifier: str | Non
         (
             {"linkedin_action_type": "send_invite", "linkedin_max_wait_days": 3},
             [("linkedinMaxWaitDays", "linkedin_field_not_allowed")],
+        ),
+        # the timeout branch is wait_accept's alone (wait_reply always goes on)
+        (
+            {"linkedin_action_type": "wait_reply", "linkedin_on_timeout": "continue"},
+            [("linkedinOnTimeout", "linkedin_field_not_allowed")],
+        ),
+        (
+            {"linkedin_action_type": "send_invite", "linkedin_on_timeout": "stop"},
+            [("linkedinOnTimeout", "linkedin_field_not_allowed")],
         ),
         (
             {"linkedin_action_type": "wait_accept", "linkedin_engagement_config": LinkedInEngagementConfig()},
@@ -263,6 +274,7 @@ def test_an_email_step_takes_no_linkedin_field(fields: dict[str, Any], expected:
 def test_defaults(fields: dict[str, Any], wait_days: int | None, reaction: str | None) -> None:
     done = with_defaults(step(**fields))
     assert done.linkedin_max_wait_days == wait_days
+    assert done.linkedin_on_timeout == ("stop" if fields["linkedin_action_type"] == "wait_accept" else None)
     config = done.linkedin_engagement_config
     assert (config.reaction_type if config else None) == reaction
     assert linkedin_step_problems(done) == []

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kindling.campaigns.models import StepRecord
-from kindling.linkedin.dispositions import ActionState
+from kindling.campaigns.models import LinkedInEngagementConfig, StepRecord
+from kindling.linkedin.dispositions import ActionState, choose_skill
+from kindling.linkedin.provider import ProviderPost, ProviderSkill
 from kindling.outreach import rules
 from kindling.sending import windows
 
@@ -148,3 +149,66 @@ def test_a_step_before_an_email_step_hands_the_enrollment_to_the_email_shards() 
     assert to_linkedin.due is not None and to_linkedin.due[0].startswith("DUE#LI#")
     last = advance_after(record, item, 2, NOW, ALWAYS, random.Random(1))
     assert (last.status, last.due) == ("completed", None)
+
+
+@pytest.mark.parametrize(
+    ("action", "on_timeout", "continues"),
+    [
+        ("wait_accept", None, False),  # help center L4297: "... or stop for that prospect" (the default)
+        ("wait_accept", "stop", False),
+        ("wait_accept", "continue", True),  # "move to the conditional branch (if configured)"
+        ("wait_reply", None, True),
+    ],
+)
+def test_a_timed_out_wait_continues_only_when_configured(action: str, on_timeout: str | None, continues: bool) -> None:
+    step = _step(1, action).model_copy(update={"linkedin_on_timeout": on_timeout})
+    assert rules.continues_after_timeout(step) is continues
+
+
+def _post(post_id: str, age: timedelta | None) -> ProviderPost:
+    return ProviderPost(id=post_id, text=None, author_provider_id=None, created_at=None if age is None else NOW - age)
+
+
+@pytest.mark.parametrize(
+    ("ages", "max_days", "chosen"),
+    [
+        ([timedelta(days=10), timedelta(days=2), timedelta(days=6)], 7, "p1"),  # the most recent, not the first
+        ([timedelta(days=8), timedelta(days=30)], 7, None),  # "Skipped — no recent post"
+        ([timedelta(days=30)], 30, "p0"),  # exactly postMaxAgeDays old still counts
+        ([timedelta(days=30, seconds=1)], 30, None),
+        ([None, timedelta(days=1)], 7, "p1"),  # a post without a date cannot be shown to be recent
+        ([None], 7, None),
+        ([], 30, None),
+    ],
+)
+def test_the_post_to_comment_or_like(ages: list[timedelta | None], max_days: int, chosen: str | None) -> None:
+    posts = [_post(f"p{n}", age) for n, age in enumerate(ages)]
+    got = rules.recent_post(posts, NOW, max_days)
+    assert (got.id if got else None) == chosen
+
+
+def test_post_max_age_days_defaults_to_30() -> None:
+    assert rules.post_max_age_days(_step(0, "comment")) == 30
+    configured = _step(0, "comment").model_copy(
+        update={"linkedin_engagement_config": LinkedInEngagementConfig(post_max_age_days=7)}
+    )
+    assert rules.post_max_age_days(configured) == 7
+
+
+@pytest.mark.parametrize(
+    ("skills", "preferred", "chosen", "reason"),
+    [
+        ([("Public Speaking", "1", False), ("Python Programming", "2", False)], "PYTHON", "2", None),
+        ([("Public Speaking", "1", False), ("Python Programming", "2", False)], None, "1", None),
+        ([("Public Speaking", None, False), ("Python Programming", "2", False)], None, "2", None),  # no id: skip it
+        ([("Public Speaking", None, False)], None, None, "Skipped — no endorsable skills found"),
+        ([], "Sales", None, "Skipped — no endorsable skills found"),
+        ([("Sales Strategy", "3", True)], "sales", None, "Skipped — already endorsed"),
+    ],
+)
+def test_the_skill_to_endorse_from_the_profile(
+    skills: list[tuple[str, str | None, bool]], preferred: str | None, chosen: str | None, reason: str | None
+) -> None:
+    profile_skills = [ProviderSkill(name=n, endorsement_id=i, endorsed=e) for n, i, e in skills]
+    choice = choose_skill(rules.skills_of(profile_skills), preferred)
+    assert (choice.skill.id if choice.skill else None, choice.reason) == (chosen, reason)
