@@ -27,6 +27,7 @@ from kindling.campaigns.templates import LinkedInPreview
 from kindling.linkedin.models import LinkedInAccount
 from kindling.linkedin.provider import (
     ChatsPage,
+    CommentsPage,
     LinkedInProvider,
     MessagesPage,
     ProviderAccount,
@@ -111,8 +112,8 @@ class RecordingProvider:
     def reconnect_hosted_auth_link(self, account_id: str, *, notify_url: str, expires_at: datetime) -> str:
         return self.inner.reconnect_hosted_auth_link(account_id, notify_url=notify_url, expires_at=expires_at)
 
-    def get_profile(self, account_id: str, identifier: str) -> ProviderProfile:
-        return self.inner.get_profile(account_id, identifier)
+    def get_profile(self, account_id: str, identifier: str, *, with_skills: bool = False) -> ProviderProfile:
+        return self.inner.get_profile(account_id, identifier, with_skills=with_skills)
 
     def send_invitation(self, account_id: str, provider_id: str, message: str | None) -> str:
         return self.inner.send_invitation(account_id, provider_id, message)
@@ -137,6 +138,12 @@ class RecordingProvider:
 
     def endorse_skill(self, account_id: str, provider_id: str, skill_id: str) -> None:
         self.inner.endorse_skill(account_id, provider_id, skill_id)
+
+    def comment_on_post(self, account_id: str, post_id: str, text: str) -> str | None:
+        return self.inner.comment_on_post(account_id, post_id, text)
+
+    def list_post_comments(self, account_id: str, post_id: str, cursor: str | None = None) -> CommentsPage:
+        return self.inner.list_post_comments(account_id, post_id, cursor)
 
 
 def find_sent(provider: LinkedInProvider, account_id: str, member_id: str, text: str) -> SentMessage | None:
