@@ -25,6 +25,9 @@ SKIP_INMAIL_FREE = "Skipped — InMail needs a paid LinkedIn account"
 SKIP_NO_POST = "Skipped — no recent post"
 SKIP_NO_COMMENT = "Skipped — commenting is not available through the provider client"
 LEASE = timedelta(minutes=10)  # a claimed action's enrollment is looked at again after this (a lost message)
+# A `sending` action younger than this is another delivery's, still acting: twice the worker's 60 s timeout, shorter
+# than the lease (which brings a dead worker's action back) and than the queue's 360 s visibility timeout.
+IN_FLIGHT = timedelta(minutes=2)
 
 _PROFILE = re.compile(r"linkedin\.com/(?:in|pub)/([^/?#\s]+)", re.IGNORECASE)
 _SALES_NAV = re.compile(r"linkedin\.com/sales/(?:lead|people)/", re.IGNORECASE)
