@@ -6,11 +6,20 @@ an idle tick costs the same at 1,000 or 100,000 enrolled. Per due enrollment it
 - times a wait out (`wait_accept`: the prospect stops, later acceptances are not counted; `wait_reply`: the
   sequence goes on);
 - moves an action outside the campaign's window to the window's next opening (campaign timezone);
-- claims the (enrollment, step) action (a conditional put of its ledger item) and queues one message for it;
+- gives each due action an account of the campaign's pool with pace left this minute (the pool read once per
+  campaign; an action whose accounts are all paced out moves to a later minute), claims it (a conditional put of
+  its ledger item) and moves its enrollment to a lease in the same transaction (12 actions per transaction), and
+  queues one message for it carrying the account, the enrollment as read and the rendered text;
   the enrollment is looked at again after a lease only if the worker never finishes (a lost message).
 
-The worker (SQS, partial batch response, DLQ) takes one message at a time:
-1. the ledger item must still be claimed (a duplicate delivery finds it finished and stops);
+The worker (SQS, partial batch response, DLQ) takes one message at a time. The fast path (a message with the tick's
+fields): ONE transaction marks the ledger `sending` and reserves the account's cap (the 2-per-minute pace with it),
+on condition that the campaign (still running, at the version the worker's cache holds), the enrollment (at the
+step the tick read), the prospect, the account (connected, at the cached version) and its invite cooldown did not
+change; then the provider; then the success transaction. Anything else (a failed condition writes nothing) takes
+the slow path:
+1. the ledger item must still be claimed (a duplicate delivery finds it finished and stops; a `sending` one younger
+   than `rules.IN_FLIGHT` is another delivery's, at work: left to the lease);
 2. an account of the campaign's pool (sticky once an invite went out from it) is chosen and its cap reserved
    (`UsageRepository.reserve` under the action id, with the 2-per-minute pace) BEFORE the provider is called;
 3. the ledger goes `sending` (conditional on the attempt read: two deliveries cannot both go on);

@@ -174,3 +174,23 @@ def test_the_tick_leaves_actions_beyond_the_pools_pace_for_later_minutes(engine:
     assert sorted(later) == [timedelta(minutes=1), timedelta(minutes=1), timedelta(minutes=2)]
     engine.drain()
     assert engine.world.provider_calls("GET", "/users/paced-") == 2
+
+
+def test_a_cooldown_that_starts_between_the_claim_and_the_work_stops_the_invite(engine: Engine) -> None:
+    account = engine.world.connect()
+    cid = engine.campaign([INVITE], [account["id"]])
+    engine.start(cid)
+    pid = engine.prospect("cooled-between", "Cora")
+    engine.enroll(cid, [pid])
+    engine.tick()
+    records = engine.receive()
+    assert message_of(records[0]["body"]).account_id == account["id"]  # a fast message
+    ws = engine.world.tenant.workspace_id
+    until = engine.world.clock.now() + timedelta(hours=5)
+    engine.repo.raise_cooldown(ws, account["id"], until)  # another prospect's invite met cannot_resend_yet
+    assert handle_batch(engine.worker, records)["batchItemFailures"] == []
+    assert engine.world.provider_calls("POST", "/users/invite") == 0
+    assert _usage(engine, account)["invites_week"] == 0
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.current_step) == ("pending", 0)
+    assert item.next_send_at >= until  # waits for the cooldown
