@@ -274,6 +274,7 @@ class LinkedInProviderEmulator:
         self._rate_limits: list[int | None] = []  # one entry per call to refuse: its Retry-After (or None)
         self._server_errors: list[int] = []
         self._endorse_faults: list[int] = []  # statuses the next endorsements answer
+        self._message_faults: list[tuple[int, bool]] = []  # (status, whether the message is posted anyway)
         self._comment_faults: list[tuple[int, bool]] = []  # (status, whether the comment is posted anyway)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -486,6 +487,12 @@ class LinkedInProviderEmulator:
         """The next `count` endorsements answer `status` (500: the provider's `errors/unexpected_error`)."""
         with self._lock:
             self._endorse_faults.extend([status] * count)
+
+    def fail_next_message(self, status: int = 504, *, posted: bool = True) -> None:
+        """The next message sent (a new or an existing chat) answers `status`; with `posted` it is in the chat all
+        the same (the answer was lost after LinkedIn took it: what a retry must not repeat)."""
+        with self._lock:
+            self._message_faults.append((status, posted))
 
     def fail_next_comment(self, status: int = 504, *, posted: bool = True) -> None:
         """The next comment answers `status`; with `posted` the comment is on the post all the same (the answer
@@ -858,8 +865,12 @@ class LinkedInProviderEmulator:
         if chat is None:
             chat = Chat(_new_id(), account.id, profile.provider_id, inmail=inmail, subject=data.get("subject"))
             self.chats[chat.id] = chat
+        fault = self._message_faults.pop(0) if self._message_faults else None
         message = Message(_new_id(), chat.id, account.provider_id, data["text"], self.now(), is_sender=True)
-        chat.messages.append(message)
+        if fault is None or fault[1]:
+            chat.messages.append(message)
+        if fault is not None:
+            raise ApiError(fault[0], "errors/request_timeout", "Request timeout", "No answer in time.")
         return {"object": "ChatStarted", "chat_id": chat.id, "message_id": message.id}
 
     def _one_to_one(self, account_id: str, provider_id: str) -> Chat | None:

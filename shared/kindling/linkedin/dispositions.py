@@ -104,6 +104,7 @@ class ActionState:
     blocker_streak: int = 0  # consecutive transient blockers
     endorse_failures: int = 0  # failed endorse attempts of the current step
     account_cooldown_until: datetime | None = None  # the account's current cooldown end
+    maybe_sent: bool = False  # a call of this step may have reached LinkedIn without an answer (timeout, 5xx)
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,9 @@ def disposition(
     if error_code not in ERROR_CODES:
         raise ValueError(f"unknown LinkedIn error code {error_code!r}")
     release = error_code != "unavailable" or not request_sent
+    if error_code == "unavailable" and request_sent:
+        # The answer was lost, not necessarily the action: the next attempt asks the provider before sending again.
+        state = replace(state, maybe_sent=True)
     if error_code == "cannot_resend_yet":
         until = cooldown_end(state.account_cooldown_until, now, rng)
         return Disposition(

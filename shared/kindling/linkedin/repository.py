@@ -140,6 +140,16 @@ def _from_item(workspace_id: str, item: LinkedInAccountItem) -> LinkedInAccount:
     return LinkedInAccount.model_validate(data)
 
 
+def account_key(workspace_id: str, account_id: str) -> tuple[str, str]:
+    """The (pk, sk) of an account's item (for a caller's batch read)."""
+    return linkedin_account_pk(workspace_id, account_id), ITEM_SK
+
+
+def account_from_raw(workspace_id: str, raw: dict[str, Any]) -> LinkedInAccount:
+    """An account from a batch read's raw item (the LinkedIn scheduler reads a campaign's pool in one request)."""
+    return _from_item(workspace_id, LinkedInAccountItem.from_raw_data(raw))
+
+
 class LinkedInAccountRepository:
     def __init__(self) -> None:
         bind_models()

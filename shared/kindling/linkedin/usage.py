@@ -30,9 +30,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from kindling.linkedin.limits import (
     DIMENSIONS,
@@ -133,32 +135,10 @@ class UsageRepository:
             if reservation_id is not None and self._holds(pk, dimension, period, rid):
                 return held
             raise LimitReached(dimension, max(cap, 0), self._used(pk, dimension, period), resets_at, now=now)
-        now_ms = _ms(now)
         for attempt in range(_CONFLICT_RETRIES + 1):
             try:
                 with transaction() as tx:
-                    tx.update(
-                        LinkedInUsageItem(pk=pk, sk=linkedin_usage_sk(dimension, period)),
-                        actions=[
-                            LinkedInUsageItem.used.add(1),
-                            LinkedInUsageItem.reservations.add({rid}),
-                            LinkedInUsageItem.dimension.set(dimension),
-                            LinkedInUsageItem.period.set(period),
-                            LinkedInUsageItem.expires_at.set(_epoch(resets_at + COUNTER_RETENTION)),
-                        ],
-                        condition=(LinkedInUsageItem.used.does_not_exist() | (LinkedInUsageItem.used < cap))
-                        & ~LinkedInUsageItem.reservations.contains(rid),
-                    )
-                    tx.update(
-                        LinkedInPaceItem(pk=pk, sk=LINKEDIN_PACE_SK),
-                        actions=[
-                            LinkedInPaceItem.older_ms.set(LinkedInPaceItem.newer_ms | 0),
-                            LinkedInPaceItem.newer_ms.set(now_ms),
-                            LinkedInPaceItem.expires_at.set(_epoch(now + PACE_RETENTION)),
-                        ],
-                        condition=LinkedInPaceItem.older_ms.does_not_exist()
-                        | (LinkedInPaceItem.older_ms <= now_ms - PACE_WINDOW_SECONDS * 1000),
-                    )
+                    self.add_reservation(tx, held)
             except TransactWriteError as exc:
                 codes = cancellation_codes(exc)
                 if codes[:1] == ["ConditionalCheckFailed"]:
@@ -173,6 +153,59 @@ class UsageRepository:
                 raise
             break
         return held
+
+    @staticmethod
+    def planned(
+        workspace_id: str,
+        account_id: str,
+        dimension: Dimension,
+        cap: int,
+        now: datetime,
+        reservation_id: str,
+    ) -> Reservation:
+        """The reservation `add_reservation` would take (nothing written)."""
+        now = now.astimezone(UTC)
+        return Reservation(
+            reservation_id=reservation_id,
+            workspace_id=workspace_id,
+            account_id=account_id,
+            dimension=dimension,
+            period=period_key(dimension, now),
+            cap=cap,
+            reserved_at=now,
+            resets_at=next_reset(dimension, now),
+        )
+
+    @staticmethod
+    def add_reservation(tx: TransactWrite, reservation: Reservation) -> None:
+        """Put the reservation's two conditional updates (the counter, then the pacer) into a caller's transaction:
+        the engine commits them with its `sending` mark, so the cap is reserved in the same request."""
+        pk = linkedin_usage_pk(reservation.workspace_id, reservation.account_id)
+        now = reservation.reserved_at
+        now_ms = _ms(now)
+        rid = reservation.reservation_id
+        tx.update(
+            LinkedInUsageItem(pk=pk, sk=linkedin_usage_sk(reservation.dimension, reservation.period)),
+            actions=[
+                LinkedInUsageItem.used.add(1),
+                LinkedInUsageItem.reservations.add({rid}),
+                LinkedInUsageItem.dimension.set(reservation.dimension),
+                LinkedInUsageItem.period.set(reservation.period),
+                LinkedInUsageItem.expires_at.set(_epoch(reservation.resets_at + COUNTER_RETENTION)),
+            ],
+            condition=(LinkedInUsageItem.used.does_not_exist() | (LinkedInUsageItem.used < reservation.cap))
+            & ~LinkedInUsageItem.reservations.contains(rid),
+        )
+        tx.update(
+            LinkedInPaceItem(pk=pk, sk=LINKEDIN_PACE_SK),
+            actions=[
+                LinkedInPaceItem.older_ms.set(LinkedInPaceItem.newer_ms | 0),
+                LinkedInPaceItem.newer_ms.set(now_ms),
+                LinkedInPaceItem.expires_at.set(_epoch(now + PACE_RETENTION)),
+            ],
+            condition=LinkedInPaceItem.older_ms.does_not_exist()
+            | (LinkedInPaceItem.older_ms <= now_ms - PACE_WINDOW_SECONDS * 1000),
+        )
 
     def release(self, reservation: Reservation) -> bool:
         """Give the reservation's slot back; False (nothing changed) when it was already released."""
@@ -231,3 +264,22 @@ class UsageRepository:
         if not item.older_ms:
             return None
         return datetime.fromtimestamp(int(item.older_ms) / 1000, tz=UTC)
+
+
+def pace_key(workspace_id: str, account_id: str) -> tuple[str, str]:
+    """The (pk, sk) of the account's pacer item (for a caller's batch read)."""
+    return linkedin_usage_pk(workspace_id, account_id), LINKEDIN_PACE_SK
+
+
+def pace_budget(raw: dict[str, Any] | None, now: datetime) -> int:
+    """How many actions the account's pacer (its raw item, None: never used) lets through at `now`: 2 minus its
+    last two actions that are less than 60 s old."""
+    if not raw:
+        return 2
+    horizon = _ms(now) - PACE_WINDOW_SECONDS * 1000
+    recent = 0
+    for name in ("older_ms", "newer_ms"):
+        value = raw.get(name, {}).get("N")
+        if value is not None and int(value) > horizon:
+            recent += 1
+    return 2 - recent

@@ -6,11 +6,20 @@ an idle tick costs the same at 1,000 or 100,000 enrolled. Per due enrollment it
 - times a wait out (`wait_accept`: the prospect stops, later acceptances are not counted; `wait_reply`: the
   sequence goes on);
 - moves an action outside the campaign's window to the window's next opening (campaign timezone);
-- claims the (enrollment, step) action (a conditional put of its ledger item) and queues one message for it;
+- gives each due action an account of the campaign's pool with pace left this minute (the pool read once per
+  campaign; an action whose accounts are all paced out moves to a later minute), claims it (a conditional put of
+  its ledger item) and moves its enrollment to a lease in the same transaction (12 actions per transaction), and
+  queues one message for it carrying the account, the enrollment as read and the rendered text;
   the enrollment is looked at again after a lease only if the worker never finishes (a lost message).
 
-The worker (SQS, partial batch response, DLQ) takes one message at a time:
-1. the ledger item must still be claimed (a duplicate delivery finds it finished and stops);
+The worker (SQS, partial batch response, DLQ) takes one message at a time. The fast path (a message with the tick's
+fields): ONE transaction marks the ledger `sending` and reserves the account's cap (the 2-per-minute pace with it),
+on condition that the campaign (still running, at the version the worker's cache holds), the enrollment (at the
+step the tick read), the prospect, the account (connected, at the cached version) and its invite cooldown did not
+change; then the provider; then the success transaction. Anything else (a failed condition writes nothing) takes
+the slow path:
+1. the ledger item must still be claimed (a duplicate delivery finds it finished and stops; a `sending` one younger
+   than `rules.IN_FLIGHT` is another delivery's, at work: left to the lease);
 2. an account of the campaign's pool (sticky once an invite went out from it) is chosen and its cap reserved
    (`UsageRepository.reserve` under the action id, with the 2-per-minute pace) BEFORE the provider is called;
 3. the ledger goes `sending` (conditional on the attempt read: two deliveries cannot both go on);
@@ -34,7 +43,7 @@ from pydantic import BaseModel
 from kindling.campaigns.models import CampaignRecord, StepRecord
 from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
-from kindling.campaigns.templates import render_linkedin_preview
+from kindling.campaigns.templates import LinkedInPreview, render_linkedin_preview
 from kindling.enrollments.service import campaign_service
 from kindling.events.catalog import emit_event
 from kindling.events.service import EventService
@@ -47,13 +56,23 @@ from kindling.linkedin.service import LinkedInAccountService
 from kindling.linkedin.usage import Reservation, UsageRepository
 from kindling.outreach import rules
 from kindling.outreach.outbound import OutboundCopies, OutboundSink
-from kindling.outreach.repository import Advance, LinkedInActionItem, LinkedInEnrollmentItem, OutreachRepository
+from kindling.outreach.repository import (
+    CLAIMS_PER_TRANSACTION,
+    Advance,
+    Claim,
+    FastStart,
+    LinkedInActionItem,
+    LinkedInEnrollmentItem,
+    OutreachRepository,
+    PoolState,
+)
 from kindling.platform import aws, keys
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.errors import NotFound
 from kindling.platform.observability import get_logger
 from kindling.platform.queues import QueueMessage, delay_until, required_url, send_batches
 from kindling.platform.settings import get_settings
+from kindling.prospects.models import Prospect
 from kindling.prospects.repository import prospect_from_raw
 from kindling.sending import windows
 from kindling.sending.planning import schedule_of
@@ -73,6 +92,15 @@ class ActionMessage(BaseModel):
     step_id: str
     step_index: int
     send_at: datetime
+    # The fast path (all set, or none): the account the tick chose, the enrollment as the tick read it (its raw
+    # item), the prospect's profile identifier and the step's text rendered for it. The worker's `sending`
+    # transaction checks that none of it went stale; without them (or when a check fails) it reads everything.
+    account_id: str | None = None
+    enrollment: dict[str, Any] | None = None
+    identifier: str | None = None
+    text: str | None = None
+    subject: str | None = None
+    contact_name: str | None = None  # the prospect's name, for the inbox copy of a message
 
     def to_body(self) -> str:
         return self.model_dump_json()
@@ -102,11 +130,110 @@ class TickReport:
     requeued: int = 0
     handed_to_email: int = 0
     outside_window: int = 0
+    deferred: int = 0  # due, but every account of its pool already acted twice this minute: moved to a later one
     parked: int = 0
     unparked: int = 0
     timed_out: int = 0
     completed: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    item: LinkedInEnrollmentItem
+    step: StepRecord
+    position: int
+    action_id: str
+
+
+def _assign(
+    record: CampaignRecord, candidate: _Candidate, pool: PoolState, budget: dict[str, int], now: datetime
+) -> tuple[str | None, bool]:
+    """The account of the pool to act from, in the prospect's rotation order (the sticky one alone after an
+    invite), skipping disconnected accounts, accounts cooling down (invites) and accounts with no pace left this
+    minute (`budget`, taken from). (None, True): only pace stood in the way; (None, False): no usable account, the
+    worker's slow path disposes of it (parks it, waits for the cooldown)."""
+    action = str(candidate.step.linkedin_action_type)
+    paces = dimension_for_action(action) is not None
+    paced_out = False
+    for account_id in rules.rotation(
+        record.linkedin_account_ids, candidate.item.prospect_id, candidate.item.li_account_id
+    ):
+        account = pool.accounts.get(account_id)
+        if account is None or account.status != "connected" or account.provider_account_id is None:
+            continue
+        until = pool.cooldowns.get(account_id)
+        if action == "send_invite" and until is not None and until > now:
+            continue
+        if paces and budget.get(account_id, 0) <= 0:
+            paced_out = True
+            continue
+        if paces:
+            budget[account_id] -= 1
+        return account_id, False
+    return None, paced_out
+
+
+def _message(
+    workspace_id: str,
+    record: CampaignRecord,
+    candidate: _Candidate,
+    account_id: str | None,
+    prospects: dict[str, dict[str, Any]],
+    now: datetime,
+) -> ActionMessage:
+    """The queue message of a claimed action: with the fast path's fields when an account was chosen and the
+    prospect has a profile URL whose text renders; the slow path finds out what is wrong otherwise."""
+    item, step = candidate.item, candidate.step
+    message = ActionMessage(
+        workspace_id=workspace_id,
+        campaign_id=record.campaign_id,
+        prospect_id=item.prospect_id,
+        action_id=candidate.action_id,
+        step_id=step.id,
+        step_index=candidate.position,
+        send_at=now,
+    )
+    raw = prospects.get(item.prospect_id)
+    if account_id is None or raw is None:
+        return message
+    prospect = prospect_from_raw(workspace_id, raw)
+    identifier, _ = rules.profile_identifier(prospect.linkedin_url)
+    if identifier is None:
+        return message
+    context = prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
+    try:
+        rendered = render_linkedin_preview(step, context, dict(prospect.custom_fields), None, item.enrollment_id)
+    except Exception:  # the worker's slow path renders it again and fails where it always did
+        get_logger().exception("linkedin step not rendered at the tick", extra={"enrollment_id": item.enrollment_id})
+        return message
+    return message.model_copy(
+        update={
+            "account_id": account_id,
+            "enrollment": item.serialize(),
+            "identifier": identifier,
+            "text": rendered.text,
+            "subject": rendered.subject,
+            "contact_name": contact_name_of(prospect),
+        }
+    )
+
+
+def contact_name_of(prospect: Prospect) -> str | None:
+    return " ".join(p for p in (prospect.first_name, prospect.last_name) if p) or None
+
+
+def _slow(message: ActionMessage) -> ActionMessage:
+    return message.model_copy(
+        update={
+            "account_id": None,
+            "enrollment": None,
+            "identifier": None,
+            "text": None,
+            "subject": None,
+            "contact_name": None,
+        }
+    )
 
 
 def _campaign_service(campaigns: CampaignRepository) -> CampaignService:
@@ -187,7 +314,7 @@ class LinkedInScheduler:
             self._repo.put_ref(keys.LI_WATCH_PK, workspace_id, campaign_id)
             return
         schedule = schedule_of(record.settings)
-        messages: list[ActionMessage] = []
+        candidates: list[_Candidate] = []
         for item in items:
             if item.status not in IN_SEQUENCE:
                 self._repo.move_due(item, None)
@@ -209,29 +336,63 @@ class LinkedInScheduler:
             if slot is None or slot > now:
                 report.outside_window += int(self._repo.move_due(item, slot))
                 continue
-            action_id = rules.action_id_for(item.enrollment_id, step.id)
-            if self._repo.claim(workspace_id, action_id, item, step.id, position, now):
-                report.claimed += 1
-            else:
-                ledger = self._repo.action(workspace_id, action_id)
-                if ledger is None or ledger.status not in ("claimed", "sending"):
-                    continue  # finished meanwhile: its final write moved the enrollment
-                report.requeued += 1
-            messages.append(
-                ActionMessage(
-                    workspace_id=workspace_id,
-                    campaign_id=campaign_id,
-                    prospect_id=item.prospect_id,
-                    action_id=action_id,
-                    step_id=step.id,
-                    step_index=position,
-                    send_at=now,
-                )
-            )
-            self._repo.move_due(item, now + rules.LEASE)
+            candidates.append(_Candidate(item, step, position, rules.action_id_for(item.enrollment_id, step.id)))
+        messages = self._claim(workspace_id, record, candidates, now, report)
         if messages:
             self._queue.send(messages, now)
             report.enqueued += len(messages)
+
+    def _claim(
+        self,
+        workspace_id: str,
+        record: CampaignRecord,
+        candidates: list[_Candidate],
+        now: datetime,
+        report: TickReport,
+    ) -> list[ActionMessage]:
+        """Claim the campaign's due actions: each gets an account of the pool with pace left this minute (the pool,
+        its cooldowns and pacers read in one request; an action whose accounts all paced out waits for a later
+        minute, spread by the pool's capacity), its prospect read (one request per 100) and rendered into the
+        message; then the claims and leases go in transactions of CLAIMS_PER_TRANSACTION."""
+        if not candidates:
+            return []
+        pool = self._repo.pool(workspace_id, record.linkedin_account_ids, now)
+        budget = dict(pool.pace)
+        capacity = 2 * sum(1 for a in pool.accounts.values() if a.status == "connected" and a.provider_account_id)
+        prospects = self._repo.prospects(workspace_id, [c.item.prospect_id for c in candidates])
+        ready: list[tuple[_Candidate, ActionMessage]] = []
+        deferred = 0
+        for candidate in candidates:
+            account_id, paced_out = _assign(record, candidate, pool, budget, now)
+            if account_id is None and paced_out:
+                when = now + timedelta(minutes=1 + deferred // max(capacity, 1))
+                deferred += 1
+                report.deferred += int(self._repo.move_due(candidate.item, when))
+                continue
+            ready.append(
+                (candidate, _message(workspace_id, record, candidate, account_id, prospects, now)),
+            )
+        messages: list[ActionMessage] = []
+        lease = now + rules.LEASE
+        for start in range(0, len(ready), CLAIMS_PER_TRANSACTION):
+            chunk = ready[start : start + CLAIMS_PER_TRANSACTION]
+            claims = [Claim(c.action_id, c.item, c.step.id, c.position) for c, _ in chunk]
+            if self._repo.claim_with_lease(workspace_id, claims, now, lease):
+                report.claimed += len(chunk)
+                messages += [m for _, m in chunk]
+                continue
+            for (candidate, message), claim in zip(chunk, claims, strict=True):  # one at a time: which one failed
+                if self._repo.claim_with_lease(workspace_id, [claim], now, lease):
+                    report.claimed += 1
+                    messages.append(message)
+                    continue
+                ledger = self._repo.action(workspace_id, candidate.action_id)
+                if ledger is None or ledger.status not in ("claimed", "sending"):
+                    continue  # finished meanwhile (its final write moved the enrollment), or the enrollment moved
+                report.requeued += 1
+                messages.append(_slow(message))
+                self._repo.move_due(candidate.item, lease)
+        return messages
 
     def _wait_over(
         self,
@@ -330,6 +491,33 @@ class _Chosen:
     reservation: Reservation | None
 
 
+@dataclass
+class _Started:
+    """An action about to reach the provider: its ledger is `sending` and its cap reserved."""
+
+    ledger: LinkedInActionItem
+    item: LinkedInEnrollmentItem
+    record: CampaignRecord
+    step: StepRecord
+    action: str
+    state: dispositions.ActionState
+    schedule: windows.Schedule
+    chosen: _Chosen
+    identifier: str
+    rendered: LinkedInPreview
+    resumed: bool
+    contact_name: str | None = None
+
+
+CACHE_LIMIT = 256  # campaigns and accounts a worker keeps (versions checked at use); cleared when full
+
+
+def _remember(cache: dict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
 class _NoAccount(Exception):
     def __init__(self, code: str, not_before: datetime | None, account: LinkedInAccount | None) -> None:
         super().__init__(code)
@@ -370,6 +558,8 @@ class ActionWorker:
         self._events = events
         self._clock = clock
         self._rng = rng or random.Random()
+        self._campaign_cache: dict[tuple[str, str], CampaignRecord] = {}
+        self._account_cache: dict[tuple[str, str], LinkedInAccount] = {}
 
     def _now(self) -> datetime:
         return (self._clock or get_clock()).now()
@@ -377,65 +567,16 @@ class ActionWorker:
     def handle(self, message: ActionMessage) -> WorkResult:
         ws = message.workspace_id
         now = self._now()
-        ledger, item, prospect_raw = self._repo.action_reads(
-            ws, message.action_id, message.campaign_id, message.prospect_id
-        )
-        if ledger is None or ledger.status not in ("claimed", "sending"):
-            return WorkResult("duplicate")
-        if item is None or item.status not in IN_SEQUENCE or int(item.current_step or 0) > message.step_index:
-            self._repo.release_claim(ledger)
-            return WorkResult("moved_on")
-        if prospect_raw is None:  # the prospect was deleted: nothing to act on, ever
-            ok = self._repo.finish(
-                ws, ledger, item, now, outcome="failed", advance=None, status="stopped", reason="prospect_deleted"
-            )
-            return WorkResult("stopped" if ok else "lost_race", reason="prospect_deleted")
-        try:
-            record = self._campaigns.get(ws, message.campaign_id)
-        except NotFound:
-            self._repo.release_claim(ledger)
-            return WorkResult("campaign_gone")
-        step = record.step(message.step_id)
-        if record.status != "running" or step is None or not step.is_linkedin:
-            self._repo.release_claim(ledger)  # the enrollment stays due (lease); the tick parks or moves it
-            return WorkResult("not_running")
-        action = str(step.linkedin_action_type)
-        state = rules.state_of(item.li_state, action)
-        schedule = schedule_of(record.settings)
-        prospect = prospect_from_raw(ws, prospect_raw)
-        identifier, sales_nav = rules.profile_identifier(prospect.linkedin_url)
-        if identifier is None and not sales_nav:
-            ok = self._repo.finish(
-                ws, ledger, item, now, outcome="failed", advance=None, status="stopped", reason=rules.NO_URL_REASON
-            )
-            return WorkResult("stopped" if ok else "lost_race", reason=rules.NO_URL_REASON)
-        if identifier is None:
-            return self._dispose(ws, ledger, item, record, step, state, "unresolved_url", now, schedule, None, None)
-        try:
-            chosen = self._choose(ws, record, item, action, message.action_id, now)
-        except _NoAccount as refusal:
-            if refusal.code == "account_cooldown" and refusal.not_before is not None:
-                state = replace(state, account_cooldown_until=refusal.not_before)
-            return self._dispose(
-                ws,
-                ledger,
-                item,
-                record,
-                step,
-                state,
-                refusal.code,
-                now,
-                schedule,
-                None,
-                refusal.account,
-                not_before=refusal.not_before,
-            )
+        started = self._start_fast(message, now)
+        if started is None:
+            begun = self._start(message, now)
+            if isinstance(begun, WorkResult):
+                return begun
+            started = begun
+        ledger, item, record, step, action = started.ledger, started.item, started.record, started.step, started.action
+        state, schedule, chosen = started.state, started.schedule, started.chosen
+        identifier, rendered, resumed = started.identifier, started.rendered, started.resumed
         account = chosen.account
-        resumed = ledger.status == "sending"
-        if not self._repo.start_attempt(ledger, account.id, now):
-            return WorkResult("duplicate")
-        context = prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
-        rendered = render_linkedin_preview(step, context, dict(prospect.custom_fields), None, item.enrollment_id)
         try:
             skipped, extra, peer = self._act(action, account, identifier, step, rendered, item, resumed, now)
         except ProviderError as exc:
@@ -486,8 +627,170 @@ class ActionWorker:
             self._emit(ws, "linkedin.message_sent", record, item, account, now, {})
         if self._outbound is not None and action in ("send_message", "send_inmail"):
             sent = ok and skipped is None
-            self._outbound.after_action(sent, account, peer, rendered, item, prospect, message.action_id, now)
+            self._outbound.after_action(
+                sent, account, peer, rendered, item, started.contact_name, message.action_id, now
+            )
         return WorkResult(("skipped" if skipped else "done") if ok else "lost_race", account.id, skipped)
+
+    def _start_fast(self, message: ActionMessage, now: datetime) -> _Started | None:
+        """The fast path (a message with the tick's fields): the campaign and the account from the worker's cache
+        (read on a miss), then ONE transaction marks the ledger `sending` and reserves the cap, on condition that
+        nothing the message and the cache hold went stale (`OutreachRepository.start_fast`). None when it cannot
+        go this way: nothing was written and the slow path starts over from reads."""
+        if message.account_id is None or message.enrollment is None or message.identifier is None:
+            return None
+        ws = message.workspace_id
+        record = self._cached_campaign(ws, message.campaign_id)
+        step = record.step(message.step_id) if record is not None else None
+        if record is None or record.status != "running" or step is None or not step.is_linkedin:
+            return None
+        account = self._cached_account(ws, message.account_id)
+        if account is None or account.status != "connected" or account.provider_account_id is None:
+            return None
+        item = LinkedInEnrollmentItem.from_raw_data(message.enrollment)
+        action = str(step.linkedin_action_type)
+        dimension = dimension_for_action(action)
+        reservation: Reservation | None = None
+        if dimension is not None:
+            cap = self._accounts.caps(account, now)[dimension]
+            if cap <= 0:
+                return None
+            reservation = self._usage.planned(ws, account.id, dimension, cap, now, message.action_id)
+        planned = reservation
+        ledger = self._repo.start_fast(
+            FastStart(
+                workspace_id=ws,
+                action_id=message.action_id,
+                item=item,
+                campaign_version=record.version,
+                account_id=account.id,
+                account_version=account.version,
+                check_cooldown=action == "send_invite",
+                reserve=(lambda tx: self._usage.add_reservation(tx, planned)) if planned is not None else None,
+            ),
+            now,
+        )
+        if ledger is None:
+            self._campaign_cache.pop((ws, message.campaign_id), None)
+            self._account_cache.pop((ws, account.id), None)
+            return None
+        return _Started(
+            ledger=ledger,
+            item=item,
+            record=record,
+            step=step,
+            action=action,
+            state=rules.state_of(item.li_state, action),
+            schedule=schedule_of(record.settings),
+            chosen=_Chosen(account, reservation),
+            identifier=message.identifier,
+            rendered=LinkedInPreview(text=message.text, subject=message.subject),
+            resumed=False,
+            contact_name=message.contact_name,
+        )
+
+    def _cached_campaign(self, ws: str, campaign_id: str) -> CampaignRecord | None:
+        """The campaign from this worker's cache (read on a miss). The `sending` transaction checks its version, so a
+        changed campaign is never acted on: the check fails, the entry goes and the slow path reads it again."""
+        record = self._campaign_cache.get((ws, campaign_id))
+        if record is None:
+            try:
+                record = self._campaigns.get(ws, campaign_id)
+            except NotFound:
+                return None
+            _remember(self._campaign_cache, (ws, campaign_id), record)
+        return record
+
+    def _cached_account(self, ws: str, account_id: str) -> LinkedInAccount | None:
+        """The account from this worker's cache (read on a miss); its version is checked like the campaign's."""
+        account = self._account_cache.get((ws, account_id))
+        if account is None:
+            try:
+                account = self._account_rows.get(ws, account_id)
+            except NotFound:
+                return None
+            _remember(self._account_cache, (ws, account_id), account)
+        return account
+
+    def _start(self, message: ActionMessage, now: datetime) -> _Started | WorkResult:
+        """The slow path: a message without the tick's fields, or one whose fast start failed (a duplicate, a
+        resumed crash, a campaign paused, an account gone, paced or capped...): everything read again."""
+        ws = message.workspace_id
+        ledger, item, prospect_raw = self._repo.action_reads(
+            ws, message.action_id, message.campaign_id, message.prospect_id
+        )
+        if ledger is None or ledger.status not in ("claimed", "sending"):
+            return WorkResult("duplicate")
+        if ledger.status == "sending" and ledger.attempt_at is not None and now - ledger.attempt_at < rules.IN_FLIGHT:
+            return WorkResult("in_flight")  # another delivery is acting on it; the lease brings it back if it died
+        if item is None or item.status not in IN_SEQUENCE or int(item.current_step or 0) > message.step_index:
+            self._repo.release_claim(ledger)
+            return WorkResult("moved_on")
+        if prospect_raw is None:  # the prospect was deleted: nothing to act on, ever
+            ok = self._repo.finish(
+                ws, ledger, item, now, outcome="failed", advance=None, status="stopped", reason="prospect_deleted"
+            )
+            return WorkResult("stopped" if ok else "lost_race", reason="prospect_deleted")
+        try:
+            record = self._campaigns.get(ws, message.campaign_id)
+        except NotFound:
+            self._repo.release_claim(ledger)
+            return WorkResult("campaign_gone")
+        _remember(self._campaign_cache, (ws, message.campaign_id), record)
+        step = record.step(message.step_id)
+        if record.status != "running" or step is None or not step.is_linkedin:
+            self._repo.release_claim(ledger)  # the enrollment stays due (lease); the tick parks or moves it
+            return WorkResult("not_running")
+        action = str(step.linkedin_action_type)
+        state = rules.state_of(item.li_state, action)
+        schedule = schedule_of(record.settings)
+        prospect = prospect_from_raw(ws, prospect_raw)
+        identifier, sales_nav = rules.profile_identifier(prospect.linkedin_url)
+        if identifier is None and not sales_nav:
+            ok = self._repo.finish(
+                ws, ledger, item, now, outcome="failed", advance=None, status="stopped", reason=rules.NO_URL_REASON
+            )
+            return WorkResult("stopped" if ok else "lost_race", reason=rules.NO_URL_REASON)
+        if identifier is None:
+            return self._dispose(ws, ledger, item, record, step, state, "unresolved_url", now, schedule, None, None)
+        try:
+            chosen = self._choose(ws, record, item, action, message.action_id, now)
+        except _NoAccount as refusal:
+            if refusal.code == "account_cooldown" and refusal.not_before is not None:
+                state = replace(state, account_cooldown_until=refusal.not_before)
+            return self._dispose(
+                ws,
+                ledger,
+                item,
+                record,
+                step,
+                state,
+                refusal.code,
+                now,
+                schedule,
+                None,
+                refusal.account,
+                not_before=refusal.not_before,
+            )
+        resumed = ledger.status == "sending"
+        if not self._repo.start_attempt(ledger, chosen.account.id, now):
+            return WorkResult("duplicate")
+        context = prospect.model_dump(mode="json", exclude={"workspace_id", "custom_fields"})
+        rendered = render_linkedin_preview(step, context, dict(prospect.custom_fields), None, item.enrollment_id)
+        return _Started(
+            ledger,
+            item,
+            record,
+            step,
+            action,
+            state,
+            schedule,
+            chosen,
+            identifier,
+            rendered,
+            resumed,
+            contact_name_of(prospect),
+        )
 
     def _act(
         self,
@@ -508,8 +811,10 @@ class ActionWorker:
         profile = self._provider.get_profile(provider_account, identifier, with_skills=action == "endorse_skill")
         member = profile.provider_id
         extra.append(LinkedInEnrollmentItem.li_member_id.set(member))
-        done_before = resumed and self._already_done(action, provider_account, profile, item, rendered.text)
-        if done_before:  # the provider call happened before a crash: record it, never send it again
+        # After a crash (resumed) or a lost answer (maybe_sent) the call may have reached LinkedIn: look first
+        uncertain = resumed or rules.state_of(item.li_state, action).maybe_sent
+        done_before = uncertain and self._already_done(action, provider_account, profile, item, rendered.text)
+        if done_before:  # the provider call happened before: record it, never send it again
             get_logger().info("linkedin action found done at the provider", extra={"enrollment_id": item.enrollment_id})
         if action == "view_profile":
             pass  # get_profile is the view

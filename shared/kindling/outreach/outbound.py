@@ -38,7 +38,6 @@ from kindling.linkedin.provider import (
 )
 from kindling.outreach.repository import LinkedInEnrollmentItem
 from kindling.platform.observability import get_logger
-from kindling.prospects.models import Prospect
 
 MAX_CHAT_PAGES = 20
 
@@ -176,7 +175,7 @@ class OutboundCopies:
         peer: tuple[str, str] | None,
         rendered: LinkedInPreview,
         item: LinkedInEnrollmentItem,
-        prospect: Prospect,
+        contact_name: str | None,
         action_id: str,
         now: datetime,
     ) -> None:
@@ -197,7 +196,6 @@ class OutboundCopies:
                     extra={"action_id": action_id},
                 )
                 return
-            name = " ".join(p for p in (prospect.first_name, prospect.last_name) if p) or None
             self._sink.linkedin_outbound(
                 SentLinkedInMessage(
                     account=account,
@@ -212,7 +210,7 @@ class OutboundCopies:
                     prospect_id=item.prospect_id,
                     enrollment_id=item.enrollment_id,
                     contact_email=item.email or None,
-                    contact_name=name,
+                    contact_name=contact_name,
                 )
             )
         except Exception:  # the action is recorded; its inbox copy is logged as missing

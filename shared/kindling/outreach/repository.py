@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
+from kindling.linkedin.models import LinkedInAccount
+from kindling.linkedin.repository import account_from_raw, account_key
+from kindling.linkedin.usage import pace_budget, pace_key
 from kindling.platform import keys, table
 from kindling.platform.clock import isoformat
 from kindling.platform.dynamo import (
@@ -30,7 +35,11 @@ from kindling.platform.dynamo import (
 )
 
 CONFLICT_RETRIES = 5
+CLAIMS_PER_TRANSACTION = 12  # two items per claim: 24 items (moto's TransactWriteItems limit is 25, DynamoDB's 100)
 LI_COUNTERS = ("views", "invites", "acceptances", "messages", "replies")
+
+
+CONDITION_CHECK_FAILED = "ConditionalCheckFailed"
 
 
 def _ts(when: datetime) -> str:
@@ -132,6 +141,25 @@ class LinkedInEngineStateItem(TableModel):
     inbox_polled_at = UTCDateTimeAttribute(null=True)
 
 
+class LinkedInCampaignView(TableModel):
+    """The campaign item (owned by kindling.campaigns) as the worker's `sending` transaction checks it: its status
+    and the version every change bumps."""
+
+    status = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
+
+
+class LinkedInAccountView(TableModel):
+    """A LinkedIn account item (owned by kindling.linkedin) as the `sending` transaction checks it."""
+
+    status = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
+
+
+class LinkedInProspectView(TableModel):
+    """The prospect item (owned by kindling.prospects): the `sending` transaction checks that it still exists."""
+
+
 class LinkedInCampaignRefItem(TableModel):
     """A campaign reference in a due partition (`DUE#LIWATCH`, `DUE#LIPAUSED`), stored in the campaign's partition."""
 
@@ -149,6 +177,41 @@ class Advance:
     due: tuple[str, str] | None  # (due_pk, due_sk), None: out of the due index
     next_at: datetime | None
     wait_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One action the tick claims: the ledger item to create and the enrollment to move to its lease."""
+
+    action_id: str
+    item: LinkedInEnrollmentItem
+    step_id: str
+    step_index: int
+
+
+@dataclass(frozen=True)
+class FastStart:
+    """What the worker's one-request `sending` transaction checks and takes: the campaign, enrollment, prospect and
+    account as the message and the worker's cache hold them, the account's invite cooldown, the cap reservation."""
+
+    workspace_id: str
+    action_id: str
+    item: LinkedInEnrollmentItem
+    campaign_version: int
+    account_id: str
+    account_version: int
+    check_cooldown: bool
+    reserve: Callable[[TransactWrite], None] | None = None
+
+
+@dataclass
+class PoolState:
+    """A campaign's account pool as one batch read found it: the accounts, their invite cooldowns and how many
+    actions their pacers let through now."""
+
+    accounts: dict[str, LinkedInAccount] = field(default_factory=dict)
+    cooldowns: dict[str, datetime] = field(default_factory=dict)
+    pace: dict[str, int] = field(default_factory=dict)
 
 
 def _jitter_sleep(attempt: int) -> None:
@@ -256,34 +319,84 @@ class OutreachRepository:
         LinkedInCampaignRefItem(pk=ref.pk, sk=ref.sk).delete()
 
     # --- the ledger ---------------------------------------------------------------------------------------------
-    def claim(
-        self,
-        workspace_id: str,
-        action_id: str,
-        item: LinkedInEnrollmentItem,
-        step_id: str,
-        step_index: int,
-        now: datetime,
+    def claim_with_lease(
+        self, workspace_id: str, claims: Sequence[Claim], now: datetime, lease_until: datetime
     ) -> bool:
-        """Create the action's ledger item (the claim); False when it exists (claimed before)."""
-        ledger = LinkedInActionItem(
-            pk=keys.li_action_pk(workspace_id, action_id),
+        """Claim actions and move their enrollments to the lease in ONE transaction (at most
+        CLAIMS_PER_TRANSACTION): each ledger item created on condition it does not exist, each enrollment moved on
+        condition its due key is still the one the tick read. False, with nothing written, when any condition
+        failed (the caller claims them one at a time to find out which)."""
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                with transaction() as tx:
+                    for claim in claims:
+                        item = claim.item
+                        tx.save(
+                            self._ledger(workspace_id, claim, now), condition=LinkedInActionItem.pk.does_not_exist()
+                        )
+                        due_pk, due_sk = keys.li_due_keys(item.pk, item.sk, lease_until)
+                        tx.update(
+                            LinkedInEnrollmentItem(pk=item.pk, sk=item.sk),
+                            actions=[
+                                LinkedInEnrollmentItem.due_pk.set(due_pk),
+                                LinkedInEnrollmentItem.due_sk.set(due_sk),
+                                LinkedInEnrollmentItem.next_send_at.set(lease_until),
+                            ],
+                            condition=LinkedInEnrollmentItem.due_sk == (item.due_sk or ""),
+                        )
+                return True
+            except TransactWriteError as exc:
+                codes = cancellation_codes(exc)
+                if not any(codes):
+                    raise
+                if CONDITION_CHECK_FAILED in codes:
+                    return False
+                _jitter_sleep(attempt)
+        return False
+
+    @staticmethod
+    def _ledger(workspace_id: str, claim: Claim, now: datetime) -> LinkedInActionItem:
+        return LinkedInActionItem(
+            pk=keys.li_action_pk(workspace_id, claim.action_id),
             sk=table.ITEM_SK,
-            action_id=action_id,
-            campaign_id=item.campaign_id,
-            prospect_id=item.prospect_id,
-            step_id=step_id,
-            step_index=step_index,
+            action_id=claim.action_id,
+            campaign_id=claim.item.campaign_id,
+            prospect_id=claim.item.prospect_id,
+            step_id=claim.step_id,
+            step_index=claim.step_index,
             status="claimed",
+            attempt=0,
             claimed_at=now,
         )
-        try:
-            ledger.save(condition=LinkedInActionItem.pk.does_not_exist())
-        except PutError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+
+    def pool(self, workspace_id: str, account_ids: Sequence[str], now: datetime) -> PoolState:
+        """A campaign's pool in ONE strongly consistent BatchGetItem (up to 33 accounts per request): each account,
+        its engine state (the invite cooldown) and its pacer."""
+        wanted: list[tuple[str, str]] = []
+        for account_id in dict.fromkeys(account_ids):
+            account_pk = keys.linkedin_account_pk(workspace_id, account_id)
+            wanted += [account_key(workspace_id, account_id), (account_pk, keys.LI_ENGINE_SK)]
+            wanted.append(pace_key(workspace_id, account_id))
+        raw = batch_get_raw(wanted)
+        state = PoolState()
+        for account_id in dict.fromkeys(account_ids):
+            account_raw = raw.get(account_key(workspace_id, account_id))
+            if account_raw is None:
+                continue
+            state.accounts[account_id] = account_from_raw(workspace_id, account_raw)
+            engine_raw = raw.get((keys.linkedin_account_pk(workspace_id, account_id), keys.LI_ENGINE_SK))
+            if engine_raw is not None:
+                until = LinkedInEngineStateItem.from_raw_data(engine_raw).cooldown_until
+                if until is not None:
+                    state.cooldowns[account_id] = until
+            state.pace[account_id] = pace_budget(raw.get(pace_key(workspace_id, account_id)), now)
+        return state
+
+    def prospects(self, workspace_id: str, prospect_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Prospects' raw items by id, in strongly consistent BatchGetItems of 100 (missing ones left out)."""
+        wanted = {pid: (keys.prospect_pk(workspace_id, pid), table.ITEM_SK) for pid in prospect_ids}
+        raw = batch_get_raw(wanted.values())
+        return {pid: raw[key] for pid, key in wanted.items() if key in raw}
 
     def action(self, workspace_id: str, action_id: str) -> LinkedInActionItem | None:
         try:
@@ -325,6 +438,74 @@ class OutreachRepository:
                 return False
             raise
         return True
+
+    def start_fast(self, start: FastStart, now: datetime) -> LinkedInActionItem | None:
+        """The worker's `sending` mark in ONE transaction, with ConditionChecks instead of reads: the ledger item goes
+        from `claimed` to `sending` (attempt 1) only if the campaign is still running at the version the worker
+        holds, the enrollment still at the step and status the tick read, the prospect still there, the account
+        still connected at the version held and (invites) out of its cooldown; the cap reservation (`reserve`)
+        commits with it. None, with nothing written, when any of it failed: the caller takes the slow path."""
+        ws, item = start.workspace_id, start.item
+        ledger = LinkedInActionItem(pk=keys.li_action_pk(ws, start.action_id), sk=table.ITEM_SK)
+        account_pk = keys.linkedin_account_pk(ws, start.account_id)
+        try:
+            with transaction() as tx:
+                tx.update(
+                    ledger,
+                    actions=[
+                        LinkedInActionItem.status.set("sending"),
+                        LinkedInActionItem.account_id.set(start.account_id),
+                        LinkedInActionItem.attempt.set(1),
+                        LinkedInActionItem.attempt_at.set(now),
+                    ],
+                    condition=LinkedInActionItem.status == "claimed",
+                )
+                tx.condition_check(
+                    LinkedInCampaignView,
+                    keys.campaign_pk(ws, item.campaign_id),
+                    table.ITEM_SK,
+                    condition=(LinkedInCampaignView.status == "running")
+                    & (LinkedInCampaignView.version == start.campaign_version),
+                )
+                tx.condition_check(
+                    LinkedInEnrollmentItem,
+                    item.pk,
+                    item.sk,
+                    condition=(LinkedInEnrollmentItem.status == str(item.status))
+                    & (LinkedInEnrollmentItem.current_step == int(item.current_step or 0)),
+                )
+                tx.condition_check(
+                    LinkedInProspectView,
+                    keys.prospect_pk(ws, item.prospect_id),
+                    table.ITEM_SK,
+                    condition=LinkedInProspectView.pk.exists(),
+                )
+                tx.condition_check(
+                    LinkedInAccountView,
+                    account_pk,
+                    table.ITEM_SK,
+                    condition=(LinkedInAccountView.status == "connected")
+                    & (LinkedInAccountView.version == start.account_version),
+                )
+                if start.check_cooldown:
+                    tx.condition_check(
+                        LinkedInEngineStateItem,
+                        account_pk,
+                        keys.LI_ENGINE_SK,
+                        condition=LinkedInEngineStateItem.cooldown_until.does_not_exist()
+                        | (LinkedInEngineStateItem.cooldown_until <= now),
+                    )
+                if start.reserve is not None:
+                    start.reserve(tx)
+        except TransactWriteError as exc:
+            if not any(cancellation_codes(exc)):
+                raise
+            return None
+        ledger.status = "sending"
+        ledger.account_id = start.account_id
+        ledger.attempt = 1
+        ledger.attempt_at = now
+        return ledger
 
     def release_claim(self, ledger: LinkedInActionItem) -> None:
         """The action will be tried again later: the ledger item goes (the enrollment stays due at its retry)."""

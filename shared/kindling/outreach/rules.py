@@ -25,6 +25,9 @@ SKIP_NOT_CONNECTED = "Skipped — not a 1st-degree connection"
 SKIP_INMAIL_FREE = "Skipped — InMail needs a paid LinkedIn account"
 SKIP_NO_POST = "Skipped — no recent post"
 LEASE = timedelta(minutes=10)  # a claimed action's enrollment is looked at again after this (a lost message)
+# A `sending` action younger than this is another delivery's, still acting: twice the worker's 60 s timeout, shorter
+# than the lease (which brings a dead worker's action back) and than the queue's 360 s visibility timeout.
+IN_FLIGHT = timedelta(minutes=2)
 
 _PROFILE = re.compile(r"linkedin\.com/(?:in|pub)/([^/?#\s]+)", re.IGNORECASE)
 _SALES_NAV = re.compile(r"linkedin\.com/sales/(?:lead|people)/", re.IGNORECASE)
@@ -120,6 +123,7 @@ def state_of(raw: str | None, action_type: str) -> ActionState:
         blocker_streak=int(data.get("blocker_streak", 0)),
         endorse_failures=int(data.get("endorse_failures", 0)),
         account_cooldown_until=until,
+        maybe_sent=bool(data.get("maybe_sent", False)),
     )
 
 

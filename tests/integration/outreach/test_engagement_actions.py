@@ -197,11 +197,13 @@ def test_a_crash_after_the_comment_never_comments_twice(engine: Engine) -> None:
         raise AssertionError("the worker was meant to die")
     assert engine.enrollment(cid, pid).current_step == 0  # the final write never happened
     assert handle_batch(engine.worker, records)["batchItemFailures"] == []  # SQS delivers it again
-    engine.world.advance(60 * 11)
-    engine.run(minutes=2)
+    engine.world.advance(60 * 11)  # the 10-minute lease brings the dead worker's action back
+    engine.run(minutes=1)
     assert [c.text for c in engine.emulator.comments_by(engine.provider_account(account))] == ["Loved this, Mary!"]
     assert engine.world.provider_calls("POST", "/comments") == 1
     assert ledger(engine, cid, pid, 0).status == "done"
+    engine.world.clock.set(engine.enrollment(cid, pid).next_send_at)  # the view step's time
+    engine.run(minutes=1)
     item = engine.enrollment(cid, pid)
     assert (item.status, item.current_step) == ("completed", 2)  # the comment, then the view step
 

@@ -407,9 +407,13 @@ def test_a_message_resumed_after_a_crash_is_filed_once_with_the_providers_ids(en
     assert len(chat.messages) == 1
     assert _conversations(engine, channel="linkedin") == []  # the final write (and the copy after it) never ran
 
-    # SQS delivers the message again: the worker finds the message at the provider, records it and files it
-    assert handle_batch(engine.worker, records)["batchItemFailures"] == []
-    assert handle_batch(engine.worker, records)["batchItemFailures"] == []
+    # SQS delivers the message again at once: the action is in flight (the dead worker's `sending` mark is recent),
+    # so nothing is done; the 10-minute lease brings it back, and the worker finds the message at the provider,
+    # records it and files it
+    assert engine.worker.handle(message_of(records[0]["body"])).outcome == "in_flight"
+    engine.world.advance(60 * 11)
+    engine.run(minutes=1)
+    assert handle_batch(engine.worker, records)["batchItemFailures"] == []  # a stale duplicate: nothing more
     assert engine.world.provider_calls("POST", "/chats") == 1
     assert [m.text for m in chat.messages] == ["Thanks for connecting, Barbara!"]
     (listed,) = _conversations(engine, channel="linkedin")
@@ -486,3 +490,25 @@ def test_filing_a_message_costs_one_write_when_it_opens_the_conversation_and_fil
         ("Message m_2", "m_2"),
     ]
     assert (detail["message_count"], detail["snippet"], detail["contact_name"]) == (2, "Message m_2", "Member")
+
+
+def test_a_message_whose_answer_was_lost_is_not_sent_again_on_the_retry(engine: Engine) -> None:
+    """The provider took the message but its answer never came (504): the step is retried later, and the retry finds
+    the message in the chat instead of sending it a second time (no duplicate sends)."""
+    cid, pid, _ = _accepted(engine, "grace-hopper")
+    engine.emulator.fail_next_message(504, posted=True)
+    engine.run(minutes=1)
+    item = engine.enrollment(cid, pid)
+    assert item.current_step == 2  # not advanced: retried later
+    (chat,) = engine.emulator.chats.values()
+    assert [m.text for m in chat.messages] == ["Thanks for connecting, Grace!"]
+    engine.world.clock.set(item.next_send_at)
+    engine.run(minutes=1)
+    assert [m.text for m in chat.messages] == ["Thanks for connecting, Grace!"]
+    assert engine.world.provider_calls("POST", "/chats") == 1
+    done = engine.enrollment(cid, pid)
+    assert done.current_step == 3
+    assert done.status == "completed"
+    (listed,) = _conversations(engine, channel="linkedin")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert [m["text_body"] for m in detail["messages"]] == ["Thanks for connecting, Grace!"]
