@@ -56,10 +56,11 @@ def run() -> dict[str, float]:
     from kindling.campaigns.repository import CampaignRepository
     from kindling.enrollments.models import Enrollment
     from kindling.enrollments.repository import enrollment_item
+    from kindling.inbox.linkedin import engine_worker
     from kindling.linkedin.models import LinkedInAccount
     from kindling.linkedin.repository import LinkedInAccountRepository
     from kindling.linkedin.service import default_provider
-    from kindling.outreach.engine import ActionWorker, LinkedInScheduler, handle_batch
+    from kindling.outreach.engine import LinkedInScheduler, handle_batch
     from kindling.outreach.repository import OutreachRepository
     from kindling.platform import keys
     from kindling.platform.clock import ManualClock, set_clock
@@ -203,7 +204,7 @@ def run() -> dict[str, float]:
                 figures["enrollments"] = ENROLLED
 
                 repo = OutreachRepository()
-                worker = ActionWorker(default_provider())
+                worker = engine_worker(default_provider())  # as the worker function builds it: the inbox copy included
                 sums = {"ticks": 0, "tick": 0, "worker": 0, "done": 0, "claimed": 0, "marginal": 0}
                 start = ENROLLED
                 for action in ACTION_TYPES:
