@@ -6,7 +6,9 @@ secret header) to a real receiver. The client calls: create is not repeated once
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,6 +17,7 @@ from kindling.linkedin.provider import ProviderError, UnipileClient
 from kindling.linkedin.provider_events import NewMessage, NewRelation, parse_webhook, verify
 from kindling.linkedin.webhooks import ensure_webhooks
 from tests.integration.linkedin.conftest import Sleeps
+from tests.integration.webhooks.conftest import load_function
 from tests.integration.webhooks.receiver import Receiver, running_receiver
 
 SECRET = "stack-secret-for-webhook-registration-42"
@@ -160,3 +163,101 @@ def test_a_failed_listing_changes_nothing(emulator: LinkedInProviderEmulator, cl
     assert refused.value.code == "unavailable"
     assert emulator.requests == [("GET", "/webhooks")] * 3
     assert emulator.webhooks == {}
+
+
+class _RefusingProvider:
+    """A provider HTTP API on 127.0.0.1 that lists one stale webhook of ours and refuses every creation (422):
+    the failure path the emulator has no fault for."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return
+
+            def _answer(self, status: int, body: dict[str, object]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                owner.requests.append(("GET", self.path.split("?")[0]))
+                stale = {"id": "wh_stale", "source": "users", "request_url": OLD_INGRESS, "name": "kindling-prod-users"}
+                self._answer(200, {"object": "WebhookList", "items": [stale], "cursor": None})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                owner.requests.append(("POST", self.path))
+                self._answer(
+                    422, {"status": 422, "type": "errors/invalid_request_url", "title": "Invalid", "detail": "no"}
+                )
+
+            def do_DELETE(self) -> None:
+                owner.requests.append(("DELETE", self.path))
+                self._answer(200, {"object": "WebhookDeleted"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.api_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_refused_creation_is_reported_and_keeps_the_stale_webhook(sleeps: Sleeps) -> None:
+    provider = _RefusingProvider()
+    try:
+        client = UnipileClient(provider.api_url, "key", sleep=sleeps)
+        report = ensure_webhooks(client, INGRESS, SECRET, stage="prod")
+    finally:
+        provider.close()
+    assert report.created == [] and report.deleted == [] and report.kept == []
+    assert [f.split(":")[0] for f in report.failed] == ["create account_status", "create users", "create messaging"]
+    # each creation tried once (not repeated), and the stale webhook stays until its replacement exists
+    assert provider.requests == [("GET", "/api/v1/webhooks")] + [("POST", "/api/v1/webhooks")] * 3
+
+
+def test_the_sweep_task_fails_when_a_webhook_could_not_be_registered(
+    monkeypatch: pytest.MonkeyPatch, emulator: LinkedInProviderEmulator
+) -> None:
+    """functions/linkedin_sweep's ensure_webhooks task: done from the stack's settings it answers the report; a
+    refused creation makes it raise after the rest was done (the execution fails, its alarm tells)."""
+    from kindling.platform.settings import reset_settings
+
+    sweep = load_function("linkedin_sweep")
+    provider = _RefusingProvider()
+    try:
+        for url, key in ((emulator.api_url, emulator.api_key), (provider.api_url, "key")):
+            monkeypatch.setenv("KINDLING_STAGE", "test")
+            monkeypatch.setenv("KINDLING_LINKEDIN_PROVIDER_URL", url)
+            monkeypatch.setenv("KINDLING_LINKEDIN_PROVIDER_API_KEY", key)
+            monkeypatch.delenv("KINDLING_LINKEDIN_PROVIDER_SECRET_ARN", raising=False)
+            monkeypatch.setenv("KINDLING_LINKEDIN_WEBHOOK_URL", INGRESS)
+            monkeypatch.setenv("KINDLING_LINKEDIN_WEBHOOK_SECRET", SECRET)
+            reset_settings()
+            if url == emulator.api_url:
+                answer = sweep.handler({"action": "ensure_webhooks"}, None)
+                assert answer["created"] == ["account_status", "users", "messaging"]
+                assert sorted(w.name for w in emulator.webhooks.values()) == [
+                    "kindling-test-account_status",
+                    "kindling-test-messaging",
+                    "kindling-test-users",
+                ]
+            else:
+                with pytest.raises(RuntimeError, match="could not be registered"):
+                    sweep.handler({"action": "ensure_webhooks"}, None)
+        monkeypatch.setenv("KINDLING_LINKEDIN_PROVIDER_URL", "")
+        reset_settings()
+        assert sweep.handler({"action": "ensure_webhooks"}, None) == {"skipped": "no LinkedIn provider on this stack"}
+    finally:
+        provider.close()
+        monkeypatch.undo()
+        reset_settings()
