@@ -122,6 +122,7 @@ class LocalStack:
         self.linkedin_provider: Any = None
         self.linkedin_demo_account_id: str | None = None
         self.linkedin_account_id: str | None = None  # the demo workspace's Kindling row (li_...) linking it
+        self.linkedin_webhooks: dict[str, Any] | None = None  # what registering the provider's webhooks did
         # (logical id, event) of recent invocations from any source; tests and tools inspect it.
         self.invocations: deque[tuple[str, Any]] = deque(maxlen=1000)
         self.startup_seconds: float | None = None
@@ -305,6 +306,11 @@ class LocalStack:
             overrides["KINDLING_LINKEDIN_PROVIDER_API_KEY"] = self.linkedin_provider.api_key
             overrides["KINDLING_LINKEDIN_PROVIDER_SECRET_ARN"] = ""
             overrides["KINDLING_LINKEDIN_WEBHOOK_SECRET"] = LOCAL_LINKEDIN_WEBHOOK_SECRET
+            # Where the provider's webhooks go (the template's value names the deployed HTTP API); without the local
+            # API there is no ingress, so nothing is registered.
+            overrides["KINDLING_LINKEDIN_WEBHOOK_URL"] = (
+                f"{self.api_url}/linkedin/provider/webhook" if self.api_enabled else ""
+            )
         overrides.update(self.extra_env)
         return overrides
 
@@ -431,17 +437,16 @@ class LocalStack:
         self.linkedin_provider = LinkedInProviderEmulator(host=self.host).start()
 
     def _connect_linkedin_provider(self) -> None:
-        """The provider's webhooks go to this stack's ingress (with the local secret, as a deployed stack registers
-        them); when seeding, the demo workspace gets one connected account: the emulator holds it, and a Kindling
-        row links it through the accounts service (status helper, audit row)."""
-        from kindling.linkedin.provider_events import SECRET_HEADER
-
+        """The provider's webhooks (account status, new relations, new messages) go to this stack's ingress with
+        the local secret: registered over the emulator's HTTP API by the same code as the deployed stack's hourly
+        sweep (kindling.linkedin.webhooks.ensure_stack_webhooks). When seeding, the demo workspace gets one
+        connected account: the emulator holds it, and a Kindling row links it through the accounts service (status
+        helper, audit row)."""
         if self.api_enabled:
-            self.linkedin_provider.register_webhook(
-                source="account_status",
-                request_url=f"{self.api_url}/linkedin/provider/webhook",
-                headers={SECRET_HEADER: LOCAL_LINKEDIN_WEBHOOK_SECRET},
-            )
+            from kindling.linkedin.webhooks import ensure_stack_webhooks
+
+            self.linkedin_webhooks = ensure_stack_webhooks()
+            log.info("linkedin provider webhooks: %s", self.linkedin_webhooks)
         if not self.seed_enabled or self.workspace_id is None:
             return
         from kindling.linkedin.service import LinkedInAccountService

@@ -364,11 +364,12 @@ class LinkedInProviderEmulator:
         request_url: str,
         headers: dict[str, str] | None = None,
         account_ids: list[str] | None = None,
+        name: str = "",
     ) -> Webhook:
         if source not in ("account_status", "users", "messaging"):
             raise ApiError(400, "errors/invalid_parameters", "Invalid parameters", f"unsupported source {source}")
         with self._lock:
-            webhook = Webhook(_new_id(), source, request_url, dict(headers or {}), list(account_ids or []), "")
+            webhook = Webhook(_new_id(), source, request_url, dict(headers or {}), list(account_ids or []), name)
             self.webhooks[webhook.id] = webhook
             return webhook
 
@@ -693,8 +694,17 @@ class LinkedInProviderEmulator:
                 return 200, {
                     "object": "WebhookList",
                     "items": [
-                        {"id": w.id, "source": w.source, "request_url": w.request_url} for w in self.webhooks.values()
+                        {
+                            "object": "Webhook",
+                            "id": w.id,
+                            "source": w.source,
+                            "request_url": w.request_url,
+                            "name": w.name,
+                            "account_ids": list(w.account_ids),
+                        }
+                        for w in list(self.webhooks.values())
                     ],
+                    "cursor": None,
                 }
             if len(parts) == 2 and parts[0] == "webhooks" and method == "DELETE":
                 self.webhooks.pop(parts[1], None)
@@ -976,6 +986,7 @@ class LinkedInProviderEmulator:
             request_url=data["request_url"],
             headers=headers,
             account_ids=[str(a) for a in data.get("account_ids") or []],
+            name=str(data.get("name") or ""),
         )
         return {"object": "WebhookCreated", "webhook_id": webhook.id}
 

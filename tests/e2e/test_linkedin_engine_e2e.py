@@ -150,10 +150,13 @@ def test_the_campaigns_message_and_the_reply_share_one_inbox_conversation_on_the
             _tick(local_stack, clock)
             clock.advance(timedelta(minutes=1))
         (invitation,) = [i for i in emulator.invitations.values() if i.provider_id == member]
+        ingress = f"{local_stack.api_url}/linkedin/provider/webhook"
+        delivered = len(emulator.deliveries)
         emulator.accept_invitation(invitation.id)
-        # the local stack registers only the account-status webhook: the engine function's scheduled polls find
-        # the acceptance and, later, the reply
-        assert local_stack.invoke("LinkedInEngineFunction", {"task": "poll_relations"})["acceptances"] == 1
+        # the stack registered the provider's new-relation and new-message webhooks itself: the acceptance reaches
+        # its ingress at once, and the engine function's 6-hour poll then finds nothing left to count
+        assert [(d.url, d.source, d.status) for d in emulator.deliveries[delivered:]] == [(ingress, "users", 200)]
+        assert local_stack.invoke("LinkedInEngineFunction", {"task": "poll_relations"})["acceptances"] == 0
         clock.advance(timedelta(hours=25))
         for _ in range(3):
             _tick(local_stack, clock)
@@ -161,8 +164,11 @@ def test_the_campaigns_message_and_the_reply_share_one_inbox_conversation_on_the
         (chat,) = [c for c in emulator.chats.values() if c.attendee_provider_id == member]
         assert [m.text for m in chat.messages] == ["Thanks, Noor!"]
 
+        delivered = len(emulator.deliveries)
         emulator.inbound_message(invitation.account_id, slug, "Happy to chat")
-        assert local_stack.invoke("LinkedInEngineFunction", {"task": "poll_inbox"})["replies"] == 1
+        # the reply arrives by the new-message webhook; the inbox poll finds it already counted
+        assert [(d.url, d.source, d.status) for d in emulator.deliveries[delivered:]] == [(ingress, "messaging", 200)]
+        assert local_stack.invoke("LinkedInEngineFunction", {"task": "poll_inbox"})["replies"] == 0
         listed = api.get("/api/v1/inbox/conversations", params={"channel": "linkedin", "campaign_id": cid})
         assert listed.status_code == 200, listed.text
         (conversation,) = listed.json()["data"]

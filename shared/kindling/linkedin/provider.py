@@ -217,6 +217,21 @@ class CommentsPage:
     cursor: str | None
 
 
+@dataclass(frozen=True)
+class ProviderWebhook:
+    """A webhook registered at the provider ("List all webhooks"). `headers` is None when the listing does not
+    show them; `name` is empty when it was registered without one."""
+
+    id: str
+    source: str  # account_status, users, messaging, email, email_tracking
+    request_url: str
+    name: str = ""
+    headers: dict[str, str] | None = None
+
+
+WEBHOOK_SOURCES_ALL: tuple[str, ...] = ("account_status", "users", "messaging", "email", "email_tracking")
+
+
 @runtime_checkable
 class LinkedInProvider(Protocol):
     """What Kindling asks of a LinkedIn provider. Every method raises ProviderError on a refusal or failure."""
@@ -857,6 +872,79 @@ class UnipileClient:
         ]
         return ChatsPage(chats, _str(data.get("cursor")))
 
+    # --- webhooks (the stack registers its own: kindling.linkedin.webhooks) -----------------------------------
+
+    def list_webhooks(self) -> list[ProviderWebhook]:
+        """GET /webhooks, every page."""
+        webhooks: list[ProviderWebhook] = []
+        cursor: str | None = None
+        for _ in range(100):
+            query = {"limit": "250"}
+            if cursor:
+                query["cursor"] = cursor
+            data = self._call("GET", "/webhooks", query=query, idempotent=True)
+            items = data.get("items") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise ProviderError("unavailable", "the provider's webhook list has no items")
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                webhook_id, source = _str(item.get("id")), _str(item.get("source"))
+                if webhook_id is None or source is None:
+                    continue
+                webhooks.append(
+                    ProviderWebhook(
+                        id=webhook_id,
+                        source=source,
+                        request_url=_str(item.get("request_url")) or "",
+                        name=_str(item.get("name")) or "",
+                        headers=_webhook_headers(item.get("headers")),
+                    )
+                )
+            cursor = _str(data.get("cursor"))
+            if not cursor:
+                break
+        return webhooks
+
+    def create_webhook(
+        self,
+        source: str,
+        request_url: str,
+        headers: dict[str, str],
+        name: str | None = None,
+        events: list[str] | None = None,
+    ) -> str:
+        """POST /webhooks; returns the new webhook's id. Not repeated once the request went out (a repeat could
+        register it twice; the next ensure run removes a duplicate)."""
+        if source not in WEBHOOK_SOURCES_ALL:
+            raise ProviderError(
+                "invalid", f"source must be one of {', '.join(WEBHOOK_SOURCES_ALL)}", request_sent=False
+            )
+        parts = urlsplit(request_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ProviderError("invalid", "request_url must be an http(s) URL", request_sent=False)
+        body: dict[str, Any] = {
+            "source": source,
+            "request_url": request_url,
+            "format": "json",
+            # Webhooks created over the API carry no JSON content type unless asked ("Webhooks overview").
+            "headers": [{"key": "Content-Type", "value": "application/json"}]
+            + [{"key": key, "value": value} for key, value in headers.items() if key.lower() != "content-type"],
+        }
+        if name:
+            body["name"] = name
+        if events:
+            body["events"] = list(events)
+        data = self._call("POST", "/webhooks", json_body=body, idempotent=False)
+        webhook_id = _str(data.get("webhook_id")) if isinstance(data, dict) else None
+        if webhook_id is None:
+            raise ProviderError("unavailable", "the provider answered a created webhook without a webhook_id")
+        return webhook_id
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """DELETE /webhooks/{id}; deleting twice is harmless, so it is retried like a read."""
+        self._call("DELETE", f"/webhooks/{quote(_clean_id(webhook_id, 'webhook_id'), safe='')}", idempotent=True)
+
     # --- posts and endorsements -----------------------------------------------------------------------------------
 
     def add_post_reaction(self, account_id: str, post_id: str, reaction_type: str) -> None:
@@ -992,6 +1080,19 @@ def _skills(value: object) -> tuple[ProviderSkill, ...]:
             )
         )
     return tuple(skills)
+
+
+def _webhook_headers(value: object) -> dict[str, str] | None:
+    """A listed webhook's headers (`[{"key", "value"}]` or an object); None when the listing does not show them."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {
+            str(h["key"]): str(h["value"])
+            for h in value
+            if isinstance(h, dict) and isinstance(h.get("key"), str) and "value" in h
+        }
+    return None
 
 
 def _expires_on(when: datetime) -> str:

@@ -57,6 +57,9 @@ class Settings(BaseModel):
     linkedin_provider_api_key: str | None = None
     linkedin_provider_secret_arn: str | None = None
     linkedin_webhook_secret: str | None = None
+    # Where the provider's webhooks go: this stack's POST /linkedin/provider/webhook (deployed: the template sets
+    # it from the HTTP API's URL; a public https URL). kindling.linkedin.webhooks registers them there.
+    linkedin_webhook_url: str | None = None
 
     @property
     def is_deployed(self) -> bool:
@@ -75,6 +78,7 @@ class Settings(BaseModel):
                 linkedin_provider_url=self.linkedin_provider_url,
                 linkedin_provider_api_key=self.linkedin_provider_api_key,
                 linkedin_webhook_secret=self.linkedin_webhook_secret,
+                linkedin_webhook_url=self.linkedin_webhook_url,
             )
             refuse(self.stage, problems)
         return self
@@ -117,6 +121,7 @@ _ENV = {
     "linkedin_provider_api_key": "KINDLING_LINKEDIN_PROVIDER_API_KEY",
     "linkedin_provider_secret_arn": "KINDLING_LINKEDIN_PROVIDER_SECRET_ARN",
     "linkedin_webhook_secret": "KINDLING_LINKEDIN_WEBHOOK_SECRET",
+    "linkedin_webhook_url": "KINDLING_LINKEDIN_WEBHOOK_URL",
 }
 
 

@@ -6,7 +6,8 @@ them to the raw environment with `check_environment`. Either way a deployed stag
 at cold start, private/loopback targets, an extra mail CA (the mail lab's), MX lookups switched off, an AWS
 endpoint override, the local stack's tracking secret, a public base URL that is not a public https URL, a
 LinkedIn provider URL that is not a public https URL (the local emulator's), a provider API key in plain
-environment (deployed stages read it from Secrets Manager) and the local provider webhook secret, with one
+environment (deployed stages read it from Secrets Manager), the local provider webhook secret and a provider
+webhook ingress URL that is not a public https URL, with one
 `SettingsError` naming every offending environment variable.
 """
 
@@ -82,6 +83,7 @@ def local_only_problems(
     linkedin_provider_url: str | None = None,
     linkedin_provider_api_key: str | None = None,
     linkedin_webhook_secret: str | None = None,
+    linkedin_webhook_url: str | None = None,
 ) -> list[str]:
     """The values that only make sense on the local stack or in tests, each as `ENV_NAME=value: why`."""
     problems: list[str] = []
@@ -115,6 +117,13 @@ def local_only_problems(
         )
     if linkedin_webhook_secret == LOCAL_LINKEDIN_WEBHOOK_SECRET:
         problems.append("KINDLING_LINKEDIN_WEBHOOK_SECRET is the local stack's published secret")
+    if linkedin_webhook_url is not None:
+        reason = public_url_problem(linkedin_webhook_url)
+        if reason is not None:
+            problems.append(
+                f"KINDLING_LINKEDIN_WEBHOOK_URL={linkedin_webhook_url} {reason} (the provider must reach the "
+                "stack's ingress over public https)"
+            )
     return problems
 
 
@@ -151,5 +160,6 @@ def check_environment(environ: Mapping[str, str]) -> None:
             linkedin_provider_url=environ.get("KINDLING_LINKEDIN_PROVIDER_URL") or None,
             linkedin_provider_api_key=environ.get("KINDLING_LINKEDIN_PROVIDER_API_KEY") or None,
             linkedin_webhook_secret=environ.get("KINDLING_LINKEDIN_WEBHOOK_SECRET") or None,
+            linkedin_webhook_url=environ.get("KINDLING_LINKEDIN_WEBHOOK_URL") or None,
         ),
     )

@@ -1,5 +1,5 @@
 """The LinkedIn sweep's schedules target its state machine: the local stack starts executions of the real ASL for
-them, as EventBridge does (every 5 minutes the health run, hourly the orphan run)."""
+them, as EventBridge does (every 5 minutes the health run, hourly the orphan run and the webhook registration)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ def test_state_machine_schedules_start_executions_with_their_input() -> None:
         stack.advance(timedelta(minutes=4, seconds=59))
         assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
         stack.advance(timedelta(seconds=1))  # rate(5 minutes): one health run
-        stack.advance(timedelta(minutes=55))  # 11 more health runs and the hourly orphan run
+        stack.advance(timedelta(minutes=55))  # 11 more health runs, the hourly orphan and webhooks runs
         executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-        assert len(executions) == 13
+        assert len(executions) == 14
         inputs = sorted(sfn.describe_execution(executionArn=e["executionArn"])["input"] for e in executions)
-        assert inputs == ['{"run": "health"}'] * 12 + ['{"run": "orphans"}']
+        assert inputs == ['{"run": "health"}'] * 12 + ['{"run": "orphans"}', '{"run": "webhooks"}']
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             statuses = {e["status"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]}
@@ -33,3 +33,4 @@ def test_state_machine_schedules_start_executions_with_their_input() -> None:
         assert statuses == {"SUCCEEDED"}
         actions = [event.get("action") for _, event in stack.invocations if isinstance(event, dict)]
         assert actions.count("list_accounts") == 12 and actions.count("watch_orphans") == 1
+        assert actions.count("ensure_webhooks") == 1

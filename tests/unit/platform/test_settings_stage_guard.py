@@ -52,6 +52,12 @@ LOCAL_ONLY = [
     ("KINDLING_LINKEDIN_PROVIDER_URL", "https://unipile.internal/api/v1"),
     ("KINDLING_LINKEDIN_PROVIDER_API_KEY", "local-emulator-key"),
     ("KINDLING_LINKEDIN_WEBHOOK_SECRET", "kindling-local-linkedin-webhook-secret"),
+    # Where the provider's webhooks go: the local API's ingress, or any loopback/private or plain-http URL.
+    ("KINDLING_LINKEDIN_WEBHOOK_URL", "http://127.0.0.1:3000/linkedin/provider/webhook"),
+    ("KINDLING_LINKEDIN_WEBHOOK_URL", "https://127.0.0.1:3000/linkedin/provider/webhook"),
+    ("KINDLING_LINKEDIN_WEBHOOK_URL", "https://localhost/linkedin/provider/webhook"),
+    ("KINDLING_LINKEDIN_WEBHOOK_URL", "https://10.0.0.7/linkedin/provider/webhook"),
+    ("KINDLING_LINKEDIN_WEBHOOK_URL", "http://abc123.execute-api.us-east-1.amazonaws.com/linkedin/provider/webhook"),
 ]
 
 
@@ -98,6 +104,10 @@ def test_the_raw_environment_check_refuses_the_same(stage: str, variable: str, v
         ("KINDLING_LINKEDIN_PROVIDER_URL", "https://api8.unipile.com:13851/api/v1"),
         ("KINDLING_LINKEDIN_PROVIDER_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:li-AbCdEf"),
         ("KINDLING_LINKEDIN_WEBHOOK_SECRET", "a-secret-the-stack-generated-fedcba9876543210"),
+        (
+            "KINDLING_LINKEDIN_WEBHOOK_URL",
+            "https://abc123.execute-api.us-east-1.amazonaws.com/linkedin/provider/webhook",
+        ),
     ],
 )
 def test_deployed_values_pass_both_readings(stage: str, variable: str, value: str) -> None:
