@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -509,6 +509,7 @@ class _Started:
     contact_name: str | None = None
 
 
+T = TypeVar("T")
 CACHE_LIMIT = 256  # campaigns and accounts a worker keeps (versions checked at use); cleared when full
 
 
@@ -516,6 +517,18 @@ def _remember(cache: dict[tuple[str, str], Any], key: tuple[str, str], value: An
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
     cache[key] = value
+
+
+def _cached(cache: dict[tuple[str, str], T], key: tuple[str, str], read: Callable[[], T]) -> T | None:
+    """`cache[key]`, read (and remembered) on a miss; None when the row does not exist."""
+    value = cache.get(key)
+    if value is None:
+        try:
+            value = read()
+        except NotFound:
+            return None
+        _remember(cache, key, value)
+    return value
 
 
 class _NoAccount(Exception):
@@ -692,25 +705,11 @@ class ActionWorker:
     def _cached_campaign(self, ws: str, campaign_id: str) -> CampaignRecord | None:
         """The campaign from this worker's cache (read on a miss). The `sending` transaction checks its version, so a
         changed campaign is never acted on: the check fails, the entry goes and the slow path reads it again."""
-        record = self._campaign_cache.get((ws, campaign_id))
-        if record is None:
-            try:
-                record = self._campaigns.get(ws, campaign_id)
-            except NotFound:
-                return None
-            _remember(self._campaign_cache, (ws, campaign_id), record)
-        return record
+        return _cached(self._campaign_cache, (ws, campaign_id), lambda: self._campaigns.get(ws, campaign_id))
 
     def _cached_account(self, ws: str, account_id: str) -> LinkedInAccount | None:
         """The account from this worker's cache (read on a miss); its version is checked like the campaign's."""
-        account = self._account_cache.get((ws, account_id))
-        if account is None:
-            try:
-                account = self._account_rows.get(ws, account_id)
-            except NotFound:
-                return None
-            _remember(self._account_cache, (ws, account_id), account)
-        return account
+        return _cached(self._account_cache, (ws, account_id), lambda: self._account_rows.get(ws, account_id))
 
     def _start(self, message: ActionMessage, now: datetime) -> _Started | WorkResult:
         """The slow path: a message without the tick's fields, or one whose fast start failed (a duplicate, a
