@@ -435,11 +435,13 @@ class LocalStack:
         from kindling.linkedin.provider_events import SECRET_HEADER
 
         if self.api_enabled:
-            self.linkedin_provider.register_webhook(
-                source="account_status",
-                request_url=f"{self.api_url}/linkedin/provider/webhook",
-                headers={SECRET_HEADER: LOCAL_LINKEDIN_WEBHOOK_SECRET},
-            )
+            # All three sources the ingress handles: account status, new relations (acceptances), new messages.
+            for source in ("account_status", "users", "messaging"):
+                self.linkedin_provider.register_webhook(
+                    source=source,
+                    request_url=f"{self.api_url}/linkedin/provider/webhook",
+                    headers={SECRET_HEADER: LOCAL_LINKEDIN_WEBHOOK_SECRET},
+                )
         if not self.seed_enabled or self.workspace_id is None:
             return
         from kindling.linkedin.service import LinkedInAccountService
