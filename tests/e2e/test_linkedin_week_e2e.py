@@ -30,10 +30,12 @@ import pytest
 from devstack.linkedin_provider.emulator import Call
 from devstack.runtime import LocalStack
 from kindling.outreach.repository import OutreachRepository
+from kindling.platform import keys
 from kindling.platform.clock import ManualClock, set_clock
 from tests.e2e.support import SCHEDULED, new_workspace
 
 WEDNESDAY = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 VIEW = {"type": "linkedin", "linkedinActionType": "view_profile", "delayDays": 0}
 INVITE = {
@@ -85,6 +87,7 @@ class Week:
         self.emulator: Any = stack.linkedin_provider
         self.repo = OutreachRepository()
         [self.worker] = [p for p in stack.pollers if p.source.function_id == "LinkedInWorkerFunction"]
+        self.handed_over = False
 
     def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
         response = self.api.request(method, path, **kwargs)
@@ -118,16 +121,39 @@ class Week:
         assert report["errors"] == [], report
         return report
 
-    def tick(self) -> bool:
-        """One minute of the stack: both schedulers fire, the action queue drains into the worker; whether anything
-        was due, queued or handled."""
-        event: dict[str, Any] = {**SCHEDULED, "time": self.clock.now().isoformat()}
+    def tick(self, campaign_id: str, prospect_ids: list[str]) -> bool:
+        """One minute of the stack: the schedulers fire, the action queue drains into the worker; whether anything
+        was due, queued or handled.
+
+        The email scheduler fires until it has handed every enrollment over to the LinkedIn shards (a LinkedIn-only
+        campaign has nothing else for it); the LinkedIn scheduler fires whenever its due index or its watch list
+        (campaigns holding parked steps) holds anything: on a minute where both are empty its tick is a no-op."""
+        now = self.clock.now()
+        event: dict[str, Any] = {**SCHEDULED, "time": now.isoformat()}
         batches = self.worker.batches
-        self.stack.invoke("SchedulerFunction", event)
-        report: dict[str, Any] = self.stack.invoke("LinkedInSchedulerFunction", event)
-        assert report["errors"] == [], report
-        self.stack.drain(timeout=60)
-        return bool(report["due"] or report["enqueued"] or self.worker.batches != batches)
+        if not self.handed_over:
+            report = self.stack.invoke("SchedulerFunction", event)
+            assert report["errors"] == [], report
+            self.handed_over = all(
+                not str(self.enrollment(campaign_id, pid).due_pk or "").startswith("DUE#SEND#") for pid in prospect_ids
+            )
+        if not self.repo.refs(keys.LI_WATCH_PK) and not self.due_by(now):
+            return self.worker.batches != batches
+        tick: dict[str, Any] = self.stack.invoke("LinkedInSchedulerFunction", event)
+        assert tick["errors"] == [], tick
+        if tick["enqueued"]:
+            self.stack.drain(timeout=60)
+        return bool(tick["due"] or tick["enqueued"] or self.worker.batches != batches)
+
+    def next_due(self) -> datetime | None:
+        """The earliest time in the LinkedIn scheduler's due index (every shard, any workspace), read through the
+        repository as its tick reads it."""
+        firsts = [self.repo.due(shard, FAR_FUTURE, 1) for shard in keys.li_shards()]
+        return min((datetime.fromisoformat(str(f[0].due_sk).split("#", 1)[0]) for f in firsts if f), default=None)
+
+    def due_by(self, now: datetime) -> bool:
+        due = self.next_due()
+        return due is not None and due <= now
 
     def mute(self, source: str) -> list[Any]:
         """The provider's webhooks of `source` are lost from now on (the removed registrations)."""
@@ -203,9 +229,10 @@ def _run_the_week(week: Week) -> None:
         now = clock.now()
         # the provider side: the member accepts 2 hours after the invitation, except every fourth member
         for invitation in list(emulator.invitations.values()):
-            slug = member_of.get(invitation.provider_id)
-            if slug is None or invitation.status != "PENDING" or slug in accepted:
+            invited = member_of.get(invitation.provider_id)  # None: another test's invitation
+            if invited is None or invitation.status != "PENDING" or invited in accepted:
                 continue
+            slug = invited
             if invitation.sent_at > now - timedelta(hours=2) or slugs.index(slug) % 4 == 3:
                 continue
             accepted.add(slug)
@@ -253,10 +280,25 @@ def _run_the_week(week: Week) -> None:
             week.sweep("poll_relations")
         last = now
 
-        if week.tick():
+        if week.tick(cid, list(pids.values())):
             clock.advance(timedelta(minutes=1))
-        else:  # nothing to do this minute: on to the next half hour
-            clock.advance(timedelta(seconds=30 * 60 - (int(now.timestamp()) % (30 * 60))))
+            continue
+        # Nothing to do this minute: on to the next moment anything can happen (never past it, so a jump never lets
+        # anything run earlier): the earliest due step, the next acceptance on the provider's side, the disconnect
+        # or the reconnect, the next relations poll; at least a minute on.
+        moments = [
+            week.next_due(),
+            *(
+                i.sent_at + timedelta(hours=2)
+                for i in emulator.invitations.values()
+                if i.status == "PENDING" and (invited := member_of.get(i.provider_id)) is not None
+                if invited not in accepted and slugs.index(invited) % 4 != 3
+            ),
+            None if disconnected else disconnect_at,
+            None if reconnected else reconnect_at,
+            datetime.fromtimestamp((_boundary(now, 360) + 1) * 360 * 60, UTC),
+        ]
+        clock.set(max(now + timedelta(minutes=1), min(m for m in moments if m is not None)))
 
     # --- what Kindling says --------------------------------------------------------------------------------------
     assert len(by_webhook) >= 1 and len(by_poll) >= 1
