@@ -3,14 +3,17 @@
 
 Everything goes through the stack: the workspace's API over HTTP (the accounts connected through the emulator's
 hosted auth, the campaign, the prospects, the enrollment, the start); the template's scheduled functions invoked
-with the injected clock as their schedules would (SchedulerFunction and LinkedInSchedulerFunction each minute,
-LinkedInEngineFunction with `{"task": "account_sweep"}` at each 5-minute boundary, `poll_inbox` at each 30-minute
-boundary, `poll_relations` at each 6-hour boundary); the action queue drained into LinkedInWorkerFunction by the
-stack's poller; the emulator's webhooks (acceptances, the reply, the account's status) reaching the stack's provider
-ingress over HTTP.
+with the injected clock as their schedules would (LinkedInSchedulerFunction each minute while anything is due,
+SchedulerFunction until it has handed the enrollments over, LinkedInEngineFunction with `{"task": "account_sweep"}`
+when the clock crosses a 5-minute boundary, `poll_inbox` a 30-minute one, `poll_relations` a 6-hour one); the action
+queue drained into LinkedInWorkerFunction by the stack's poller; the emulator's webhooks (acceptances, the reply, the
+account's status) reaching the stack's provider ingress over HTTP.
 
-The clock moves a minute at a time while the engine has work and jumps to the next half hour when a minute finds
-nothing to do (a jump only ever delays work; it never lets anything run earlier).
+The clock moves a minute at a time while the engine has work. A minute with nothing to do jumps to the next moment
+anything can happen: the earliest step in the LinkedIn due index (read through the repository), the next acceptance
+on the provider's side, the disconnect or the reconnect, the next relations poll. A jump only ever delays work; it
+never lets anything run earlier. (The integration version this replaces stepped to the next half hour instead: five
+times the iterations for the same events.)
 
 The limits are checked from the emulator's own record of calls (time, account, path), not from Kindling's counters:
 new_account strategy, premium account, ramp week 1 = 10 profile views a day, 50 invites a week, 20 messages a day;
