@@ -89,7 +89,6 @@ class LocalStack:
         clock: Any = None,
         env: Mapping[str, str] | None = None,
         sqs_wait_seconds: int = 1,
-        sqs_max_batching_window: float | None = None,
     ) -> None:
         self.template_path = Path(template_path)
         self.stack_name = stack_name
@@ -108,7 +107,6 @@ class LocalStack:
         self.clock = clock
         self.extra_env = dict(env or {})
         self.sqs_wait_seconds = sqs_wait_seconds
-        self.sqs_max_batching_window = sqs_max_batching_window
 
         self.stack: ProvisionedStack | None = None
         self.runtime: FunctionRuntime | None = None
@@ -481,7 +479,6 @@ class LocalStack:
                         runtime.invoke,
                         region=self.region,
                         wait_seconds=self.sqs_wait_seconds,
-                        max_batching_window=self.sqs_max_batching_window,
                     )
                     for source in stack.event_sources
                     if source.enabled

@@ -105,20 +105,17 @@ class SqsPoller:
         *,
         region: str,
         wait_seconds: int = 1,
-        max_batching_window: float | None = None,
     ) -> None:
         self.source = source
         self._sqs = sqs_client
         self._invoke = invoke
         self._region = region
         self._wait_seconds = wait_seconds
-        # Lambda waits up to MaximumBatchingWindowInSeconds to fill a batch; tests that step an injected clock
-        # through hundreds of drains may cap it (batches are then smaller; nothing else changes).
-        window = float(source.batching_window_seconds)
-        self._batching_window = window if max_batching_window is None else min(window, max_batching_window)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy = threading.Event()
+        # Set while a caller waits in SqsPollers.drain(): the batching window is not waited out (see drain()).
+        self._flush = threading.Event()
         self.batches = 0
         self.errors = 0
 
@@ -132,6 +129,14 @@ class SqsPoller:
 
     def signal_stop(self) -> None:
         self._stop.set()
+        self._flush.set()  # out of a batching window's pause at once
+
+    def flush(self, on: bool) -> None:
+        """While on, a received batch goes to the function without waiting out the batching window."""
+        if on:
+            self._flush.set()
+        elif not self._stop.is_set():
+            self._flush.clear()
 
     def join(self, timeout: float = 10.0) -> None:
         if self._thread is not None:
@@ -171,18 +176,20 @@ class SqsPoller:
             return 0
         self._busy.set()
         try:
-            deadline = time.monotonic() + self._batching_window
+            deadline = time.monotonic() + self.source.batching_window_seconds
             while len(messages) < batch_size and not self._stop.is_set():
                 remaining = deadline - time.monotonic()
-                wait = max(0, min(20, int(remaining)))  # SQS long-polls in whole seconds
+                windowed = self.source.batching_window_seconds and not self._flush.is_set()
+                wait = max(0, min(20, int(remaining))) if windowed else 0
                 more = self._receive(min(batch_size - len(messages), 10), wait)
-                if more:
-                    messages.extend(more)
+                if not more:
+                    if not self.source.batching_window_seconds or remaining <= 0 or self._flush.is_set():
+                        break
+                    # A sub-second window rounds the long poll down to 0 s: pause between the empty receives
+                    # rather than spinning on moto for the whole window.
+                    self._flush.wait(min(remaining, 0.05))
                     continue
-                if remaining <= 0:
-                    break
-                if wait == 0:  # under a second of window left: look again shortly, not in a tight loop
-                    self._stop.wait(min(remaining, 0.05))
+                messages.extend(more)
             self._process(messages)
             return len(messages)
         finally:
@@ -275,13 +282,24 @@ class SqsPollers:
         """
         deadline = time.monotonic() + timeout
         quiet = 0
-        while True:
-            if self.pending(delayed) == 0:
-                quiet += 1
-                if quiet >= 2:  # twice in a row: a handler may have just enqueued follow-up work
-                    return
-            else:
-                quiet = 0
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"queues not drained after {timeout}s: {self.pending(delayed)} messages pending")
-            time.sleep(interval)
+        # While the caller waits, a poller hands what it received to its function at once instead of waiting out
+        # the rest of its batching window: a window only groups messages (Lambda invokes at its end with whatever
+        # arrived), so waiting it out in wall time cost a second per batch here and changed no outcome.
+        for poller in self.pollers:
+            poller.flush(True)
+        try:
+            while True:
+                if any(p.busy for p in self.pollers):  # not drained: no need to ask moto (it serves the handler)
+                    quiet = 0
+                elif self.pending(delayed) == 0:
+                    quiet += 1
+                    if quiet >= 2:  # twice in a row: a handler may have just enqueued follow-up work
+                        return
+                else:
+                    quiet = 0
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"queues not drained after {timeout}s: {self.pending(delayed)} messages pending")
+                time.sleep(interval)
+        finally:
+            for poller in self.pollers:
+                poller.flush(False)

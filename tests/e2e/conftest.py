@@ -11,11 +11,7 @@ from devstack.runtime import LocalStack
 
 @pytest.fixture(scope="package")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    # No batching windows: the tests step an injected clock through hundreds of drains, and each would otherwise wait
-    # the template's 1 s for a fuller batch (Lambda's MaximumBatchingWindowInSeconds); batches are just smaller.
-    stack = LocalStack(
-        state_dir=tmp_path_factory.mktemp("kindling-state"), api=True, mail_lab=True, sqs_max_batching_window=0
-    )
+    stack = LocalStack(state_dir=tmp_path_factory.mktemp("kindling-state"), api=True, mail_lab=True)
     with stack:
         assert stack.api_key and stack.workspace_id
         yield stack

@@ -14,6 +14,11 @@ from devstack.runtime import LocalStack
 
 def own_workspace(stack: LocalStack, name: str) -> dict[str, str]:
     """Auth headers of a fresh workspace on the running stack: its own 60/min rate-limit budget and data."""
+    return new_workspace(stack, name)[1]
+
+
+def new_workspace(stack: LocalStack, name: str) -> tuple[str, dict[str, str]]:
+    """A fresh workspace on the running stack: (its id, its auth headers)."""
     from kindling.auth.scopes import ALL_SCOPES
     from kindling.auth.service import AuthService
 
@@ -21,7 +26,7 @@ def own_workspace(stack: LocalStack, name: str) -> dict[str, str]:
     auth = AuthService()
     workspace = auth.create_workspace(name)
     _, token = auth.create_api_key(workspace.id, name="e2e", scopes=ALL_SCOPES)
-    return {"Authorization": f"Bearer {token}"}
+    return workspace.id, {"Authorization": f"Bearer {token}"}
 
 
 def settled(client: httpx.Client, stack: LocalStack, mailbox_id: str, timeout: float = 60) -> dict[str, Any]:

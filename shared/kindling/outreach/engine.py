@@ -657,6 +657,9 @@ class ActionWorker:
         step = record.step(message.step_id) if record is not None else None
         if record is None or record.status != "running" or step is None or not step.is_linkedin:
             return None
+        opening = windows.clamp(now, schedule_of(record.settings))
+        if opening is None or opening > now:  # delivered after the window closed: the slow path releases the claim
+            return None
         account = self._cached_account(ws, message.account_id)
         if account is None or account.status != "connected" or account.provider_account_id is None:
             return None
@@ -743,6 +746,12 @@ class ActionWorker:
         action = str(step.linkedin_action_type)
         state = rules.state_of(item.li_state, action)
         schedule = schedule_of(record.settings)
+        opening = windows.clamp(now, schedule)
+        if ledger.status == "claimed" and (opening is None or opening > now):
+            # Delivered after the window closed (late or again): nothing goes out now. The enrollment stays due
+            # (lease) and the tick moves it to the window's next opening. A "sending" claim goes on: it checks first.
+            self._repo.release_claim(ledger)
+            return WorkResult("outside_window")
         prospect = prospect_from_raw(ws, prospect_raw)
         identifier, sales_nav = rules.profile_identifier(prospect.linkedin_url)
         if identifier is None and not sales_nav:

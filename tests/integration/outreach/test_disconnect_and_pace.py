@@ -3,6 +3,8 @@ auto-resume"; "2 actions per minute per account")."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.integration.outreach.conftest import INVITE, VIEW, WAIT, Engine
 
 
@@ -129,3 +131,29 @@ def test_the_auto_resume_resets_the_failure_rate_window_so_the_outage_cannot_pau
     shield.observe([Attempt(ws, cid, "one-more@example.com", "failed")], engine.world.clock.now())
     got = _campaign(engine, cid)
     assert (got["status"], got["pausedReason"]) == ("running", None)
+
+
+def test_an_action_delivered_after_the_window_closed_waits_for_its_next_opening(engine: Engine) -> None:
+    """Claimed at 17:59 UTC inside the 08:00-18:00 UTC window, delivered by the queue at 18:01 (a late delivery):
+    no provider call at 18:01; the view goes out when the window opens again, Thursday 08:00."""
+    account = engine.world.connect()
+    window = {"scheduleDays": [1, 2, 3, 4, 5], "sendingWindows": [{"start": "08:00", "end": "18:00"}]}
+    cid = engine.campaign([VIEW], [account["id"]], timezone="UTC", **window)
+    engine.start(cid)
+    pid = engine.prospect("frances-allen", "Frances")
+    engine.enroll(cid, [pid])
+    clock = engine.world.clock
+    clock.set(datetime(2026, 6, 10, 17, 59, tzinfo=UTC))  # Wednesday
+    assert engine.tick().enqueued == 1
+    clock.set(datetime(2026, 6, 10, 18, 1, tzinfo=UTC))
+    assert len(engine.drain()) == 1
+    assert [c for c in engine.emulator.calls if c.path == "/users/frances-allen"] == []
+    item = engine.enrollment(cid, pid)
+    assert (item.status, item.current_step) == ("pending", 0)  # not advanced: the view was not taken
+
+    clock.set(datetime(2026, 6, 11, 7, 55, tzinfo=UTC))  # Thursday, before the window
+    engine.run(minutes=10)
+    fetches = [c.at for c in engine.emulator.calls if c.path == "/users/frances-allen"]
+    assert len(fetches) == 1
+    assert datetime(2026, 6, 11, 8, 0, tzinfo=UTC) <= fetches[0] < datetime(2026, 6, 11, 8, 5, tzinfo=UTC)
+    assert engine.enrollment(cid, pid).status == "completed"
