@@ -34,51 +34,66 @@ def _tick(stack: LocalStack, clock: ManualClock) -> None:
     stack.drain(timeout=60)
 
 
+def _running_campaign(
+    stack: LocalStack,
+    api: httpx.Client,
+    name: str,
+    account_name: str,
+    steps: list[dict[str, Any]],
+    prefix: str,
+    first_name: str,
+) -> tuple[str, str, str, str]:
+    """A LinkedIn account connected through the emulator's hosted auth, a running all-week campaign with `steps` on
+    it and one prospect enrolled: (campaign id, prospect id, the prospect's profile slug, the account id)."""
+    started = api.post("/api/v1/linkedin/accounts/connect")
+    assert started.status_code == 201, started.text
+    account_id = started.json()["data"]["account"]["id"]
+    token = urlsplit(started.json()["data"]["url"]).path.rsplit("/", 1)[-1]
+    with httpx.Client(base_url=stack.linkedin_provider.control_url, trust_env=False, timeout=30) as control:
+        done = control.post(f"/hosted/{token}/complete", json={"name": account_name})
+        assert done.status_code in (200, 201), done.text
+    body = {
+        "name": name,
+        "channel": "linkedin",
+        "linkedinAccountIds": [account_id],
+        "scheduleDays": [1, 2, 3, 4, 5, 6, 7],
+        "sendingWindows": [{"start": "00:00", "end": "24:00"}],
+        "steps": steps,
+    }
+    created = api.post("/api/v1/campaigns", json=body)
+    assert created.status_code == 201, created.text
+    cid = created.json()["data"]["id"]
+    assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
+    slug = f"{prefix}-{cid[:8]}"
+    prospect = api.post(
+        "/api/v1/prospects",
+        json={
+            "email": f"{slug}@example.com",
+            "firstName": first_name,
+            "linkedinUrl": f"https://www.linkedin.com/in/{slug}",
+        },
+    )
+    assert prospect.status_code == 201, prospect.text
+    pid = prospect.json()["data"]["id"]
+    enrolled = api.post(f"/api/v1/campaigns/{cid}/enrollments", json={"prospectIds": [pid]})
+    assert enrolled.status_code == 200, enrolled.text
+    return cid, pid, slug, account_id
+
+
 def test_a_linkedin_campaign_runs_through_the_stacks_functions(local_stack: LocalStack, clock: ManualClock) -> None:
     headers = own_workspace(local_stack, "LinkedIn engine e2e")
     with httpx.Client(base_url=local_stack.api_url, headers=headers, trust_env=False, timeout=60) as api:
-        started = api.post("/api/v1/linkedin/accounts/connect")
-        assert started.status_code == 201, started.text
-        account_id = started.json()["data"]["account"]["id"]
-        token = urlsplit(started.json()["data"]["url"]).path.rsplit("/", 1)[-1]
-        with httpx.Client(base_url=local_stack.linkedin_provider.control_url, trust_env=False, timeout=30) as control:
-            done = control.post(f"/hosted/{token}/complete", json={"name": "E2E Engine"})
-            assert done.status_code in (200, 201), done.text
-        body = {
-            "name": "LinkedIn e2e",
-            "channel": "linkedin",
-            "linkedinAccountIds": [account_id],
-            "scheduleDays": [1, 2, 3, 4, 5, 6, 7],
-            "sendingWindows": [{"start": "00:00", "end": "24:00"}],
-            "steps": [
-                {"stepIndex": 0, "type": "linkedin", "linkedinActionType": "view_profile", "delayDays": 0},
-                {
-                    "stepIndex": 1,
-                    "type": "linkedin",
-                    "linkedinActionType": "send_invite",
-                    "linkedinInviteNote": "Hi {{firstName}}!",
-                    "delayDays": 0,
-                },
-            ],
-        }
-        created = api.post("/api/v1/campaigns", json=body)
-        assert created.status_code == 201, created.text
-        cid = created.json()["data"]["id"]
-        assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
-        slug = f"e2e-{cid[:8]}"
-        prospect = api.post(
-            "/api/v1/prospects",
-            json={
-                "email": f"{slug}@example.com",
-                "firstName": "Lin",
-                "linkedinUrl": f"https://www.linkedin.com/in/{slug}",
+        steps = [
+            {"stepIndex": 0, "type": "linkedin", "linkedinActionType": "view_profile", "delayDays": 0},
+            {
+                "stepIndex": 1,
+                "type": "linkedin",
+                "linkedinActionType": "send_invite",
+                "linkedinInviteNote": "Hi {{firstName}}!",
+                "delayDays": 0,
             },
-        )
-        assert prospect.status_code == 201, prospect.text
-        enrolled = api.post(
-            f"/api/v1/campaigns/{cid}/enrollments", json={"prospectIds": [prospect.json()["data"]["id"]]}
-        )
-        assert enrolled.status_code == 200, enrolled.text
+        ]
+        cid, _, slug, _ = _running_campaign(local_stack, api, "LinkedIn e2e", "E2E Engine", steps, "e2e", "Lin")
 
         emulator = local_stack.linkedin_provider
         for _ in range(8):
@@ -101,48 +116,20 @@ def test_the_campaigns_message_and_the_reply_share_one_inbox_conversation_on_the
     poll) lands in the same conversation, after it."""
     headers = own_workspace(local_stack, "LinkedIn inbox e2e")
     with httpx.Client(base_url=local_stack.api_url, headers=headers, trust_env=False, timeout=60) as api:
-        started = api.post("/api/v1/linkedin/accounts/connect")
-        assert started.status_code == 201, started.text
-        account_id = started.json()["data"]["account"]["id"]
-        token = urlsplit(started.json()["data"]["url"]).path.rsplit("/", 1)[-1]
-        with httpx.Client(base_url=local_stack.linkedin_provider.control_url, trust_env=False, timeout=30) as control:
-            done = control.post(f"/hosted/{token}/complete", json={"name": "E2E Inbox"})
-            assert done.status_code in (200, 201), done.text
-        body = {
-            "name": "LinkedIn inbox e2e",
-            "channel": "linkedin",
-            "linkedinAccountIds": [account_id],
-            "scheduleDays": [1, 2, 3, 4, 5, 6, 7],
-            "sendingWindows": [{"start": "00:00", "end": "24:00"}],
-            "steps": [
-                {"stepIndex": 0, "type": "linkedin", "linkedinActionType": "send_invite", "delayDays": 0},
-                {"stepIndex": 1, "type": "linkedin", "linkedinActionType": "wait_accept", "delayDays": 0},
-                {
-                    "stepIndex": 2,
-                    "type": "linkedin",
-                    "linkedinActionType": "send_message",
-                    "linkedinMessageTemplate": "Thanks, {{firstName}}!",
-                    "delayDays": 0,
-                },
-            ],
-        }
-        created = api.post("/api/v1/campaigns", json=body)
-        assert created.status_code == 201, created.text
-        cid = created.json()["data"]["id"]
-        assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
-        slug = f"e2e-inbox-{cid[:8]}"
-        prospect = api.post(
-            "/api/v1/prospects",
-            json={
-                "email": f"{slug}@example.com",
-                "firstName": "Noor",
-                "linkedinUrl": f"https://www.linkedin.com/in/{slug}",
+        steps = [
+            {"stepIndex": 0, "type": "linkedin", "linkedinActionType": "send_invite", "delayDays": 0},
+            {"stepIndex": 1, "type": "linkedin", "linkedinActionType": "wait_accept", "delayDays": 0},
+            {
+                "stepIndex": 2,
+                "type": "linkedin",
+                "linkedinActionType": "send_message",
+                "linkedinMessageTemplate": "Thanks, {{firstName}}!",
+                "delayDays": 0,
             },
+        ]
+        cid, pid, slug, account_id = _running_campaign(
+            local_stack, api, "LinkedIn inbox e2e", "E2E Inbox", steps, "e2e-inbox", "Noor"
         )
-        assert prospect.status_code == 201, prospect.text
-        pid = prospect.json()["data"]["id"]
-        enrolled = api.post(f"/api/v1/campaigns/{cid}/enrollments", json={"prospectIds": [pid]})
-        assert enrolled.status_code == 200, enrolled.text
 
         emulator = local_stack.linkedin_provider
         member = emulator._profile_for(slug).provider_id
