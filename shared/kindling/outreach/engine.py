@@ -50,7 +50,7 @@ from kindling.events.service import EventService
 from kindling.linkedin import dispositions
 from kindling.linkedin.limits import LimitReached, PaceLimited, dimension_for_action
 from kindling.linkedin.models import LinkedInAccount
-from kindling.linkedin.provider import LinkedInProvider, ProviderError, ProviderProfile
+from kindling.linkedin.provider import LinkedInProvider, ProviderError, ProviderProfile, SentMessage
 from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
 from kindling.linkedin.usage import Reservation, UsageRepository
@@ -562,7 +562,7 @@ class ActionWorker:
     ) -> None:
         # `outbound` (the unified inbox, handed in by the entry points) gets a copy of every message sent
         self._outbound = OutboundCopies(provider, outbound) if outbound is not None else None
-        self._provider: LinkedInProvider = self._outbound.provider if self._outbound is not None else provider
+        self._provider = provider
         self._repo = repository or OutreachRepository()
         self._campaigns = campaigns or CampaignRepository()
         self._accounts = accounts or LinkedInAccountService(provider=provider)
@@ -591,7 +591,7 @@ class ActionWorker:
         identifier, rendered, resumed = started.identifier, started.rendered, started.resumed
         account = chosen.account
         try:
-            skipped, extra, peer = self._act(action, account, identifier, step, rendered, item, resumed, now)
+            skipped, extra, peer, answered = self._act(action, account, identifier, step, rendered, item, resumed, now)
         except ProviderError as exc:
             if exc.code in ("credentials", "checkpoint"):
                 self._accounts.set_status(
@@ -641,7 +641,7 @@ class ActionWorker:
         if self._outbound is not None and action in ("send_message", "send_inmail"):
             sent = ok and skipped is None
             self._outbound.after_action(
-                sent, account, peer, rendered, item, started.contact_name, message.action_id, now
+                sent, account, peer, answered, rendered, item, started.contact_name, message.action_id, now
             )
         return WorkResult(("skipped" if skipped else "done") if ok else "lost_race", account.id, skipped)
 
@@ -810,12 +810,14 @@ class ActionWorker:
         item: LinkedInEnrollmentItem,
         resumed: bool,
         now: datetime,
-    ) -> tuple[str | None, list[Any], tuple[str, str] | None]:
-        """Do the action at the provider: (the skip reason or None, the enrollment attributes to set, the peer row)."""
+    ) -> tuple[str | None, list[Any], tuple[str, str] | None, SentMessage | None]:
+        """Do the action at the provider: (the skip reason or None, the enrollment attributes to set, the peer row,
+        the provider's answer to a message this call sent)."""
         provider_account = str(account.provider_account_id)
         peer: tuple[str, str] | None = None
         extra: list[Any] = []
         skipped: str | None = None
+        answered: SentMessage | None = None
         profile = self._provider.get_profile(provider_account, identifier, with_skills=action == "endorse_skill")
         member = profile.provider_id
         extra.append(LinkedInEnrollmentItem.li_member_id.set(member))
@@ -844,14 +846,14 @@ class ActionWorker:
             elif inmail and (account.account_type or "premium") == "free":
                 skipped = rules.SKIP_INMAIL_FREE
             else:
-                sent = self._provider.start_chat(
+                answered = self._provider.start_chat(
                     provider_account,
                     member,
                     rendered.text or "",
                     inmail=inmail and not profile.is_relationship,
                     subject=rendered.subject if inmail else None,
                 )
-                extra.append(LinkedInEnrollmentItem.li_chat_id.set(sent.chat_id))
+                extra.append(LinkedInEnrollmentItem.li_chat_id.set(answered.chat_id))
                 peer = (account.id, member)
         elif action in ("like_post", "comment"):
             posts = self._provider.list_posts(provider_account, identifier)
@@ -874,7 +876,7 @@ class ActionWorker:
                 skipped = choice.reason or dispositions.SKIPPED_NO_SKILLS
             else:  # endorsing twice leaves one endorsement: a resumed delivery may simply do it again
                 self._provider.endorse_skill(provider_account, member, choice.skill.id)
-        return skipped, extra, peer
+        return skipped, extra, peer, answered
 
     def _already_done(
         self,
