@@ -255,9 +255,6 @@ class SqsPollers:
 
     def pending(self, delayed: bool = True) -> int:
         """Messages visible or in flight (and, with `delayed`, delayed) on the polled queues, plus busy pollers."""
-        busy = sum(1 for p in self.pollers if p.busy)
-        if busy:  # work in progress: no need to count the queues to know drain() must wait
-            return busy
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         if delayed:
             names.append("ApproximateNumberOfMessagesDelayed")
@@ -268,8 +265,6 @@ class SqsPollers:
             else:
                 attrs = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
                 total += sum(int(v) for v in attrs.values())
-            if total:
-                break
         return total + sum(1 for p in self.pollers if p.busy)
 
     def drain(self, timeout: float = 30.0, interval: float = 0.05, *, delayed: bool = True) -> None:
