@@ -36,24 +36,10 @@ from kindling.outreach.repository import OutreachRepository
 from kindling.platform import keys
 from kindling.platform.clock import ManualClock, set_clock
 from tests.e2e.support import SCHEDULED, new_workspace
+from tests.support.linkedin_steps import INVITE, MESSAGE, VIEW, WAIT
 
 WEDNESDAY = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-
-VIEW = {"type": "linkedin", "linkedinActionType": "view_profile", "delayDays": 0}
-INVITE = {
-    "type": "linkedin",
-    "linkedinActionType": "send_invite",
-    "linkedinInviteNote": "Hi {{firstName}}, glad to connect.",
-    "delayDays": 0,
-}
-WAIT = {"type": "linkedin", "linkedinActionType": "wait_accept", "delayDays": 0}
-MESSAGE = {
-    "type": "linkedin",
-    "linkedinActionType": "send_message",
-    "linkedinMessageTemplate": "Thanks for connecting, {{firstName}}!",
-    "delayDays": 0,
-}
 
 
 @pytest.fixture

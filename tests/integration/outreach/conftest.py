@@ -21,22 +21,9 @@ from kindling.outreach.sweeps import EngineSweeps
 from kindling.platform.settings import reset_settings
 from kindling.sending.scheduler import Scheduler
 from tests.integration.linkedin_accounts.conftest import WEBHOOK_SECRET, LinkedInWorld, li  # noqa: F401
+from tests.support.linkedin_steps import INVITE, MESSAGE, WAIT
 
 ALL_DAY = {"scheduleDays": [1, 2, 3, 4, 5, 6, 7], "sendingWindows": [{"start": "00:00", "end": "24:00"}]}
-VIEW = {"type": "linkedin", "linkedinActionType": "view_profile", "delayDays": 0}
-INVITE = {
-    "type": "linkedin",
-    "linkedinActionType": "send_invite",
-    "linkedinInviteNote": "Hi {{firstName}}, glad to connect.",
-    "delayDays": 0,
-}
-WAIT = {"type": "linkedin", "linkedinActionType": "wait_accept", "delayDays": 0}
-MESSAGE = {
-    "type": "linkedin",
-    "linkedinActionType": "send_message",
-    "linkedinMessageTemplate": "Thanks for connecting, {{firstName}}!",
-    "delayDays": 0,
-}
 
 
 @dataclass

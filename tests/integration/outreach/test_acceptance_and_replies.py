@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.outreach.conftest import INVITE, VIEW, WAIT, Engine
+from tests.integration.outreach.conftest import Engine
+from tests.support.linkedin_steps import INVITE, VIEW, WAIT
 
 
 def test_an_acceptance_by_webhook_is_stamped_counted_and_advanced_once(engine: Engine) -> None:

@@ -17,7 +17,8 @@ from kindling.linkedin.usage import UsageRepository
 from kindling.outreach.engine import ActionWorker, handle_batch, message_of
 from kindling.platform.dynamo import TableModel
 from kindling.sending.scheduler import Scheduler
-from tests.integration.outreach.conftest import INVITE, VIEW, WAIT, Engine
+from tests.integration.outreach.conftest import Engine
+from tests.support.linkedin_steps import INVITE, VIEW, WAIT
 
 
 class _Requests:

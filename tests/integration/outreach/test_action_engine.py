@@ -9,7 +9,8 @@ from datetime import timedelta
 from kindling.linkedin.service import default_provider
 from kindling.linkedin.usage import UsageRepository
 from kindling.outreach.engine import ActionWorker, handle_batch
-from tests.integration.outreach.conftest import INVITE, MESSAGE, VIEW, WAIT, Engine
+from tests.integration.outreach.conftest import Engine
+from tests.support.linkedin_steps import INVITE, MESSAGE, VIEW, WAIT
 
 
 def test_a_four_step_sequence_runs_each_step_once_and_counts_it(engine: Engine) -> None:

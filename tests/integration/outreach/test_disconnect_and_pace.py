@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.integration.outreach.conftest import INVITE, VIEW, WAIT, Engine
+from tests.integration.outreach.conftest import Engine
+from tests.support.linkedin_steps import INVITE, VIEW, WAIT
 
 
 def _campaign(engine: Engine, cid: str) -> dict[str, object]:

@@ -14,7 +14,8 @@ from kindling.linkedin.service import default_provider
 from kindling.linkedin.usage import UsageRepository
 from kindling.outreach import rules
 from kindling.outreach.engine import ActionWorker, handle_batch
-from tests.integration.outreach.conftest import INVITE, VIEW, WAIT, Engine
+from tests.integration.outreach.conftest import Engine
+from tests.support.linkedin_steps import INVITE, VIEW, WAIT
 
 SKILLS = [("Public Speaking", 101), ("Python Programming", 102), ("Sales Strategy", 103)]
 COMMENT = {

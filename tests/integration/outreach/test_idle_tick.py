@@ -8,7 +8,8 @@ from typing import Any
 from kindling.platform.dynamo import TableModel
 from kindling.prospects.models import ProspectCreate
 from kindling.prospects.service import ProspectService
-from tests.integration.outreach.conftest import VIEW, Engine
+from tests.integration.outreach.conftest import Engine
+from tests.support.linkedin_steps import VIEW
 
 CLOSED = {"scheduleDays": [1, 2, 3, 4, 5], "sendingWindows": [{"start": "10:00", "end": "11:00"}]}
 

@@ -22,8 +22,9 @@ from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import default_provider
 from kindling.outreach.engine import ActionWorker, handle_batch, message_of
 from kindling.outreach.outbound import SentLinkedInMessage
-from tests.integration.outreach.conftest import INVITE, MESSAGE, WAIT, Engine
+from tests.integration.outreach.conftest import Engine
 from tests.integration.webhooks.conftest import load_function
+from tests.support.linkedin_steps import INVITE, MESSAGE, WAIT
 
 INBOX = "/api/v1/inbox/conversations"
 

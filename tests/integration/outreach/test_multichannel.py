@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from kindling.platform.settings import reset_settings
-from tests.integration.outreach.conftest import INVITE, MESSAGE, WAIT, Engine
+from tests.integration.outreach.conftest import Engine
 from tests.integration.sending.conftest import SinkServer, sink_server
 from tests.integration.sending.world import TRACKING_SECRET, World
+from tests.support.linkedin_steps import INVITE, MESSAGE, WAIT
 
 EMAIL = {"type": "email", "subject": "Hello {{firstName}}", "bodyHtml": "<p>Hi {{firstName}}</p>", "delayDays": 0}
 
