@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kindling.events.models import EMAIL_EVENTS, LINKEDIN_EVENTS, DomainEvent
-from kindling.events.service import EventService
+from kindling.events.service import EventService, PreparedEvent
 from kindling.platform.clock import get_clock
 
 WILDCARD = "*"
@@ -171,6 +171,32 @@ def emit_event(
         workspace_id,
         event_type,
         data,
+        dedup_key=dedup[0] if dedup else None,
+        dedup_window=dedup[1] if dedup else None,
+        campaign_id=str(campaign) if campaign is not None else None,
+    )
+
+
+def prepare_event(
+    events: EventService,
+    workspace_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+    campaign_id: str | None = None,
+) -> PreparedEvent:
+    """Validate the payload and apply the type's dedup rule, for an event written inside the transaction of the
+    success it tells of (`EventService.record_in`; published after the commit with `publish_recorded`). Raises
+    InvalidEventPayload before anything is written."""
+    validate_payload(event_type, data)
+    dedup = dedup_for(event_type, data, now)
+    campaign = campaign_id if campaign_id is not None else data.get("campaignId")
+    return events.prepare(
+        workspace_id,
+        event_type,
+        data,
+        occurred_at=now,
         dedup_key=dedup[0] if dedup else None,
         dedup_window=dedup[1] if dedup else None,
         campaign_id=str(campaign) if campaign is not None else None,

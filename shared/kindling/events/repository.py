@@ -14,6 +14,7 @@ from typing import cast
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from kindling.events.models import DomainEvent
 from kindling.platform.clock import epoch_seconds
@@ -43,6 +44,33 @@ class EventDedupItem(TableModel):
     event_id = UnicodeAttribute()
 
 
+def _event_item(event: DomainEvent) -> EventItem:
+    return EventItem(
+        pk=event_pk(event.workspace_id, event.id),
+        sk="#",
+        gsi1pk=events_gsi_pk(event.workspace_id),
+        gsi1sk=time_ordered_sk(event.occurred_at.isoformat(), event.id),
+        event_id=event.id,
+        event_type=event.type,
+        data=json.dumps(event.data, separators=(",", ":"), default=str),
+        occurred_at=event.occurred_at,
+        campaign_id=event.campaign_id,
+        expires_at=epoch_seconds(event.occurred_at + EVENT_RETENTION),
+        # Until published, the event sits in the due index so a sweep can re-publish it after a crash.
+        due_pk=UNPUBLISHED_DUE_PK,
+        due_sk=unpublished_due_sk(event.occurred_at.isoformat(), event.workspace_id, event.id),
+    )
+
+
+def _dedup_item(event: DomainEvent, dedup_key: str, dedup_window: timedelta) -> EventDedupItem:
+    return EventDedupItem(
+        pk=event_dedup_pk(event.workspace_id, event.type, dedup_key),
+        sk="#",
+        event_id=event.id,
+        expires_at=epoch_seconds(event.occurred_at + dedup_window),
+    )
+
+
 def _to_event(item: EventItem) -> DomainEvent:
     return DomainEvent(
         id=item.event_id,
@@ -60,31 +88,12 @@ class EventRepository:
 
     def record(self, event: DomainEvent, dedup_key: str | None, dedup_window: timedelta | None) -> bool:
         """Store the event; with a dedup key, only if no event with that key is live. False if deduplicated."""
-        item = EventItem(
-            pk=event_pk(event.workspace_id, event.id),
-            sk="#",
-            gsi1pk=events_gsi_pk(event.workspace_id),
-            gsi1sk=time_ordered_sk(event.occurred_at.isoformat(), event.id),
-            event_id=event.id,
-            event_type=event.type,
-            data=json.dumps(event.data, separators=(",", ":"), default=str),
-            occurred_at=event.occurred_at,
-            campaign_id=event.campaign_id,
-            expires_at=epoch_seconds(event.occurred_at + EVENT_RETENTION),
-            # Until published, the event sits in the due index so a sweep can re-publish it after a crash.
-            due_pk=UNPUBLISHED_DUE_PK,
-            due_sk=unpublished_due_sk(event.occurred_at.isoformat(), event.workspace_id, event.id),
-        )
+        item = _event_item(event)
         if dedup_key is None or dedup_window is None:
             item.save(condition=EventItem.pk.does_not_exist())
             return True
+        marker = _dedup_item(event, dedup_key, dedup_window)
         now = epoch_seconds(event.occurred_at)
-        marker = EventDedupItem(
-            pk=event_dedup_pk(event.workspace_id, event.type, dedup_key),
-            sk="#",
-            event_id=event.id,
-            expires_at=epoch_seconds(event.occurred_at + dedup_window),
-        )
         try:
             with transaction() as tx:
                 # TTL deletes lazily: a marker past its window counts as gone.
@@ -95,6 +104,18 @@ class EventRepository:
                 return False
             raise
         return True
+
+    @staticmethod
+    def add_record(
+        tx: TransactWrite, event: DomainEvent, dedup_key: str | None, dedup_window: timedelta | None
+    ) -> None:
+        """Put the event (and its dedup marker, so `record` elsewhere dedups against it) into a caller's
+        transaction: the one that records what the event tells, whose own condition makes that happen once. No
+        conditions here (the event id is new), so they never make the caller's transaction fail. Until
+        `mark_published`, the event waits in the unpublished index like any other."""
+        if dedup_key is not None and dedup_window is not None:
+            tx.save(_dedup_item(event, dedup_key, dedup_window))
+        tx.save(_event_item(event))
 
     def mark_published(self, workspace_id: str, event_id: str) -> None:
         EventItem(pk=event_pk(workspace_id, event_id), sk="#").update(

@@ -4,14 +4,27 @@ payload against the catalogue and applies the type's dedup rule before calling `
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+from pynamodb.transactions import TransactWrite
 
 from kindling.events.models import EVENT_TYPES, DomainEvent
 from kindling.events.publisher import EventPublisher, WebhookQueuePublisher
 from kindling.events.repository import EventRepository
 from kindling.platform.clock import Clock, get_clock
 from kindling.platform.ids import prefixed_id
+from kindling.platform.observability import get_logger
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An event to be written inside another transaction (`EventService.record_in`), then published."""
+
+    event: DomainEvent
+    dedup_key: str | None
+    dedup_window: timedelta | None
 
 
 class EventService:
@@ -55,6 +68,44 @@ class EventService:
         self._publisher.publish(event)
         self._repo.mark_published(workspace_id, event.id)
         return event
+
+    def prepare(
+        self,
+        workspace_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        occurred_at: datetime,
+        dedup_key: str | None = None,
+        dedup_window: timedelta | None = None,
+        campaign_id: str | None = None,
+    ) -> PreparedEvent:
+        """An event for `record_in`: the way an engine writes an event in the same transaction as the success
+        it tells of (the event cannot exist without the success, nor the success without its event)."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+        event = DomainEvent(
+            id=prefixed_id("evt", 16),
+            workspace_id=workspace_id,
+            type=event_type,
+            data=data,
+            occurred_at=occurred_at,
+            campaign_id=campaign_id,
+        )
+        return PreparedEvent(event=event, dedup_key=dedup_key, dedup_window=dedup_window)
+
+    @staticmethod
+    def record_in(tx: TransactWrite, prepared: PreparedEvent) -> None:
+        EventRepository.add_record(tx, prepared.event, prepared.dedup_key, prepared.dedup_window)
+
+    def publish_recorded(self, event: DomainEvent) -> None:
+        """Hand an event written by `record_in` (its transaction committed) to the webhook queue. A failure is
+        logged, not raised: the event stays in the unpublished index and `republish_stale` sends it later."""
+        try:
+            self._publisher.publish(event)
+            self._repo.mark_published(event.workspace_id, event.id)
+        except Exception:
+            get_logger().exception("recorded event not published yet", extra={"event_id": event.id})
 
     def republish_stale(self, older_than: timedelta = timedelta(minutes=5), limit: int = 100) -> int:
         """Re-publish events stuck unpublished (their emitter crashed between record and publish)."""

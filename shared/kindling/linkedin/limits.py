@@ -323,6 +323,23 @@ def period_key(dimension: Dimension, now: datetime) -> str:
     return period_start(dimension, now).date().isoformat()
 
 
+# Activity tallies (what the account did, not what it reserved): per UTC day and per week from Monday 00:00 UTC, the
+# same periods as the caps (help center L2493: "today's running counts"; L5143: "invites_sent_today,
+# messages_sent_today and connections_today", incremented in the success's own transaction).
+ActivityKind = Literal["views", "invites", "messages", "inmails", "engagements", "connections"]
+ACTIVITY_KINDS: tuple[ActivityKind, ...] = get_args(ActivityKind)
+ACTIVITY_PERIODS = ("day", "week")
+
+
+def activity_period(period: str, at: datetime) -> tuple[str, datetime]:
+    """(the period's name in storage: the date it starts on, when it ends) of the `day` or `week` holding `at`."""
+    day = at.astimezone(UTC).date()
+    if period == "week":
+        day -= timedelta(days=day.weekday())
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return day.isoformat(), start + timedelta(days=7 if period == "week" else 1)
+
+
 # --- pace ----------------------------------------------------------------------------------------------------------
 def pace_retry_after(older_action: datetime | None, now: datetime) -> int:
     """Seconds until the account may act again, given the older of its last two actions (0: it may act now)."""

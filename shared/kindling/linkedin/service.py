@@ -45,7 +45,7 @@ from kindling.linkedin.provider import (
 )
 from kindling.linkedin.repository import AccountPage, LinkedInAccountRepository, ReactionPage, Stale
 from kindling.linkedin.secrets import KmsProxySecretBox, ProxySecretBox
-from kindling.linkedin.usage import UsageRepository
+from kindling.linkedin.usage import Activity, UsageRepository
 from kindling.platform.clock import Clock, get_clock, isoformat
 from kindling.platform.errors import (
     BadGateway as ProviderUnavailable,
@@ -690,6 +690,9 @@ class LinkedInAccountService:
 
     def usage(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:
         return self._usage().usage(account.workspace_id, account.id, now)
+
+    def activity(self, account: LinkedInAccount, now: datetime) -> Activity:
+        return self._usage().activity(account.workspace_id, account.id, now)
 
     def _usage(self) -> UsageRepository:
         if self._usage_repo is None:

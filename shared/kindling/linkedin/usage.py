@@ -6,7 +6,12 @@ Items, in the account's usage partition `ws#LIUSAGE#<account id>` (kindling.plat
   Monday for `invites_week`): `used` and `reservations` (the string set of the live reservation ids). A new period
   is a new item, so nothing unused carries over (no burst catch-up); each counter expires 8 days after its period;
 - the pacer, sk `PACE`: the instants (epoch milliseconds) of the account's last two actions, `older_ms` and
-  `newer_ms`; it expires a day after the last action.
+  `newer_ms`; it expires a day after the last action;
+- the activity tallies, sk `ACT#day#<date>` and `ACT#week#<Monday>`: what the account DID (views, invites,
+  messages, inmails, engagements, connections), one ADD per success on each, put by `add_activity` into the
+  transaction that records the success itself (the ledger's `done`, the acceptance stamp), so a tally never
+  disagrees with what happened (help center L5131-5143). The counters above gate (a reservation is taken before
+  the provider call and given back on failure); the tallies only report.
 
 `reserve` is one TransactWriteItems of two updates, so the cap and the pace hold together or nothing is written:
 the counter's `ADD used 1, reservations {id}` on condition `used < cap` (or no counter yet), and the pacer's
@@ -37,11 +42,15 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from kindling.linkedin.limits import (
+    ACTIVITY_KINDS,
+    ACTIVITY_PERIODS,
     DIMENSIONS,
     PACE_WINDOW_SECONDS,
+    ActivityKind,
     Dimension,
     LimitReached,
     PaceLimited,
+    activity_period,
     next_reset,
     pace_retry_after,
     period_key,
@@ -54,9 +63,9 @@ from kindling.platform.dynamo import (
     condition_failed,
     transaction,
 )
-from kindling.platform.keys import LINKEDIN_PACE_SK, linkedin_usage_pk, linkedin_usage_sk
+from kindling.platform.keys import LINKEDIN_PACE_SK, linkedin_activity_sk, linkedin_usage_pk, linkedin_usage_sk
 
-__all__ = ["LimitReached", "PaceLimited", "Reservation", "UsageRepository"]
+__all__ = ["Activity", "LimitReached", "PaceLimited", "Reservation", "UsageRepository"]
 
 COUNTER_RETENTION = timedelta(days=8)  # a counter is kept this long after its period ends
 PACE_RETENTION = timedelta(days=1)
@@ -73,6 +82,27 @@ class LinkedInUsageItem(TableModel):
 class LinkedInPaceItem(TableModel):
     older_ms = NumberAttribute(null=True)
     newer_ms = NumberAttribute(null=True)
+
+
+class LinkedInActivityItem(TableModel):
+    period = UnicodeAttribute(null=True)  # `day` or `week`
+    starts = UnicodeAttribute(null=True)  # the date the period starts on
+    views = NumberAttribute(null=True)
+    invites = NumberAttribute(null=True)
+    messages = NumberAttribute(null=True)
+    inmails = NumberAttribute(null=True)
+    engagements = NumberAttribute(null=True)
+    connections = NumberAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The account's tallies for the day and the week holding a moment (`day`, `week`: their start dates)."""
+
+    day: str
+    week: str
+    today: dict[ActivityKind, int]
+    this_week: dict[ActivityKind, int]
 
 
 @dataclass(frozen=True)
@@ -206,6 +236,39 @@ class UsageRepository:
             condition=LinkedInPaceItem.older_ms.does_not_exist()
             | (LinkedInPaceItem.older_ms <= now_ms - PACE_WINDOW_SECONDS * 1000),
         )
+
+    @staticmethod
+    def add_activity(tx: TransactWrite, workspace_id: str, account_id: str, kind: ActivityKind, at: datetime) -> None:
+        """Put one success of `kind` at `at` on the account's day and week tallies, into the caller's transaction
+        (the one that records the success). Unconditional ADDs: they never make the caller's transaction fail."""
+        if kind not in ACTIVITY_KINDS:
+            raise ValueError(f"unknown LinkedIn activity {kind!r}")
+        pk = linkedin_usage_pk(workspace_id, account_id)
+        for period in ACTIVITY_PERIODS:
+            starts, ends = activity_period(period, at)
+            tx.update(
+                LinkedInActivityItem(pk=pk, sk=linkedin_activity_sk(period, starts)),
+                actions=[
+                    getattr(LinkedInActivityItem, kind).add(1),
+                    LinkedInActivityItem.period.set(period),
+                    LinkedInActivityItem.starts.set(starts),
+                    LinkedInActivityItem.expires_at.set(_epoch(ends + COUNTER_RETENTION)),
+                ],
+            )
+
+    def activity(self, workspace_id: str, account_id: str, now: datetime) -> Activity:
+        """The tallies of the day and the week holding `now`: one strongly consistent BatchGetItem."""
+        pk = linkedin_usage_pk(workspace_id, account_id)
+        day, _ = activity_period("day", now)
+        week, _ = activity_period("week", now)
+        keys = {"day": (pk, linkedin_activity_sk("day", day)), "week": (pk, linkedin_activity_sk("week", week))}
+        found = batch_get_raw(keys.values(), attributes=ACTIVITY_KINDS)
+
+        def tallies(key: tuple[str, str]) -> dict[ActivityKind, int]:
+            raw = found.get(key, {})
+            return {kind: int(raw[kind]["N"]) if kind in raw else 0 for kind in ACTIVITY_KINDS}
+
+        return Activity(day=day, week=week, today=tallies(keys["day"]), this_week=tallies(keys["week"]))
 
     def release(self, reservation: Reservation) -> bool:
         """Give the reservation's slot back; False (nothing changed) when it was already released."""

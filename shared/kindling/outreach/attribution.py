@@ -17,15 +17,20 @@ enrollments through the peer index (the enrollments a LinkedIn member was invite
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
+
+from pynamodb.transactions import TransactWrite
 
 from kindling.campaigns.models import CampaignRecord
 from kindling.campaigns.repository import CampaignRepository
-from kindling.events.catalog import emit_event
-from kindling.events.service import EventService
+from kindling.events.catalog import emit_event, prepare_event
+from kindling.events.service import EventService, PreparedEvent
 from kindling.linkedin.models import LinkedInAccount
+from kindling.linkedin.usage import UsageRepository
 from kindling.outreach.engine import IN_SEQUENCE, advance_after
 from kindling.outreach.repository import LinkedInEnrollmentItem, LinkedInInboundItem, OutreachRepository
 from kindling.platform.clock import isoformat
@@ -95,6 +100,16 @@ class Attributor:
         except NotFound:
             return None
 
+    def _prepare(
+        self, workspace_id: str, event_type: str, data: dict[str, object], now: datetime
+    ) -> PreparedEvent | None:
+        """An event to write in the stamp's transaction; None (logged) when its payload is refused."""
+        try:
+            return prepare_event(self._event_service(), workspace_id, event_type, dict(data), now=now)
+        except Exception:  # the stamp stands; a refused event must not undo it
+            get_logger().exception("linkedin engine event not emitted", extra={"type": event_type})
+            return None
+
     def _emit(self, workspace_id: str, event_type: str, data: dict[str, object], now: datetime) -> None:
         try:
             emit_event(self._event_service(), workspace_id, event_type, dict(data), now=now)
@@ -107,12 +122,46 @@ class Attributor:
     ) -> Attribution:
         result = Attribution()
         ws = account.workspace_id
+        tallied = False
         for peer in self._repo.peers(ws, account.id, member_id):
             item = self._repo.enrollment(ws, peer.campaign_id, peer.prospect_id)
             if item is None or item.li_invited_at is None or item.li_accepted_at is not None:
                 continue
             late = bool(item.li_wait_timed_out)
             counter = None if late or not item.li_invite_step else (str(item.li_invite_step), "acceptances")
+            record = self._campaign(ws, peer.campaign_id)
+            # The account gained the connection even when the campaign no longer counts it (a late acceptance):
+            # its tally counts it, on the day it happened, in the first stamp's own transaction (one member
+            # invited in two campaigns from this account is one connection).
+            also: list[Callable[[TransactWrite], None]] = []
+            if not tallied:
+                also.append(
+                    partial(
+                        UsageRepository.add_activity,
+                        workspace_id=ws,
+                        account_id=account.id,
+                        kind="connections",
+                        at=accepted_at,
+                    )
+                )
+            event = None
+            if counter is not None and record is not None:
+                event = self._prepare(
+                    ws,
+                    "linkedin.invite_accepted",
+                    {
+                        "campaignId": record.campaign_id,
+                        "enrollmentId": item.enrollment_id,
+                        "linkedinAccountId": account.id,
+                        "acceptedAt": isoformat(accepted_at) or "",
+                        "prospectId": item.prospect_id,
+                        "campaignName": record.name,
+                        "invitedAt": isoformat(item.li_invited_at) or "",
+                    },
+                    now,
+                )
+            if event is not None:
+                also.append(partial(EventService.record_in, prepared=event))
             stamped = self._repo.stamp(
                 item,
                 [LinkedInEnrollmentItem.li_accepted_at.set(accepted_at)],
@@ -120,30 +169,19 @@ class Attributor:
                 workspace_id=ws,
                 counter=counter,
                 now=now,
+                also=also,
             )
             if not stamped:
                 continue
+            tallied = True
             result.stamped.append(item.enrollment_id)
+            if event is not None:
+                self._event_service().publish_recorded(event.event)
             if counter is None:
                 continue
             result.counted.append(item.enrollment_id)
-            record = self._campaign(ws, peer.campaign_id)
             if record is None:
                 continue
-            self._emit(
-                ws,
-                "linkedin.invite_accepted",
-                {
-                    "campaignId": record.campaign_id,
-                    "enrollmentId": item.enrollment_id,
-                    "linkedinAccountId": account.id,
-                    "acceptedAt": isoformat(accepted_at) or "",
-                    "prospectId": item.prospect_id,
-                    "campaignName": record.name,
-                    "invitedAt": isoformat(item.li_invited_at) or "",
-                },
-                now,
-            )
             if item.status not in IN_SEQUENCE:
                 continue  # stamped, counted, but a replied/stopped prospect does not move
             step = current_step(record.steps, int(item.current_step or 0))

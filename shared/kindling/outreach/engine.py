@@ -36,19 +36,21 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
+from pynamodb.transactions import TransactWrite
 
 from kindling.campaigns.models import CampaignRecord, StepRecord
 from kindling.campaigns.repository import CampaignRepository
 from kindling.campaigns.service import CampaignService
 from kindling.campaigns.templates import LinkedInPreview, render_linkedin_preview
 from kindling.enrollments.service import campaign_service
-from kindling.events.catalog import emit_event
-from kindling.events.service import EventService
+from kindling.events.catalog import prepare_event
+from kindling.events.service import EventService, PreparedEvent
 from kindling.linkedin import dispositions
-from kindling.linkedin.limits import LimitReached, PaceLimited, dimension_for_action
+from kindling.linkedin.limits import ActivityKind, LimitReached, PaceLimited, dimension_for_action
 from kindling.linkedin.models import LinkedInAccount
 from kindling.linkedin.provider import LinkedInProvider, ProviderError, ProviderProfile, SentMessage
 from kindling.linkedin.repository import LinkedInAccountRepository
@@ -545,6 +547,16 @@ COUNTERS = {
     "send_message": "messages",
     "send_inmail": "messages",
 }
+# the account's tally (kindling.linkedin.usage) each action's success adds to
+ACTIVITY: dict[str, ActivityKind] = {
+    "view_profile": "views",
+    "send_invite": "invites",
+    "send_message": "messages",
+    "send_inmail": "inmails",
+    "endorse_skill": "engagements",
+    "like_post": "engagements",
+    "comment": "engagements",
+}
 
 
 class ActionWorker:
@@ -591,7 +603,9 @@ class ActionWorker:
         identifier, rendered, resumed = started.identifier, started.rendered, started.resumed
         account = chosen.account
         try:
-            skipped, extra, peer, answered = self._act(action, account, identifier, step, rendered, item, resumed, now)
+            skipped, extra, peer, answered, unsent = self._act(
+                action, account, identifier, step, rendered, item, resumed, now
+            )
         except ProviderError as exc:
             if exc.code in ("credentials", "checkpoint"):
                 self._accounts.set_status(
@@ -618,12 +632,24 @@ class ActionWorker:
                 not_before=not_before,
                 request_sent=exc.request_sent,
             )
-        if skipped is not None and chosen.reservation is not None:
-            self._usage.release(chosen.reservation)
+        if (skipped is not None or unsent) and chosen.reservation is not None:
+            self._usage.release(chosen.reservation)  # nothing went out: the slot is the account's again
         counter = None if skipped else COUNTERS.get(action)
         if action == "send_inmail" and skipped is None and not extra:
             counter = None
         advance = advance_after(record, item, message.step_index, now, schedule, self._rng)
+        also: list[Callable[[TransactWrite], None]] = []
+        event: PreparedEvent | None = None
+        if skipped is None:  # the success, its tallies and its event: one transaction (help center L5143)
+            kind = None if unsent else ACTIVITY.get(action)
+            if kind is not None:
+                also.append(
+                    partial(UsageRepository.add_activity, workspace_id=ws, account_id=account.id, kind=kind, at=now)
+                )
+            if action in ("send_message", "send_inmail"):
+                event = self._prepare(ws, "linkedin.message_sent", record, item, account, now, {})
+            if event is not None:
+                also.append(partial(EventService.record_in, prepared=event))
         ok = self._repo.finish(
             ws,
             ledger,
@@ -635,9 +661,10 @@ class ActionWorker:
             counter=(step.id, counter) if counter else None,
             extra=extra,
             peer=peer,
+            also=also,
         )
-        if ok and action in ("send_message", "send_inmail") and skipped is None:
-            self._emit(ws, "linkedin.message_sent", record, item, account, now, {})
+        if ok and event is not None:
+            self._event_service().publish_recorded(event.event)
         if self._outbound is not None and action in ("send_message", "send_inmail"):
             sent = ok and skipped is None
             self._outbound.after_action(
@@ -810,14 +837,16 @@ class ActionWorker:
         item: LinkedInEnrollmentItem,
         resumed: bool,
         now: datetime,
-    ) -> tuple[str | None, list[Any], tuple[str, str] | None, SentMessage | None]:
+    ) -> tuple[str | None, list[Any], tuple[str, str] | None, SentMessage | None, bool]:
         """Do the action at the provider: (the skip reason or None, the enrollment attributes to set, the peer row,
-        the provider's answer to a message this call sent)."""
+        the provider's answer to a message this call sent, True when the step is done without the provider action
+        ever being taken: an invite to someone already connected or invited)."""
         provider_account = str(account.provider_account_id)
         peer: tuple[str, str] | None = None
         extra: list[Any] = []
         skipped: str | None = None
         answered: SentMessage | None = None
+        unsent = False
         profile = self._provider.get_profile(provider_account, identifier, with_skills=action == "endorse_skill")
         member = profile.provider_id
         extra.append(LinkedInEnrollmentItem.li_member_id.set(member))
@@ -831,6 +860,8 @@ class ActionWorker:
         elif action == "send_invite":
             if not (done_before or profile.is_relationship or profile.invitation_pending):
                 self._provider.send_invitation(provider_account, member, rendered.text or None)
+            elif not done_before:  # already connected or invited (another campaign): the step is done, no invite
+                unsent = True
             extra += [
                 LinkedInEnrollmentItem.li_invited_at.set(now),
                 LinkedInEnrollmentItem.li_invite_step.set(step.id),
@@ -876,7 +907,7 @@ class ActionWorker:
                 skipped = choice.reason or dispositions.SKIPPED_NO_SKILLS
             else:  # endorsing twice leaves one endorsement: a resumed delivery may simply do it again
                 self._provider.endorse_skill(provider_account, member, choice.skill.id)
-        return skipped, extra, peer, answered
+        return skipped, extra, peer, answered, unsent
 
     def _already_done(
         self,
@@ -1026,7 +1057,12 @@ class ActionWorker:
         )
         return WorkResult(verdict.outcome if ok else "lost_race", account_id, verdict.reason)
 
-    def _emit(
+    def _event_service(self) -> EventService:
+        if self._events is None:
+            self._events = EventService()
+        return self._events
+
+    def _prepare(
         self,
         ws: str,
         event_type: str,
@@ -1035,9 +1071,9 @@ class ActionWorker:
         account: LinkedInAccount,
         now: datetime,
         data: dict[str, Any],
-    ) -> None:
-        if self._events is None:
-            self._events = EventService()
+    ) -> PreparedEvent | None:
+        """The event to write in the success's transaction; None (logged) when its payload is refused, so that a
+        bad payload never undoes the action."""
         payload = {
             "campaignId": record.campaign_id,
             "enrollmentId": item.enrollment_id,
@@ -1045,9 +1081,10 @@ class ActionWorker:
         }
         payload.update(data)
         try:
-            emit_event(self._events, ws, event_type, payload, now=now)
-        except Exception:  # the action is recorded; a refused event payload must not undo it
+            return prepare_event(self._event_service(), ws, event_type, payload, now=now)
+        except Exception:
             get_logger().exception("linkedin event not emitted", extra={"type": event_type})
+            return None
 
 
 def pause_for_account(

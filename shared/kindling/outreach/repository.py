@@ -4,7 +4,9 @@ LinkedIn side, the per-step LinkedIn counters, the peer index, the inbound rows 
 Like the email ledger (kindling.sending.repository) it commits cross-entity transactions, so it declares its own
 views of the enrollment, the enrollment summary and the step counter items (the attributes it writes), beside its
 own items. Every success is ONE transaction: the ledger item `done`, the enrollment moved on, the step counter,
-the peer index row.
+the peer index row, the account's day and week tallies (kindling.linkedin.usage) and the success's event
+(kindling.events), the last two put in by their owners' code (`also`). An acceptance or a reply is one
+transaction the same way (`stamp`).
 """
 
 from __future__ import annotations
@@ -527,11 +529,13 @@ class OutreachRepository:
         extra: list[Any] | None = None,
         peer: tuple[str, str] | None = None,
         retry: tuple[str, str, datetime] | None = None,
+        also: Sequence[Callable[[TransactWrite], None]] = (),
     ) -> bool:
         """Record an action's outcome in one transaction: the ledger item (`done`/`skipped`/`failed`, or deleted
         when `retry`), the enrollment (advanced, stopped, or due again at `retry`), the step counter (`counter` =
-        (step id, counter name)), the peer index row (`peer` = (account id, member id)). Conditional on the
-        enrollment's step and status as read: False when it moved meanwhile."""
+        (step id, counter name)), the peer index row (`peer` = (account id, member id)), and what `also` puts in
+        (other owners' unconditional items: the account's activity tallies, the success's event). Conditional on
+        the enrollment's step and status as read: False when it moved meanwhile."""
         pk, sk = item.pk, item.sk
         current = str(item.status)
         target = status or (advance.status if advance else current)
@@ -609,6 +613,8 @@ class OutreachRepository:
                         )
                     if counter is not None:
                         tx.update(*self._counter(workspace_id, item.campaign_id, *counter))
+                    for put in also:
+                        put(tx)
                     if peer is not None:
                         tx.save(
                             LinkedInPeerItem(
@@ -650,9 +656,11 @@ class OutreachRepository:
         status: str | None = None,
         reason: str | None = None,
         now: datetime,
+        also: Sequence[Callable[[TransactWrite], None]] = (),
     ) -> bool:
-        """A conditional stamp on the enrollment (acceptance, reply) with its counter and status move in one
-        transaction; False when the condition failed (already stamped)."""
+        """A conditional stamp on the enrollment (acceptance, reply) with its counter, its status move and what
+        `also` puts in (the account's tallies, the events) in one transaction; False when the condition failed
+        (already stamped)."""
         current = str(item.status)
         all_actions = [*actions, LinkedInEnrollmentItem.updated_at.set(now)]
         if status is not None and status != current:
@@ -682,6 +690,8 @@ class OutreachRepository:
                         )
                     if counter is not None:
                         tx.update(*self._counter(workspace_id, item.campaign_id, *counter))
+                    for put in also:
+                        put(tx)
                 return True
             except TransactWriteError as exc:
                 codes = cancellation_codes(exc)

@@ -526,6 +526,15 @@ def linkedin_usage_sk(dimension: str, period: str) -> str:
     return f"{LINKEDIN_USAGE_PREFIX}{dimension}#{period}"
 
 
+# In the same partition, the account's activity tallies (what succeeded, for the account's tiles): one item per day
+# and one per week (Monday), `ACT#day#<date>` / `ACT#week#<date>`, written with each success (kindling.linkedin.usage).
+LINKEDIN_ACTIVITY_PREFIX = "ACT#"
+
+
+def linkedin_activity_sk(period: str, start: str) -> str:
+    return f"{LINKEDIN_ACTIVITY_PREFIX}{period}#{start}"
+
+
 # - the account partition `ws#LIACCOUNT#<li id>`: the account (`#`), its status audit rows
 #   (`AUDIT#<at>#<version>`), its outage marker (`OUTAGE`) and in-flight reconnect link (`CONNECT`);
 #   gsi1 `ws#LIACCOUNT` / `<created>#<id>` lists a workspace's accounts;

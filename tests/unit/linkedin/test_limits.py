@@ -4,7 +4,7 @@ row of every table, written out here literally, and the boundaries of ramp weeks
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -286,6 +286,29 @@ def test_resets(dimension: str, now: str, reset: str, key: str) -> None:
 def test_period_start() -> None:
     assert limits.period_start("invites_week", at("2026-06-14T23:59:59")) == at("2026-06-08T00:00:00")
     assert limits.period_start("engagements_day", at("2026-06-14T23:59:59")) == at("2026-06-14T00:00:00")
+
+
+@pytest.mark.parametrize(
+    ("period", "moment", "starts", "ends"),
+    [
+        ("day", "2026-06-10T00:00:00", "2026-06-10", "2026-06-11T00:00:00"),
+        ("day", "2026-06-10T23:59:59", "2026-06-10", "2026-06-11T00:00:00"),
+        ("week", "2026-06-08T00:00:00", "2026-06-08", "2026-06-15T00:00:00"),  # a Monday
+        ("week", "2026-06-14T23:59:59", "2026-06-08", "2026-06-15T00:00:00"),  # the Sunday after
+        ("week", "2026-06-15T00:00:00", "2026-06-15", "2026-06-22T00:00:00"),
+        ("week", "2026-12-31T12:00:00", "2026-12-28", "2027-01-04T00:00:00"),  # across a year end
+    ],
+)
+def test_activity_periods_are_the_utc_day_and_the_week_from_monday(
+    period: str, moment: str, starts: str, ends: str
+) -> None:
+    assert limits.activity_period(period, at(moment)) == (starts, at(ends))
+
+
+def test_an_activity_period_is_taken_in_utc_whatever_the_moments_timezone() -> None:
+    eastern = datetime(2026, 6, 14, 21, 30, tzinfo=timezone(timedelta(hours=-5)))  # Monday 02:30 UTC
+    assert limits.activity_period("day", eastern) == ("2026-06-15", at("2026-06-16T00:00:00"))
+    assert limits.activity_period("week", eastern) == ("2026-06-15", at("2026-06-22T00:00:00"))
 
 
 # --- pace -------------------------------------------------------------------------------------------------------------

@@ -41,6 +41,24 @@ class LimitView(BaseModel):
     resets_at: Timestamp
 
 
+class ActivityTallyView(BaseModel):
+    views: int
+    invites: int
+    messages: int
+    inmails: int
+    engagements: int
+    connections: int
+
+
+class ActivityView(BaseModel):
+    """What the account did (successes, not reservations): today (UTC) and this week (from Monday 00:00 UTC)."""
+
+    day: str = Field(description="The UTC date `today` counts.")
+    week_of: str = Field(description="The Monday `this_week` counts from.")
+    today: ActivityTallyView
+    this_week: ActivityTallyView
+
+
 class ProxyView(BaseModel):
     """The proxy without its credentials (they are stored encrypted and never returned)."""
 
@@ -65,6 +83,7 @@ class AccountView(BaseModel):
     # Kindling additions
     ramp_weeks: int
     limits: dict[str, LimitView]
+    activity: ActivityView
     overrides: dict[str, int]
     overrides_acknowledged_at: Timestamp | None
     proxy: ProxyView
@@ -113,6 +132,7 @@ def account_view(service: LinkedInAccountService, account: LinkedInAccount, now:
         for d in DIMENSIONS
     }
     proxy = account.proxy
+    activity = service.activity(account, now)
     return AccountView(
         id=account.id,
         name=account.name,
@@ -130,6 +150,12 @@ def account_view(service: LinkedInAccountService, account: LinkedInAccount, now:
         ),
         ramp_weeks=ramp_length(account.strategy),
         limits=limits,
+        activity=ActivityView(
+            day=activity.day,
+            week_of=activity.week,
+            today=ActivityTallyView(**activity.today),
+            this_week=ActivityTallyView(**activity.this_week),
+        ),
         overrides=dict(account.overrides),
         overrides_acknowledged_at=account.overrides_acknowledged_at,
         proxy=ProxyView(
