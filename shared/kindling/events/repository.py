@@ -117,6 +117,15 @@ class EventRepository:
             tx.save(_dedup_item(event, dedup_key, dedup_window))
         tx.save(_event_item(event))
 
+    @staticmethod
+    def add_published_mark(tx: TransactWrite, workspace_id: str, event_id: str) -> None:
+        """`mark_published` as an item of a caller's transaction (the event row is committed already). No condition,
+        so it never makes that transaction fail."""
+        tx.update(
+            EventItem(pk=event_pk(workspace_id, event_id), sk="#"),
+            actions=[EventItem.due_pk.remove(), EventItem.due_sk.remove()],
+        )
+
     def mark_published(self, workspace_id: str, event_id: str) -> None:
         EventItem(pk=event_pk(workspace_id, event_id), sk="#").update(
             actions=[EventItem.due_pk.remove(), EventItem.due_sk.remove()], condition=EventItem.pk.exists()

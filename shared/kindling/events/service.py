@@ -4,8 +4,10 @@ payload against the catalogue and applies the type's dedup rule before calling `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -98,14 +100,30 @@ class EventService:
     def record_in(tx: TransactWrite, prepared: PreparedEvent) -> None:
         EventRepository.add_record(tx, prepared.event, prepared.dedup_key, prepared.dedup_window)
 
-    def publish_recorded(self, event: DomainEvent) -> None:
-        """Hand an event written by `record_in` (its transaction committed) to the webhook queue. A failure is
-        logged, not raised: the event stays in the unpublished index and `republish_stale` sends it later."""
+    def publish_recorded(self, event: DomainEvent, *, mark: bool = True) -> bool:
+        """Hand an event written by `record_in` (its transaction committed) to the webhook queue, and take it out of
+        the unpublished index (unless `mark` is False: the caller puts `published_mark` into a write of its own).
+        True when it is on the queue. A failure is logged, not raised: the event stays in the unpublished index and
+        `republish_stale` sends it later."""
         try:
             self._publisher.publish(event)
-            self._repo.mark_published(event.workspace_id, event.id)
         except Exception:
             get_logger().exception("recorded event not published yet", extra={"event_id": event.id})
+            return False
+        if mark:
+            self.mark_published(event)
+        return True
+
+    def mark_published(self, event: DomainEvent) -> None:
+        try:
+            self._repo.mark_published(event.workspace_id, event.id)
+        except Exception:  # published; the sweep will publish it once more (deliveries are idempotent per event)
+            get_logger().exception("published event not marked", extra={"event_id": event.id})
+
+    @staticmethod
+    def published_mark(event: DomainEvent) -> Callable[[TransactWrite], None]:
+        """The unpublished-index removal of a published event, for a caller's transaction."""
+        return partial(EventRepository.add_published_mark, workspace_id=event.workspace_id, event_id=event.id)
 
     def republish_stale(self, older_than: timedelta = timedelta(minutes=5), limit: int = 100) -> int:
         """Re-publish events stuck unpublished (their emitter crashed between record and publish)."""

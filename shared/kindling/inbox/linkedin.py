@@ -16,7 +16,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
+
+from pynamodb.transactions import TransactWrite
 
 from kindling.inbox.models import Conversation, InboxMessage, ReplyRequest
 from kindling.inbox.repository import digest
@@ -121,7 +124,9 @@ class LinkedInInbox:
         self._inbox.append_message(ws, cid, message, new, snippet=snippet)
 
     # --- the engine's own messages (its OutboundSink) ----------------------------------------------------------
-    def linkedin_outbound(self, sent: SentLinkedInMessage) -> None:
+    def linkedin_outbound(
+        self, sent: SentLinkedInMessage, also: Sequence[Callable[[TransactWrite], None]] = ()
+    ) -> None:
         account = sent.account
         ws = account.workspace_id
         cid = linkedin_conversation_id(account.id, sent.chat_id)  # the id the member's replies land in
@@ -168,8 +173,8 @@ class LinkedInInbox:
                 updated_at=sent.sent_at,
             )
 
-        # a campaign's message usually opens the conversation: try creating it before reading it
-        self._inbox.append_message(ws, cid, message, new, snippet=snippet, likely_new=True)
+        # an enrollment's first message usually opens the conversation: try creating it before reading it
+        self._inbox.append_message(ws, cid, message, new, snippet=snippet, likely_new=sent.opens_chat, also=also)
 
     # --- outbound ----------------------------------------------------------------------------------------------
     def reply(self, conversation: Conversation, body: ReplyRequest) -> InboxMessage:

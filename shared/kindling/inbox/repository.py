@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from kindling.inbox.models import Conversation, ConversationFilters, InboxMessage
 from kindling.mail.imapsync import FolderCursor
@@ -354,11 +355,20 @@ class InboxRepository:
         )
         return [_conversation_of(workspace_id, i) for i in found.items], found.next_cursor
 
-    def add_message(self, conversation: Conversation, message: InboxMessage, *, expected_version: int | None) -> bool:
-        """Store `message` and `conversation` (already updated for it) in one transaction.
+    def add_message(
+        self,
+        conversation: Conversation,
+        message: InboxMessage,
+        *,
+        expected_version: int | None,
+        also: Sequence[Callable[[TransactWrite], None]] = (),
+    ) -> bool:
+        """Store `message` and `conversation` (already updated for it) in one transaction, with `also` (another
+        owner's unconditional items, which then cost no request of their own).
 
         `expected_version` None creates the conversation (it must not exist), else the stored one must still have
-        that version (`Stale` otherwise). False when the message was stored before (nothing written)."""
+        that version (`Stale` otherwise: nothing written). False when the message was stored before: then `also`
+        is written on its own, so it is written whenever this returns."""
         ws = conversation.workspace_id
         saved = conversation.model_copy(update={"version": (expected_version or 0) + 1})
         condition = (
@@ -370,8 +380,14 @@ class InboxRepository:
             with transaction() as tx:
                 tx.save(_message_item(ws, message), condition=MessageItem.pk.does_not_exist())
                 tx.save(_conversation_item(saved), condition=condition)
+                for put in also:
+                    put(tx)
         except TransactWriteError as exc:
             if cancelled_by_condition(exc, 0):
+                if also:
+                    with transaction() as tx:
+                        for put in also:
+                            put(tx)
                 return False
             if cancelled_by_condition(exc, 1):
                 raise Stale(conversation.id) from exc

@@ -42,6 +42,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from pynamodb.transactions import TransactWrite
+
 from kindling.bounceshield.service import BounceShieldService
 from kindling.campaigns.repository import CampaignRepository
 from kindling.events.catalog import emit_event
@@ -661,6 +663,7 @@ class InboxService:
         *,
         snippet: str,
         likely_new: bool = False,
+        also: Sequence[Callable[[TransactWrite], None]] = (),
     ) -> Conversation:
         """Add `message` to conversation `cid` (created by `new()` when absent), retrying on a concurrent change.
         `likely_new`: first try to create the conversation without reading it (one write instead of a read and a
@@ -683,7 +686,9 @@ class InboxService:
             )
             stored = message.model_copy(update={"seq": base.message_count + 1})
             try:
-                self._repo.add_message(updated, stored, expected_version=None if current is None else current.version)
+                self._repo.add_message(
+                    updated, stored, expected_version=None if current is None else current.version, also=also
+                )
             except Stale:
                 continue
             return updated
@@ -766,9 +771,11 @@ class InboxService:
         *,
         snippet: str,
         likely_new: bool = False,
+        also: Sequence[Callable[[TransactWrite], None]] = (),
     ) -> Conversation:
-        """Add `message` to conversation `cid`, created by `new()` when absent (kindling.inbox.linkedin's way in)."""
-        return self._append(ws, cid, message, new, snippet=snippet, likely_new=likely_new)
+        """Add `message` to conversation `cid`, created by `new()` when absent (kindling.inbox.linkedin's way in).
+        `also` (another owner's unconditional items) is committed with it (`InboxRepository.add_message`)."""
+        return self._append(ws, cid, message, new, snippet=snippet, likely_new=likely_new, also=also)
 
     def reply(self, workspace_id: str, conversation_id: str, body: ReplyRequest) -> InboxMessage:
         """Send `body` through the conversation's mailbox, threaded under its latest message, and record it. A

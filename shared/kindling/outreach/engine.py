@@ -48,6 +48,7 @@ from kindling.campaigns.service import CampaignService
 from kindling.campaigns.templates import LinkedInPreview, render_linkedin_preview
 from kindling.enrollments.service import campaign_service
 from kindling.events.catalog import prepare_event
+from kindling.events.models import DomainEvent
 from kindling.events.service import EventService, PreparedEvent
 from kindling.linkedin import dispositions
 from kindling.linkedin.limits import ActivityKind, LimitReached, PaceLimited, dimension_for_action
@@ -663,13 +664,26 @@ class ActionWorker:
             peer=peer,
             also=also,
         )
-        if ok and event is not None:
-            self._event_service().publish_recorded(event.event)
+        # the event's publish mark rides the inbox copy's write when there is one (a request fewer per message)
+        published: DomainEvent | None = None
+        if ok and event is not None and self._event_service().publish_recorded(event.event, mark=False):
+            published = event.event
+        marked = False
         if self._outbound is not None and action in ("send_message", "send_inmail"):
-            sent = ok and skipped is None
-            self._outbound.after_action(
-                sent, account, peer, answered, rendered, item, started.contact_name, message.action_id, now
+            marked = self._outbound.after_action(
+                ok and skipped is None,
+                account,
+                peer,
+                answered,
+                rendered,
+                item,
+                started.contact_name,
+                message.action_id,
+                now,
+                also=[EventService.published_mark(published)] if published is not None else [],
             )
+        if published is not None and not marked:
+            self._event_service().mark_published(published)
         return WorkResult(("skipped" if skipped else "done") if ok else "lost_race", account.id, skipped)
 
     def _start_fast(self, message: ActionMessage, now: datetime) -> _Started | None:

@@ -19,9 +19,12 @@ provider's answer to the worker's `start_chat`) to the sink.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from pynamodb.transactions import TransactWrite
 
 from kindling.campaigns.templates import LinkedInPreview
 from kindling.linkedin.models import LinkedInAccount
@@ -52,12 +55,20 @@ class SentLinkedInMessage:
     enrollment_id: str
     contact_email: str | None
     contact_name: str | None
+    # the enrollment's first message (no chat with it yet): its conversation is most likely new, so filing it
+    # tries the create first; a later one reads the conversation first
+    opens_chat: bool = True
 
 
 class OutboundSink(Protocol):
     """Where a LinkedIn message the engine sent also goes (the unified inbox)."""
 
-    def linkedin_outbound(self, sent: SentLinkedInMessage) -> None: ...
+    def linkedin_outbound(
+        self, sent: SentLinkedInMessage, also: Sequence[Callable[[TransactWrite], None]] = ()
+    ) -> None:
+        """File `sent`; `also` (other owners' unconditional items) is committed with the copy's own write (or on
+        its own when the copy was filed before). Raising means neither was written."""
+        ...
 
 
 def find_sent(provider: LinkedInProvider, account_id: str, member_id: str, text: str) -> SentMessage | None:
@@ -94,12 +105,14 @@ class OutboundCopies:
         contact_name: str | None,
         action_id: str,
         now: datetime,
-    ) -> None:
+        also: Sequence[Callable[[TransactWrite], None]] = (),
+    ) -> bool:
         """After a message action's final write: `recorded` when this delivery recorded it as sent (the write won
         and the action was not skipped); `peer` is (account, member) when a message went to the member; `answered`
-        is the provider's answer when this delivery sent it (None when a resumed delivery found it sent before)."""
+        is the provider's answer when this delivery sent it (None when a resumed delivery found it sent before).
+        `also` rides the copy's write (the message event's publish mark); True when it was written."""
         if peer is None or not recorded:
-            return
+            return False
         provider_account = str(account.provider_account_id)
         text = rendered.text or ""
         try:
@@ -109,7 +122,7 @@ class OutboundCopies:
                     "linkedin message sent but not found at the provider: not copied to the inbox",
                     extra={"action_id": action_id},
                 )
-                return
+                return False
             self._sink.linkedin_outbound(
                 SentLinkedInMessage(
                     account=account,
@@ -125,7 +138,11 @@ class OutboundCopies:
                     enrollment_id=item.enrollment_id,
                     contact_email=item.email or None,
                     contact_name=contact_name,
-                )
+                    opens_chat=not item.li_chat_id,
+                ),
+                also,
             )
         except Exception:  # the action is recorded; its inbox copy is logged as missing
             get_logger().exception("linkedin message not copied to the inbox", extra={"action_id": action_id})
+            return False
+        return True

@@ -5,15 +5,18 @@ through the provider under the account's caps"), over HTTP against moto and the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import pytest
+from pynamodb.transactions import TransactWrite
 
 from bench.support import count_aws_requests
 from kindling.assistants import tools
 from kindling.assistants.context import reset_principal, set_principal
 from kindling.auth.models import Principal
+from kindling.events.repository import EventItem
 from kindling.inbox.linkedin import LinkedInInbox
 from kindling.inbox.models import Conversation, InboxMessage
 from kindling.inbox.repository import InboxRepository
@@ -22,6 +25,7 @@ from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import default_provider
 from kindling.outreach.engine import ActionWorker, handle_batch, message_of
 from kindling.outreach.outbound import SentLinkedInMessage
+from kindling.platform.keys import workspace_key
 from tests.integration.outreach.conftest import Engine
 from tests.integration.webhooks.conftest import load_function
 from tests.support.linkedin_steps import INVITE, MESSAGE, WAIT
@@ -429,7 +433,9 @@ def test_a_message_resumed_after_a_crash_is_filed_once_with_the_providers_ids(en
 class _BrokenInbox(LinkedInInbox):
     """The inbox's table refuses the write."""
 
-    def linkedin_outbound(self, sent: SentLinkedInMessage) -> None:
+    def linkedin_outbound(
+        self, sent: SentLinkedInMessage, also: Sequence[Callable[[TransactWrite], None]] = ()
+    ) -> None:
         raise RuntimeError("the inbox table refused the write")
 
 
@@ -449,10 +455,37 @@ def test_a_failing_inbox_write_is_logged_and_never_undoes_the_message(
     assert engine.enrollment(cid, pid).status == "completed"
     assert engine.stats(cid)[2]["messages"] == 1
     assert _conversations(engine, channel="linkedin") == []
+    (event,) = _message_events(engine)
+    assert event.due_pk is None  # published, and marked on its own since the inbox write it rides failed
     # the prospect's answer still opens its conversation
     engine.emulator.inbound_message(engine.provider_account(account), "dorothy-hodgkin", "Thank you")
     (listed,) = _conversations(engine, channel="linkedin")
     assert (listed["snippet"], listed["message_count"]) == ("Thank you", 1)
+
+
+def _message_events(engine: Engine) -> list[EventItem]:
+    items = EventItem.gsi1.query(workspace_key(engine.world.tenant.workspace_id, "EVENT"))
+    return [i for i in items if isinstance(i, EventItem) and i.event_type == "linkedin.message_sent"]
+
+
+def test_the_message_events_publish_mark_rides_the_inbox_copys_write(engine: Engine) -> None:
+    """A message costs the worker three writes: the `sending` mark, the success (with the event row and the
+    account's tallies) and the inbox copy, which also takes the event out of the unpublished index once it is on
+    the webhook queue (help center L5143: the event row is written with the success)."""
+    cid, pid, _ = _accepted(engine, "rosalind-franklin")
+    (record,) = _claimed_message(engine)
+    worker = ActionWorker(default_provider(), repository=engine.repo, outbound=LinkedInInbox())
+    with count_aws_requests() as counts:
+        assert worker.handle(message_of(record["body"])).outcome == "done"
+    dynamodb = {k.split(".", 1)[1]: n for k, n in counts.items() if k.startswith("dynamodb.")}
+    # a cold worker's reads of the campaign (GetItem + Query) and the account (GetItem), then three writes
+    assert dynamodb == {"GetItem": 2, "Query": 1, "TransactWriteItems": 3}
+    assert counts["sqs.SendMessage"] == 1  # the event, on the webhook queue
+    (event,) = _message_events(engine)
+    assert event.due_pk is None and event.due_sk is None
+    (listed,) = _conversations(engine, channel="linkedin")
+    assert listed["snippet"] == "Thanks for connecting, Rosalind!"
+    assert engine.enrollment(cid, pid).status == "completed"
 
 
 def test_filing_a_message_costs_one_write_when_it_opens_the_conversation_and_files_it_once(engine: Engine) -> None:
@@ -460,7 +493,7 @@ def test_filing_a_message_costs_one_write_when_it_opens_the_conversation_and_fil
     row = LinkedInAccountRepository().get(engine.world.tenant.workspace_id, account["id"])
     inbox = LinkedInInbox()
 
-    def file(message_id: str) -> dict[str, int]:
+    def file(message_id: str, opens_chat: bool = True) -> dict[str, int]:
         sent = SentLinkedInMessage(
             account=row,
             chat_id="chat_1",
@@ -475,6 +508,7 @@ def test_filing_a_message_costs_one_write_when_it_opens_the_conversation_and_fil
             enrollment_id="enr_1",
             contact_email="member@example.com",
             contact_name="Member",
+            opens_chat=opens_chat,
         )
         with count_aws_requests() as counts:
             inbox.linkedin_outbound(sent)
@@ -484,13 +518,16 @@ def test_filing_a_message_costs_one_write_when_it_opens_the_conversation_and_fil
     engine.world.advance(60)
     assert file("m_2") == {"TransactWriteItems": 2, "GetItem": 1}  # it exists: the create fails, read, write
     assert file("m_2") == {"TransactWriteItems": 1}  # filed before: nothing written
+    engine.world.advance(60)
+    assert file("m_3", opens_chat=False) == {"GetItem": 1, "TransactWriteItems": 1}  # a later message: read, write
     (listed,) = _conversations(engine, channel="linkedin")
     detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
     assert [(m["text_body"], m["linkedin_message_id"]) for m in detail["messages"]] == [
         ("Message m_1", "m_1"),
         ("Message m_2", "m_2"),
+        ("Message m_3", "m_3"),
     ]
-    assert (detail["message_count"], detail["snippet"], detail["contact_name"]) == (2, "Message m_2", "Member")
+    assert (detail["message_count"], detail["snippet"], detail["contact_name"]) == (3, "Message m_3", "Member")
 
 
 def test_a_message_whose_answer_was_lost_is_not_sent_again_on_the_retry(engine: Engine) -> None:
