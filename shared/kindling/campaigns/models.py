@@ -58,7 +58,7 @@ LINKEDIN_ACTION_TYPES: tuple[str, ...] = get_args(LinkedInActionType)
 LinkedInOnTimeout = Literal["stop", "continue"]
 DEFAULT_ON_TIMEOUT: Mapping[str, LinkedInOnTimeout] = {"wait_accept": "stop", "wait_reply": "continue"}
 # What a wait_reply step does once the prospect replied (the reference engine's `condition_linkedin_replied`, help
-# center L5075: a reply "wakes any parked wait_reply"): `continue` (the default) or `stop` the sequence.
+# center L5063: a reply "wakes any parked wait_reply"): `continue` (the default) or `stop` the sequence.
 LinkedInOnReply = Literal["continue", "stop"]
 DEFAULT_ON_REPLY: LinkedInOnReply = "continue"
 # The six LinkedIn reactions (help center §38.10: "6 emoji options"), in the provider's spelling.
