@@ -17,3 +17,10 @@ MESSAGE = {
     "linkedinMessageTemplate": "Thanks for connecting, {{firstName}}!",
     "delayDays": 0,
 }
+WAIT_REPLY = {"type": "linkedin", "linkedinActionType": "wait_reply", "delayDays": 0}
+FOLLOW_UP = {
+    "type": "linkedin",
+    "linkedinActionType": "send_message",
+    "linkedinMessageTemplate": "Following up, {{firstName}}.",
+    "delayDays": 0,
+}

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from kindling.campaigns.models import (
     DEFAULT_MAX_WAIT_DAYS,
+    DEFAULT_ON_REPLY,
     DEFAULT_ON_TIMEOUT,
     INVITE_NOTE_MAX,
     LinkedInEngagementConfig,
@@ -32,6 +33,7 @@ LINKEDIN_FIELDS: Mapping[str, str] = {
     "linkedin_subject": "linkedinSubject",
     "linkedin_max_wait_days": "linkedinMaxWaitDays",
     "linkedin_on_timeout": "linkedinOnTimeout",
+    "linkedin_on_reply": "linkedinOnReply",
     "linkedin_engagement_config": "linkedinEngagementConfig",
     "linkedin_inmail_config": "linkedinInmailConfig",
 }
@@ -46,8 +48,11 @@ ACTION_FIELDS: Mapping[str, frozenset[str]] = {
     "like_post": frozenset({"linkedin_engagement_config"}),
     "comment": frozenset({"linkedin_message_template", "linkedin_engagement_config"}),
     "wait_accept": frozenset({"linkedin_max_wait_days", "linkedin_on_timeout"}),
-    "wait_reply": frozenset({"linkedin_max_wait_days"}),
+    "wait_reply": frozenset({"linkedin_max_wait_days", "linkedin_on_timeout", "linkedin_on_reply"}),
 }
+# Fields whose meaning (and default) depends on the action: a PATCH changing the action drops them unless it sets
+# them (wait_accept's `stop` on timeout must not become a wait_reply's).
+ACTION_SPECIFIC_FIELDS: frozenset[str] = frozenset({"linkedin_on_timeout"})
 
 # Which keys of `linkedinEngagementConfig` each engagement action reads.
 ENGAGEMENT_KEYS: Mapping[str, frozenset[str]] = {
@@ -121,16 +126,20 @@ def linkedin_step_problems(step: StepRecord) -> list[Problem]:
 
 
 def with_defaults(step: StepRecord) -> StepRecord:
-    """Defaults a valid LinkedIn step gets when stored: the waits' 14 days (§38.6), wait_accept's `stop` on
-    timeout, like_post's LIKE reaction."""
+    """Defaults a valid LinkedIn step gets when stored: the waits' 14 days (§38.6), their timeout branch
+    (wait_accept `stop`, wait_reply `continue`), wait_reply's `continue` on a reply, like_post's LIKE reaction."""
     if not step.is_linkedin:
         return step
     update: dict[str, object] = {}
-    if step.linkedin_action_type in WAIT_ACTIONS and step.linkedin_max_wait_days is None:
+    action = step.linkedin_action_type
+    if action in WAIT_ACTIONS and step.linkedin_max_wait_days is None:
         update["linkedin_max_wait_days"] = DEFAULT_MAX_WAIT_DAYS
-    if step.linkedin_action_type == "wait_accept" and step.linkedin_on_timeout is None:
-        update["linkedin_on_timeout"] = DEFAULT_ON_TIMEOUT
-    if step.linkedin_action_type == "like_post":
+    on_timeout = DEFAULT_ON_TIMEOUT.get(str(action))
+    if on_timeout is not None and step.linkedin_on_timeout is None:
+        update["linkedin_on_timeout"] = on_timeout
+    if action == "wait_reply" and step.linkedin_on_reply is None:
+        update["linkedin_on_reply"] = DEFAULT_ON_REPLY
+    if action == "like_post":
         config = step.linkedin_engagement_config or LinkedInEngagementConfig()
         if config.reaction_type is None:
             update["linkedin_engagement_config"] = config.model_copy(update={"reaction_type": "LIKE"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,10 +52,15 @@ LinkedInActionType = Literal[
     "wait_reply",
 ]
 LINKEDIN_ACTION_TYPES: tuple[str, ...] = get_args(LinkedInActionType)
-# What a wait_accept step does when its wait runs out (help center §38.6, L4297: "move to the conditional branch
-# (if configured) or stop for that prospect"): `stop` (the default) or `continue` with the next step.
+# What a wait step does when its wait runs out (help center §38.6, L4297: "move to the conditional branch
+# (if configured) or stop for that prospect"): `stop` or `continue` with the next step. wait_accept stops by
+# default; wait_reply goes on by default (what it always did).
 LinkedInOnTimeout = Literal["stop", "continue"]
-DEFAULT_ON_TIMEOUT = "stop"
+DEFAULT_ON_TIMEOUT: Mapping[str, LinkedInOnTimeout] = {"wait_accept": "stop", "wait_reply": "continue"}
+# What a wait_reply step does once the prospect replied (the reference engine's `condition_linkedin_replied`, help
+# center L5063: a reply "wakes any parked wait_reply"): `continue` (the default) or `stop` the sequence.
+LinkedInOnReply = Literal["continue", "stop"]
+DEFAULT_ON_REPLY: LinkedInOnReply = "continue"
 # The six LinkedIn reactions (help center §38.10: "6 emoji options"), in the provider's spelling.
 ReactionType = Literal["LIKE", "CELEBRATE", "SUPPORT", "LOVE", "INSIGHTFUL", "FUNNY"]
 RotationMode = Literal["round_robin", "weighted"]
@@ -258,6 +263,7 @@ class StepRecord(BaseModel):
     linkedin_subject: str | None = None
     linkedin_max_wait_days: int | None = None
     linkedin_on_timeout: LinkedInOnTimeout | None = None
+    linkedin_on_reply: LinkedInOnReply | None = None
     linkedin_engagement_config: LinkedInEngagementConfig | None = None
     linkedin_inmail_config: LinkedInInmailConfig | None = None
     created_at: datetime
@@ -409,8 +415,16 @@ class LinkedInStepFields(_Camel):
     linkedin_on_timeout: LinkedInOnTimeout | None = Field(
         default=None,
         description=(
-            "wait_accept: what happens when the invitation is not accepted in time: stop (default; the prospect "
-            "stops) or continue (the sequence goes on with the next step; a later acceptance is not counted)."
+            "wait_accept / wait_reply: what happens when the wait runs out (no acceptance / no reply in time): "
+            "stop (the prospect stops; wait_accept's default) or continue (the sequence goes on with the next step; "
+            "wait_reply's default). After a wait_accept timeout a later acceptance is not counted."
+        ),
+    )
+    linkedin_on_reply: LinkedInOnReply | None = Field(
+        default=None,
+        description=(
+            "wait_reply: what happens as soon as the prospect replied on LinkedIn (at once, without waiting out "
+            "the wait): continue (default; the next step) or stop (the sequence ends, status replied)."
         ),
     )
     linkedin_engagement_config: LinkedInEngagementConfig | None = None

@@ -887,7 +887,7 @@ class CampaignService:
                 # A new action drops the old action's fields the PATCH does not set (defaults included).
                 keep = linkedin_steps.ACTION_FIELDS[action]
                 for attr in linkedin_steps.LINKEDIN_FIELDS:
-                    if attr not in keep and attr not in fields:
+                    if attr not in fields and (attr not in keep or attr in linkedin_steps.ACTION_SPECIFIC_FIELDS):
                         update[attr] = None
             content: dict[str, Any] = {
                 n: getattr(body, n) for n in ("subject", "body_html", "body_text") if n in fields

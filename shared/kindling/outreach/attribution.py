@@ -8,7 +8,8 @@ enrollments through the peer index (the enrollments a LinkedIn member was invite
 - `attribute_inbound` is THE way an inbound row is written (tests/unit/outreach/test_inbound_ownership.py forbids
   any other): the webhook and the 30-minute poll both call it; the row's conditional put makes the second sight
   of a message a no-op. A reply stamps `li_replied_at`, counts on the step last done, stops the sequence when
-  the campaign stops on reply, and emits `reply.received` (`channel: linkedin`) and `linkedin.reply_received`.
+  the campaign stops on reply, and emits `reply.received` (`channel: linkedin`) and `linkedin.reply_received`;
+  otherwise a prospect waiting at `wait_reply` takes its replied branch at once (`linkedinOnReply`).
   A first sight also goes to the unified inbox (`InboundSink`, a `channel: linkedin` conversation). The inbox is
   an engine layer ABOVE outreach, so outreach never imports it: the entry points (the ingress route and the
   engine function) hand the inbox's sink in (kindling.inbox.linkedin.engine_sweeps).
@@ -31,7 +32,8 @@ from kindling.events.catalog import emit_event, prepare_event
 from kindling.events.service import EventService, PreparedEvent
 from kindling.linkedin.models import LinkedInAccount
 from kindling.linkedin.usage import UsageRepository
-from kindling.outreach.engine import IN_SEQUENCE, advance_after
+from kindling.outreach import rules
+from kindling.outreach.engine import IN_SEQUENCE, advance_after, take_wait_branch
 from kindling.outreach.repository import LinkedInEnrollmentItem, LinkedInInboundItem, OutreachRepository
 from kindling.platform.clock import isoformat
 from kindling.platform.errors import NotFound
@@ -193,6 +195,26 @@ class Attributor:
                 result.advanced.append(item.enrollment_id)
         return result
 
+    def _wake_wait_reply(
+        self, ws: str, record: CampaignRecord, prospect_id: str, now: datetime, result: Attribution
+    ) -> None:
+        """A reply to a prospect waiting at `wait_reply` (a campaign that does not stop on reply) takes the replied
+        branch at once: on to the next step, or the sequence ends as `replied` (`linkedinOnReply: stop`). Read again
+        after the stamp: a worker that just moved the prospect to the wait is seen. One that moves it there after
+        this read scheduled the wait at its deadline, where the tick takes the replied branch (`wait_met`)."""
+        item = self._repo.enrollment(ws, record.campaign_id, prospect_id)
+        if item is None or item.status not in IN_SEQUENCE:
+            return
+        step = current_step(record.steps, int(item.current_step or 0))
+        if step is None or step.linkedin_action_type != "wait_reply":
+            return
+        position = record.steps.index(step)
+        if not take_wait_branch(
+            self._repo, ws, record, item, step, position, True, now, schedule_of(record.settings), self._rng
+        ):
+            return
+        (result.advanced if rules.wait_outcome(step, True) == "continue" else result.stopped).append(item.enrollment_id)
+
     # --- inbound messages ----------------------------------------------------------------------------------------
     def attribute_inbound(
         self,
@@ -281,6 +303,8 @@ class Attributor:
                 },
                 now,
             )
+            if not stop:
+                self._wake_wait_reply(ws, record, item.prospect_id, now, result)
         self._repo.set_inbound_campaigns(row, campaigns)
         if self._inbox is not None:
             try:

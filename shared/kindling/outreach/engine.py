@@ -3,8 +3,9 @@
 The scheduler (EventBridge, every minute) reads only what is due: one query per `DUE#LI#<nn>` shard up to now, so
 an idle tick costs the same at 1,000 or 100,000 enrolled. Per due enrollment it
 - hands an email step (multichannel) to the email scheduler's shards;
-- times a wait out (`wait_accept`: the prospect stops, later acceptances are not counted; `wait_reply`: the
-  sequence goes on);
+- moves a wait on by its branch (`rules.wait_outcome`): a met condition (accepted / replied, also before the wait
+  began) or a timeout (`linkedinOnTimeout`: wait_accept stops by default and later acceptances are not counted;
+  wait_reply goes on by default);
 - moves an action outside the campaign's window to the window's next opening (campaign timezone);
 - gives each due action an account of the campaign's pool with pace left this minute (the pool read once per
   campaign; an action whose accounts are all paced out moves to a later minute), claims it (a conditional put of
@@ -407,10 +408,12 @@ class LinkedInScheduler:
         now: datetime,
         schedule: windows.Schedule,
     ) -> bool:
-        """A wait step came due: its deadline passed (timeout), or it had none yet (set it)."""
-        accepting = step.linkedin_action_type == "wait_accept"
-        if accepting and item.li_accepted_at is not None:
-            return self._advance(workspace_id, record, item, position, now, schedule)
+        """A wait step came due: its condition was met (the acceptance or the reply came, perhaps before the step
+        began), its deadline passed (timeout), or it had none yet (set it)."""
+        if wait_met(step, item):
+            return take_wait_branch(
+                self._repo, workspace_id, record, item, step, position, True, now, schedule, self._rng
+            )
         deadline = item.li_wait_until
         if deadline is None:
             self._repo.set_wait(item, now + timedelta(days=rules.wait_days(step)))
@@ -418,48 +421,42 @@ class LinkedInScheduler:
         if deadline > now:
             self._repo.move_due(item, deadline)
             return False
-        if accepting and rules.continues_after_timeout(step):  # `linkedinOnTimeout: continue`: the next step
-            return self._repo.finish(
-                workspace_id,
-                None,
-                item,
-                now,
-                outcome="timed_out",
-                advance=advance_after(record, item, position, now, schedule, self._rng),
-                extra=[LinkedInEnrollmentItem.li_wait_timed_out.set(1)],  # a later acceptance is never counted
-            )
-        if accepting:
-            reason = rules.WAIT_ACCEPT_TIMEOUT_REASON.format(days=rules.wait_days(step))
-            return self._repo.finish(
-                workspace_id,
-                None,
-                item,
-                now,
-                outcome="timed_out",
-                advance=None,
-                status="stopped",
-                reason=reason,
-                extra=[LinkedInEnrollmentItem.li_wait_timed_out.set(1)],
-            )
-        return self._advance(workspace_id, record, item, position, now, schedule)
+        return take_wait_branch(self._repo, workspace_id, record, item, step, position, False, now, schedule, self._rng)
 
-    def _advance(
-        self,
-        workspace_id: str,
-        record: CampaignRecord,
-        item: LinkedInEnrollmentItem,
-        position: int,
-        now: datetime,
-        schedule: windows.Schedule,
-    ) -> bool:
-        return self._repo.finish(
-            workspace_id,
-            None,
-            item,
-            now,
-            outcome="done",
-            advance=advance_after(record, item, position, now, schedule, self._rng),
-        )
+
+def wait_met(step: StepRecord, item: LinkedInEnrollmentItem) -> bool:
+    """A wait step's condition: wait_accept, the invitation accepted; wait_reply, the prospect replied (on LinkedIn,
+    at any time in this enrollment: `li_replied_at`)."""
+    if step.linkedin_action_type == "wait_accept":
+        return item.li_accepted_at is not None
+    return step.linkedin_action_type == "wait_reply" and item.li_replied_at is not None
+
+
+def take_wait_branch(
+    repo: OutreachRepository,
+    workspace_id: str,
+    record: CampaignRecord,
+    item: LinkedInEnrollmentItem,
+    step: StepRecord,
+    position: int,
+    met: bool,
+    now: datetime,
+    schedule: windows.Schedule,
+    rng: random.Random,
+) -> bool:
+    """Move a prospect waiting at `step` on by the branch `rules.wait_outcome` picks: the next step, or out of the
+    sequence (`rules.wait_stop`). Conditional on the enrollment's step and status as read: False when it moved."""
+    extra: list[Any] = []
+    if step.linkedin_action_type == "wait_accept" and not met:
+        extra.append(LinkedInEnrollmentItem.li_wait_timed_out.set(1))  # a later acceptance is never counted
+    outcome = "done" if met else "timed_out"
+    if rules.wait_outcome(step, met) == "continue":
+        advance = advance_after(record, item, position, now, schedule, rng)
+        return repo.finish(workspace_id, None, item, now, outcome=outcome, advance=advance, extra=extra)
+    status, reason = rules.wait_stop(step, met)
+    return repo.finish(
+        workspace_id, None, item, now, outcome=outcome, advance=None, status=status, reason=reason, extra=extra
+    )
 
 
 def advance_after(
@@ -470,7 +467,8 @@ def advance_after(
     schedule: windows.Schedule,
     rng: random.Random,
 ) -> Advance:
-    nxt, index, when, deadline = rules.next_due(record.steps, position, now, schedule, rng)
+    replied = item.li_replied_at is not None  # a wait_reply ahead is due at once: its replied branch
+    nxt, index, when, deadline = rules.next_due(record.steps, position, now, schedule, rng, replied)
     status = "active" if item.status == "pending" else str(item.status)
     if nxt is None:
         return Advance(next_step=index, status="completed", due=None, next_at=None)

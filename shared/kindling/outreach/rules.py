@@ -10,8 +10,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import Literal
 
-from kindling.campaigns.models import DEFAULT_MAX_WAIT_DAYS, DEFAULT_ON_TIMEOUT, DEFAULT_POST_MAX_AGE_DAYS, StepRecord
+from kindling.campaigns.models import (
+    DEFAULT_MAX_WAIT_DAYS,
+    DEFAULT_ON_REPLY,
+    DEFAULT_ON_TIMEOUT,
+    DEFAULT_POST_MAX_AGE_DAYS,
+    StepRecord,
+)
 from kindling.linkedin.dispositions import ActionState, Skill
 from kindling.linkedin.provider import ProviderPost, ProviderSkill
 from kindling.platform.clock import isoformat, parse_iso
@@ -20,6 +27,8 @@ from kindling.sending.service import current_step
 
 WAIT_ACTIONS = frozenset({"wait_accept", "wait_reply"})
 WAIT_ACCEPT_TIMEOUT_REASON = "Invitation not accepted within {days} days"
+WAIT_REPLY_TIMEOUT_REASON = "No reply within {days} days"
+WAIT_REPLY_REPLIED_REASON = "Replied — sequence stopped at wait for reply"
 NO_URL_REASON = "No LinkedIn URL"
 SKIP_NOT_CONNECTED = "Skipped — not a 1st-degree connection"
 SKIP_INMAIL_FREE = "Skipped — InMail needs a paid LinkedIn account"
@@ -63,12 +72,26 @@ def wait_days(step: StepRecord) -> int:
     return step.linkedin_max_wait_days or DEFAULT_MAX_WAIT_DAYS
 
 
-def continues_after_timeout(step: StepRecord) -> bool:
-    """A wait step whose wait ran out: does the sequence go on with the next step? `wait_reply` always does;
-    `wait_accept` only with `linkedinOnTimeout: continue` (the default, `stop`, stops the prospect)."""
-    if step.linkedin_action_type != "wait_accept":
-        return True
-    return (step.linkedin_on_timeout or DEFAULT_ON_TIMEOUT) == "continue"
+WaitBranch = Literal["continue", "stop"]
+
+
+def wait_outcome(step: StepRecord, met: bool) -> WaitBranch:
+    """Which way a wait step goes: `met` is its condition (wait_accept: the invitation was accepted; wait_reply: the
+    prospect replied), else its wait ran out. Accepted: always on to the next step. Replied: `linkedinOnReply`
+    (default `continue`). Ran out: `linkedinOnTimeout` (wait_accept's default `stop`, wait_reply's `continue`)."""
+    action = str(step.linkedin_action_type)
+    if met:
+        return (step.linkedin_on_reply or DEFAULT_ON_REPLY) if action == "wait_reply" else "continue"
+    return step.linkedin_on_timeout or DEFAULT_ON_TIMEOUT.get(action, "continue")
+
+
+def wait_stop(step: StepRecord, met: bool) -> tuple[str, str]:
+    """(the enrollment's status, its stopped reason) when a wait step's branch is `stop`: a reply ends the sequence
+    as `replied`; a wait that ran out as `stopped`, saying what did not happen in how many days."""
+    if met:
+        return "replied", WAIT_REPLY_REPLIED_REASON
+    template = WAIT_ACCEPT_TIMEOUT_REASON if step.linkedin_action_type == "wait_accept" else WAIT_REPLY_TIMEOUT_REASON
+    return "stopped", template.format(days=wait_days(step))
 
 
 def post_max_age_days(step: StepRecord) -> int:
@@ -95,10 +118,16 @@ def skills_of(skills: Sequence[ProviderSkill]) -> list[Skill]:
 
 
 def next_due(
-    steps: list[StepRecord], index: int, now: datetime, schedule: windows.Schedule, rng: random.Random
+    steps: list[StepRecord],
+    index: int,
+    now: datetime,
+    schedule: windows.Schedule,
+    rng: random.Random,
+    replied: bool = False,
 ) -> tuple[StepRecord | None, int, datetime | None, datetime | None]:
     """After the step at `index` is done: (the next active step, its index, when it is due, the wait deadline).
-    A wait step is due at its deadline (acceptance or a reply moves it earlier); an action step after its delay,
+    A wait step is due at its deadline (acceptance or a reply moves it earlier), a wait_reply at once when the
+    prospect already `replied` (its replied branch is taken without waiting); an action step after its delay,
     inside the campaign's window in its timezone (no catch-up: the delay counts from now)."""
     step = current_step(steps, index + 1)
     if step is None:
@@ -106,6 +135,8 @@ def next_due(
     position = steps.index(step)
     if step.is_linkedin and step.linkedin_action_type in WAIT_ACTIONS:
         deadline = now + timedelta(days=wait_days(step))
+        if replied and step.linkedin_action_type == "wait_reply":
+            return step, position, now, deadline
         return step, position, deadline, deadline
     when = windows.next_send_time(now, step.delay_days, step.delay_hours, schedule, rng)
     return step, position, when, None

@@ -32,7 +32,8 @@ EXTENSIONS = {
     "mailboxes",
     "linkedinAccountIds",
     "variants",
-    "linkedinOnTimeout",  # wait_accept's timeout branch (decisions.md "Waits."); the reference names no field
+    "linkedinOnTimeout",  # the waits' timeout branch (decisions.md "Waits."); the reference names no field
+    "linkedinOnReply",  # wait_reply's replied branch (decisions.md "Waits."); the reference names no field
     "request_id",
     "idempotency_key",
 }

@@ -29,6 +29,7 @@ INVITE = {
     "delayDays": 1,
 }
 WAIT = {"stepIndex": 2, "type": "linkedin", "linkedinActionType": "wait_accept"}
+WAIT_REPLY = {"stepIndex": 4, "type": "linkedin", "linkedinActionType": "wait_reply"}
 MESSAGE = {
     "stepIndex": 3,
     "type": "linkedin",
@@ -267,6 +268,22 @@ LONG_NOTE = "x" * 301
         (
             {"steps": [{**INVITE, "stepIndex": 0, "linkedinOnTimeout": "continue"}]},
             ("steps.0.linkedinOnTimeout", "linkedin_field_not_allowed"),
+        ),
+        (
+            {"steps": [{**WAIT_REPLY, "stepIndex": 0, "linkedinOnReply": "branch"}]},
+            ("steps.0.linkedinOnReply", "literal_error"),
+        ),
+        (
+            {"steps": [{**WAIT_REPLY, "stepIndex": 0, "linkedinOnTimeout": "later"}]},
+            ("steps.0.linkedinOnTimeout", "literal_error"),
+        ),
+        (
+            {"steps": [{**WAIT, "stepIndex": 0, "linkedinOnReply": "stop"}]},
+            ("steps.0.linkedinOnReply", "linkedin_field_not_allowed"),
+        ),
+        (
+            {"steps": [{**MESSAGE, "stepIndex": 0, "linkedinOnReply": "continue"}]},
+            ("steps.0.linkedinOnReply", "linkedin_field_not_allowed"),
         ),
     ],
 )
@@ -666,7 +683,65 @@ def test_the_wait_accept_timeout_branch_round_trips_and_patches(api: Api) -> Non
         json={"linkedinActionType": "wait_reply"},
     )
     assert other.status_code == 200, other.text
-    assert other.json()["data"]["linkedinOnTimeout"] is None  # another action drops it, like the other fields
+    # another action drops it, like the other fields: wait_accept's `stop` is not carried over, wait_reply's own
+    # default is shown
+    assert (other.json()["data"]["linkedinOnTimeout"], other.json()["data"]["linkedinOnReply"]) == (
+        "continue",
+        "continue",
+    )
     schema = api.call("GET", "/openapi.json").json()["components"]["schemas"]
     on_timeout = schema["StepInput"]["properties"]["linkedinOnTimeout"]
     assert {"stop", "continue"} <= set(json.dumps(on_timeout).replace('"', " ").split())
+
+
+def test_the_wait_reply_branches_round_trip_and_patch(api: Api) -> None:
+    """wait_reply is the condition "replied" (decisions.md "Waits."): `linkedinOnReply` (continue by default) when
+    the prospect replied, `linkedinOnTimeout` (continue by default, what wait_reply always did) when the wait ran
+    out; both stored and shown on every wait_reply step, PATCHed like the other LinkedIn fields, 400 elsewhere."""
+    stopping = {**WAIT_REPLY, "stepIndex": 1, "linkedinOnReply": "stop", "linkedinOnTimeout": "stop"}
+    plain = {**WAIT_REPLY, "stepIndex": 3}
+    cid = create_li(api, steps=[{**VIEW}, stopping, {**MESSAGE, "stepIndex": 2}, plain])["id"]
+    steps = api.call("GET", f"/api/v1/campaigns/{cid}").json()["data"]["steps"]
+    shown = [(s["linkedinActionType"], s.get("linkedinOnReply"), s.get("linkedinOnTimeout")) for s in steps]
+    assert shown == [
+        ("view_profile", None, None),
+        ("wait_reply", "stop", "stop"),
+        ("send_message", None, None),
+        ("wait_reply", "continue", "continue"),  # the defaults, shown
+    ]
+    base = f"/api/v1/campaigns/{cid}/steps/{steps[1]['id']}"
+    patched = api.call("PATCH", base, json={"linkedinOnReply": "continue"})
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["data"]["linkedinOnReply"], patched.json()["data"]["linkedinOnTimeout"]) == (
+        "continue",
+        "stop",
+    )
+    untouched = api.call("PATCH", base, json={"linkedinMaxWaitDays": 5})
+    data = untouched.json()["data"]
+    assert (data["linkedinOnReply"], data["linkedinOnTimeout"], data["linkedinMaxWaitDays"]) == ("continue", "stop", 5)
+    cleared = api.call("PATCH", base, json={"linkedinOnReply": None, "linkedinOnTimeout": None})
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["data"]["linkedinOnReply"], cleared.json()["data"]["linkedinOnTimeout"]) == (
+        "continue",
+        "continue",
+    )  # null clears a field to its default
+    refused = api.call("PATCH", base, json={"linkedinOnReply": "later"})
+    assert ("linkedinOnReply", "literal_error") in details(refused)
+    on_message = api.call("PATCH", f"/api/v1/campaigns/{cid}/steps/{steps[2]['id']}", json={"linkedinOnReply": "stop"})
+    assert error_of(on_message)["code"] == "validation_error"
+    assert ("linkedinOnReply", "linkedin_field_not_allowed") in details(on_message)
+    got = api.call("GET", f"/api/v1/campaigns/{cid}").json()["data"]["steps"]
+    assert [(s.get("linkedinOnReply"), s.get("linkedinOnTimeout")) for s in got][1:3] == [
+        ("continue", "continue"),
+        (None, None),
+    ]  # the refused PATCHes changed nothing
+    to_accept = api.call("PATCH", base, json={"linkedinActionType": "wait_accept"})
+    assert to_accept.status_code == 200, to_accept.text
+    assert (to_accept.json()["data"]["linkedinOnReply"], to_accept.json()["data"]["linkedinOnTimeout"]) == (
+        None,
+        "stop",
+    )  # wait_accept takes no reply branch; its own timeout default
+    schema = api.call("GET", "/openapi.json").json()["components"]["schemas"]
+    for model in ("StepInput", "StepUpdate"):
+        on_reply = schema[model]["properties"]["linkedinOnReply"]
+        assert {"stop", "continue"} <= set(json.dumps(on_reply).replace('"', " ").split())

@@ -138,6 +138,11 @@ def test_classify_linkedin_url(url: str | None, kind: str, identifier: str | Non
         ({"linkedin_action_type": "wait_accept", "linkedin_on_timeout": "continue"}, []),
         ({"linkedin_action_type": "wait_accept", "linkedin_on_timeout": "stop"}, []),
         ({"linkedin_action_type": "wait_reply"}, []),
+        # wait_reply is the condition "replied": a reply branch and a timeout branch, each continue or stop
+        ({"linkedin_action_type": "wait_reply", "linkedin_on_timeout": "continue"}, []),
+        ({"linkedin_action_type": "wait_reply", "linkedin_on_timeout": "stop"}, []),
+        ({"linkedin_action_type": "wait_reply", "linkedin_on_reply": "continue"}, []),
+        ({"linkedin_action_type": "wait_reply", "linkedin_on_reply": "stop", "linkedin_on_timeout": "stop"}, []),
         # required things missing
         ({}, [("linkedinActionType", "linkedin_action_required")]),
         ({"linkedin_action_type": "send_message"}, [("linkedinMessageTemplate", "linkedin_message_required")]),
@@ -174,14 +179,18 @@ def test_classify_linkedin_url(url: str | None, kind: str, identifier: str | Non
             {"linkedin_action_type": "send_invite", "linkedin_max_wait_days": 3},
             [("linkedinMaxWaitDays", "linkedin_field_not_allowed")],
         ),
-        # the timeout branch is wait_accept's alone (wait_reply always goes on)
-        (
-            {"linkedin_action_type": "wait_reply", "linkedin_on_timeout": "continue"},
-            [("linkedinOnTimeout", "linkedin_field_not_allowed")],
-        ),
+        # the timeout branch is the waits' alone, the reply branch wait_reply's alone
         (
             {"linkedin_action_type": "send_invite", "linkedin_on_timeout": "stop"},
             [("linkedinOnTimeout", "linkedin_field_not_allowed")],
+        ),
+        (
+            {"linkedin_action_type": "wait_accept", "linkedin_on_reply": "continue"},
+            [("linkedinOnReply", "linkedin_field_not_allowed")],
+        ),
+        (
+            {"linkedin_action_type": "send_message", "linkedin_message_template": "m", "linkedin_on_reply": "stop"},
+            [("linkedinOnReply", "linkedin_field_not_allowed")],
         ),
         (
             {"linkedin_action_type": "wait_accept", "linkedin_engagement_config": LinkedInEngagementConfig()},
@@ -254,27 +263,39 @@ def test_an_email_step_takes_no_linkedin_field(fields: dict[str, Any], expected:
 
 
 @pytest.mark.parametrize(
-    ("fields", "wait_days", "reaction"),
+    ("fields", "wait_days", "on_timeout", "on_reply", "reaction"),
     [
-        ({"linkedin_action_type": "wait_accept"}, 14, None),
-        ({"linkedin_action_type": "wait_reply"}, 14, None),
-        ({"linkedin_action_type": "wait_accept", "linkedin_max_wait_days": 7}, 7, None),
-        ({"linkedin_action_type": "like_post"}, None, "LIKE"),
+        ({"linkedin_action_type": "wait_accept"}, 14, "stop", None, None),
+        ({"linkedin_action_type": "wait_reply"}, 14, "continue", "continue", None),
+        ({"linkedin_action_type": "wait_accept", "linkedin_max_wait_days": 7}, 7, "stop", None, None),
+        ({"linkedin_action_type": "wait_accept", "linkedin_on_timeout": "continue"}, 14, "continue", None, None),
+        (
+            {"linkedin_action_type": "wait_reply", "linkedin_on_timeout": "stop", "linkedin_on_reply": "stop"},
+            14,
+            "stop",
+            "stop",
+            None,
+        ),
+        ({"linkedin_action_type": "like_post"}, None, None, None, "LIKE"),
         (
             {
                 "linkedin_action_type": "like_post",
                 "linkedin_engagement_config": LinkedInEngagementConfig(reaction_type="LOVE"),
             },
             None,
+            None,
+            None,
             "LOVE",
         ),
-        ({"linkedin_action_type": "send_invite"}, None, None),
+        ({"linkedin_action_type": "send_invite"}, None, None, None, None),
     ],
 )
-def test_defaults(fields: dict[str, Any], wait_days: int | None, reaction: str | None) -> None:
+def test_defaults(
+    fields: dict[str, Any], wait_days: int | None, on_timeout: str | None, on_reply: str | None, reaction: str | None
+) -> None:
     done = with_defaults(step(**fields))
     assert done.linkedin_max_wait_days == wait_days
-    assert done.linkedin_on_timeout == ("stop" if fields["linkedin_action_type"] == "wait_accept" else None)
+    assert (done.linkedin_on_timeout, done.linkedin_on_reply) == (on_timeout, on_reply)
     config = done.linkedin_engagement_config
     assert (config.reaction_type if config else None) == reaction
     assert linkedin_step_problems(done) == []
@@ -448,6 +469,14 @@ def _li_create(**overrides: Any) -> dict[str, Any]:
     [
         ({"channel": "sms"}, "channel"),
         ({"linkedinAccountIds": ["5a2b1c"]}, "linkedinAccountIds"),
+        (
+            {
+                "steps": [
+                    {"stepIndex": 0, "type": "linkedin", "linkedinActionType": "wait_reply", "linkedinOnReply": "x"}
+                ]
+            },
+            "linkedinOnReply",
+        ),
         ({"linkedinAccountIds": ["li_"]}, "linkedinAccountIds"),
         ({"linkedinAccountIds": ["li_a b"]}, "linkedinAccountIds"),
         ({"linkedinAccountIds": ["li_" + "x" * 62]}, "linkedinAccountIds"),

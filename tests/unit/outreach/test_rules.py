@@ -92,6 +92,7 @@ ALWAYS = windows.Schedule.per_day("UTC", {d: [windows.Window(0, windows.MINUTES_
         ([_step(0, "send_invite"), _step(1, "wait_accept", wait=3)], 0, 1, timedelta(days=3), 3),
         ([_step(0, "view_profile"), _step(1, "send_invite", days=2)], 0, 1, timedelta(days=2), None),
         ([_step(0, "view_profile")], 0, 1, None, None),
+        ([_step(0, "send_message"), _step(1, "wait_reply")], 0, 1, timedelta(days=14), 14),
     ],
 )
 def test_what_follows_a_step(
@@ -109,6 +110,20 @@ def test_what_follows_a_step(
         # the delay, plus 1-5 minutes of jitter, never earlier
         assert NOW + due_after + timedelta(minutes=1) <= when <= NOW + due_after + timedelta(minutes=5)
         assert deadline is None
+
+
+@pytest.mark.parametrize(
+    ("action", "due_after"),
+    [
+        ("wait_reply", timedelta(0)),  # the prospect already replied: the replied branch at once
+        ("wait_accept", timedelta(days=5)),  # a reply does not meet wait_accept's condition
+    ],
+)
+def test_a_wait_reply_after_a_reply_is_due_at_once(action: str, due_after: timedelta) -> None:
+    steps = [_step(0, "send_message"), _step(1, action, wait=5)]
+    step, position, when, deadline = rules.next_due(steps, 0, NOW, ALWAYS, random.Random(1), replied=True)
+    assert (step, position) == (steps[1], 1)
+    assert (when, deadline) == (NOW + due_after, NOW + timedelta(days=5))  # the deadline still stands
 
 
 def test_the_streaks_round_trip() -> None:
@@ -152,17 +167,49 @@ def test_a_step_before_an_email_step_hands_the_enrollment_to_the_email_shards() 
 
 
 @pytest.mark.parametrize(
-    ("action", "on_timeout", "continues"),
+    ("action", "on_timeout", "on_reply", "met", "branch"),
     [
-        ("wait_accept", None, False),  # help center L4297: "... or stop for that prospect" (the default)
-        ("wait_accept", "stop", False),
-        ("wait_accept", "continue", True),  # "move to the conditional branch (if configured)"
-        ("wait_reply", None, True),
+        # wait_accept: an acceptance always goes on; a timeout stops unless configured (help center L4297: "move to
+        # the conditional branch (if configured) or stop for that prospect")
+        ("wait_accept", None, None, True, "continue"),
+        ("wait_accept", "stop", None, True, "continue"),
+        ("wait_accept", None, None, False, "stop"),
+        ("wait_accept", "stop", None, False, "stop"),
+        ("wait_accept", "continue", None, False, "continue"),
+        # wait_reply, the condition "replied": a reply takes linkedinOnReply (default continue), a timeout
+        # linkedinOnTimeout (default continue, what wait_reply always did)
+        ("wait_reply", None, None, True, "continue"),
+        ("wait_reply", None, "continue", True, "continue"),
+        ("wait_reply", None, "stop", True, "stop"),
+        ("wait_reply", "stop", None, True, "continue"),  # the timeout branch is not the replied one
+        ("wait_reply", "continue", "stop", True, "stop"),
+        ("wait_reply", None, None, False, "continue"),
+        ("wait_reply", "continue", None, False, "continue"),
+        ("wait_reply", "stop", None, False, "stop"),
+        ("wait_reply", None, "stop", False, "continue"),  # the replied branch is not the timeout one
     ],
 )
-def test_a_timed_out_wait_continues_only_when_configured(action: str, on_timeout: str | None, continues: bool) -> None:
-    step = _step(1, action).model_copy(update={"linkedin_on_timeout": on_timeout})
-    assert rules.continues_after_timeout(step) is continues
+def test_the_branch_a_wait_takes(
+    action: str, on_timeout: str | None, on_reply: str | None, met: bool, branch: str
+) -> None:
+    step = _step(1, action).model_copy(update={"linkedin_on_timeout": on_timeout, "linkedin_on_reply": on_reply})
+    assert rules.wait_outcome(step, met) == branch
+
+
+@pytest.mark.parametrize(
+    ("action", "wait", "met", "expected"),
+    [
+        ("wait_accept", None, False, ("stopped", "Invitation not accepted within 14 days")),
+        ("wait_accept", 7, False, ("stopped", "Invitation not accepted within 7 days")),
+        ("wait_reply", None, False, ("stopped", "No reply within 14 days")),
+        ("wait_reply", 3, False, ("stopped", "No reply within 3 days")),
+        ("wait_reply", 3, True, ("replied", "Replied — sequence stopped at wait for reply")),
+    ],
+)
+def test_how_a_stopping_wait_ends_the_sequence(
+    action: str, wait: int | None, met: bool, expected: tuple[str, str]
+) -> None:
+    assert rules.wait_stop(_step(1, action, wait=wait), met) == expected
 
 
 def _post(post_id: str, age: timedelta | None) -> ProviderPost:

@@ -3,8 +3,9 @@ preflight, stats and step preview (the peer APIs' extras, in the same style).
 
 Shapes follow the reference's Campaigns examples key for key; the additions are documented extensions:
 campaign `pausedReason`, `pausedAt`, `pausedHint`, `sendingWindows`, `minutesBetweenSends`, `recipientDomainDailyLimit`,
-`rotationMode`, `mailboxes`, `linkedinAccountIds`; step `variants`, `linkedinOnTimeout`; preview `channel`,
-`linkedin*`, `issues`; preflight `issues`; stats per step `linkedin` (decisions.md "LinkedIn campaigns and steps").
+`rotationMode`, `mailboxes`, `linkedinAccountIds`; step `variants`, `linkedinOnTimeout`, `linkedinOnReply`; preview
+`channel`, `linkedin*`, `issues`; preflight `issues`; stats per step `linkedin` (decisions.md "LinkedIn campaigns and
+steps").
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from kindling.campaigns.models import (
     LinkedInActionType,
     LinkedInEngagementConfig,
     LinkedInInmailConfig,
+    LinkedInOnReply,
     LinkedInOnTimeout,
     LinkedInStepStats,
     PausedReason,
@@ -101,6 +103,7 @@ class StepView(_CamelOut):
     linkedin_subject: str | None = None
     linkedin_max_wait_days: int | None = None
     linkedin_on_timeout: LinkedInOnTimeout | None = None
+    linkedin_on_reply: LinkedInOnReply | None = None
     linkedin_engagement_config: LinkedInEngagementConfig | None = None
     linkedin_inmail_config: LinkedInInmailConfig | None = None
     variants: list[VariantView]
@@ -295,6 +298,7 @@ def step_view(
         linkedin_subject=step.linkedin_subject,
         linkedin_max_wait_days=step.linkedin_max_wait_days,
         linkedin_on_timeout=step.linkedin_on_timeout,
+        linkedin_on_reply=step.linkedin_on_reply,
         linkedin_engagement_config=step.linkedin_engagement_config,
         linkedin_inmail_config=step.linkedin_inmail_config,
         **_counts(step_stats.get(step.id)),
