@@ -55,16 +55,13 @@ class EventService:
         Recording happens before publishing and is what dedup protects; an event whose publish failed stays
         listed by `EventRepository.unpublished()` for a sweep to re-publish, so it is delayed, never lost.
         """
-        if event_type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {event_type!r}")
-        event = DomainEvent(
-            id=prefixed_id("evt", 16),
-            workspace_id=workspace_id,
-            type=event_type,
-            data=data,
+        event = self.prepare(
+            workspace_id,
+            event_type,
+            data,
             occurred_at=(self._clock or get_clock()).now(),
             campaign_id=campaign_id,
-        )
+        ).event
         if not self._repo.record(event, dedup_key, dedup_window):
             return None
         self._publisher.publish(event)
@@ -82,8 +79,9 @@ class EventService:
         dedup_window: timedelta | None = None,
         campaign_id: str | None = None,
     ) -> PreparedEvent:
-        """An event for `record_in`: the way an engine writes an event in the same transaction as the success
-        it tells of (the event cannot exist without the success, nor the success without its event)."""
+        """The event (a new id) with its dedup key: what `emit` records, or what `record_in` writes in the same
+        transaction as the success it tells of (the event cannot exist without the success, nor the success
+        without its event)."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
         event = DomainEvent(
