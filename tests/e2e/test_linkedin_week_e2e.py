@@ -32,6 +32,7 @@ import pytest
 
 from devstack.linkedin_provider.emulator import Call
 from devstack.runtime import LocalStack
+from kindling.linkedin.usage import UsageRepository
 from kindling.outreach.repository import OutreachRepository
 from kindling.platform import keys
 from kindling.platform.clock import ManualClock, set_clock
@@ -359,3 +360,32 @@ def _run_the_week(week: Week) -> None:
     until = week.repo.engine_state(week.workspace_id, cooled[0]).cooldown_until
     assert until is not None and timedelta(hours=4) <= until - refused.at <= timedelta(hours=8)
     assert not [i for i in sent_invitations if i.account_id == cooled_provider and refused.at < i.sent_at < until]
+
+    _the_tallies_are_what_the_provider_saw(week, start, provider_of, sent_invitations, per_day)
+
+
+def _the_tallies_are_what_the_provider_saw(
+    week: Week,
+    start: datetime,
+    provider_of: dict[str, str],
+    sent_invitations: list[Any],
+    per_day: Counter[tuple[str, Any]],
+) -> None:
+    """Each account's tallies for each day of the week (invites, messages, new connections) equal what the provider
+    saw (help center L5131-5143: the tiles are written with the successes themselves)."""
+    emulator = week.emulator
+    usage = UsageRepository()
+    members = {i.provider_id for i in sent_invitations}
+    for provider_account, account_id in provider_of.items():
+        connected = emulator.relations.get(provider_account, {})
+        for offset in range(8):
+            day = (start + timedelta(days=offset)).date()
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+            tallies = usage.activity(week.workspace_id, account_id, noon).today
+            told = (tallies["invites"], tallies["messages"], tallies["connections"])
+            seen = (
+                sum(1 for i in sent_invitations if i.account_id == provider_account and i.sent_at.date() == day),
+                sum(1 for (a, d) in per_day.elements() if a == provider_account and d == day),
+                sum(1 for m, at in connected.items() if m in members and at.date() == day),
+            )
+            assert told == seen, (account_id, day, told, seen)

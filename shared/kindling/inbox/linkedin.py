@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 
 from pynamodb.transactions import TransactWrite
 
@@ -28,6 +29,7 @@ from kindling.linkedin.models import LinkedInAccount
 from kindling.linkedin.provider import LinkedInProvider
 from kindling.linkedin.repository import LinkedInAccountRepository
 from kindling.linkedin.service import LinkedInAccountService
+from kindling.linkedin.usage import UsageRepository
 from kindling.outreach.engine import ActionWorker
 from kindling.outreach.outbound import SentLinkedInMessage
 from kindling.outreach.sweeps import EngineSweeps
@@ -223,7 +225,11 @@ class LinkedInInbox:
             linkedin_chat_id=sent.chat_id,
         )
         with_chat = conversation.model_copy(update={"linkedin_chat_id": conversation.linkedin_chat_id or sent.chat_id})
-        self._inbox.append_message(ws, conversation.id, message, lambda: with_chat, snippet=snippet_of(text))
+        # the account's `messages` tally is written with the reply's own record (help center L5143)
+        tally = partial(UsageRepository.add_activity, workspace_id=ws, account_id=account.id, kind="messages", at=now)
+        self._inbox.append_message(
+            ws, conversation.id, message, lambda: with_chat, snippet=snippet_of(text), also=[tally]
+        )
         return message
 
 

@@ -42,6 +42,11 @@ def _messages_used(engine: Engine, account: dict[str, Any]) -> int:
     return int(got["limits"]["messages_day"]["used"])
 
 
+def _messages_tallied(engine: Engine, account: dict[str, Any]) -> int:
+    got = engine.world.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")
+    return int(got["activity"]["today"]["messages"])
+
+
 def _sent_into(engine: Engine, chat_id: str) -> list[str]:
     return [m.text for m in engine.emulator.chats[chat_id].messages if m.is_sender]
 
@@ -155,11 +160,11 @@ def test_the_engine_functions_poll_files_the_missed_message_in_the_inbox(engine:
 def test_a_reply_from_the_inbox_goes_into_the_chat_and_counts_on_messages_day(engine: Engine) -> None:
     _, _, account, conversation = _replied(engine, "ada-byron")
     chat_id = next(iter(engine.emulator.chats))
-    used = _messages_used(engine, account)
+    used, tallied = _messages_used(engine, account), _messages_tallied(engine, account)
     empty = engine.world.call("POST", f"{INBOX}/{conversation['id']}/reply", json={"content": "<p><br></p>"})
     assert empty.status_code == 400, empty.text
     assert empty.json()["error"]["code"] == "validation_error"
-    assert _messages_used(engine, account) == used
+    assert (_messages_used(engine, account), _messages_tallied(engine, account)) == (used, tallied)
 
     sent = engine.world.ok(
         "POST", f"{INBOX}/{conversation['id']}/reply", 201, json={"content": "<p>Tuesday works.</p>"}
@@ -168,6 +173,7 @@ def test_a_reply_from_the_inbox_goes_into_the_chat_and_counts_on_messages_day(en
     assert sent["mailbox_id"] == account["id"]
     assert _sent_into(engine, chat_id) == ["Tuesday works."]
     assert _messages_used(engine, account) == used + 1
+    assert _messages_tallied(engine, account) == tallied + 1  # the account's tile counts the reply too
     detail = engine.world.ok("GET", f"{INBOX}/{conversation['id']}")
     assert [m["direction"] for m in detail["messages"]] == ["incoming", "outgoing"]
     assert detail["snippet"] == "Tuesday works."
