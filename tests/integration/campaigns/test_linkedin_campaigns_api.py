@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kindling.campaigns.linkedin_accounts import LinkedInAccountState, NoLinkedInAccounts, use_linkedin_directory
+from kindling.campaigns.repository import CampaignRepository
 from kindling.enrollments.service import campaign_service
 from tests.integration.campaigns.conftest import MailboxFactory
 from tests.integration.campaigns.test_campaigns_api import STEP0, error_of, prospect
@@ -745,3 +746,18 @@ def test_the_wait_reply_branches_round_trip_and_patch(api: Api) -> None:
     for model in ("StepInput", "StepUpdate"):
         on_reply = schema[model]["properties"]["linkedinOnReply"]
         assert {"stop", "continue"} <= set(json.dumps(on_reply).replace('"', " ").split())
+
+
+def test_a_wait_step_stored_before_its_branch_fields_existed_shows_the_branches_the_engine_applies(api: Api) -> None:
+    cid = create_li(api, steps=[{**VIEW}, {**WAIT_REPLY, "stepIndex": 1}, {**WAIT, "stepIndex": 2}])["id"]
+    repo = CampaignRepository()
+    record = repo.get(api.tenant.workspace_id, cid)
+    old = [s.model_copy(update={"linkedin_on_reply": None, "linkedin_on_timeout": None}) for s in record.steps[1:]]
+    repo.save(record, record.version, step_puts=old)  # as a step saved before the fields existed
+    stored = repo.get(api.tenant.workspace_id, cid).steps
+    assert [(s.linkedin_on_reply, s.linkedin_on_timeout) for s in stored[1:]] == [(None, None), (None, None)]
+    steps = api.call("GET", f"/api/v1/campaigns/{cid}").json()["data"]["steps"]
+    assert [(s.get("linkedinOnReply"), s.get("linkedinOnTimeout")) for s in steps[1:]] == [
+        ("continue", "continue"),  # wait_reply
+        (None, "stop"),  # wait_accept
+    ]

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from kindling.api.envelope import respond, respond_page
 from kindling.api.routing import WorkspaceId, api_router, scope
 from kindling.api.schemas import Envelope, ListEnvelope, Timestamp
+from kindling.campaigns.linkedin_steps import with_defaults
 from kindling.campaigns.models import (
     CampaignCreate,
     CampaignHeader,
@@ -278,6 +279,7 @@ def variant_view(step: StepRecord, variant: VariantRecord, variant_stats: dict[s
 def step_view(
     step: StepRecord, step_stats: dict[str, CampaignStats], variant_stats: dict[str, CampaignStats]
 ) -> StepView:
+    step = with_defaults(step)  # what the engine applies, also for a step stored before a default existed
     primary = step.primary
     return StepView(
         id=step.id,
