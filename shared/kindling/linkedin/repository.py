@@ -16,13 +16,14 @@ Every account write carries the version it read: a concurrent writer makes it fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from kindling.linkedin.models import DOWN_STATUSES, AuditEntry, ConnectLink, LinkedInAccount, Reaction
 from kindling.platform.clock import epoch_seconds
@@ -322,12 +323,19 @@ class LinkedInAccountRepository:
         return True
 
     # --- reactions ----------------------------------------------------------------------------------------------
-    def put_reaction(self, workspace_id: str, reaction: Reaction) -> None:
-        LinkedInReactionItem(
+    def put_reaction(
+        self, workspace_id: str, reaction: Reaction, also: Sequence[Callable[[TransactWrite], None]] = ()
+    ) -> None:
+        """Record a reaction; `also` (the account's tally) is written in the same transaction."""
+        item = LinkedInReactionItem(
             pk=linkedin_post_pk(workspace_id, reaction.post_id),
             sk=linkedin_reaction_sk(reaction.account_id, reaction.reaction_type),
             body=reaction.model_dump_json(),
-        ).save()
+        )
+        with transaction() as tx:
+            tx.save(item)
+            for put in also:
+                put(tx)
 
     def reactions_page(self, workspace_id: str, post_id: str, limit: int, cursor: str | None) -> ReactionPage:
         page = query_page(

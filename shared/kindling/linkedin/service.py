@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from kindling.events.catalog import emit_event
@@ -732,7 +733,10 @@ class LinkedInAccountService:
             name=account.name,
             reacted_at=now,
         )
-        self._repo.put_reaction(workspace_id, reaction)
+        tally = partial(
+            UsageRepository.add_activity, workspace_id=workspace_id, account_id=account_id, kind="engagements", at=now
+        )
+        self._repo.put_reaction(workspace_id, reaction, also=[tally])  # the account's tally with the record
         return reaction
 
     # --- messages (a reply from the unified inbox) ------------------------------------------------------------

@@ -51,6 +51,7 @@ def test_reactions_until_the_cap_then_429_with_details_and_no_provider_call(li: 
     listed = li.ok("GET", "/api/v1/linkedin/accounts")[0]
     assert listed["engagements_today"] == 5
     assert listed["daily_limits"] == {"engagements_per_day": 5, "engagements_remaining": 0}
+    assert listed["activity"]["today"]["engagements"] == 5  # the tally: the five that went out, not the refused
 
 
 def test_the_pace_is_two_actions_a_minute(li: LinkedInWorld) -> None:
