@@ -662,14 +662,19 @@ class ActionWorker:
             peer=peer,
             also=also,
         )
+        recorded = ok and skipped is None
+        if not ok and skipped is None and not unsent:
+            recorded = self._record_moved(
+                ws, ledger, item, now, (step.id, counter) if counter else None, extra, peer, also
+            )
         # the event's publish mark rides the inbox copy's write when there is one (a request fewer per message)
         published: DomainEvent | None = None
-        if ok and event is not None and self._event_service().publish_recorded(event.event, mark=False):
+        if recorded and event is not None and self._event_service().publish_recorded(event.event, mark=False):
             published = event.event
         marked = False
         if self._outbound is not None and action in ("send_message", "send_inmail"):
             marked = self._outbound.after_action(
-                ok and skipped is None,
+                recorded,
                 account,
                 peer,
                 answered,
@@ -682,7 +687,30 @@ class ActionWorker:
             )
         if published is not None and not marked:
             self._event_service().mark_published(published)
-        return WorkResult(("skipped" if skipped else "done") if ok else "lost_race", account.id, skipped)
+        outcome = ("skipped" if skipped else "done") if ok else ("done_after_move" if recorded else "lost_race")
+        return WorkResult(outcome, account.id, skipped)
+
+    def _record_moved(
+        self,
+        ws: str,
+        ledger: LinkedInActionItem,
+        item: LinkedInEnrollmentItem,
+        now: datetime,
+        counter: tuple[str, str] | None,
+        extra: list[Any],
+        peer: tuple[str, str] | None,
+        also: Sequence[Callable[[TransactWrite], None]],
+    ) -> bool:
+        """The action went out but the success write lost: if the enrollment moved on meanwhile (a reply stopped
+        it, it was removed), record what happened without moving it (`record_moved_success`). If it did not move
+        (the write lost to conflicts), nothing is written here: the lease brings the action back and the provider
+        is asked first, so it is recorded then, once."""
+        current = self._repo.enrollment(ws, item.campaign_id, item.prospect_id)
+        if current is not None and (current.status, current.current_step) == (item.status, item.current_step):
+            return False
+        return self._repo.record_moved_success(
+            ws, ledger, item, now, counter=counter, extra=extra if current is not None else [], peer=peer, also=also
+        )
 
     def _start_fast(self, message: ActionMessage, now: datetime) -> _Started | None:
         """The fast path (a message with the tick's fields): the campaign and the account from the worker's cache

@@ -616,15 +616,7 @@ class OutreachRepository:
                     for put in also:
                         put(tx)
                     if peer is not None:
-                        tx.save(
-                            LinkedInPeerItem(
-                                pk=keys.li_peer_pk(workspace_id, peer[0], peer[1]),
-                                sk=keys.li_peer_sk(item.campaign_id, item.prospect_id),
-                                campaign_id=item.campaign_id,
-                                prospect_id=item.prospect_id,
-                                enrollment_id=item.enrollment_id,
-                            )
-                        )
+                        tx.save(self._peer(workspace_id, item, peer))
                 return True
             except TransactWriteError as exc:
                 codes = cancellation_codes(exc)
@@ -634,6 +626,63 @@ class OutreachRepository:
                     return False
                 _jitter_sleep(attempt)
         return False
+
+    def record_moved_success(
+        self,
+        workspace_id: str,
+        ledger: LinkedInActionItem,
+        item: LinkedInEnrollmentItem,
+        now: datetime,
+        *,
+        counter: tuple[str, str] | None,
+        extra: list[Any],
+        peer: tuple[str, str] | None,
+        also: Sequence[Callable[[TransactWrite], None]] = (),
+    ) -> bool:
+        """An action that went out at the provider while its enrollment moved on (a reply stopped it, it was
+        removed or paused: `finish` lost its race): what happened is still recorded, in one transaction: the ledger
+        `done` (outcome `done_after_move`), the step counter, the peer row (the member's replies are attributed),
+        the enrollment's LinkedIn facts (`extra`: member, invite time, chat; never its status or step, which the
+        other writer owns) and `also` (the tallies, the event). False when the ledger is no longer this
+        delivery's (another one recorded the action)."""
+        try:
+            with transaction() as tx:
+                tx.update(
+                    LinkedInActionItem(pk=ledger.pk, sk=ledger.sk),
+                    actions=[
+                        LinkedInActionItem.status.set("done"),
+                        LinkedInActionItem.outcome.set("done_after_move"),
+                        LinkedInActionItem.finished_at.set(now),
+                    ],
+                    condition=LinkedInActionItem.status.is_in("claimed", "sending"),
+                )
+                if extra:
+                    tx.update(
+                        LinkedInEnrollmentItem(pk=item.pk, sk=item.sk),
+                        actions=[*extra, LinkedInEnrollmentItem.updated_at.set(now)],
+                        condition=LinkedInEnrollmentItem.pk.exists(),
+                    )
+                if counter is not None:
+                    tx.update(*self._counter(workspace_id, item.campaign_id, *counter))
+                if peer is not None:
+                    tx.save(self._peer(workspace_id, item, peer))
+                for put in also:
+                    put(tx)
+        except TransactWriteError as exc:
+            if "ConditionalCheckFailed" in cancellation_codes(exc):
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _peer(workspace_id: str, item: LinkedInEnrollmentItem, peer: tuple[str, str]) -> LinkedInPeerItem:
+        return LinkedInPeerItem(
+            pk=keys.li_peer_pk(workspace_id, peer[0], peer[1]),
+            sk=keys.li_peer_sk(item.campaign_id, item.prospect_id),
+            campaign_id=item.campaign_id,
+            prospect_id=item.prospect_id,
+            enrollment_id=item.enrollment_id,
+        )
 
     @staticmethod
     def _counter(workspace_id: str, campaign_id: str, step_id: str, name: str) -> tuple[Any, list[Any]]:

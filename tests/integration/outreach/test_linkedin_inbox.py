@@ -556,3 +556,43 @@ def test_a_message_whose_answer_was_lost_is_not_sent_again_on_the_retry(engine: 
     (listed,) = _conversations(engine, channel="linkedin")
     detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
     assert [m["text_body"] for m in detail["messages"]] == ["Thanks for connecting, Grace!"]
+
+
+def test_a_message_that_went_out_while_a_reply_stopped_the_sequence_is_still_on_record(engine: Engine) -> None:
+    """The prospect's reply lands (and stops the sequence) while the campaign's message to them is in flight: the
+    success write loses its race with the reply, but the message did go out, so the ledger, the step's and the
+    account's counters, the event and the inbox copy all still say so; the enrollment stays `replied`."""
+    cid, pid, account = _accepted(engine, "barbara-mcclintock")
+    (record,) = _claimed_message(engine)
+    provider_account = engine.provider_account(account)
+
+    class _ReplyMeanwhile:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def start_chat(self, *args: Any, **kwargs: Any) -> Any:
+            answer = self._inner.start_chat(*args, **kwargs)
+            engine.emulator.inbound_message(provider_account, "barbara-mcclintock", "Already on it!")
+            return answer
+
+    worker = ActionWorker(_ReplyMeanwhile(default_provider()), repository=engine.repo, outbound=LinkedInInbox())
+    message = message_of(record["body"])
+    assert worker.handle(message).outcome == "done_after_move"
+    item = engine.enrollment(cid, pid)
+    assert item.status == "replied" and item.current_step == 2  # the reply's write stands
+    assert item.li_chat_id is not None
+    assert engine.repo.action(engine.world.tenant.workspace_id, message.action_id).status == "done"
+    assert engine.stats(cid)[2]["messages"] == 1
+    assert _messages_tallied(engine, account) == 1
+    (event,) = _message_events(engine)
+    assert event.due_pk is None
+    (listed,) = _conversations(engine, channel="linkedin")
+    detail = engine.world.ok("GET", f"{INBOX}/{listed['id']}")
+    assert sorted(m["direction"] for m in detail["messages"]) == ["incoming", "outgoing"]
+    # a second delivery of the same action finds it done: nothing goes out again
+    assert worker.handle(message).outcome == "duplicate"
+    (chat,) = engine.emulator.chats.values()
+    assert [m.text for m in chat.messages if m.is_sender] == ["Thanks for connecting, Barbara!"]
