@@ -33,7 +33,7 @@ from kindling.events.service import EventService, PreparedEvent
 from kindling.linkedin.models import LinkedInAccount
 from kindling.linkedin.usage import UsageRepository
 from kindling.outreach import rules
-from kindling.outreach.engine import IN_SEQUENCE, advance_after, take_wait_branch
+from kindling.outreach.engine import IN_SEQUENCE, take_wait_branch
 from kindling.outreach.repository import LinkedInEnrollmentItem, LinkedInInboundItem, OutreachRepository
 from kindling.platform.clock import isoformat
 from kindling.platform.errors import NotFound
@@ -190,8 +190,8 @@ class Attributor:
             if step is None or step.linkedin_action_type != "wait_accept":
                 continue
             position = record.steps.index(step)
-            advance = advance_after(record, item, position, now, schedule_of(record.settings), self._rng)
-            if self._repo.finish(ws, None, item, now, outcome="done", advance=advance):
+            schedule = schedule_of(record.settings)
+            if take_wait_branch(self._repo, ws, record, item, step, position, True, now, schedule, self._rng):
                 result.advanced.append(item.enrollment_id)
         return result
 
