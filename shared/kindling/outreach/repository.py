@@ -5,8 +5,9 @@ Like the email ledger (kindling.sending.repository) it commits cross-entity tran
 views of the enrollment, the enrollment summary and the step counter items (the attributes it writes), beside its
 own items. Every success is ONE transaction: the ledger item `done`, the enrollment moved on, the step counter,
 the peer index row, the account's day and week tallies (kindling.linkedin.usage) and the success's event
-(kindling.events), the last two put in by their owners' code (`also`). An acceptance or a reply is one
-transaction the same way (`stamp`).
+(kindling.events), the last two put in by their owners' code (`also`). An acceptance is one transaction the
+same way (`stamp`: the stamp, the step counter, the connections tally, the event); so is a reply's stamp with its
+counter (its events go through the catalogue's dedup after it, as the email engine's replies do).
 """
 
 from __future__ import annotations
