@@ -602,7 +602,7 @@ class ActionWorker:
         identifier, rendered, resumed = started.identifier, started.rendered, started.resumed
         account = chosen.account
         try:
-            skipped, extra, peer, answered, unsent = self._act(
+            skipped, extra, peer, answered, tally = self._act(
                 action, account, identifier, step, rendered, item, resumed, now
             )
         except ProviderError as exc:
@@ -631,7 +631,8 @@ class ActionWorker:
                 not_before=not_before,
                 request_sent=exc.request_sent,
             )
-        if (skipped is not None or unsent) and chosen.reservation is not None:
+        nothing_sent = skipped is not None or tally is None
+        if nothing_sent and chosen.reservation is not None:
             self._usage.release(chosen.reservation)  # nothing went out: the slot is the account's again
         counter = None if skipped else COUNTERS.get(action)
         if action == "send_inmail" and skipped is None and not extra:
@@ -640,10 +641,9 @@ class ActionWorker:
         also: list[Callable[[TransactWrite], None]] = []
         event: PreparedEvent | None = None
         if skipped is None:  # the success, its tallies and its event: one transaction (help center L5143)
-            kind = None if unsent else ACTIVITY.get(action)
-            if kind is not None:
+            if tally is not None:
                 also.append(
-                    partial(UsageRepository.add_activity, workspace_id=ws, account_id=account.id, kind=kind, at=now)
+                    partial(UsageRepository.add_activity, workspace_id=ws, account_id=account.id, kind=tally, at=now)
                 )
             if action in ("send_message", "send_inmail"):
                 event = self._prepare(ws, "linkedin.message_sent", record, item, account, now, {})
@@ -663,7 +663,7 @@ class ActionWorker:
             also=also,
         )
         recorded = ok and skipped is None
-        if not ok and skipped is None and not unsent:
+        if not ok and not nothing_sent:
             recorded = self._record_moved(
                 ws, ledger, item, now, (step.id, counter) if counter else None, extra, peer, also
             )
@@ -877,16 +877,17 @@ class ActionWorker:
         item: LinkedInEnrollmentItem,
         resumed: bool,
         now: datetime,
-    ) -> tuple[str | None, list[Any], tuple[str, str] | None, SentMessage | None, bool]:
+    ) -> tuple[str | None, list[Any], tuple[str, str] | None, SentMessage | None, ActivityKind | None]:
         """Do the action at the provider: (the skip reason or None, the enrollment attributes to set, the peer row,
-        the provider's answer to a message this call sent, True when the step is done without the provider action
-        ever being taken: an invite to someone already connected or invited)."""
+        the provider's answer to a message this call sent, what went out for the account's tallies: None when the
+        step is done without the provider action ever being taken, an invite to someone already connected or
+        invited)."""
         provider_account = str(account.provider_account_id)
         peer: tuple[str, str] | None = None
         extra: list[Any] = []
         skipped: str | None = None
         answered: SentMessage | None = None
-        unsent = False
+        tally: ActivityKind | None = ACTIVITY.get(action)  # what went out, for the account's tallies
         profile = self._provider.get_profile(provider_account, identifier, with_skills=action == "endorse_skill")
         member = profile.provider_id
         extra.append(LinkedInEnrollmentItem.li_member_id.set(member))
@@ -901,7 +902,7 @@ class ActionWorker:
             if not (done_before or profile.is_relationship or profile.invitation_pending):
                 self._provider.send_invitation(provider_account, member, rendered.text or None)
             elif not done_before:  # already connected or invited (another campaign): the step is done, no invite
-                unsent = True
+                tally = None
             extra += [
                 LinkedInEnrollmentItem.li_invited_at.set(now),
                 LinkedInEnrollmentItem.li_invite_step.set(step.id),
@@ -910,6 +911,8 @@ class ActionWorker:
             peer = (account.id, member)
         elif action in ("send_message", "send_inmail"):
             inmail = action == "send_inmail"
+            if inmail and profile.is_relationship:
+                tally = "messages"  # an InMail step to a 1st-degree connection goes as a plain message
             if done_before:
                 peer = (account.id, member)
             elif not inmail and not profile.is_relationship:
@@ -947,7 +950,7 @@ class ActionWorker:
                 skipped = choice.reason or dispositions.SKIPPED_NO_SKILLS
             else:  # endorsing twice leaves one endorsement: a resumed delivery may simply do it again
                 self._provider.endorse_skill(provider_account, member, choice.skill.id)
-        return skipped, extra, peer, answered, unsent
+        return skipped, extra, peer, answered, tally
 
     def _already_done(
         self,

@@ -152,3 +152,31 @@ def test_one_member_invited_in_two_campaigns_from_one_account_is_one_connection(
     engine.emulator.accept_invitation(engine.invitations_to("sofia-kovalevskaya")[0].id)
     assert all(engine.enrollment(cid, pid).li_accepted_at is not None for cid in campaigns)
     assert _activity(engine, account)["today"]["connections"] == 1
+
+
+INMAIL = {
+    "type": "linkedin",
+    "linkedinActionType": "send_inmail",
+    "linkedinSubject": "A question, {{firstName}}",
+    "linkedinMessageTemplate": "Hello {{firstName}}, a short question.",
+    "delayDays": 0,
+}
+
+
+def test_an_inmail_step_is_tallied_as_what_went_out(engine: Engine) -> None:
+    """An InMail step sends an InMail to someone outside the network, and a plain message to a 1st-degree
+    connection (no InMail credit is used): the account's tallies say which."""
+    account = engine.world.connect(account_type="sales_navigator")
+    stranger, friend = engine.prospect("lise-meitner"), engine.prospect("chien-shiung-wu")
+    member = engine.emulator._profile_for("chien-shiung-wu").provider_id
+    engine.emulator.relations.setdefault(engine.provider_account(account), {})[member] = engine.world.clock.now()
+    cid = engine.campaign([INMAIL], [account["id"]])
+    engine.start(cid)
+    engine.enroll(cid, [stranger, friend])
+    engine.run(minutes=2)
+    assert all(engine.enrollment(cid, pid).status == "completed" for pid in (stranger, friend))
+    kinds = sorted((c.inmail, c.attendee_provider_id == member) for c in engine.emulator.chats.values())
+    assert kinds == [(False, True), (True, False)]
+    today = _activity(engine, account)["today"]
+    assert (today["inmails"], today["messages"]) == (1, 1)
+    assert engine.stats(cid)[0]["messages"] == 2  # the campaign counts both as the step's messages
