@@ -689,11 +689,9 @@ class LinkedInAccountService:
         overrides: dict[Dimension, int] = {d: account.overrides[d] for d in DIMENSIONS if d in account.overrides}
         return effective_caps(account.account_type, account.strategy, self.ramp_week_of(account, now), overrides)
 
-    def usage(self, account: LinkedInAccount, now: datetime) -> dict[Dimension, int]:
-        return self._usage().usage(account.workspace_id, account.id, now)
-
-    def activity(self, account: LinkedInAccount, now: datetime) -> Activity:
-        return self._usage().activity(account.workspace_id, account.id, now)
+    def standing(self, account: LinkedInAccount, now: datetime) -> tuple[dict[Dimension, int], Activity]:
+        """The account's cap usage and its activity tallies (one read)."""
+        return self._usage().standing(account.workspace_id, account.id, now)
 
     def _usage(self) -> UsageRepository:
         if self._usage_repo is None:

@@ -258,17 +258,29 @@ class UsageRepository:
 
     def activity(self, workspace_id: str, account_id: str, now: datetime) -> Activity:
         """The tallies of the day and the week holding `now`: one strongly consistent BatchGetItem."""
+        return self.standing(workspace_id, account_id, now, dimensions=())[1]
+
+    def standing(
+        self, workspace_id: str, account_id: str, now: datetime, *, dimensions: tuple[Dimension, ...] = DIMENSIONS
+    ) -> tuple[dict[Dimension, int], Activity]:
+        """What each of `dimensions` used in the period holding `now` (today, or this week for the weekly cap), and
+        the tallies of the day and the week holding it: one strongly consistent BatchGetItem for both."""
         pk = linkedin_usage_pk(workspace_id, account_id)
+        used_keys = {d: (pk, linkedin_usage_sk(d, period_key(d, now))) for d in dimensions}
         day, _ = activity_period("day", now)
         week, _ = activity_period("week", now)
-        keys = {"day": (pk, linkedin_activity_sk("day", day)), "week": (pk, linkedin_activity_sk("week", week))}
-        found = batch_get_raw(keys.values(), attributes=ACTIVITY_KINDS)
+        day_key, week_key = (pk, linkedin_activity_sk("day", day)), (pk, linkedin_activity_sk("week", week))
+        found = batch_get_raw([*used_keys.values(), day_key, week_key], attributes=("used", *ACTIVITY_KINDS))
+
+        def number(key: tuple[str, str], name: str) -> int:
+            raw = found.get(key, {}).get(name)
+            return int(raw["N"]) if raw else 0
 
         def tallies(key: tuple[str, str]) -> dict[ActivityKind, int]:
-            raw = found.get(key, {})
-            return {kind: int(raw[kind]["N"]) if kind in raw else 0 for kind in ACTIVITY_KINDS}
+            return {kind: number(key, kind) for kind in ACTIVITY_KINDS}
 
-        return Activity(day=day, week=week, today=tallies(keys["day"]), this_week=tallies(keys["week"]))
+        used = {d: number(key, "used") for d, key in used_keys.items()}
+        return used, Activity(day=day, week=week, today=tallies(day_key), this_week=tallies(week_key))
 
     def release(self, reservation: Reservation) -> bool:
         """Give the reservation's slot back; False (nothing changed) when it was already released."""
@@ -293,14 +305,7 @@ class UsageRepository:
     def usage(self, workspace_id: str, account_id: str, now: datetime) -> dict[Dimension, int]:
         """What each dimension used in the period holding `now` (today, or this week for the weekly cap): one
         strongly consistent BatchGetItem."""
-        pk = linkedin_usage_pk(workspace_id, account_id)
-        keys = {dimension: (pk, linkedin_usage_sk(dimension, period_key(dimension, now))) for dimension in DIMENSIONS}
-        found = batch_get_raw(keys.values(), attributes=("used",))
-        counts: dict[Dimension, int] = {}
-        for dimension, key in keys.items():
-            raw = found.get(key, {}).get("used")
-            counts[dimension] = int(raw["N"]) if raw else 0
-        return counts
+        return self.standing(workspace_id, account_id, now)[0]
 
     @staticmethod
     def _used(pk: str, dimension: Dimension, period: str) -> int:

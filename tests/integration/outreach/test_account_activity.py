@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from bench.support import count_aws_requests
 from kindling.events.repository import EventItem
 from kindling.platform.dynamo import TableModel
 from kindling.platform.keys import workspace_key
@@ -180,3 +181,11 @@ def test_an_inmail_step_is_tallied_as_what_went_out(engine: Engine) -> None:
     today = _activity(engine, account)["today"]
     assert (today["inmails"], today["messages"]) == (1, 1)
     assert engine.stats(cid)[0]["messages"] == 2  # the campaign counts both as the step's messages
+
+
+def test_the_account_view_reads_its_cap_usage_and_its_tallies_in_one_batch(engine: Engine) -> None:
+    account = engine.world.connect()
+    with count_aws_requests() as counts:
+        view = engine.world.ok("GET", f"/api/v1/linkedin/accounts/{account['id']}")
+    assert counts["dynamodb.BatchGetItem"] == 1
+    assert view["limits"]["invites_week"]["used"] == 0 and view["activity"]["this_week"]["invites"] == 0

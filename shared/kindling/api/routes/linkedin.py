@@ -126,13 +126,12 @@ class ReactorView(BaseModel):
 
 def account_view(service: LinkedInAccountService, account: LinkedInAccount, now: datetime) -> AccountView:
     caps = service.caps(account, now)
-    used = service.usage(account, now)
+    used, activity = service.standing(account, now)
     limits = {
         d: LimitView(cap=caps[d], used=used[d], remaining=remaining(caps[d], used[d]), resets_at=next_reset(d, now))
         for d in DIMENSIONS
     }
     proxy = account.proxy
-    activity = service.activity(account, now)
     return AccountView(
         id=account.id,
         name=account.name,
